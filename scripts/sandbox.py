@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""pinfra's local AWS sandbox: moto 5.2.5's server on a loopback port.
+
+    python scripts/sandbox.py [--host 127.0.0.1] [--port 0] [--latency-ms N]
+
+Prints exactly one line, ``http://<host>:<port>``, on stdout once the server
+answers, then serves until SIGTERM/SIGINT and exits 0. Everything else (moto
+and request logs) goes to stderr. Point SDKs at that URL with any credentials,
+e.g. AKIAIOSFODNN7EXAMPLE/test, and path-style S3 addressing.
+
+Beyond moto it serves
+    GET  /_sandbox/health        200 "ok"
+    GET  /_sandbox/calls         {"calls": [{"service", "operation", "mutating", ...}]}
+    POST /_sandbox/calls/reset   clear the call log
+    POST /moto-api/reset         moto's own: reset all backends (+ extension state)
+
+AWS managed IAM policies are not loaded unless --iam-managed-policies (or
+MOTO_IAM_LOAD_MANAGED_POLICIES=true) is given: attaching
+arn:aws:iam::aws:policy/... otherwise fails with NoSuchEntity.
+
+Extensions live in scripts/sandbox_ext/ (see its __init__.py). Normally started
+through ``scripts/sandbox start``, which uses the repo's .venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+LATENCY_ENV = "PINFRA_SANDBOX_LATENCY_MS"
+
+
+def loopback_host(value: str) -> str:
+    """argparse type: a loopback IP literal ("localhost" means 127.0.0.1)."""
+    host = "127.0.0.1" if value == "localhost" else value.strip("[]")
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return host
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"refusing to bind {value!r}: only loopback addresses (127.0.0.0/8, ::1) are allowed")
+
+
+def non_negative_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value!r}")
+    return number
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", type=loopback_host, default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=non_negative_int, default=0, help="port to bind; 0 picks a free one (default 0)")
+    parser.add_argument(
+        "--latency-ms",
+        type=non_negative_int,
+        default=None,
+        help=f"sleep this long before every AWS request (default ${LATENCY_ENV} or 0)",
+    )
+    parser.add_argument(
+        "--iam-managed-policies",
+        action="store_true",
+        help="load AWS managed IAM policies (arn:aws:iam::aws:policy/...); costs ~0.7 s on the first IAM call",
+    )
+    parser.add_argument("--quiet", action="store_true", help="do not log each request to stderr")
+    args = parser.parse_args(argv)
+    if args.latency_ms is None:
+        try:
+            args.latency_ms = non_negative_int(os.environ.get(LATENCY_ENV) or "0")
+        except argparse.ArgumentTypeError as err:
+            parser.error(f"${LATENCY_ENV}: {err}")
+    return args
+
+
+def url_for(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def wait_healthy(url: str, timeout_s: float = 30.0) -> None:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only, never a proxy
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with opener.open(f"{url}/_sandbox/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.iam_managed_policies:
+        os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+
+    from werkzeug.serving import make_server
+
+    from moto.server import MotoRequestHandler
+    from sandbox_ext import Sandbox, install_all
+
+    if args.quiet:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    app = Sandbox(latency_ms=args.latency_ms)
+    install_all(app)
+
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    port = server.server_port
+    # moto builds some self-referencing URLs from MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(port)
+    url = url_for(args.host, port)
+
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    thread = threading.Thread(target=server.serve_forever, name="sandbox-server", daemon=True)
+    thread.start()
+    try:
+        wait_healthy(url)
+    except OSError as err:
+        print(f"sandbox: server did not become healthy: {err}", file=sys.stderr)
+        server.shutdown()
+        return 1
+
+    print(url, flush=True)
+    print(f"sandbox: serving {url} (latency {args.latency_ms} ms, pid {os.getpid()})", file=sys.stderr, flush=True)
+
+    while not stop.wait(timeout=1.0):
+        if not thread.is_alive():
+            print("sandbox: server thread died", file=sys.stderr)
+            return 1
+
+    print("sandbox: shutting down", file=sys.stderr, flush=True)
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""pinfra AWS sandbox: the parts of scripts/sandbox.py beyond plain moto.
+
+Layout
+    core.py   Sandbox, the WSGI app wrapping moto (control routes, call log,
+              latency, request/reset hooks).
+    calls.py  how a request becomes (service, operation, mutating).
+    <name>.py one module per extension, listed in EXTENSIONS below.
+
+Writing an extension
+    Add ``sandbox_ext/<name>.py`` defining ``install(sandbox: Sandbox) -> None``
+    and append ``"<name>"`` to EXTENSIONS. ``install`` runs once, before the
+    server binds, and may:
+
+    * ``sandbox.add_request_hook(name, hook)``: ``hook(AwsRequest)`` sees every
+      AWS request (``.call.service``/``.call.operation``/``.method``/``.path``,
+      ``.environ``) and may answer it by returning a werkzeug ``Response``.
+      This is the place for services moto lacks (kafkaconnect; execute-api,
+      which moto would otherwise route to iot), operations moto lacks (MSK
+      topic API, GetBootstrapBrokers) and fault injection.
+    * ``sandbox.add_control_route(method, "/_sandbox/...", handler)``: test
+      controls, e.g. arming a fault.
+    * ``sandbox.add_reset_hook(fn)``: clear extension state on
+      ``POST /moto-api/reset``.
+    * ``sandbox.add_backend_url_pattern(service, regex)``: route a host to an
+      existing ``moto.<service>`` backend.
+    * patch moto's models directly (keep such patches small and say why).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .core import Sandbox
+
+# Installed in this order; request hooks run in the same order.
+EXTENSIONS: tuple[str, ...] = (
+    "msk_compat",  # MSK timestamps with an offset; 404 NotFoundException for unknown ARNs
+)
+
+
+def install_all(sandbox: Sandbox, names: tuple[str, ...] = EXTENSIONS) -> None:
+    for name in names:
+        module = importlib.import_module(f"{__name__}.{name}")
+        module.install(sandbox)

@@ -1,0 +1,121 @@
+"""Classify incoming AWS requests and keep a log of them.
+
+Every AWS request is recorded as ``(service, operation, mutating)``:
+
+* service   -- the service in the SigV4 credential scope of the
+               ``Authorization`` header (``None`` for unsigned requests);
+* operation -- the ``Action`` query/form parameter (query protocol: iam, ec2,
+               sts), else the part of ``X-Amz-Target`` after the last dot (JSON
+               protocols), else ``"METHOD path"`` (REST: s3, kafka,
+               apigateway, kafkaconnect);
+* mutating  -- query/JSON: the operation does not start with Get, List,
+               Describe or Head; REST: the method is not GET or HEAD.
+
+Records also carry ``region`` (credential scope) and ``query`` (the raw query
+string, which for REST services such as S3 names the sub-resource).
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+READ_PREFIXES = ("Get", "List", "Describe", "Head")
+READ_METHODS = ("GET", "HEAD")
+
+
+@dataclass(frozen=True)
+class Call:
+    service: str | None
+    operation: str
+    mutating: bool
+    region: str | None
+    query: str
+    # "query", "json" or "rest": how the operation was found.
+    protocol: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def credential_scope(environ: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(service, region) from a SigV4 Authorization header, else (None, None).
+
+    ``AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/iam/aws4_request, ...``
+    """
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    for part in auth.replace(",", " ").split():
+        if part.startswith("Credential="):
+            fields = part[len("Credential=") :].split("/")
+            if len(fields) >= 5:
+                return fields[-2].lower(), fields[-3]
+    return None, None
+
+
+def _form_body(environ: dict[str, Any]) -> bytes:
+    """Read a form-encoded body and put it back so the app can read it again."""
+    if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        return b""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return b""
+    if length <= 0:
+        return b""
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
+def query_action(environ: dict[str, Any]) -> str | None:
+    """The query-protocol ``Action`` from the query string or the form body."""
+    actions = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
+    if not actions:
+        body = _form_body(environ)
+        if body:
+            actions = parse_qs(body.decode("utf-8", "replace")).get("Action")
+    return actions[0] if actions else None
+
+
+def classify(environ: dict[str, Any]) -> Call:
+    service, region = credential_scope(environ)
+    method = environ.get("REQUEST_METHOD", "GET").upper()
+    path = environ.get("PATH_INFO", "")
+    query = environ.get("QUERY_STRING", "")
+
+    action = query_action(environ)
+    if action:
+        return Call(service, action, not action.startswith(READ_PREFIXES), region, query, "query")
+
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        operation = target.rsplit(".", 1)[-1]
+        return Call(
+            service, operation, not operation.startswith(READ_PREFIXES), region, query, "json"
+        )
+
+    return Call(service, f"{method} {path}", method not in READ_METHODS, region, query, "rest")
+
+
+class CallLog:
+    """Thread-safe, append-only (until cleared) list of calls."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: list[Call] = []
+
+    def append(self, call: Call) -> None:
+        with self._lock:
+            self._calls.append(call)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+    def snapshot(self) -> list[Call]:
+        with self._lock:
+            return list(self._calls)

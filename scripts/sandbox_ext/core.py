@@ -1,0 +1,149 @@
+"""The sandbox WSGI application: moto's dispatcher wrapped in pinfra's layers.
+
+Request flow (``Sandbox.__call__``)::
+
+    /_sandbox/...        -> control routes (health, call log, extension routes)
+    /moto-api/...        -> moto (POST /moto-api/reset also runs reset hooks)
+    anything else (AWS)  -> classify + record in the call log
+                         -> sleep latency_ms
+                         -> request hooks, in order; the first that returns a
+                            response answers the request (fault injection,
+                            services or operations moto lacks)
+                         -> moto's DomainDispatcherApplication
+
+See ``sandbox_ext/__init__.py`` for how extensions plug in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from .calls import Call, CallLog, classify
+
+ControlHandler = Callable[[Request], Response]
+
+
+@dataclass
+class AwsRequest:
+    """What a request hook sees: the raw WSGI environ plus its classification."""
+
+    environ: dict[str, Any]
+    call: Call
+
+    @property
+    def method(self) -> str:
+        return str(self.environ.get("REQUEST_METHOD", "GET")).upper()
+
+    @property
+    def path(self) -> str:
+        return str(self.environ.get("PATH_INFO", ""))
+
+    def werkzeug(self) -> Request:
+        """A werkzeug Request over the same environ (the body stays readable)."""
+        return Request(self.environ)
+
+
+RequestHook = Callable[[AwsRequest], "Response | None"]
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    return Response(json.dumps(payload), status=status, mimetype="application/json")
+
+
+class Sandbox:
+    """Composable WSGI app. Extensions call the ``add_*`` methods in ``install``."""
+
+    def __init__(self, latency_ms: int = 0) -> None:
+        # Imported here so that `--help` and argument errors stay fast.
+        from moto.server import DomainDispatcherApplication, create_backend_app
+
+        self.moto_app = DomainDispatcherApplication(create_backend_app)
+        self.latency_ms = latency_ms
+        self.calls = CallLog()
+        self._control: dict[tuple[str, str], ControlHandler] = {}
+        self._hooks: list[tuple[str, RequestHook]] = []
+        self._reset_hooks: list[Callable[[], None]] = []
+
+        self.add_control_route("GET", "/_sandbox/health", lambda _r: Response("ok", mimetype="text/plain"))
+        self.add_control_route("GET", "/_sandbox/calls", self._get_calls)
+        self.add_control_route("POST", "/_sandbox/calls/reset", self._reset_calls)
+
+    # ----------------------------------------------------------- extension API
+    def add_control_route(self, method: str, path: str, handler: ControlHandler) -> None:
+        """Serve ``METHOD /_sandbox/...`` with ``handler(request) -> Response``.
+
+        Control requests are never recorded and never delayed.
+        """
+        if not path.startswith("/_sandbox/"):
+            raise ValueError(f"control routes live under /_sandbox/: {path}")
+        self._control[(method.upper(), path.rstrip("/"))] = handler
+
+    def add_request_hook(self, name: str, hook: RequestHook) -> None:
+        """Run ``hook(aws_request)`` on every AWS request, after recording and
+        latency, before moto. Returning a werkzeug ``Response`` (or any WSGI
+        app) answers the request; returning ``None`` passes it on."""
+        self._hooks.append((name, hook))
+
+    def add_reset_hook(self, hook: Callable[[], None]) -> None:
+        """Called on ``POST /moto-api/reset`` (before moto resets its backends)."""
+        self._reset_hooks.append(hook)
+
+    @staticmethod
+    def add_backend_url_pattern(service: str, url_regex: str) -> None:
+        """Route ``http://<host>`` matching ``url_regex`` to ``moto.<service>``.
+
+        moto picks the backend from the SigV4 scope as ``<service>.<region>.amazonaws.com``
+        and matches it against ``moto.backend_index.backend_url_patterns`` (the
+        dispatcher holds that very list, so appending works after creation).
+        """
+        import moto.backend_index as backend_index
+
+        backend_index.backend_url_patterns.append((service, re.compile(url_regex)))
+
+    # ---------------------------------------------------------------- routes
+    def _get_calls(self, _request: Request) -> Response:
+        return json_response({"calls": [c.to_json() for c in self.calls.snapshot()]})
+
+    def _reset_calls(self, _request: Request) -> Response:
+        self.calls.clear()
+        return json_response({"status": "ok"})
+
+    # ------------------------------------------------------------------ WSGI
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+
+        if path == "/_sandbox" or path.startswith("/_sandbox/"):
+            handler = self._control.get((method, path.rstrip("/")))
+            if handler is None:
+                known = sorted(f"{m} {p}" for m, p in self._control)
+                response = json_response({"error": f"no control route {method} {path}", "routes": known}, 404)
+            else:
+                response = handler(Request(environ))
+            return response(environ, start_response)
+
+        if path.startswith("/moto-api") or path == "/favicon.ico":
+            if method == "POST" and path.rstrip("/") == "/moto-api/reset":
+                for hook in self._reset_hooks:
+                    hook()
+            return self.moto_app(environ, start_response)
+
+        call = classify(environ)
+        self.calls.append(call)
+        if self.latency_ms > 0:
+            time.sleep(self.latency_ms / 1000.0)
+
+        aws_request = AwsRequest(environ, call)
+        for _name, hook in self._hooks:
+            answer = hook(aws_request)
+            if answer is not None:
+                return answer(environ, start_response)
+
+        return self.moto_app(environ, start_response)
