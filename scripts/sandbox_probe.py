@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""Probe the running sandbox for the moto behaviour pinfra relies on.
+
+    .venv/bin/python scripts/sandbox_probe.py http://127.0.0.1:PORT
+
+Resets moto, runs IAM, S3, STS and MSK calls through boto3 and prints one line
+per fact, including raw wire snippets (boto3 decodes IAM policy documents; the
+Rust SDK does not). Re-run it after bumping moto and compare with the
+"moto 5.2.5 behaviour we rely on" section of docs/sandbox.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import urllib.request
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+os.environ["NO_PROXY"] = "127.0.0.1,localhost,::1"
+
+URL = sys.argv[1] if len(sys.argv) > 1 else os.environ["PINFRA_SANDBOX_URL"]
+RAW: dict[str, bytes] = {}
+
+
+def client(service: str, region: str = "us-east-1") -> Any:
+    c = boto3.client(
+        service,
+        endpoint_url=URL,
+        region_name=region,
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+    def keep_raw(http_response: Any, model: Any, **_: Any) -> None:
+        RAW[model.name] = http_response.content
+
+    c.meta.events.register(f"after-call.{c.meta.service_model.endpoint_prefix}", keep_raw)
+    return c
+
+
+def fact(name: str, value: Any) -> None:
+    print(f"{name}: {value}")
+
+
+def attempt(name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a call; print the error code (or OK) as a fact; return the response or None."""
+    try:
+        resp = fn(*args, **kwargs)
+    except ClientError as err:
+        e = err.response["Error"]
+        status = err.response["ResponseMetadata"].get("HTTPStatusCode")
+        fact(name, f"ERROR {e.get('Code')} (HTTP {status}): {e.get('Message')}")
+        return None
+    except Exception as err:  # noqa: BLE001 - we want to see everything
+        fact(name, f"EXCEPTION {type(err).__name__}: {err}")
+        return None
+    fact(name, "OK")
+    return resp
+
+
+def raw_tag(op: str, tag: str) -> str | None:
+    m = re.search(rf"<{tag}>(.*?)</{tag}>".encode(), RAW.get(op, b""), re.S)
+    return m.group(1).decode() if m else None
+
+
+def iam_facts() -> None:
+    iam = client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "kafkaconnect.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+    r = attempt("iam.create_role(Tags)", iam.create_role, RoleName="r1", AssumeRolePolicyDocument=json.dumps(trust), Tags=[{"Key": "owner", "Value": "pinfra"}], Description="d")
+    fact("iam.create_role response Role.Tags", r and r["Role"].get("Tags"))
+    fact("iam.create_role raw CreateDate", raw_tag("CreateRole", "CreateDate"))
+    attempt("iam.create_role duplicate", iam.create_role, RoleName="r1", AssumeRolePolicyDocument=json.dumps(trust))
+    r = attempt("iam.get_role", iam.get_role, RoleName="r1")
+    fact("iam.get_role Tags", r and r["Role"].get("Tags"))
+    fact("iam.get_role boto3 AssumeRolePolicyDocument type", r and type(r["Role"]["AssumeRolePolicyDocument"]).__name__)
+    fact("iam.get_role raw AssumeRolePolicyDocument", raw_tag("GetRole", "AssumeRolePolicyDocument"))
+    fact("iam.get_role raw Arn", raw_tag("GetRole", "Arn"))
+    attempt("iam.get_role missing", iam.get_role, RoleName="nope")
+
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}
+    attempt("iam.put_role_policy", iam.put_role_policy, RoleName="r1", PolicyName="p1", PolicyDocument=json.dumps(policy))
+    r = attempt("iam.get_role_policy", iam.get_role_policy, RoleName="r1", PolicyName="p1")
+    fact("iam.get_role_policy boto3 PolicyDocument type", r and type(r["PolicyDocument"]).__name__)
+    fact("iam.get_role_policy raw PolicyDocument", raw_tag("GetRolePolicy", "PolicyDocument"))
+    attempt("iam.get_role_policy missing", iam.get_role_policy, RoleName="r1", PolicyName="nope")
+    r = attempt("iam.list_role_policies", iam.list_role_policies, RoleName="r1")
+    fact("iam.list_role_policies names", r and r["PolicyNames"])
+
+    attempt("iam.tag_role", iam.tag_role, RoleName="r1", Tags=[{"Key": "env", "Value": "dev"}, {"Key": "owner", "Value": "other"}])
+    fact("iam.get_role Tags after tag_role", iam.get_role(RoleName="r1")["Role"].get("Tags"))
+    attempt("iam.untag_role", iam.untag_role, RoleName="r1", TagKeys=["env"])
+    fact("iam.list_role_tags after untag", iam.list_role_tags(RoleName="r1")["Tags"])
+
+    trust2 = dict(trust, Statement=[dict(trust["Statement"][0], Principal={"Service": "ec2.amazonaws.com"})])
+    attempt("iam.update_assume_role_policy", iam.update_assume_role_policy, RoleName="r1", PolicyDocument=json.dumps(trust2))
+    iam.get_role(RoleName="r1")
+    fact("iam.get_role raw AssumeRolePolicyDocument after update", raw_tag("GetRole", "AssumeRolePolicyDocument"))
+
+    r = attempt("iam.create_instance_profile(Tags)", iam.create_instance_profile, InstanceProfileName="ip1", Tags=[{"Key": "owner", "Value": "pinfra"}])
+    fact("iam.create_instance_profile response Tags", r and r["InstanceProfile"].get("Tags"))
+    attempt("iam.add_role_to_instance_profile", iam.add_role_to_instance_profile, InstanceProfileName="ip1", RoleName="r1")
+    attempt("iam.add_role_to_instance_profile second time", iam.add_role_to_instance_profile, InstanceProfileName="ip1", RoleName="r1")
+    r = attempt("iam.get_instance_profile", iam.get_instance_profile, InstanceProfileName="ip1")
+    if r:
+        ip = r["InstanceProfile"]
+        fact("iam.get_instance_profile Tags", ip.get("Tags"))
+        fact("iam.get_instance_profile Roles", [x["RoleName"] for x in ip.get("Roles", [])])
+        fact("iam.get_instance_profile Arn", ip["Arn"])
+        fact("iam.get_instance_profile raw CreateDate", raw_tag("GetInstanceProfile", "CreateDate"))
+    attempt("iam.get_instance_profile missing", iam.get_instance_profile, InstanceProfileName="nope")
+    r = attempt("iam.list_instance_profiles_for_role", iam.list_instance_profiles_for_role, RoleName="r1")
+    fact("iam.list_instance_profiles_for_role names", r and [x["InstanceProfileName"] for x in r["InstanceProfiles"]])
+    attempt("iam.tag_instance_profile", iam.tag_instance_profile, InstanceProfileName="ip1", Tags=[{"Key": "env", "Value": "dev"}])
+    r = attempt("iam.list_instance_profile_tags", iam.list_instance_profile_tags, InstanceProfileName="ip1")
+    fact("iam.list_instance_profile_tags value", r and r["Tags"])
+    r = iam.get_instance_profile(InstanceProfileName="ip1")
+    fact("iam.get_instance_profile Tags after tag_instance_profile", r["InstanceProfile"].get("Tags"))
+
+    attempt("iam.delete_role while in profile + inline policy", iam.delete_role, RoleName="r1")
+    iam.remove_role_from_instance_profile(InstanceProfileName="ip1", RoleName="r1")
+    attempt("iam.delete_role with inline policy only", iam.delete_role, RoleName="r1")
+    arn = iam.create_policy(PolicyName="mp", PolicyDocument=json.dumps(policy))["Policy"]["Arn"]
+    iam.delete_role_policy(RoleName="r1", PolicyName="p1")
+    iam.attach_role_policy(RoleName="r1", PolicyArn=arn)
+    attempt("iam.delete_role with attached managed policy only", iam.delete_role, RoleName="r1")
+    iam.detach_role_policy(RoleName="r1", PolicyArn=arn)
+    attempt("iam.attach_role_policy AWS-managed AmazonS3ReadOnlyAccess", iam.attach_role_policy, RoleName="r1", PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+    try:
+        iam.detach_role_policy(RoleName="r1", PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+    except ClientError:
+        pass
+    attempt("iam.delete_role clean", iam.delete_role, RoleName="r1")
+    attempt("iam.delete_role missing", iam.delete_role, RoleName="r1")
+    iam.create_role(RoleName="r2", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.add_role_to_instance_profile(InstanceProfileName="ip1", RoleName="r2")
+    attempt("iam.delete_instance_profile with a role in it", iam.delete_instance_profile, InstanceProfileName="ip1")
+
+
+def s3_facts() -> None:
+    s3 = client("s3")
+    attempt("s3 us-east-1 create_bucket (no config)", s3.create_bucket, Bucket="b-use1")
+    attempt("s3 us-east-1 create_bucket again (owned)", s3.create_bucket, Bucket="b-use1")
+    r = attempt("s3 head_bucket", s3.head_bucket, Bucket="b-use1")
+    fact("s3 head_bucket x-amz-bucket-region", r and r["ResponseMetadata"]["HTTPHeaders"].get("x-amz-bucket-region"))
+    attempt("s3 head_bucket missing", s3.head_bucket, Bucket="nope-bucket")
+    r = attempt("s3 get_bucket_location us-east-1", s3.get_bucket_location, Bucket="b-use1")
+    fact("s3 get_bucket_location us-east-1 LocationConstraint", r and repr(r.get("LocationConstraint")))
+    fact("s3 get_bucket_location raw", RAW.get("GetBucketLocation", b"")[-120:])
+
+    eu = client("s3", "eu-west-1")
+    attempt("s3 eu-west-1 create_bucket LocationConstraint=eu-west-1", eu.create_bucket, Bucket="b-euw1", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    attempt("s3 eu-west-1 create_bucket again (owned)", eu.create_bucket, Bucket="b-euw1", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    attempt("s3 eu-west-1 create_bucket without LocationConstraint", eu.create_bucket, Bucket="b-euw1-noloc")
+    attempt("s3 us-east-1 client create_bucket LocationConstraint=eu-west-1", s3.create_bucket, Bucket="b-mismatch", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    attempt("s3 us-east-1 create_bucket LocationConstraint=us-east-1", s3.create_bucket, Bucket="b-use1-explicit", CreateBucketConfiguration={"LocationConstraint": "us-east-1"})
+    r = attempt("s3 get_bucket_location eu-west-1 (eu client)", eu.get_bucket_location, Bucket="b-euw1")
+    fact("s3 get_bucket_location eu-west-1 LocationConstraint", r and r.get("LocationConstraint"))
+    r = attempt("s3 get_bucket_location eu-west-1 (us-east-1 client)", s3.get_bucket_location, Bucket="b-euw1")
+    fact("s3 get_bucket_location eu-west-1 via us-east-1 client", r and r.get("LocationConstraint"))
+    r = attempt("s3 head_bucket eu bucket via us-east-1 client", s3.head_bucket, Bucket="b-euw1")
+    fact("s3 head_bucket eu x-amz-bucket-region", r and r["ResponseMetadata"]["HTTPHeaders"].get("x-amz-bucket-region"))
+
+    for b, c in (("b-use1", s3), ("b-euw1", eu)):
+        attempt(f"s3 get_public_access_block absent [{b}]", c.get_public_access_block, Bucket=b)
+        cfg = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+        attempt(f"s3 put_public_access_block [{b}]", c.put_public_access_block, Bucket=b, PublicAccessBlockConfiguration=cfg)
+        r = attempt(f"s3 get_public_access_block [{b}]", c.get_public_access_block, Bucket=b)
+        fact(f"s3 get_public_access_block value [{b}]", r and r["PublicAccessBlockConfiguration"])
+        attempt(f"s3 delete_public_access_block [{b}]", c.delete_public_access_block, Bucket=b)
+        attempt(f"s3 get_public_access_block after delete [{b}]", c.get_public_access_block, Bucket=b)
+        attempt(f"s3 delete_public_access_block again [{b}]", c.delete_public_access_block, Bucket=b)
+
+        r = attempt(f"s3 get_bucket_encryption absent [{b}]", c.get_bucket_encryption, Bucket=b)
+        fact(f"s3 get_bucket_encryption default [{b}]", r and r["ServerSideEncryptionConfiguration"])
+        attempt(
+            f"s3 put_bucket_encryption aws:kms [{b}]",
+            c.put_bucket_encryption,
+            Bucket=b,
+            ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/aws/s3"}, "BucketKeyEnabled": True}]},
+        )
+        r = attempt(f"s3 get_bucket_encryption [{b}]", c.get_bucket_encryption, Bucket=b)
+        fact(f"s3 get_bucket_encryption value [{b}]", r and r["ServerSideEncryptionConfiguration"])
+        attempt(f"s3 delete_bucket_encryption [{b}]", c.delete_bucket_encryption, Bucket=b)
+        attempt(f"s3 get_bucket_encryption after delete [{b}]", c.get_bucket_encryption, Bucket=b)
+
+        r = attempt(f"s3 get_bucket_versioning fresh [{b}]", c.get_bucket_versioning, Bucket=b)
+        fact(f"s3 get_bucket_versioning fresh Status [{b}]", r and repr(r.get("Status")))
+        attempt(f"s3 put_bucket_versioning Enabled [{b}]", c.put_bucket_versioning, Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+        fact(f"s3 get_bucket_versioning after Enabled [{b}]", c.get_bucket_versioning(Bucket=b).get("Status"))
+        c.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Suspended"})
+        fact(f"s3 get_bucket_versioning after Suspended [{b}]", c.get_bucket_versioning(Bucket=b).get("Status"))
+
+        attempt(f"s3 get_bucket_tagging absent [{b}]", c.get_bucket_tagging, Bucket=b)
+        attempt(f"s3 put_bucket_tagging [{b}]", c.put_bucket_tagging, Bucket=b, Tagging={"TagSet": [{"Key": "owner", "Value": "pinfra"}]})
+        r = attempt(f"s3 get_bucket_tagging [{b}]", c.get_bucket_tagging, Bucket=b)
+        fact(f"s3 get_bucket_tagging value [{b}]", r and r["TagSet"])
+        attempt(f"s3 delete_bucket_tagging [{b}]", c.delete_bucket_tagging, Bucket=b)
+        attempt(f"s3 get_bucket_tagging after delete [{b}]", c.get_bucket_tagging, Bucket=b)
+        attempt(f"s3 put_bucket_tagging empty TagSet [{b}]", c.put_bucket_tagging, Bucket=b, Tagging={"TagSet": []})
+        attempt(f"s3 get_bucket_tagging after empty put [{b}]", c.get_bucket_tagging, Bucket=b)
+
+        c.put_object(Bucket=b, Key="k", Body=b"x")
+        attempt(f"s3 delete_bucket non-empty (versioned/suspended) [{b}]", c.delete_bucket, Bucket=b)
+    s3.create_bucket(Bucket="b-plain")
+    s3.put_object(Bucket="b-plain", Key="k", Body=b"x")
+    attempt("s3 delete_bucket non-empty (never versioned)", s3.delete_bucket, Bucket="b-plain")
+    s3.delete_object(Bucket="b-plain", Key="k")
+    attempt("s3 delete_bucket emptied", s3.delete_bucket, Bucket="b-plain")
+    attempt("s3 delete_bucket missing", s3.delete_bucket, Bucket="b-plain")
+    s3.list_buckets()
+    fact("s3 list_buckets raw CreationDate", raw_tag("ListBuckets", "CreationDate"))
+
+
+def msk_facts() -> None:
+    kafka = client("kafka")
+    bngi = {"InstanceType": "kafka.m5.large", "ClientSubnets": ["subnet-1", "subnet-2", "subnet-3"], "SecurityGroups": ["sg-1"]}
+    iam_auth = {"Sasl": {"Iam": {"Enabled": True}}, "Unauthenticated": {"Enabled": False}}
+    r = attempt("kafka.create_cluster (v1)", kafka.create_cluster, ClusterName="demo-v1", KafkaVersion="3.6.0", NumberOfBrokerNodes=3, BrokerNodeGroupInfo=bngi, ClientAuthentication=iam_auth, Tags={"owner": "pinfra"})
+    arn1 = r and r["ClusterArn"]
+    fact("kafka.create_cluster ClusterArn", arn1)
+    fact("kafka.create_cluster State", r and r["State"])
+    r = attempt(
+        "kafka.create_cluster_v2 (Provisioned)",
+        kafka.create_cluster_v2,
+        ClusterName="demo-v2",
+        Provisioned={"BrokerNodeGroupInfo": bngi, "KafkaVersion": "3.6.0", "NumberOfBrokerNodes": 3, "ClientAuthentication": iam_auth},
+    )
+    arn2 = r and r["ClusterArn"]
+    fact("kafka.create_cluster_v2 ClusterArn", arn2)
+
+    r = attempt("kafka.list_clusters_v2 ClusterNameFilter=demo-v1", kafka.list_clusters_v2, ClusterNameFilter="demo-v1")
+    fact("kafka.list_clusters_v2 filter=demo-v1 names", r and [c["ClusterName"] for c in r["ClusterInfoList"]])
+    r = attempt("kafka.list_clusters_v2 ClusterNameFilter=demo", kafka.list_clusters_v2, ClusterNameFilter="demo")
+    fact("kafka.list_clusters_v2 filter=demo (prefix) names", r and [c["ClusterName"] for c in r["ClusterInfoList"]])
+    fact("kafka.list_clusters_v2 raw creationTime", re.findall(rb'"creationTime": "[^"]*"', RAW.get("ListClustersV2", b""))[:1])
+    r = attempt("kafka.list_clusters ClusterNameFilter=demo-v2", kafka.list_clusters, ClusterNameFilter="demo-v2")
+    fact("kafka.list_clusters names", r and [c["ClusterName"] for c in r["ClusterInfoList"]])
+    for label, arn in (("v1-created", arn1), ("v2-created", arn2)):
+        if not arn:
+            continue
+        r = attempt(f"kafka.describe_cluster_v2 [{label}]", kafka.describe_cluster_v2, ClusterArn=arn)
+        if r:
+            ci = r["ClusterInfo"]
+            prov = ci.get("Provisioned", {})
+            fact(f"kafka.describe_cluster_v2 [{label}] State/Type", (ci["State"], ci["ClusterType"]))
+            fact(f"kafka.describe_cluster_v2 [{label}] ClientAuthentication", prov.get("ClientAuthentication"))
+            fact(f"kafka.describe_cluster_v2 [{label}] KafkaVersion/Brokers", (prov.get("CurrentBrokerSoftwareInfo", {}).get("KafkaVersion"), prov.get("NumberOfBrokerNodes")))
+            fact(f"kafka.describe_cluster_v2 [{label}] BrokerNodeGroupInfo", prov.get("BrokerNodeGroupInfo"))
+        r = attempt(f"kafka.describe_cluster [{label}]", kafka.describe_cluster, ClusterArn=arn)
+        if r:
+            ci = r["ClusterInfo"]
+            fact(f"kafka.describe_cluster [{label}] ClientAuthentication", ci.get("ClientAuthentication"))
+    fact("kafka.describe_cluster raw creationTime", re.findall(rb'"creationTime": "[^"]*"', RAW.get("DescribeCluster", b""))[:1])
+    missing = "arn:aws:kafka:us-east-1:123456789012:cluster/nope/00000000-0000-0000-0000-000000000000-1"
+    attempt("kafka.describe_cluster_v2 missing", kafka.describe_cluster_v2, ClusterArn=missing)
+    attempt("kafka.describe_cluster missing", kafka.describe_cluster, ClusterArn=missing)
+    if arn1:
+        attempt("kafka.get_bootstrap_brokers", kafka.get_bootstrap_brokers, ClusterArn=arn1)
+        r = attempt("kafka.list_tags_for_resource", kafka.list_tags_for_resource, ResourceArn=arn1)
+        fact("kafka.list_tags_for_resource value", r and r["Tags"])
+
+
+def main() -> None:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    opener.open(urllib.request.Request(f"{URL}/moto-api/reset", method="POST")).read()
+    opener.open(urllib.request.Request(f"{URL}/_sandbox/calls/reset", method="POST")).read()
+    r = attempt("sts.get_caller_identity", client("sts").get_caller_identity)
+    fact("sts account", r and r["Account"])
+    iam_facts()
+    s3_facts()
+    msk_facts()
+    calls = json.load(opener.open(f"{URL}/_sandbox/calls"))["calls"]
+    fact("sandbox calls recorded", len(calls))
+    for c in calls[:3] + calls[-3:]:
+        fact("  call", {k: c[k] for k in ("service", "operation", "mutating")})
+
+
+if __name__ == "__main__":
+    main()
