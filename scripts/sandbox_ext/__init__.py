@@ -35,6 +35,7 @@ from .core import Sandbox
 # Installed in this order; request hooks run in the same order.
 EXTENSIONS: tuple[str, ...] = (
     "msk_compat",  # MSK timestamps with an offset; 404 NotFoundException for unknown ARNs
+    "s3_compat",  # GetBucketVersioning's empty answer as S3 sends it
 )
 
 

@@ -1,0 +1,186 @@
+//! One error type for every AWS call, classified once so the rest of pinfra can ask "was it not
+//! found?" or "is this the IAM propagation delay?" without knowing the SDK's error shapes, and
+//! so users get one clear line with a hint instead of an SDK debug dump.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// A failed AWS call, with the operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    /// No credentials could be found by the default chain.
+    #[error("{operation}: no AWS credentials found")]
+    NoCredentials {
+        /// `service:Operation`.
+        operation: &'static str,
+    },
+    /// The endpoint did not answer (refused, DNS, TLS, reset).
+    #[error("{operation}: cannot reach the AWS endpoint: {detail}")]
+    Unreachable {
+        /// `service:Operation`.
+        operation: &'static str,
+        /// What the connector said, without the SDK's nesting.
+        detail: String,
+    },
+    /// The call or one of its attempts timed out.
+    #[error("{operation}: timed out")]
+    Timeout {
+        /// `service:Operation`.
+        operation: &'static str,
+    },
+    /// AWS answered with an error.
+    #[error("{operation}: {code}: {message}")]
+    Service {
+        /// `service:Operation`.
+        operation: &'static str,
+        /// The AWS error code, such as `NoSuchEntity`.
+        code: String,
+        /// AWS's message.
+        message: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// Anything else: a response that could not be parsed, a request that could not be built.
+    #[error("{operation}: {detail}")]
+    Other {
+        /// `service:Operation`.
+        operation: &'static str,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+/// The result of one AWS call.
+pub type CallResult<T> = Result<T, AwsError>;
+
+impl AwsError {
+    /// The AWS error code, for service errors.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            AwsError::Service { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Whether AWS answered with one of `codes`.
+    pub fn is_code(&self, codes: &[&str]) -> bool {
+        self.code().is_some_and(|c| codes.contains(&c))
+    }
+
+    /// Whether AWS answered 404 or a not-found code.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, AwsError::Service { status: 404, .. })
+            || self.is_code(&["NoSuchEntity", "NoSuchBucket", "NotFound", "NotFoundException", "NoSuchTagSet"])
+    }
+
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            AwsError::NoCredentials { .. } => Some(
+                "set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; for the local sandbox any dummy keys work"
+                    .into(),
+            ),
+            AwsError::Unreachable { .. } => Some(
+                "check the network and AWS_ENDPOINT_URL; for the local sandbox run `./scripts/sandbox start` and export the URL it prints"
+                    .into(),
+            ),
+            AwsError::Timeout { .. } => Some("AWS did not answer in time; run the command again".into()),
+            AwsError::Service { code, .. } if code.contains("AccessDenied") || code == "UnauthorizedOperation" => {
+                Some("the credentials in use lack a permission; see docs/permissions.md".into())
+            }
+            AwsError::Service { code, .. } if code == "InvalidClientTokenId" || code == "SignatureDoesNotMatch" => {
+                Some("the credentials are not valid for this account or endpoint".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The innermost message of an error chain, which is where the SDK puts the useful part.
+fn root_cause(error: &(dyn StdError + 'static)) -> String {
+    let mut current = error;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
+
+fn chain_mentions(error: &(dyn StdError + 'static), needles: &[&str]) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        let text = format!("{e} {e:?}").to_ascii_lowercase();
+        if needles.iter().any(|n| text.contains(n)) {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+/// Maps an SDK error into an [`AwsError`] for `operation` (`"iam:GetRole"`).
+pub fn classify<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> AwsError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    if chain_mentions(&error, &["no credentials", "credentials provider", "credentialsnotloaded", "failed to load credentials"]) {
+        return AwsError::NoCredentials { operation };
+    }
+    match error {
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            let err = service.err();
+            AwsError::Service {
+                operation,
+                code: err.code().map_or_else(|| format!("HTTP {status}"), str::to_owned),
+                message: err.message().unwrap_or("").to_owned(),
+                status,
+            }
+        }
+        SdkError::TimeoutError(_) => AwsError::Timeout { operation },
+        SdkError::DispatchFailure(failure) => {
+            if failure.is_timeout() {
+                AwsError::Timeout { operation }
+            } else {
+                let detail = failure.as_connector_error().map_or_else(|| "dispatch failure".to_owned(), |c| root_cause(c));
+                AwsError::Unreachable { operation, detail }
+            }
+        }
+        SdkError::ResponseError(response) => {
+            let status = response.raw().status().as_u16();
+            AwsError::Other { operation, detail: format!("unreadable response (HTTP {status})") }
+        }
+        other => AwsError::Other { operation, detail: root_cause(&other) },
+    }
+}
+
+/// Lets call sites write `.map_err(classify_as("iam:GetRole"))`.
+pub trait Classify<T> {
+    /// Maps the error of an SDK call.
+    fn or_aws(self, operation: &'static str) -> CallResult<T>;
+}
+
+impl<T, E> Classify<T> for Result<T, SdkError<E, HttpResponse>>
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    fn or_aws(self, operation: &'static str) -> CallResult<T> {
+        self.map_err(|e| classify(operation, e))
+    }
+}
+
+/// Renders an error with its hint, for the command layer.
+pub struct WithHint<'a>(pub &'a AwsError);
+
+impl fmt::Display for WithHint<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        if let Some(hint) = self.0.hint() {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,76 @@
+//! The AWS clients pinfra uses, built once from the resolved settings, and the error type every
+//! AWS call is mapped into.
+
+mod error;
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_types::region::Region;
+
+pub use error::{AwsError, CallResult, Classify, WithHint, classify};
+
+/// Where and as whom to call AWS; resolved from flags and the environment by
+/// [`crate::settings`].
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    /// Region; the plan's region unless overridden.
+    pub region: String,
+    /// A named profile from the shared config files.
+    pub profile: Option<String>,
+    /// A custom endpoint for every service (the sandbox); `None` for real AWS.
+    pub endpoint_url: Option<String>,
+    /// Whether a custom endpoint is in use for S3, in which case path-style addressing is used.
+    pub custom_s3_endpoint: bool,
+    /// Maximum attempts per call for throttling and transient errors.
+    pub max_attempts: u32,
+}
+
+/// One client per service, sharing one configuration.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    /// IAM (global).
+    pub iam: aws_sdk_iam::Client,
+    /// S3.
+    pub s3: aws_sdk_s3::Client,
+    /// MSK.
+    pub kafka: aws_sdk_kafka::Client,
+    /// The region calls go to.
+    pub region: String,
+    /// The custom endpoint, if any; named in "cannot reach" errors.
+    pub endpoint: Option<String>,
+}
+
+impl Aws {
+    /// Builds the clients. Loading is lazy: nothing is sent until the first call.
+    pub async fn connect(settings: &AwsSettings) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(settings.region.clone()))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(settings.max_attempts.max(1))
+                    .with_initial_backoff(Duration::from_millis(200))
+                    .with_max_backoff(Duration::from_secs(5)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).operation_attempt_timeout(Duration::from_secs(60)).build(),
+            );
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &settings.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let config = loader.load().await;
+        let s3_config = aws_sdk_s3::config::Builder::from(&config).force_path_style(settings.custom_s3_endpoint).build();
+        Self {
+            iam: aws_sdk_iam::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            kafka: aws_sdk_kafka::Client::new(&config),
+            region: settings.region.clone(),
+            endpoint: settings.endpoint_url.clone(),
+        }
+    }
+}

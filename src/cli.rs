@@ -1,0 +1,112 @@
+//! The command line: flags and subcommands, parsed by clap. Nothing here does work; see
+//! [`crate::commands`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Provision the AWS side of a Kafka-to-S3 streaming pipeline from one TOML plan.
+#[derive(Debug, Parser)]
+#[command(name = "pinfra", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Named profile from the shared AWS config files.
+    #[arg(long, global = true, env = "AWS_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Region check: must match the plan's `[environment] region` when given.
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Custom endpoint for every AWS service (the local sandbox). Also read from
+    /// AWS_ENDPOINT_URL; per-service AWS_ENDPOINT_URL_<SERVICE> variables are honoured too.
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// More logging on stderr (-v info, -vv debug, -vvv trace). PINFRA_LOG takes a tracing filter.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// When to use colour. NO_COLOR is honoured.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// When to use colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a plan without contacting AWS.
+    Validate(PlanArgs),
+    /// Show what apply would change. Exit code 0: no changes, 2: changes, 1: error.
+    Diff(DiffArgs),
+    /// Make AWS match the plan.
+    Apply(ApplyArgs),
+    /// Delete every resource the plan owns (and nothing else).
+    Destroy(ApplyArgs),
+    /// Print the values other tools need: ARNs, names, endpoints.
+    Output(OutputArgs),
+}
+
+/// The plan file argument.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The plan file (TOML).
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+}
+
+/// `pinfra diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The plan file.
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Print the diff as JSON (schema: docs/diff-json.md).
+    #[arg(long)]
+    pub json: bool,
+    /// List resources that are already up to date too.
+    #[arg(long)]
+    pub show_unchanged: bool,
+}
+
+/// `pinfra apply` and `pinfra destroy`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The plan file.
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Do not ask for confirmation. Required when stdin is not a terminal.
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+/// `pinfra output`.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// The plan file.
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,28 @@
+//! `pinfra destroy PLAN`: deletes what the plan owns, in reverse dependency order. Resources
+//! without pinfra's ownership tags are never deleted.
+
+use crate::cli::{ApplyArgs, GlobalArgs};
+use crate::commands::{ErrorRef, ExitStatus, confirm, progress_printer, report_failures, session};
+use crate::engine::render::{self, Style};
+use crate::settings::{Environment, Output};
+
+/// Runs the command.
+pub async fn run(args: &ApplyArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
+    let session = session(&args.plan.plan, global, env, out).await?;
+    let planned = session.engine.plan_destroy(&session.observed);
+    print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
+    if planned.changes.is_empty() {
+        return Ok(ExitStatus::Success);
+    }
+    let question = format!("Delete these resources of environment `{}`? There is no undo.", session.plan.environment.name);
+    if !confirm(&question, args.auto_approve, out)? {
+        eprintln!("Destroy cancelled; nothing was deleted.");
+        return Ok(ExitStatus::Failure);
+    }
+    let outcome = session.engine.destroy(&session.aws, &session.observed, &planned, &progress_printer(out)).await;
+    if !outcome.is_success() {
+        return Err(report_failures("destroy incomplete", outcome.failures().map(|(id, e)| (id, ErrorRef::Resource(e)))));
+    }
+    eprintln!("Destroy complete.");
+    Ok(ExitStatus::Success)
+}

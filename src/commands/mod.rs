@@ -1,0 +1,201 @@
+//! One module per subcommand. A command loads the plan, calls the engine, and prints: data on
+//! stdout, everything else on stderr.
+
+mod apply;
+mod destroy;
+mod diff;
+mod output;
+mod validate;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::aws::{Aws, AwsError, WithHint};
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::diagnostics::SourceFile;
+use crate::engine::{Engine, Event, Observed, ResourceError, ResourceId};
+use crate::plan::{self, Plan};
+use crate::resources;
+use crate::settings::{self, Environment, Output};
+
+/// How a command ended; the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Success; for `diff`, no changes.
+    Success,
+    /// Something failed.
+    Failure,
+    /// `diff` found changes.
+    Changes,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        match status {
+            ExitStatus::Success => ExitCode::from(0),
+            ExitStatus::Failure => ExitCode::from(1),
+            ExitStatus::Changes => ExitCode::from(2),
+        }
+    }
+}
+
+/// A failure that has already been reported to the user in full.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Reported(pub String);
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    let env = Environment::capture();
+    let out = settings::output(&cli.global, &env);
+    match &cli.command {
+        Command::Validate(args) => validate::run(args, out),
+        Command::Diff(args) => diff::run(args, &cli.global, &env, out).await,
+        Command::Apply(args) => apply::run(args, &cli.global, &env, out).await,
+        Command::Destroy(args) => destroy::run(args, &cli.global, &env, out).await,
+        Command::Output(args) => output::run(args, &cli.global, &env, out).await,
+    }
+}
+
+/// Reads and checks a plan, printing its diagnostics to stderr. `Err` if it has errors.
+pub fn load_plan(path: &Path, out: Output) -> anyhow::Result<Plan> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read plan `{}`", path.display()))?;
+    let parsed = plan::parse(&text);
+    let name = path.display().to_string();
+    let source = SourceFile { name: &name, text: &text };
+    if !parsed.diagnostics.is_empty() && (!out.quiet || parsed.diagnostics.has_errors()) {
+        source.emit(&parsed.diagnostics, out.color_stderr);
+    }
+    match parsed.plan {
+        Some(plan) => Ok(plan),
+        None => {
+            let n = parsed.diagnostics.error_count();
+            Err(Reported(format!("{name}: {n} error{} in the plan; nothing was sent to AWS", if n == 1 { "" } else { "s" })).into())
+        }
+    }
+}
+
+/// Everything a command that talks to AWS needs: the plan, clients, the engine and what was
+/// observed.
+pub struct Session {
+    /// The plan.
+    pub plan: Plan,
+    /// The clients.
+    pub aws: Aws,
+    /// The plan's resources.
+    pub engine: Engine,
+    /// What AWS has now.
+    pub observed: Observed,
+}
+
+/// How many AWS reads or writes run at once.
+const CONCURRENCY: usize = 8;
+
+/// Loads the plan, connects and observes every resource.
+pub async fn session(path: &Path, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<Session> {
+    let plan = load_plan(path, out)?;
+    let (aws_settings, warning) = settings::aws(global, env, &plan.environment.region)?;
+    if let Some(warning) = warning
+        && !out.quiet
+    {
+        eprintln!("warning: {warning}");
+    }
+    let aws = Aws::connect(&aws_settings).await;
+    let engine = Engine::new(resources::for_plan(&plan), resources::ownership(&plan), CONCURRENCY)?;
+    let spinner = spinner(out, format!("reading {} resources of environment {}", engine.ids().len(), plan.environment.name));
+    let observed = engine.observe(&aws).await;
+    spinner.finish_and_clear();
+    let observed = observed
+        .map_err(|failures| report_failures("cannot read the current state", failures.iter().map(|(id, e)| (id, ErrorRef::Aws(e)))))?;
+    Ok(Session { plan, aws, engine, observed })
+}
+
+/// A spinner on stderr when it is a terminal; hidden otherwise.
+pub fn spinner(out: Output, message: String) -> indicatif::ProgressBar {
+    if !out.interactive_stderr {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner().with_message(message);
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+/// Either error type a resource can report.
+pub enum ErrorRef<'a> {
+    /// From observation.
+    Aws(&'a AwsError),
+    /// From planning or applying.
+    Resource(&'a ResourceError),
+}
+
+/// Prints every failure with its hint to stderr and returns the error that ends the command.
+pub fn report_failures<'a>(what: &str, failures: impl IntoIterator<Item = (&'a ResourceId, ErrorRef<'a>)>) -> anyhow::Error {
+    let mut count = 0;
+    for (id, error) in failures {
+        count += 1;
+        match error {
+            ErrorRef::Aws(e) => eprintln!("error: {id}: {}", WithHint(e)),
+            ErrorRef::Resource(e) => {
+                eprintln!("error: {id}: {e}");
+                if let Some(hint) = e.hint() {
+                    eprintln!("  hint: {hint}");
+                }
+            }
+        }
+    }
+    Reported(format!("{what}: {count} resource{} failed", if count == 1 { "" } else { "s" })).into()
+}
+
+/// Prints engine progress as lines on stderr.
+pub fn progress_printer(out: Output) -> impl Fn(Event<'_>) + Sync {
+    move |event| {
+        if out.quiet {
+            return;
+        }
+        match event {
+            Event::Started(id, action) => eprintln!("  {} {id}: {}...", action.symbol(), verb(action, false)),
+            Event::Finished(id, action, elapsed) => {
+                eprintln!("  {} {id}: {} ({:.1}s)", action.symbol(), verb(action, true), elapsed.as_secs_f64())
+            }
+            Event::Failed(id, action, error) => eprintln!("  ! {id}: {} failed: {error}", verb(action, false)),
+            Event::Skipped(id, reason) => eprintln!("  ! {id}: {reason}"),
+        }
+    }
+}
+
+fn verb(action: crate::engine::Action, done: bool) -> &'static str {
+    use crate::engine::Action;
+    match (action, done) {
+        (Action::Create, false) => "creating",
+        (Action::Create, true) => "created",
+        (Action::Adopt, false) => "adopting",
+        (Action::Adopt, true) => "adopted",
+        (Action::Update, false) => "updating",
+        (Action::Update, true) => "updated",
+        (Action::Replace, false) => "replacing",
+        (Action::Replace, true) => "replaced",
+        (Action::Delete, false) => "deleting",
+        (Action::Delete, true) => "deleted",
+        (Action::NoOp, _) => "checked",
+    }
+}
+
+/// Asks for confirmation on a terminal; without one, `--auto-approve` is required.
+pub fn confirm(question: &str, auto_approve: bool, out: Output) -> anyhow::Result<bool> {
+    if auto_approve {
+        return Ok(true);
+    }
+    if !out.interactive_stdin {
+        return Err(Reported(
+            "stdin is not a terminal, so pinfra cannot ask for confirmation\n  hint: review `pinfra diff`, then pass --auto-approve".into(),
+        )
+        .into());
+    }
+    eprint!("{question} Only 'yes' is accepted: ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}

@@ -1,0 +1,322 @@
+//! The reconcile engine: observe every resource, diff each one purely, apply in dependency order.
+//!
+//! Each resource kind implements [`Kind`] with typed desired and live states; the engine sees
+//! them through the object-safe [`Node`] so that one ordered list can hold every kind. There is
+//! no state file: every resource is found again by the name the plan gives it, and ownership is
+//! read from its tags.
+
+mod change;
+pub mod render;
+mod run;
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use futures::future::BoxFuture;
+use serde_json::Value as Json;
+
+use crate::aws::{Aws, AwsError};
+pub use change::{Action, Change, FieldChange, Fields, ResourceId, Summary, Value};
+pub use run::{Engine, Event, GraphError, NodeOutcome, Observed, Outcome, Planned};
+
+/// Tags by key.
+pub type Tags = BTreeMap<String, String>;
+
+/// Tag key naming the plan (project) that owns a resource.
+pub const TAG_PLAN: &str = "pinfra:plan";
+/// Tag key naming the environment that owns a resource.
+pub const TAG_ENV: &str = "pinfra:env";
+
+/// The values a resource makes available to the resources that depend on it
+/// (`arn`, `name`, ...).
+pub type Outputs = BTreeMap<&'static str, Value>;
+
+/// The outputs of a resource's dependencies, as known at this point of the run.
+#[derive(Debug, Default, Clone)]
+pub struct Inputs {
+    outputs: BTreeMap<ResourceId, Outputs>,
+}
+
+impl Inputs {
+    /// Records the outputs of `id`.
+    pub fn insert(&mut self, id: ResourceId, outputs: Outputs) {
+        self.outputs.insert(id, outputs);
+    }
+
+    /// Output `key` of `id`: unknown when the resource is not created yet.
+    pub fn get(&self, id: &ResourceId, key: &str) -> Value {
+        self.outputs.get(id).and_then(|o| o.get(key)).cloned().unwrap_or(Value::Unknown)
+    }
+
+    /// Output `key` of `id` as a string, if known.
+    pub fn string(&self, id: &ResourceId, key: &str) -> Option<String> {
+        match self.get(id, key) {
+            Value::Known(Json::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Who owns a resource, by its tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ownership {
+    /// Value of [`TAG_PLAN`].
+    pub plan: String,
+    /// Value of [`TAG_ENV`].
+    pub env: String,
+}
+
+impl Ownership {
+    /// The ownership tags pinfra puts on every taggable resource.
+    pub fn tags(&self) -> Tags {
+        Tags::from([(TAG_PLAN.to_owned(), self.plan.clone()), (TAG_ENV.to_owned(), self.env.clone())])
+    }
+
+    /// Whether a resource with `live` tags is ours, nobody's, or someone else's.
+    pub fn judge(&self, live: &Tags) -> Owner {
+        match (live.get(TAG_PLAN), live.get(TAG_ENV)) {
+            (None, None) => Owner::Unowned,
+            (Some(plan), Some(env)) if *plan == self.plan && *env == self.env => Owner::Ours,
+            (plan, env) => Owner::Foreign { plan: plan.cloned().unwrap_or_default(), env: env.cloned().unwrap_or_default() },
+        }
+    }
+}
+
+/// The verdict of [`Ownership::judge`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// Tagged by this plan and environment.
+    Ours,
+    /// No pinfra tags: hand-built, or created before pinfra; can be adopted.
+    Unowned,
+    /// Tagged by another plan or environment: never touched.
+    Foreign {
+        /// Its `pinfra:plan` tag.
+        plan: String,
+        /// Its `pinfra:env` tag.
+        env: String,
+    },
+}
+
+/// Why a resource could not be diffed or applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ResourceError {
+    /// An AWS call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// The plan asks for something pinfra will not do (a change AWS does not allow, a resource
+    /// that belongs to someone else).
+    #[error("{message}")]
+    Refused {
+        /// What and why.
+        message: String,
+        /// What to do instead.
+        hint: Option<String>,
+    },
+}
+
+impl ResourceError {
+    /// A refusal with a hint.
+    pub fn refused(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        ResourceError::Refused { message: message.into(), hint: Some(hint.into()) }
+    }
+
+    /// The hint to show under the error.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ResourceError::Aws(e) => e.hint(),
+            ResourceError::Refused { hint, .. } => hint.clone(),
+        }
+    }
+}
+
+/// One kind of AWS resource, with typed desired and live states.
+///
+/// `observe` and `apply` talk to AWS; `desired` and `diff` are pure and unit-tested without it.
+pub trait Kind: Send + Sync + 'static {
+    /// What the plan wants, given the dependencies' outputs.
+    type Desired: Send + Sync;
+    /// What AWS has.
+    type Live: Send + Sync + 'static;
+
+    /// This resource's identity.
+    fn id(&self) -> ResourceId;
+
+    /// The resources whose outputs this one needs.
+    fn depends_on(&self) -> Vec<ResourceId> {
+        Vec::new()
+    }
+
+    /// A data source is only read: never created, changed or deleted.
+    fn read_only(&self) -> bool {
+        false
+    }
+
+    /// Finds the resource by its name; `None` if it does not exist.
+    fn observe(&self, aws: &Aws) -> impl Future<Output = Result<Option<Self::Live>, AwsError>> + Send;
+
+    /// The desired state. Pure.
+    fn desired(&self, inputs: &Inputs) -> Self::Desired;
+
+    /// The fields that differ. Pure. `Err` refuses a change AWS cannot make.
+    fn diff(desired: &Self::Desired, live: Option<&Self::Live>) -> Result<Vec<FieldChange>, ResourceError>;
+
+    /// The tags of the live resource, for ownership; `None` for kinds without tags.
+    fn live_tags(live: &Self::Live) -> Option<&Tags>;
+
+    /// What dependents get from an existing resource.
+    fn outputs(&self, live: &Self::Live) -> Outputs;
+
+    /// Makes AWS match `desired`; `live` is what was observed, `change` what the diff found.
+    /// Must be safe to run again after an interruption.
+    fn apply(
+        &self,
+        aws: &Aws,
+        desired: &Self::Desired,
+        live: Option<&Self::Live>,
+        change: &Change,
+    ) -> impl Future<Output = Result<Outputs, ResourceError>> + Send;
+
+    /// Deletes the resource.
+    fn delete(&self, aws: &Aws, live: &Self::Live) -> impl Future<Output = Result<(), ResourceError>> + Send;
+}
+
+/// What was observed of one resource, type-erased.
+pub struct Observation(Option<Box<dyn Any + Send + Sync>>);
+
+impl std::fmt::Debug for Observation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Observation(exists)" } else { "Observation(absent)" })
+    }
+}
+
+impl Observation {
+    fn live<L: 'static>(&self) -> Option<&L> {
+        self.0.as_ref().and_then(|b| b.downcast_ref::<L>())
+    }
+
+    /// Whether the resource exists.
+    pub fn exists(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+/// The engine's object-safe view of a [`Kind`].
+pub trait Node: Send + Sync {
+    /// See [`Kind::id`].
+    fn id(&self) -> ResourceId;
+    /// See [`Kind::depends_on`].
+    fn depends_on(&self) -> Vec<ResourceId>;
+    /// See [`Kind::read_only`].
+    fn read_only(&self) -> bool;
+    /// Observes the resource.
+    fn observe<'a>(&'a self, aws: &'a Aws) -> BoxFuture<'a, Result<Observation, AwsError>>;
+    /// Diffs it and decides the action.
+    fn plan(&self, inputs: &Inputs, observation: &Observation, ownership: &Ownership) -> Result<Change, ResourceError>;
+    /// The ownership of the observed resource.
+    fn owner(&self, observation: &Observation, ownership: &Ownership) -> Option<Owner>;
+    /// Outputs of the observed resource.
+    fn live_outputs(&self, observation: &Observation) -> Option<Outputs>;
+    /// Applies `change`.
+    fn apply<'a>(
+        &'a self,
+        aws: &'a Aws,
+        inputs: &'a Inputs,
+        observation: &'a Observation,
+        change: &'a Change,
+    ) -> BoxFuture<'a, Result<Outputs, ResourceError>>;
+    /// Deletes the observed resource.
+    fn delete<'a>(&'a self, aws: &'a Aws, observation: &'a Observation) -> BoxFuture<'a, Result<(), ResourceError>>;
+}
+
+impl<K: Kind> Node for K {
+    fn id(&self) -> ResourceId {
+        Kind::id(self)
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        Kind::depends_on(self)
+    }
+
+    fn read_only(&self) -> bool {
+        Kind::read_only(self)
+    }
+
+    fn observe<'a>(&'a self, aws: &'a Aws) -> BoxFuture<'a, Result<Observation, AwsError>> {
+        Box::pin(async move {
+            let live = Kind::observe(self, aws).await?;
+            Ok(Observation(live.map(|l| Box::new(l) as Box<dyn Any + Send + Sync>)))
+        })
+    }
+
+    fn plan(&self, inputs: &Inputs, observation: &Observation, ownership: &Ownership) -> Result<Change, ResourceError> {
+        let id = Kind::id(self);
+        let live = observation.live::<K::Live>();
+        if Kind::read_only(self) {
+            return match live {
+                Some(_) => Ok(Change { id, action: Action::NoOp, fields: Vec::new(), note: None }),
+                None => Err(ResourceError::refused(
+                    format!("{id} does not exist in {}", "this account and region"),
+                    "pinfra uses it but does not create it; check the name in the plan, the region and the account",
+                )),
+            };
+        }
+        let desired = self.desired(inputs);
+        let fields = K::diff(&desired, live)?;
+        let mut note = None;
+        let action = match live {
+            None => Action::Create,
+            Some(live) => {
+                let owner = K::live_tags(live).map(|tags| ownership.judge(tags));
+                if let Some(Owner::Foreign { plan, env }) = owner {
+                    return Err(ResourceError::refused(
+                        format!("{id} belongs to plan `{plan}`, environment `{env}`"),
+                        "names collide with another environment; change `user_id`, the environment name, or this resource's name",
+                    ));
+                }
+                if fields.iter().any(|f| f.forces_replace) {
+                    Action::Replace
+                } else if owner == Some(Owner::Unowned) {
+                    note = Some("exists without pinfra's tags; it is kept and tagged, not re-created".to_owned());
+                    Action::Adopt
+                } else if fields.is_empty() {
+                    Action::NoOp
+                } else {
+                    Action::Update
+                }
+            }
+        };
+        Ok(Change { id, action, fields, note })
+    }
+
+    fn owner(&self, observation: &Observation, ownership: &Ownership) -> Option<Owner> {
+        observation.live::<K::Live>().and_then(K::live_tags).map(|tags| ownership.judge(tags))
+    }
+
+    fn live_outputs(&self, observation: &Observation) -> Option<Outputs> {
+        observation.live::<K::Live>().map(|live| self.outputs(live))
+    }
+
+    fn apply<'a>(
+        &'a self,
+        aws: &'a Aws,
+        inputs: &'a Inputs,
+        observation: &'a Observation,
+        change: &'a Change,
+    ) -> BoxFuture<'a, Result<Outputs, ResourceError>> {
+        Box::pin(async move {
+            let desired = self.desired(inputs);
+            Kind::apply(self, aws, &desired, observation.live::<K::Live>(), change).await
+        })
+    }
+
+    fn delete<'a>(&'a self, aws: &'a Aws, observation: &'a Observation) -> BoxFuture<'a, Result<(), ResourceError>> {
+        Box::pin(async move {
+            match observation.live::<K::Live>() {
+                Some(live) => Kind::delete(self, aws, live).await,
+                None => Ok(()),
+            }
+        })
+    }
+}

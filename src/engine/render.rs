@@ -1,0 +1,285 @@
+//! Printing a [`Planned`] diff: the text form people read and the JSON form scripts read
+//! (schema in `docs/diff-json.md`).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use super::{Action, Change, FieldChange, Planned, Summary, Value};
+
+/// How the text diff is styled.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    /// ANSI colours.
+    pub color: bool,
+    /// List unchanged resources too.
+    pub show_unchanged: bool,
+}
+
+fn paint(style: Style, action: Action, text: &str) -> String {
+    if !style.color {
+        return text.to_owned();
+    }
+    let code = match action {
+        Action::Create => "32",
+        Action::Adopt => "36",
+        Action::Update => "33",
+        Action::Replace => "35",
+        Action::Delete => "31",
+        Action::NoOp => "2",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+fn show(value: &Json) -> String {
+    match value {
+        Json::Object(_) | Json::Array(_) => serde_json::to_string_pretty(value).unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
+
+fn show_new(value: &Option<Value>) -> String {
+    match value {
+        Some(Value::Known(v)) => show(v),
+        Some(Value::Unknown) => "(known after apply)".to_owned(),
+        None => "(removed)".to_owned(),
+    }
+}
+
+fn indent(text: &str, by: &str) -> String {
+    text.lines().enumerate().map(|(i, l)| if i == 0 { l.to_owned() } else { format!("{by}{l}") }).collect::<Vec<_>>().join("\n")
+}
+
+fn write_field(out: &mut String, action: Action, field: &FieldChange) {
+    let forces = if field.forces_replace { "   # forces replacement" } else { "" };
+    let multiline = |v: &Json| matches!(v, Json::Object(_) | Json::Array(_));
+    match (&field.old, &field.new) {
+        (Some(old), Some(Value::Known(new))) if multiline(old) || multiline(new) => {
+            let _ = writeln!(out, "      {}:{forces}", field.path);
+            let old_text = show(old);
+            let new_text = show(new);
+            let diff = similar::TextDiff::from_lines(&old_text, &new_text);
+            for change in diff.iter_all_changes() {
+                let sign = match change.tag() {
+                    similar::ChangeTag::Delete => "-",
+                    similar::ChangeTag::Insert => "+",
+                    similar::ChangeTag::Equal => " ",
+                };
+                let _ = write!(out, "        {sign} {change}");
+                if change.missing_newline() {
+                    out.push('\n');
+                }
+            }
+        }
+        (None, new) if action == Action::Create || action == Action::Replace || new.is_some() => {
+            let _ = writeln!(out, "      {} = {}{forces}", field.path, indent(&show_new(new), "        "));
+        }
+        (old, new) => {
+            let old = old.as_ref().map_or_else(|| "(none)".to_owned(), show);
+            let _ = writeln!(out, "      {}: {} -> {}{forces}", field.path, indent(&old, "        "), indent(&show_new(new), "        "));
+        }
+    }
+}
+
+/// The text diff, ending with a summary line.
+pub fn text(planned: &Planned, style: Style) -> String {
+    let mut out = String::new();
+    for change in &planned.changes {
+        if change.action == Action::NoOp && !style.show_unchanged {
+            continue;
+        }
+        let header = format!("  {} {} {}", change.action.symbol(), change.id, change.action.phrase());
+        let _ = writeln!(out, "{}", paint(style, change.action, &header));
+        let reasons = change.replace_reasons();
+        if !reasons.is_empty() {
+            let _ = writeln!(out, "      # replaced because {} cannot change in place", reasons.join(", "));
+        }
+        if let Some(note) = &change.note {
+            let _ = writeln!(out, "      # {note}");
+        }
+        for field in &change.fields {
+            write_field(&mut out, change.action, field);
+        }
+    }
+    for (id, reason) in &planned.skipped {
+        let _ = writeln!(out, "  = {id} is left alone: {reason}");
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(&summary_line(&Summary::of(&planned.changes)));
+    out.push('\n');
+    out
+}
+
+/// `Plan: 1 to create, ...` or `No changes. ...`.
+pub fn summary_line(summary: &Summary) -> String {
+    if !summary.has_changes() {
+        return format!("No changes. {} resources are up to date.", summary.unchanged);
+    }
+    let mut parts = Vec::new();
+    for (count, what) in [
+        (summary.create, "to create"),
+        (summary.adopt, "to adopt"),
+        (summary.update, "to update"),
+        (summary.replace, "to replace"),
+        (summary.delete, "to delete"),
+    ] {
+        if count > 0 {
+            parts.push(format!("{count} {what}"));
+        }
+    }
+    format!("Plan: {}, {} unchanged.", parts.join(", "), summary.unchanged)
+}
+
+/// Version of the JSON schema; bumped on any incompatible change.
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct JsonDiff<'a> {
+    schema_version: u32,
+    environment: &'a str,
+    region: &'a str,
+    changes: Vec<JsonChange<'a>>,
+    skipped: Vec<JsonSkipped<'a>>,
+    summary: Summary,
+}
+
+#[derive(Serialize)]
+struct JsonChange<'a> {
+    address: String,
+    kind: &'a str,
+    name: &'a str,
+    action: Action,
+    replace_reasons: Vec<&'a str>,
+    note: Option<&'a str>,
+    fields: Vec<JsonField<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonField<'a> {
+    path: &'a str,
+    old: Option<&'a Json>,
+    new: Option<&'a Json>,
+    known_after_apply: bool,
+    forces_replace: bool,
+}
+
+#[derive(Serialize)]
+struct JsonSkipped<'a> {
+    address: String,
+    reason: &'a str,
+}
+
+fn json_change(change: &Change) -> JsonChange<'_> {
+    JsonChange {
+        address: change.id.to_string(),
+        kind: change.id.kind,
+        name: &change.id.name,
+        action: change.action,
+        replace_reasons: change.replace_reasons(),
+        note: change.note.as_deref(),
+        fields: change
+            .fields
+            .iter()
+            .map(|f| JsonField {
+                path: &f.path,
+                old: f.old.as_ref(),
+                new: match &f.new {
+                    Some(Value::Known(v)) => Some(v),
+                    _ => None,
+                },
+                known_after_apply: f.new == Some(Value::Unknown),
+                forces_replace: f.forces_replace,
+            })
+            .collect(),
+    }
+}
+
+/// The JSON diff (pretty-printed), for `--json`.
+pub fn json(planned: &Planned, environment: &str, region: &str) -> String {
+    let document = JsonDiff {
+        schema_version: JSON_SCHEMA_VERSION,
+        environment,
+        region,
+        changes: planned.changes.iter().map(json_change).collect(),
+        skipped: planned.skipped.iter().map(|(id, reason)| JsonSkipped { address: id.to_string(), reason }).collect(),
+        summary: Summary::of(&planned.changes),
+    };
+    serde_json::to_string_pretty(&document).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ResourceId;
+    use serde_json::json;
+
+    fn sample() -> Planned {
+        let field =
+            |path: &str, old: Option<Json>, new: Option<Value>, forces_replace| FieldChange { path: path.into(), old, new, forces_replace };
+        Planned {
+            changes: vec![
+                Change {
+                    id: ResourceId::new("iam_role", "0a1b-ec2-access-role"),
+                    action: Action::Create,
+                    fields: vec![
+                        field("trust", None, Some(Value::of(json!({"Version": "2012-10-17", "Statement": []}))), false),
+                        field("policy", None, Some(Value::Unknown), false),
+                        field("tags.pinfra:env", None, Some(Value::of("dev")), false),
+                    ],
+                    note: None,
+                },
+                Change {
+                    id: ResourceId::new("s3_bucket", "user-0a1b-bucket"),
+                    action: Action::Update,
+                    fields: vec![field("versioning", Some(json!(false)), Some(Value::of(true)), false)],
+                    note: None,
+                },
+                Change {
+                    id: ResourceId::new("s3_bucket", "hand-built"),
+                    action: Action::Adopt,
+                    fields: vec![field("tags.pinfra:plan", None, Some(Value::of("pinterest")), false)],
+                    note: Some("exists without pinfra's tags; it is kept and tagged, not re-created".into()),
+                },
+                Change {
+                    id: ResourceId::new("iam_role", "other"),
+                    action: Action::Update,
+                    fields: vec![field(
+                        "policy",
+                        Some(json!({"Statement": [{"Action": ["s3:GetObject"]}]})),
+                        Some(Value::of(json!({"Statement": [{"Action": ["s3:GetObject", "s3:PutObject"]}]}))),
+                        false,
+                    )],
+                    note: None,
+                },
+                Change {
+                    id: ResourceId::new("msk_topic", "0a1b.pin"),
+                    action: Action::Replace,
+                    fields: vec![field("replication_factor", Some(json!(2)), Some(Value::of(3)), true)],
+                    note: None,
+                },
+                Change { id: ResourceId::new("iam_instance_profile", "old"), action: Action::Delete, fields: vec![], note: None },
+                Change { id: ResourceId::new("s3_bucket", "same"), action: Action::NoOp, fields: vec![], note: None },
+            ],
+            skipped: vec![(ResourceId::new("s3_bucket", "theirs"), "exists without pinfra's tags; not pinfra's to delete".into())],
+        }
+    }
+
+    #[test]
+    fn text_diff() {
+        insta::assert_snapshot!(text(&sample(), Style::default()));
+    }
+
+    #[test]
+    fn json_diff() {
+        insta::assert_snapshot!(json(&sample(), "dev", "us-east-1"));
+    }
+
+    #[test]
+    fn no_changes() {
+        let planned = Planned { changes: vec![], skipped: vec![] };
+        assert_eq!(text(&planned, Style::default()), "No changes. 0 resources are up to date.\n");
+    }
+}

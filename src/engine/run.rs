@@ -1,0 +1,355 @@
+//! Running the engine: the dependency graph, parallel observation, planning, and applying or
+//! destroying in dependency order with independent branches in parallel.
+//!
+//! Applying is one attempt: every resource that can be applied is, every failure is recorded
+//! (not just the first), and resources downstream of a failure are skipped. Because each
+//! resource's apply is idempotent and the next run observes again, a rerun converges from
+//! wherever this one stopped.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::{BoxFuture, FutureExt, Shared, join_all};
+use futures::stream::{self, StreamExt};
+use tokio::sync::Semaphore;
+
+use super::{Action, Change, Inputs, Node, Observation, Outputs, Owner, Ownership, ResourceError, ResourceId};
+use crate::aws::{Aws, AwsError};
+
+/// Why the resource graph is unusable; a bug in a kind's `depends_on`, not a user error.
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    /// A dependency names a resource that is not in the plan.
+    #[error("{from} depends on {to}, which is not part of the plan")]
+    MissingDependency {
+        /// The dependent.
+        from: ResourceId,
+        /// The missing resource.
+        to: ResourceId,
+    },
+    /// The dependencies form a cycle.
+    #[error("resources depend on each other in a cycle: {0}")]
+    Cycle(String),
+}
+
+/// What observation found, one entry per resource in the engine's order.
+#[derive(Debug)]
+pub struct Observed {
+    observations: Vec<Observation>,
+}
+
+impl Observed {
+    /// The outputs of every existing resource.
+    pub fn outputs(&self, engine: &Engine) -> BTreeMap<ResourceId, Outputs> {
+        engine.nodes.iter().zip(&self.observations).filter_map(|(node, obs)| node.live_outputs(obs).map(|o| (node.id(), o))).collect()
+    }
+}
+
+/// The diff of the whole plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    /// One change per resource, in dependency order (read-only resources left out).
+    pub changes: Vec<Change>,
+    /// Resources left alone on purpose, with the reason (for `destroy`).
+    pub skipped: Vec<(ResourceId, String)>,
+}
+
+/// What became of one resource in an apply or destroy.
+#[derive(Debug)]
+pub enum NodeOutcome {
+    /// Applied (or already as planned).
+    Done {
+        /// The action taken.
+        action: Action,
+        /// How long it took.
+        elapsed: Duration,
+    },
+    /// The resource's own calls failed.
+    Failed {
+        /// The action attempted.
+        action: Action,
+        /// Why.
+        error: ResourceError,
+    },
+    /// Not attempted, because of `reason` (a dependency failed).
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The result of an apply or destroy: every resource's outcome, in the order they ended.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// `(resource, outcome)` pairs.
+    pub results: Vec<(ResourceId, NodeOutcome)>,
+}
+
+impl Outcome {
+    /// The failures.
+    pub fn failures(&self) -> impl Iterator<Item = (&ResourceId, &ResourceError)> {
+        self.results.iter().filter_map(|(id, o)| match o {
+            NodeOutcome::Failed { error, .. } => Some((id, error)),
+            _ => None,
+        })
+    }
+
+    /// Whether everything that was attempted succeeded and nothing was skipped.
+    pub fn is_success(&self) -> bool {
+        self.results.iter().all(|(_, o)| matches!(o, NodeOutcome::Done { .. }))
+    }
+}
+
+/// What the engine reports while it works, for progress output.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A resource's apply or delete started.
+    Started(&'a ResourceId, Action),
+    /// It finished.
+    Finished(&'a ResourceId, Action, Duration),
+    /// It failed.
+    Failed(&'a ResourceId, Action, &'a ResourceError),
+    /// It was not attempted.
+    Skipped(&'a ResourceId, &'a str),
+}
+
+/// The resources of one plan, in dependency order, and how to reconcile them.
+pub struct Engine {
+    nodes: Vec<Box<dyn Node>>,
+    ownership: Ownership,
+    concurrency: usize,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("nodes", &self.nodes.iter().map(|n| n.id()).collect::<Vec<_>>()).finish()
+    }
+}
+
+type NodeFuture<'a> = Shared<BoxFuture<'a, Option<Arc<Outputs>>>>;
+
+impl Engine {
+    /// Orders `nodes` so that every resource comes after what it depends on.
+    pub fn new(nodes: Vec<Box<dyn Node>>, ownership: Ownership, concurrency: usize) -> Result<Self, GraphError> {
+        let ids: Vec<ResourceId> = nodes.iter().map(|n| n.id()).collect();
+        for node in &nodes {
+            for dep in node.depends_on() {
+                if !ids.contains(&dep) {
+                    return Err(GraphError::MissingDependency { from: node.id(), to: dep });
+                }
+            }
+        }
+        // Kahn's algorithm, stable: among ready nodes, the registry's order wins.
+        let mut remaining: Vec<Option<Box<dyn Node>>> = nodes.into_iter().map(Some).collect();
+        let mut ordered: Vec<Box<dyn Node>> = Vec::with_capacity(remaining.len());
+        let mut placed: Vec<ResourceId> = Vec::new();
+        while ordered.len() < ids.len() {
+            let ready = remaining.iter().position(|slot| slot.as_ref().is_some_and(|n| n.depends_on().iter().all(|d| placed.contains(d))));
+            let Some(index) = ready else {
+                let stuck: Vec<String> = remaining.iter().flatten().map(|n| n.id().to_string()).collect();
+                return Err(GraphError::Cycle(stuck.join(", ")));
+            };
+            if let Some(node) = remaining[index].take() {
+                placed.push(node.id());
+                ordered.push(node);
+            }
+        }
+        Ok(Self { nodes: ordered, ownership, concurrency: concurrency.max(1) })
+    }
+
+    /// The resources, in dependency order.
+    pub fn ids(&self) -> Vec<ResourceId> {
+        self.nodes.iter().map(|n| n.id()).collect()
+    }
+
+    /// Reads every resource, in parallel with at most `concurrency` at once. All failures are
+    /// returned, not only the first.
+    pub async fn observe(&self, aws: &Aws) -> Result<Observed, Vec<(ResourceId, AwsError)>> {
+        let results: Vec<Result<Observation, AwsError>> =
+            stream::iter(self.nodes.iter().map(|node| node.observe(aws))).buffered(self.concurrency).collect().await;
+        let mut observations = Vec::with_capacity(results.len());
+        let mut failures = Vec::new();
+        for (node, result) in self.nodes.iter().zip(results) {
+            match result {
+                Ok(observation) => observations.push(observation),
+                Err(error) => failures.push((node.id(), error)),
+            }
+        }
+        if failures.is_empty() { Ok(Observed { observations }) } else { Err(failures) }
+    }
+
+    /// Diffs every resource. Pure: no AWS calls. All refusals are returned together.
+    pub fn plan(&self, observed: &Observed) -> Result<Planned, Vec<(ResourceId, ResourceError)>> {
+        let mut known: BTreeMap<ResourceId, Outputs> = BTreeMap::new();
+        let mut changes = Vec::new();
+        let mut failures = Vec::new();
+        for (node, observation) in self.nodes.iter().zip(&observed.observations) {
+            let inputs = self.inputs_for(node.as_ref(), &known);
+            match node.plan(&inputs, observation, &self.ownership) {
+                Ok(change) => {
+                    // A resource that is about to be created or replaced has no usable outputs yet.
+                    if matches!(change.action, Action::NoOp | Action::Update | Action::Adopt)
+                        && let Some(outputs) = node.live_outputs(observation)
+                    {
+                        known.insert(node.id(), outputs);
+                    }
+                    if !node.read_only() {
+                        changes.push(change);
+                    }
+                }
+                Err(error) => failures.push((node.id(), error)),
+            }
+        }
+        if failures.is_empty() { Ok(Planned { changes, skipped: Vec::new() }) } else { Err(failures) }
+    }
+
+    fn inputs_for(&self, node: &dyn Node, known: &BTreeMap<ResourceId, Outputs>) -> Inputs {
+        let mut inputs = Inputs::default();
+        for dep in node.depends_on() {
+            if let Some(outputs) = known.get(&dep) {
+                inputs.insert(dep, outputs.clone());
+            }
+        }
+        inputs
+    }
+
+    /// Applies the plan: each resource once its dependencies are done, independent ones in
+    /// parallel. A resource whose dependency failed is skipped; everything else is attempted.
+    pub async fn apply(&self, aws: &Aws, observed: &Observed, on_event: &(dyn Fn(Event<'_>) + Sync)) -> Outcome {
+        let results: Mutex<Vec<(ResourceId, NodeOutcome)>> = Mutex::new(Vec::new());
+        let permits = Semaphore::new(self.concurrency);
+        let mut futures: HashMap<ResourceId, NodeFuture<'_>> = HashMap::new();
+        for (node, observation) in self.nodes.iter().zip(&observed.observations) {
+            let deps: Vec<(ResourceId, NodeFuture<'_>)> =
+                node.depends_on().into_iter().filter_map(|d| futures.get(&d).cloned().map(|f| (d, f))).collect();
+            let (results, permits) = (&results, &permits);
+            let future = async move {
+                let id = node.id();
+                let mut inputs = Inputs::default();
+                for (dep, future) in deps {
+                    match future.await {
+                        Some(outputs) => inputs.insert(dep, (*outputs).clone()),
+                        None => {
+                            let reason = format!("not attempted: {dep} did not succeed");
+                            on_event(Event::Skipped(&id, &reason));
+                            record(results, id, NodeOutcome::Skipped { reason });
+                            return None;
+                        }
+                    }
+                }
+                // Re-diff with the dependencies' real outputs: values unknown at diff time are
+                // known now.
+                let change = match node.plan(&inputs, observation, &self.ownership) {
+                    Ok(change) => change,
+                    Err(error) => {
+                        on_event(Event::Failed(&id, Action::NoOp, &error));
+                        record(results, id, NodeOutcome::Failed { action: Action::NoOp, error });
+                        return None;
+                    }
+                };
+                let live = node.live_outputs(observation).unwrap_or_default();
+                if change.action == Action::NoOp {
+                    if !node.read_only() {
+                        record(results, id, NodeOutcome::Done { action: Action::NoOp, elapsed: Duration::ZERO });
+                    }
+                    return Some(Arc::new(live));
+                }
+                let _permit = permits.acquire().await.ok()?;
+                let started = Instant::now();
+                on_event(Event::Started(&id, change.action));
+                match node.apply(aws, &inputs, observation, &change).await {
+                    Ok(outputs) => {
+                        let elapsed = started.elapsed();
+                        on_event(Event::Finished(&id, change.action, elapsed));
+                        record(results, id, NodeOutcome::Done { action: change.action, elapsed });
+                        let mut merged = live;
+                        merged.extend(outputs);
+                        Some(Arc::new(merged))
+                    }
+                    Err(error) => {
+                        on_event(Event::Failed(&id, change.action, &error));
+                        record(results, id, NodeOutcome::Failed { action: change.action, error });
+                        None
+                    }
+                }
+            };
+            futures.insert(node.id(), future.boxed().shared());
+        }
+        join_all(futures.into_values()).await;
+        Outcome { results: results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) }
+    }
+
+    /// What `destroy` would do: delete every existing resource this plan owns, in reverse
+    /// dependency order; anything else is left alone, with the reason.
+    pub fn plan_destroy(&self, observed: &Observed) -> Planned {
+        let mut changes = Vec::new();
+        let mut skipped = Vec::new();
+        for (node, observation) in self.nodes.iter().zip(&observed.observations).rev() {
+            if node.read_only() || !observation.exists() {
+                continue;
+            }
+            match node.owner(observation, &self.ownership) {
+                Some(Owner::Ours) => changes.push(Change { id: node.id(), action: Action::Delete, fields: Vec::new(), note: None }),
+                Some(Owner::Unowned) => skipped.push((node.id(), "exists without pinfra's tags; not pinfra's to delete".to_owned())),
+                Some(Owner::Foreign { plan, env }) => skipped.push((node.id(), format!("belongs to plan `{plan}`, environment `{env}`"))),
+                None => skipped.push((node.id(), "has no tags to prove pinfra owns it".to_owned())),
+            }
+        }
+        Planned { changes, skipped }
+    }
+
+    /// Deletes what `planned` lists, each resource after everything that depends on it.
+    pub async fn destroy(&self, aws: &Aws, observed: &Observed, planned: &Planned, on_event: &(dyn Fn(Event<'_>) + Sync)) -> Outcome {
+        let results: Mutex<Vec<(ResourceId, NodeOutcome)>> = Mutex::new(Vec::new());
+        let permits = Semaphore::new(self.concurrency);
+        let doomed: Vec<ResourceId> = planned.changes.iter().map(|c| c.id.clone()).collect();
+        let mut futures: HashMap<ResourceId, NodeFuture<'_>> = HashMap::new();
+        for (node, observation) in self.nodes.iter().zip(&observed.observations).rev() {
+            let id = node.id();
+            if !doomed.contains(&id) {
+                continue;
+            }
+            let dependents: Vec<(ResourceId, NodeFuture<'_>)> = self
+                .nodes
+                .iter()
+                .filter(|other| other.depends_on().contains(&id))
+                .filter_map(|other| futures.get(&other.id()).cloned().map(|f| (other.id(), f)))
+                .collect();
+            let (results, permits) = (&results, &permits);
+            let future = async move {
+                for (dependent, future) in dependents {
+                    if future.await.is_none() {
+                        let reason = format!("not attempted: {dependent} still depends on it");
+                        on_event(Event::Skipped(&id, &reason));
+                        record(results, id, NodeOutcome::Skipped { reason });
+                        return None;
+                    }
+                }
+                let _permit = permits.acquire().await.ok()?;
+                let started = Instant::now();
+                on_event(Event::Started(&id, Action::Delete));
+                match node.delete(aws, observation).await {
+                    Ok(()) => {
+                        let elapsed = started.elapsed();
+                        on_event(Event::Finished(&id, Action::Delete, elapsed));
+                        record(results, id, NodeOutcome::Done { action: Action::Delete, elapsed });
+                        Some(Arc::new(Outputs::new()))
+                    }
+                    Err(error) => {
+                        on_event(Event::Failed(&id, Action::Delete, &error));
+                        record(results, id, NodeOutcome::Failed { action: Action::Delete, error });
+                        None
+                    }
+                }
+            };
+            futures.insert(node.id(), future.boxed().shared());
+        }
+        join_all(futures.into_values()).await;
+        Outcome { results: results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) }
+    }
+}
+
+fn record(results: &Mutex<Vec<(ResourceId, NodeOutcome)>>, id: ResourceId, outcome: NodeOutcome) {
+    results.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((id, outcome));
+}

@@ -1,0 +1,14 @@
+//! pinfra: provisions the AWS side of a Kafka-to-S3 streaming pipeline from one declarative plan.
+//!
+//! Flow: [`plan::parse`] → [`resources::for_plan`] → [`engine::Engine`] (observe, diff, apply).
+//! See `docs/ARCHITECTURE.md` for the map.
+
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod diagnostics;
+pub mod engine;
+pub mod plan;
+pub mod resources;
+pub mod retry;
+pub mod settings;

@@ -1,0 +1,44 @@
+//! The `pinfra` binary: parse the command line, set up logging, run, map the result to an exit
+//! code. Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use pinfra::cli::Cli;
+use pinfra::commands::{self, ExitStatus, Reported};
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "pinfra=info,warn",
+        (false, 2) => "pinfra=debug,info",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("PINFRA_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.verbose, cli.global.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitStatus::Failure.into();
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(status) => status.into(),
+        Err(error) => {
+            if let Some(reported) = error.downcast_ref::<Reported>() {
+                eprintln!("error: {reported}");
+            } else {
+                eprintln!("error: {error:#}");
+            }
+            ExitStatus::Failure.into()
+        }
+    }
+}

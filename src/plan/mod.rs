@@ -1,0 +1,364 @@
+//! The plan: one TOML file that declares the whole pipeline of one environment.
+//!
+//! [`parse`] turns the file's text into a typed, fully interpolated [`Plan`], or into
+//! diagnostics that point at the offending source. A plan with errors never reaches AWS.
+//! The format is documented in `docs/plan.md`.
+
+mod interpolate;
+mod reader;
+pub mod rules;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use toml::de::DeTable;
+
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use interpolate::Variables;
+use reader::{SpannedString, Table};
+use rules::Invalid;
+
+/// Everything one environment of the pipeline consists of, with every name resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Where and for whom the pipeline runs.
+    pub environment: Environment,
+    /// The MSK cluster the pipeline uses.
+    pub msk: Msk,
+    /// The IAM role shared by the EC2 client and the connector.
+    pub role: RoleSpec,
+    /// The bucket the sink connector writes to.
+    pub bucket: BucketSpec,
+}
+
+/// The `[environment]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment {
+    /// Environment name (`dev`, `staging`); the `pinfra:env` tag and `{env}`.
+    pub name: String,
+    /// Which pipeline this is; the `pinfra:plan` tag.
+    pub project: String,
+    /// AWS region of every resource.
+    pub region: String,
+    /// The user id the seed's names derive from; `{user_id}`.
+    pub user_id: String,
+    /// Tags added to every taggable resource.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The `[msk]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Msk {
+    /// The existing cluster, by name or ARN.
+    pub cluster: ClusterRef,
+}
+
+/// How the plan names its MSK cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterRef {
+    /// By cluster name, looked up in the plan's region.
+    Name(String),
+    /// By full ARN.
+    Arn(String),
+}
+
+impl ClusterRef {
+    /// The cluster's name, whichever way it was given.
+    pub fn name(&self) -> &str {
+        match self {
+            ClusterRef::Name(name) => name,
+            // Validated at parse time: `...:cluster/<name>/<uuid>`.
+            ClusterRef::Arn(arn) => arn.rsplit('/').nth(1).unwrap_or(arn),
+        }
+    }
+}
+
+/// The `[role]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSpec {
+    /// Role name; default `{user_id}-ec2-access-role` as in the seed.
+    pub name: String,
+    /// Instance profile name; default: the role's name, as the console does.
+    pub instance_profile: String,
+}
+
+/// The `[bucket]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketSpec {
+    /// Bucket name; default `user-{user_id}-bucket` as in the seed.
+    pub name: String,
+    /// Whether object versioning is on.
+    pub versioning: bool,
+    /// Default encryption of new objects.
+    pub encryption: Encryption,
+    /// Whether `destroy` may delete a bucket that still holds objects.
+    pub force_destroy: bool,
+}
+
+/// Default bucket encryption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encryption {
+    /// SSE-S3 (`AES256`).
+    SseS3,
+    /// SSE-KMS with the given key, or the AWS managed key when `None`.
+    SseKms(Option<String>),
+}
+
+/// The result of reading a plan: the plan if it has no errors, and every finding.
+#[derive(Debug)]
+pub struct Parsed {
+    /// `Some` unless a diagnostic is an error.
+    pub plan: Option<Plan>,
+    /// Errors and warnings, all of them.
+    pub diagnostics: Diagnostics,
+}
+
+/// Reads a plan from its text. Never panics, whatever the input.
+pub fn parse(text: &str) -> Parsed {
+    let mut d = Diagnostics::default();
+    let (document, syntax_errors) = DeTable::parse_recoverable(text);
+    for error in &syntax_errors {
+        d.push(
+            Diagnostic::error(format!("TOML syntax error: {}", error.message().trim()), error.span())
+                .with_label("here")
+                .with_hint("see docs/plan.md for the plan format"),
+        );
+    }
+    if !syntax_errors.is_empty() {
+        return Parsed { plan: None, diagnostics: d };
+    }
+    let plan = read(&mut d, document.get_ref());
+    let plan = if d.has_errors() { None } else { plan };
+    Parsed { plan, diagnostics: d }
+}
+
+fn report(d: &mut Diagnostics, span: Range<usize>, label: &str, invalid: Invalid) {
+    let mut diagnostic = Diagnostic::error(invalid.reason, Some(span)).with_label(label);
+    if let Some(hint) = invalid.hint {
+        diagnostic = diagnostic.with_hint(hint);
+    }
+    d.push(diagnostic);
+}
+
+/// Runs a rule on a value and reports a failure at the value's span.
+fn check(d: &mut Diagnostics, value: &SpannedString, label: &str, rule: impl FnOnce(&str) -> Result<(), Invalid>) -> bool {
+    match rule(value.get_ref()) {
+        Ok(()) => true,
+        Err(invalid) => {
+            report(d, value.span(), label, invalid);
+            false
+        }
+    }
+}
+
+fn read(d: &mut Diagnostics, document: &DeTable<'_>) -> Option<Plan> {
+    let mut root = Table::root(document);
+    let environment = read_environment(d, &mut root);
+    let msk_table = root.table(d, "msk");
+    let role_table = root.table(d, "role");
+    let bucket_table = root.table(d, "bucket");
+    root.finish(d);
+
+    let msk = match msk_table {
+        Some(table) => read_msk(d, table, environment.as_ref()),
+        None => {
+            d.push(
+                Diagnostic::error("missing required section `[msk]`", Some(0..0))
+                    .with_label("the plan needs an MSK cluster")
+                    .with_hint("add `[msk]` with `cluster = \"<cluster name or ARN>\"`"),
+            );
+            None
+        }
+    };
+    // Without a valid environment the names cannot be expanded, but the rest of each section is
+    // still checked, so that one run reports every error.
+    let vars = environment.as_ref().map(|e| Variables {
+        pairs: vec![
+            ("user_id", e.user_id.as_str()),
+            ("env", e.name.as_str()),
+            ("region", e.region.as_str()),
+            ("project", e.project.as_str()),
+        ],
+    });
+    let role = read_role(d, role_table, vars.as_ref());
+    let bucket = read_bucket(d, bucket_table, vars.as_ref());
+    Some(Plan { msk: msk?, role: role?, bucket: bucket?, environment: environment? })
+}
+
+fn read_environment(d: &mut Diagnostics, root: &mut Table<'_, '_>) -> Option<Environment> {
+    let Some(mut table) = root.table(d, "environment") else {
+        d.push(
+            Diagnostic::error("missing required section `[environment]`", Some(0..0))
+                .with_label("the plan needs an environment")
+                .with_hint("add `[environment]` with `name`, `region` and `user_id`"),
+        );
+        return None;
+    };
+    let name = table.required_string(d, "name", "\"dev\"");
+    let project = table.string(d, "project");
+    let region = table.required_string(d, "region", "\"us-east-1\"");
+    let user_id = table.required_string(d, "user_id", "\"0a1b2c3d4e5f\"");
+    let tag_entries = table.string_map(d, "tags");
+    table.finish(d);
+
+    let name_ok = name.as_ref().is_some_and(|n| check(d, n, "environment name", |v| rules::identifier("environment name", v, 20)));
+    let project_ok = project.as_ref().is_none_or(|p| check(d, p, "project name", |v| rules::identifier("project", v, 32)));
+    let region_ok = region.as_ref().is_some_and(|r| check(d, r, "region", rules::region));
+    let user_ok = user_id.as_ref().is_some_and(|u| check(d, u, "user id", |v| rules::identifier("user_id", v, 32)));
+    let mut tags = BTreeMap::new();
+    for (key, (key_span, value)) in tag_entries {
+        if let Err(invalid) = rules::tag(&key, value.get_ref()) {
+            report(d, key_span.span(), "tag", invalid);
+        }
+        tags.insert(key, value.into_inner());
+    }
+    if !(name_ok && project_ok && region_ok && user_ok) {
+        return None;
+    }
+    Some(Environment {
+        name: name?.into_inner(),
+        project: project.map_or_else(|| "pipeline".to_owned(), |p| p.into_inner()),
+        region: region?.into_inner(),
+        user_id: user_id?.into_inner(),
+        tags,
+    })
+}
+
+fn read_msk(d: &mut Diagnostics, mut table: Table<'_, '_>, environment: Option<&Environment>) -> Option<Msk> {
+    let cluster = table.required_string(d, "cluster", "\"pinterest-msk-cluster\"");
+    table.finish(d);
+    let cluster = cluster?;
+    let value = cluster.get_ref();
+    if value.starts_with("arn:") {
+        match rules::cluster_arn(value) {
+            Ok(arn) => {
+                if let Some(env) = environment
+                    && arn.region != env.region
+                {
+                    d.push(
+                        Diagnostic::error(format!("the cluster is in {} but the environment is in {}", arn.region, env.region), Some(cluster.span()))
+                            .with_label("cluster region")
+                            .with_hint("MSK Connect and the topic API need the cluster in the environment's region; fix `[environment] region` or the ARN"),
+                    );
+                    return None;
+                }
+                Some(Msk { cluster: ClusterRef::Arn(value.clone()) })
+            }
+            Err(invalid) => {
+                report(d, cluster.span(), "cluster ARN", invalid);
+                None
+            }
+        }
+    } else if check(d, &cluster, "cluster name", rules::cluster_name) {
+        Some(Msk { cluster: ClusterRef::Name(value.clone()) })
+    } else {
+        None
+    }
+}
+
+/// Expands a name template (or the default) and checks it with `rule`.
+fn name(
+    d: &mut Diagnostics,
+    given: Option<SpannedString>,
+    default: &str,
+    vars: Option<&Variables<'_>>,
+    label: &str,
+    rule: impl FnOnce(&str) -> Result<(), Invalid>,
+) -> Option<String> {
+    let vars = vars?;
+    let (template, span) = match &given {
+        Some(s) => (s.get_ref().as_str(), s.span()),
+        None => (default, 0..0),
+    };
+    let expanded = match vars.expand(template) {
+        Ok(expanded) => expanded,
+        Err(invalid) => {
+            report(d, span, label, invalid);
+            return None;
+        }
+    };
+    match rule(&expanded) {
+        Ok(()) => Some(expanded),
+        Err(mut invalid) => {
+            if template != expanded {
+                invalid.reason = format!("{} (`{template}` expands to `{expanded}`)", invalid.reason);
+            }
+            let label = if given.is_some() { label.to_owned() } else { format!("default {label} `{template}`") };
+            report(d, span, &label, invalid);
+            None
+        }
+    }
+}
+
+fn read_role(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Option<&Variables<'_>>) -> Option<RoleSpec> {
+    let (role_name, profile) = match table {
+        Some(mut t) => {
+            let fields = (t.string(d, "name"), t.string(d, "instance_profile"));
+            t.finish(d);
+            fields
+        }
+        None => (None, None),
+    };
+    let role_name = name(d, role_name, "{user_id}-ec2-access-role", vars, "role name", |n| rules::iam_name(n, 64))?;
+    let instance_profile = match profile {
+        Some(p) => name(d, Some(p), "", vars, "instance profile name", |n| rules::iam_name(n, 128))?,
+        None => role_name.clone(),
+    };
+    Some(RoleSpec { name: role_name, instance_profile })
+}
+
+fn read_bucket(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Option<&Variables<'_>>) -> Option<BucketSpec> {
+    let Some(mut t) = table else {
+        let bucket_name = name(d, None, "user-{user_id}-bucket", vars, "bucket name", rules::bucket_name)?;
+        return Some(BucketSpec { name: bucket_name, versioning: false, encryption: Encryption::SseS3, force_destroy: false });
+    };
+    let given_name = t.string(d, "name");
+    let versioning = t.bool(d, "versioning");
+    let encryption = t.string(d, "encryption");
+    let kms_key = t.string(d, "kms_key_arn");
+    let force_destroy = t.bool(d, "force_destroy");
+    t.finish(d);
+
+    let bucket_name = name(d, given_name, "user-{user_id}-bucket", vars, "bucket name", rules::bucket_name);
+    let encryption = match encryption.as_ref().map(|e| e.get_ref().as_str()) {
+        None | Some("sse-s3") => {
+            if let Some(key) = &kms_key {
+                d.push(
+                    Diagnostic::error("`kms_key_arn` is set but encryption is not `sse-kms`", Some(key.span()))
+                        .with_label("unused key")
+                        .with_hint("add `encryption = \"sse-kms\"` or remove `kms_key_arn`"),
+                );
+            }
+            Some(Encryption::SseS3)
+        }
+        Some("sse-kms") => match kms_key {
+            Some(key) => match rules::arn(key.get_ref(), "kms") {
+                Ok(_) => Some(Encryption::SseKms(Some(key.into_inner()))),
+                Err(invalid) => {
+                    report(d, key.span(), "KMS key ARN", invalid);
+                    None
+                }
+            },
+            None => Some(Encryption::SseKms(None)),
+        },
+        Some(other) => {
+            let mut diagnostic = Diagnostic::error(format!("unknown encryption `{other}`"), encryption.as_ref().map(toml::Spanned::span))
+                .with_label("expected `sse-s3` or `sse-kms`");
+            diagnostic = match crate::diagnostics::closest(other, ["sse-s3", "sse-kms"]) {
+                Some(s) => diagnostic.with_hint(format!("did you mean `{s}`?")),
+                None => diagnostic.with_hint("use `sse-s3` (S3-managed keys) or `sse-kms` (KMS)"),
+            };
+            d.push(diagnostic);
+            None
+        }
+    };
+    Some(BucketSpec {
+        name: bucket_name?,
+        versioning: versioning.is_some_and(|v| *v.get_ref()),
+        encryption: encryption?,
+        force_destroy: force_destroy.is_some_and(|v| *v.get_ref()),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,157 @@
+//! A schema walker over a parsed TOML document that keeps every span.
+//!
+//! Serde's derive stops at the first error and loses the position of semantic problems; this
+//! reader instead records each problem in [`Diagnostics`] and carries on, so one run reports every
+//! unknown key (with the closest valid one), every type error and every missing field.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::diagnostics::{Diagnostic, Diagnostics, closest};
+
+/// A string value with the span it came from.
+pub type SpannedString = Spanned<String>;
+
+/// One TOML table being read against the schema.
+pub struct Table<'a, 'i> {
+    /// Dotted path of the table, for messages (`""` for the document root).
+    path: String,
+    table: &'a DeTable<'i>,
+    /// Where to point when a key is missing: the table's header or key.
+    anchor: Range<usize>,
+    /// The keys the schema asked for, whether present or not.
+    known: Vec<&'static str>,
+}
+
+impl<'a, 'i> Table<'a, 'i> {
+    /// The document root.
+    pub fn root(table: &'a DeTable<'i>) -> Self {
+        Self { path: String::new(), table, anchor: 0..0, known: Vec::new() }
+    }
+
+    fn qualified(&self, key: &str) -> String {
+        if self.path.is_empty() { key.to_owned() } else { format!("{}.{key}", self.path) }
+    }
+
+    fn entry(&mut self, key: &'static str) -> Option<(&'a Spanned<std::borrow::Cow<'i, str>>, &'a Spanned<DeValue<'i>>)> {
+        self.known.push(key);
+        self.table.iter().find(|(k, _)| k.get_ref().as_ref() == key)
+    }
+
+    fn type_error(&self, d: &mut Diagnostics, key: &str, expected: &str, value: &Spanned<DeValue<'_>>) {
+        d.push(
+            Diagnostic::error(
+                format!("`{}` must be {expected}, found {}", self.qualified(key), type_name(value.get_ref())),
+                Some(value.span()),
+            )
+            .with_label(format!("expected {expected}")),
+        );
+    }
+
+    fn missing(&self, d: &mut Diagnostics, key: &str, example: &str) {
+        let table = if self.path.is_empty() { "the plan".to_owned() } else { format!("[{}]", self.path) };
+        d.push(
+            Diagnostic::error(format!("missing required key `{}`", self.qualified(key)), Some(self.anchor.clone()))
+                .with_label(format!("{table} needs `{key}`"))
+                .with_hint(format!("add `{key} = {example}`")),
+        );
+    }
+
+    /// An optional string.
+    pub fn string(&mut self, d: &mut Diagnostics, key: &'static str) -> Option<SpannedString> {
+        let (_, value) = self.entry(key)?;
+        match value.get_ref() {
+            DeValue::String(s) => Some(Spanned::new(value.span(), s.to_string())),
+            _ => {
+                self.type_error(d, key, "a string", value);
+                None
+            }
+        }
+    }
+
+    /// A string that must be present; `example` is shown in the hint.
+    pub fn required_string(&mut self, d: &mut Diagnostics, key: &'static str, example: &str) -> Option<SpannedString> {
+        let present = self.table.iter().any(|(k, _)| k.get_ref().as_ref() == key);
+        let value = self.string(d, key);
+        if !present {
+            self.missing(d, key, example);
+        }
+        value
+    }
+
+    /// An optional boolean.
+    pub fn bool(&mut self, d: &mut Diagnostics, key: &'static str) -> Option<Spanned<bool>> {
+        let (_, value) = self.entry(key)?;
+        match value.get_ref() {
+            DeValue::Boolean(b) => Some(Spanned::new(value.span(), *b)),
+            _ => {
+                self.type_error(d, key, "true or false", value);
+                None
+            }
+        }
+    }
+
+    /// An optional sub-table (`[path.key]` or an inline table).
+    pub fn table(&mut self, d: &mut Diagnostics, key: &'static str) -> Option<Table<'a, 'i>> {
+        let (k, value) = self.entry(key)?;
+        match value.get_ref() {
+            DeValue::Table(table) => Some(Table { path: self.qualified(key), table, anchor: k.span(), known: Vec::new() }),
+            _ => {
+                self.type_error(d, key, "a table", value);
+                None
+            }
+        }
+    }
+
+    /// An optional table of string values (`tags = { team = "data" }`).
+    pub fn string_map(&mut self, d: &mut Diagnostics, key: &'static str) -> BTreeMap<String, (SpannedString, SpannedString)> {
+        let mut out = BTreeMap::new();
+        let Some((_, value)) = self.entry(key) else { return out };
+        let DeValue::Table(table) = value.get_ref() else {
+            self.type_error(d, key, "a table of strings", value);
+            return out;
+        };
+        for (k, v) in table.iter() {
+            match v.get_ref() {
+                DeValue::String(s) => {
+                    let name = Spanned::new(k.span(), k.get_ref().to_string());
+                    out.insert(k.get_ref().to_string(), (name, Spanned::new(v.span(), s.to_string())));
+                }
+                _ => self.type_error(d, &format!("{key}.{}", k.get_ref()), "a string", v),
+            }
+        }
+        out
+    }
+
+    /// Reports every key the schema did not ask for, with the closest valid key.
+    pub fn finish(self, d: &mut Diagnostics) {
+        for (key, _) in self.table.iter() {
+            let name = key.get_ref().as_ref();
+            if self.known.contains(&name) {
+                continue;
+            }
+            let what = if self.path.is_empty() { "unknown section or key".to_owned() } else { format!("unknown key in [{}]", self.path) };
+            let mut diagnostic = Diagnostic::error(format!("{what}: `{name}`"), Some(key.span())).with_label("not a pinfra plan key");
+            diagnostic = match closest(name, self.known.iter().copied()) {
+                Some(suggestion) => diagnostic.with_hint(format!("did you mean `{suggestion}`?")),
+                None => diagnostic.with_hint(format!("valid keys here: {}", self.known.join(", "))),
+            };
+            d.push(diagnostic);
+        }
+    }
+}
+
+fn type_name(value: &DeValue<'_>) -> &'static str {
+    match value {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a datetime",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}

@@ -1,0 +1,261 @@
+//! The value rules AWS enforces, checked before anything is sent: a plan that breaks them is
+//! reported at the offending value instead of failing half-way through an apply.
+
+/// Why a value is invalid, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// What is wrong.
+    pub reason: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+fn invalid(reason: impl Into<String>, hint: Option<&str>) -> Result<(), Invalid> {
+    Err(Invalid { reason: reason.into(), hint: hint.map(str::to_owned) })
+}
+
+/// S3 general purpose bucket naming rules.
+pub fn bucket_name(name: &str) -> Result<(), Invalid> {
+    let hint = Some("bucket names are 3-63 characters of a-z, 0-9, `.` and `-`, starting and ending with a letter or digit");
+    if !(3..=63).contains(&name.len()) {
+        return invalid(format!("bucket name `{name}` is {} characters long", name.len()), hint);
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-')) {
+        return invalid(format!("bucket name `{name}` contains `{c}`"), hint);
+    }
+    let first_last_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !first_last_ok(name.chars().next()) || !first_last_ok(name.chars().last()) {
+        return invalid(format!("bucket name `{name}` must start and end with a letter or digit"), hint);
+    }
+    if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        return invalid(format!("bucket name `{name}` has adjacent `.`/`-` characters"), hint);
+    }
+    if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        return invalid(format!("bucket name `{name}` is formatted as an IP address"), hint);
+    }
+    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
+        if name.starts_with(prefix) {
+            return invalid(format!("bucket names may not start with `{prefix}`"), hint);
+        }
+    }
+    for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
+        if name.ends_with(suffix) {
+            return invalid(format!("bucket names may not end with `{suffix}`"), hint);
+        }
+    }
+    Ok(())
+}
+
+/// IAM role and instance profile names: `[\w+=,.@-]`, 1 to `max` characters.
+pub fn iam_name(name: &str, max: usize) -> Result<(), Invalid> {
+    let hint = format!("IAM names are 1-{max} characters of letters, digits and `+=,.@_-`");
+    if name.is_empty() || name.len() > max {
+        return invalid(format!("IAM name `{name}` is {} characters long", name.len()), Some(&hint));
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "+=,.@_-".contains(*c))) {
+        return invalid(format!("IAM name `{name}` contains `{c}`"), Some(&hint));
+    }
+    Ok(())
+}
+
+/// An AWS region code such as `us-east-1` or `us-gov-west-1`.
+pub fn region(region: &str) -> Result<(), Invalid> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let well_formed = (3..=4).contains(&parts.len())
+        && parts[0].len() == 2
+        && parts.iter().take(parts.len() - 1).all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts.last().is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    if well_formed {
+        Ok(())
+    } else {
+        invalid(format!("`{region}` is not an AWS region code"), Some("use a region code such as `us-east-1` or `eu-west-2`"))
+    }
+}
+
+/// The parts of an ARN: `arn:partition:service:region:account:resource`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arn<'a> {
+    /// `aws`, `aws-cn`, `aws-us-gov`.
+    pub partition: &'a str,
+    /// The service namespace, such as `kafka`.
+    pub service: &'a str,
+    /// Region, empty for global services.
+    pub region: &'a str,
+    /// 12-digit account id, empty for some services.
+    pub account: &'a str,
+    /// Everything after the account.
+    pub resource: &'a str,
+}
+
+/// Parses an ARN of the given service.
+pub fn arn<'a>(value: &'a str, service: &str) -> Result<Arn<'a>, Invalid> {
+    let hint = format!("an ARN looks like `arn:aws:{service}:us-east-1:123456789012:...`");
+    let mut parts = value.splitn(6, ':');
+    let (Some("arn"), Some(partition), Some(svc), Some(region), Some(account), Some(resource)) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(Invalid { reason: format!("`{value}` is not an ARN"), hint: Some(hint) });
+    };
+    if !partition.starts_with("aws") {
+        return Err(Invalid { reason: format!("`{partition}` is not an AWS partition"), hint: Some(hint) });
+    }
+    if svc != service {
+        return Err(Invalid { reason: format!("expected an ARN of service `{service}`, found `{svc}`"), hint: Some(hint) });
+    }
+    if !account.is_empty() && (account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit())) {
+        return Err(Invalid { reason: format!("`{account}` is not a 12-digit account id"), hint: Some(hint) });
+    }
+    if resource.is_empty() {
+        return Err(Invalid { reason: "the ARN has no resource part".into(), hint: Some(hint) });
+    }
+    Ok(Arn { partition, service: svc, region, account, resource })
+}
+
+/// An MSK cluster ARN: `arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>`.
+pub fn cluster_arn(value: &str) -> Result<Arn<'_>, Invalid> {
+    let parsed = arn(value, "kafka")?;
+    let pieces: Vec<&str> = parsed.resource.split('/').collect();
+    if pieces.len() != 3 || pieces[0] != "cluster" || pieces[1].is_empty() || pieces[2].is_empty() {
+        return Err(Invalid {
+            reason: format!("`{value}` is not an MSK cluster ARN"),
+            hint: Some("an MSK cluster ARN ends in `:cluster/<name>/<uuid>`".into()),
+        });
+    }
+    if parsed.region.is_empty() || parsed.account.is_empty() {
+        return Err(Invalid { reason: format!("`{value}` lacks a region or account"), hint: None });
+    }
+    Ok(parsed)
+}
+
+/// An MSK cluster name: 1-64 letters, digits and hyphens, starting with a letter or digit.
+pub fn cluster_name(name: &str) -> Result<(), Invalid> {
+    let ok = (1..=64).contains(&name.len())
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        invalid(
+            format!("`{name}` is not a valid MSK cluster name"),
+            Some("cluster names are 1-64 letters, digits and hyphens; or give the cluster's ARN"),
+        )
+    }
+}
+
+/// An IPv4 CIDR block such as `10.0.0.0/16`.
+pub fn cidr(value: &str) -> Result<ipnet::Ipv4Net, Invalid> {
+    let net: ipnet::Ipv4Net = value.parse().map_err(|_| Invalid {
+        reason: format!("`{value}` is not an IPv4 CIDR block"),
+        hint: Some("write a CIDR block such as `203.0.113.0/24`".into()),
+    })?;
+    if net.trunc() != net {
+        return Err(Invalid { reason: format!("`{value}` has host bits set"), hint: Some(format!("did you mean `{}`?", net.trunc())) });
+    }
+    Ok(net)
+}
+
+/// A TCP port.
+pub fn port(value: i64) -> Result<u16, Invalid> {
+    u16::try_from(value)
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| Invalid { reason: format!("{value} is not a TCP port"), hint: Some("ports are 1-65535".into()) })
+}
+
+/// A user tag: AWS's length limits, and no reserved prefixes.
+pub fn tag(key: &str, value: &str) -> Result<(), Invalid> {
+    if key.is_empty() || key.len() > 128 {
+        return invalid(format!("tag key `{key}` must be 1-128 characters"), None);
+    }
+    if value.len() > 256 {
+        return invalid(format!("tag value for `{key}` is longer than 256 characters"), None);
+    }
+    if key.starts_with("aws:") {
+        return invalid(format!("tag key `{key}` uses the reserved `aws:` prefix"), Some("remove the `aws:` prefix"));
+    }
+    if key.starts_with("pinfra:") {
+        return invalid(format!("tag key `{key}` uses the `pinfra:` prefix, which pinfra sets itself"), Some("choose another key"));
+    }
+    Ok(())
+}
+
+/// The user id and environment name end up in bucket and IAM names, so they keep to the
+/// characters both accept.
+pub fn identifier(what: &str, value: &str, max: usize) -> Result<(), Invalid> {
+    let ok = (1..=max).contains(&value.len())
+        && value.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        invalid(
+            format!("{what} `{value}` must be 1-{max} lowercase letters, digits or `-`, starting with a letter or digit"),
+            Some("it is used in bucket and IAM names, which only accept these characters everywhere"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names() {
+        let cases = [
+            ("user-0a1b2c3d4e5f-bucket", true),
+            ("ab", false),
+            ("Upper-case", false),
+            ("-leading", false),
+            ("trailing-", false),
+            ("a..b", false),
+            ("192.168.5.4", false),
+            ("xn--bucket", false),
+            ("my-bucket-s3alias", false),
+            ("my.bucket.name", true),
+            ("under_score", false),
+        ];
+        for (name, ok) in cases {
+            assert_eq!(bucket_name(name).is_ok(), ok, "{name}");
+        }
+    }
+
+    #[test]
+    fn cluster_arns() {
+        assert!(cluster_arn("arn:aws:kafka:us-east-1:123456789012:cluster/pinterest-msk-cluster/5f9a8e0c-1").is_ok());
+        assert!(cluster_arn("arn:aws:kafka:us-east-1:123456789012:topic/c/u/t").is_err());
+        assert!(cluster_arn("arn:aws:s3:::bucket").is_err());
+        assert!(cluster_arn("arn:aws:kafka:us-east-1:1234:cluster/a/b").is_err());
+        assert!(cluster_arn("not-an-arn").is_err());
+    }
+
+    #[test]
+    fn regions() {
+        for ok in ["us-east-1", "eu-west-2", "us-gov-west-1", "ap-southeast-3"] {
+            assert!(region(ok).is_ok(), "{ok}");
+        }
+        for bad in ["us-east", "useast1", "US-EAST-1", "", "us--1"] {
+            assert!(region(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cidrs_and_ports() {
+        assert!(cidr("10.0.0.0/16").is_ok());
+        assert_eq!(cidr("10.0.0.1/16").unwrap_err().hint.as_deref(), Some("did you mean `10.0.0.0/16`?"));
+        assert!(cidr("10.0.0.0/33").is_err());
+        assert!(cidr("example").is_err());
+        assert_eq!(port(8082), Ok(8082));
+        assert!(port(0).is_err());
+        assert!(port(70000).is_err());
+    }
+
+    #[test]
+    fn iam_names_and_tags() {
+        assert!(iam_name("0a1b-ec2-access-role", 64).is_ok());
+        assert!(iam_name("role with space", 64).is_err());
+        assert!(iam_name(&"r".repeat(65), 64).is_err());
+        assert!(tag("team", "data").is_ok());
+        assert!(tag("aws:x", "y").is_err());
+        assert!(tag("pinfra:env", "y").is_err());
+    }
+}

@@ -1,0 +1,340 @@
+//! The IAM role shared by the EC2 Kafka client and the MSK Connect connector, with its inline
+//! least-privilege policy.
+//!
+//! Trust and policy are compared semantically ([`super::policy`]); pinfra owns exactly one
+//! inline policy ([`POLICY_NAME`]) and leaves any other policy on an adopted role alone.
+
+use serde_json::{Value as Json, json};
+
+use super::msk_cluster;
+use super::policy::{canonical, decode};
+use crate::aws::{Aws, AwsError, CallResult, Classify};
+use crate::engine::{Change, FieldChange, Fields, Inputs, Kind, Outputs, ResourceError, ResourceId, Tags, Value};
+use crate::retry::{Backoff, retry};
+
+/// The kind name.
+pub const KIND: &str = "iam_role";
+/// The inline policy pinfra manages on the role.
+pub const POLICY_NAME: &str = "pinfra-pipeline";
+
+/// The role as the plan declares it.
+#[derive(Debug, Clone)]
+pub struct IamRole {
+    /// Role name.
+    pub name: String,
+    /// Bucket the connector writes to.
+    pub bucket: String,
+    /// Prefix of the plan's topics and consumer groups (`<user_id>.`).
+    pub user_id: String,
+    /// The cluster resource whose ARN scopes the policy.
+    pub cluster: ResourceId,
+    /// Tags, ownership included.
+    pub tags: Tags,
+}
+
+/// What the plan wants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    trust: Json,
+    /// Unknown until the cluster's ARN is known.
+    policy: Value,
+    tags: Tags,
+}
+
+/// What IAM has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    arn: String,
+    trust: Option<Json>,
+    policy: Option<Json>,
+    tags: Tags,
+}
+
+/// Trust for both principals that assume the role in the seed's pipeline.
+pub fn trust_policy() -> Json {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": ["ec2.amazonaws.com", "kafkaconnect.amazonaws.com"]},
+            "Action": "sts:AssumeRole"
+        }]
+    })
+}
+
+/// The least-privilege policy: the cluster, the plan's topics and groups, MSK Connect's internal
+/// topics and groups, and the bucket. No `*` resource.
+pub fn pipeline_policy(cluster_arn: &str, bucket: &str, user_id: &str) -> Json {
+    let scoped = |kind: &str, name: &str| cluster_arn.replacen(":cluster/", &format!(":{kind}/"), 1) + "/" + name;
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ConnectToCluster",
+                "Effect": "Allow",
+                "Action": ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"],
+                "Resource": [cluster_arn]
+            },
+            {
+                "Sid": "PipelineTopics",
+                "Effect": "Allow",
+                "Action": [
+                    "kafka-cluster:CreateTopic", "kafka-cluster:DescribeTopic", "kafka-cluster:DescribeTopicDynamicConfiguration",
+                    "kafka-cluster:ReadData", "kafka-cluster:WriteData"
+                ],
+                "Resource": [scoped("topic", &format!("{user_id}.*")), scoped("topic", "__amazon_msk_connect_*")]
+            },
+            {
+                "Sid": "PipelineGroups",
+                "Effect": "Allow",
+                "Action": ["kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"],
+                "Resource": [
+                    scoped("group", &format!("{user_id}*")),
+                    scoped("group", &format!("connect-{user_id}*")),
+                    scoped("group", "__amazon_msk_connect_*")
+                ]
+            },
+            {
+                "Sid": "SinkBucket",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+                "Resource": [format!("arn:aws:s3:::{bucket}")]
+            },
+            {
+                "Sid": "SinkObjects",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                "Resource": [format!("arn:aws:s3:::{bucket}/*")]
+            }
+        ]
+    })
+}
+
+pub fn iam_tags(tags: &Tags) -> Vec<aws_sdk_iam::types::Tag> {
+    tags.iter().filter_map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().ok()).collect()
+}
+
+/// Tags of an IAM resource as a map.
+pub fn tag_map(tags: &[aws_sdk_iam::types::Tag]) -> Tags {
+    tags.iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()
+}
+
+/// Whether an IAM error is the propagation delay after a create.
+pub fn is_propagating(error: &AwsError) -> bool {
+    error.is_code(&["NoSuchEntity"])
+}
+
+impl IamRole {
+    async fn put_policy(&self, aws: &Aws, policy: &Json) -> CallResult<()> {
+        let document = policy.to_string();
+        retry(Backoff::IAM_PROPAGATION, "iam:PutRolePolicy", is_propagating, || async {
+            aws.iam
+                .put_role_policy()
+                .role_name(&self.name)
+                .policy_name(POLICY_NAME)
+                .policy_document(&document)
+                .send()
+                .await
+                .or_aws("iam:PutRolePolicy")
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+impl Kind for IamRole {
+    type Desired = Desired;
+    type Live = Live;
+
+    fn id(&self) -> ResourceId {
+        ResourceId::new(KIND, &self.name)
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        vec![self.cluster.clone()]
+    }
+
+    async fn observe(&self, aws: &Aws) -> Result<Option<Live>, AwsError> {
+        let role = match aws.iam.get_role().role_name(&self.name).send().await.or_aws("iam:GetRole") {
+            Ok(out) => out.role.ok_or_else(|| AwsError::Other { operation: "iam:GetRole", detail: "answer without a role".into() })?,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let policy = match aws.iam.get_role_policy().role_name(&self.name).policy_name(POLICY_NAME).send().await.or_aws("iam:GetRolePolicy")
+        {
+            Ok(out) => decode(out.policy_document()).map(|d| canonical(&d)),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e),
+        };
+        Ok(Some(Live {
+            trust: role.assume_role_policy_document().and_then(decode).map(|d| canonical(&d)),
+            tags: tag_map(role.tags()),
+            arn: role.arn,
+            policy,
+        }))
+    }
+
+    fn desired(&self, inputs: &Inputs) -> Desired {
+        let policy = match inputs.string(&self.cluster, msk_cluster::OUTPUT_ARN) {
+            Some(arn) => Value::Known(canonical(&pipeline_policy(&arn, &self.bucket, &self.user_id))),
+            None => Value::Unknown,
+        };
+        Desired { trust: canonical(&trust_policy()), policy, tags: self.tags.clone() }
+    }
+
+    fn diff(desired: &Desired, live: Option<&Live>) -> Result<Vec<FieldChange>, ResourceError> {
+        let mut fields = Fields::new(live.is_none());
+        fields.known("trust", desired.trust.clone(), live.and_then(|l| l.trust.clone()), false);
+        fields.field("policy", desired.policy.clone(), live.and_then(|l| l.policy.clone()), false);
+        fields.tags("tags", &desired.tags, live.map(|l| &l.tags));
+        Ok(fields.finish())
+    }
+
+    fn live_tags(live: &Live) -> Option<&Tags> {
+        Some(&live.tags)
+    }
+
+    fn outputs(&self, live: &Live) -> Outputs {
+        Outputs::from([("arn", Value::of(live.arn.clone())), ("name", Value::of(self.name.clone()))])
+    }
+
+    async fn apply(&self, aws: &Aws, desired: &Desired, live: Option<&Live>, change: &Change) -> Result<Outputs, ResourceError> {
+        let Value::Known(policy) = &desired.policy else {
+            return Err(ResourceError::refused(
+                format!("the policy of {} depends on a value that is still unknown", self.id()),
+                "apply again",
+            ));
+        };
+        let arn = match live {
+            Some(live) => {
+                if change.touches("trust") {
+                    aws.iam
+                        .update_assume_role_policy()
+                        .role_name(&self.name)
+                        .policy_document(desired.trust.to_string())
+                        .send()
+                        .await
+                        .or_aws("iam:UpdateAssumeRolePolicy")?;
+                }
+                if change.touches("tags") {
+                    aws.iam.tag_role().role_name(&self.name).set_tags(Some(iam_tags(&desired.tags))).send().await.or_aws("iam:TagRole")?;
+                }
+                live.arn.clone()
+            }
+            None => {
+                let created = aws
+                    .iam
+                    .create_role()
+                    .role_name(&self.name)
+                    .assume_role_policy_document(desired.trust.to_string())
+                    .description("Kafka client and MSK Connect role of a pinfra pipeline")
+                    .set_tags(Some(iam_tags(&desired.tags)))
+                    .send()
+                    .await
+                    .or_aws("iam:CreateRole");
+                match created {
+                    Ok(out) => out.role.map(|r| r.arn).unwrap_or_default(),
+                    // Created by an interrupted earlier run between its observe and now: converge.
+                    Err(e) if e.is_code(&["EntityAlreadyExists"]) => {
+                        aws.iam
+                            .tag_role()
+                            .role_name(&self.name)
+                            .set_tags(Some(iam_tags(&desired.tags)))
+                            .send()
+                            .await
+                            .or_aws("iam:TagRole")?;
+                        aws.iam.get_role().role_name(&self.name).send().await.or_aws("iam:GetRole")?.role.map(|r| r.arn).unwrap_or_default()
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        if live.is_none() || change.touches("policy") {
+            self.put_policy(aws, policy).await?;
+        }
+        Ok(Outputs::from([("arn", Value::of(arn)), ("name", Value::of(self.name.clone()))]))
+    }
+
+    async fn delete(&self, aws: &Aws, _live: &Live) -> Result<(), ResourceError> {
+        let inline = aws.iam.list_role_policies().role_name(&self.name).send().await.or_aws("iam:ListRolePolicies")?;
+        for name in inline.policy_names() {
+            aws.iam.delete_role_policy().role_name(&self.name).policy_name(name).send().await.or_aws("iam:DeleteRolePolicy")?;
+        }
+        let attached = aws.iam.list_attached_role_policies().role_name(&self.name).send().await.or_aws("iam:ListAttachedRolePolicies")?;
+        for policy in attached.attached_policies() {
+            if let Some(arn) = policy.policy_arn() {
+                aws.iam.detach_role_policy().role_name(&self.name).policy_arn(arn).send().await.or_aws("iam:DetachRolePolicy")?;
+            }
+        }
+        match aws.iam.delete_role().role_name(&self.name).send().await.or_aws("iam:DeleteRole") {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Action;
+
+    const CLUSTER: &str = "arn:aws:kafka:us-east-1:123456789012:cluster/pinterest-msk-cluster/abc-1";
+
+    fn desired(policy: Value) -> Desired {
+        Desired { trust: canonical(&trust_policy()), policy, tags: Tags::from([("pinfra:env".into(), "dev".into())]) }
+    }
+
+    fn live() -> Live {
+        Live {
+            arn: "arn:aws:iam::123456789012:role/r".into(),
+            trust: Some(canonical(&trust_policy())),
+            policy: Some(canonical(&pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b"))),
+            tags: Tags::from([("pinfra:env".into(), "dev".into())]),
+        }
+    }
+
+    fn paths(changes: &[FieldChange]) -> Vec<&str> {
+        changes.iter().map(|c| c.path.as_str()).collect()
+    }
+
+    #[test]
+    fn diff_table() {
+        let policy = Value::Known(canonical(&pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b")));
+        let other_bucket = Value::Known(canonical(&pipeline_policy(CLUSTER, "other-bucket", "0a1b")));
+        let mut untagged = live();
+        untagged.tags.clear();
+        let mut reordered = live();
+        // Same meaning, different order: IAM's own answer can look like this.
+        if let Some(Json::Array(statements)) = reordered.policy.as_mut().and_then(|p| p.get_mut("Statement")) {
+            statements.reverse();
+        }
+        let cases: Vec<(&str, Desired, Option<Live>, Vec<&str>)> = vec![
+            ("create lists every field", desired(policy.clone()), None, vec!["trust", "policy", "tags.pinfra:env"]),
+            ("converged", desired(policy.clone()), Some(live()), vec![]),
+            ("statement order is not a change", desired(policy.clone()), Some(reordered), vec![]),
+            ("policy change", desired(other_bucket), Some(live()), vec!["policy"]),
+            ("unknown policy is a change", desired(Value::Unknown), Some(live()), vec!["policy"]),
+            ("missing tag", desired(policy), Some(untagged), vec!["tags.pinfra:env"]),
+        ];
+        for (name, desired, live, expected) in cases {
+            let changes = IamRole::diff(&desired, live.as_ref()).expect(name);
+            assert_eq!(paths(&changes), expected, "{name}");
+            assert!(changes.iter().all(|c| !c.forces_replace), "{name}: nothing on a role forces replacement");
+        }
+        let _ = Action::NoOp;
+    }
+
+    #[test]
+    fn policy_is_scoped_with_no_wildcard_resource() {
+        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b");
+        let text = policy.to_string();
+        assert!(text.contains("arn:aws:kafka:us-east-1:123456789012:topic/pinterest-msk-cluster/abc-1/0a1b.*"), "{text}");
+        assert!(text.contains("arn:aws:s3:::user-0a1b-bucket/*"));
+        for statement in policy["Statement"].as_array().unwrap() {
+            for resource in statement["Resource"].as_array().unwrap() {
+                assert_ne!(resource, "*");
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Resolves flags, environment and plan into one [`Settings`] value, once, at the start. Nothing
+//! deeper in pinfra reads the environment.
+
+use std::io::IsTerminal;
+
+use crate::aws::AwsSettings;
+use crate::cli::{ColorChoice, GlobalArgs};
+
+/// How to talk to the user.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    /// ANSI colours on stdout.
+    pub color_stdout: bool,
+    /// ANSI colours on stderr.
+    pub color_stderr: bool,
+    /// stderr is a terminal: progress can be shown.
+    pub interactive_stderr: bool,
+    /// stdin is a terminal: questions can be asked.
+    pub interactive_stdin: bool,
+    /// Only errors on stderr.
+    pub quiet: bool,
+}
+
+/// The environment variables pinfra reads, captured once.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// `NO_COLOR` is set (to anything).
+    pub no_color: bool,
+    /// `AWS_REGION`.
+    pub aws_region: Option<String>,
+    /// `AWS_ENDPOINT_URL_S3`.
+    pub s3_endpoint: Option<String>,
+}
+
+impl Environment {
+    /// Reads the process environment.
+    pub fn capture() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Self { no_color: std::env::var_os("NO_COLOR").is_some(), aws_region: var("AWS_REGION"), s3_endpoint: var("AWS_ENDPOINT_URL_S3") }
+    }
+}
+
+/// Resolves output settings.
+pub fn output(global: &GlobalArgs, env: &Environment) -> Output {
+    let color = |tty: bool| match global.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => tty && !env.no_color,
+    };
+    Output {
+        color_stdout: color(std::io::stdout().is_terminal()),
+        color_stderr: color(std::io::stderr().is_terminal()),
+        interactive_stderr: std::io::stderr().is_terminal() && !global.quiet,
+        interactive_stdin: std::io::stdin().is_terminal(),
+        quiet: global.quiet,
+    }
+}
+
+/// Why the AWS settings conflict with the plan.
+#[derive(Debug, thiserror::Error)]
+#[error("--region {flag} does not match the plan's region {plan}")]
+pub struct RegionMismatch {
+    /// The flag's value.
+    pub flag: String,
+    /// The plan's region.
+    pub plan: String,
+}
+
+/// Resolves the AWS settings for a plan in `plan_region`. The plan's region wins: `--region` must
+/// agree with it, and a different `AWS_REGION` is reported (the second element) and ignored.
+pub fn aws(global: &GlobalArgs, env: &Environment, plan_region: &str) -> Result<(AwsSettings, Option<String>), RegionMismatch> {
+    if let Some(flag) = &global.region
+        && flag != plan_region
+    {
+        return Err(RegionMismatch { flag: flag.clone(), plan: plan_region.to_owned() });
+    }
+    let warning = env
+        .aws_region
+        .as_ref()
+        .filter(|r| *r != plan_region && global.region.is_none())
+        .map(|r| format!("AWS_REGION={r} is ignored: the plan's region {plan_region} is used"));
+    let settings = AwsSettings {
+        region: plan_region.to_owned(),
+        profile: global.profile.clone(),
+        endpoint_url: global.endpoint_url.clone(),
+        custom_s3_endpoint: global.endpoint_url.is_some() || env.s3_endpoint.is_some(),
+        max_attempts: 5,
+    };
+    Ok((settings, warning))
+}
