@@ -36,6 +36,7 @@ from .core import Sandbox
 EXTENSIONS: tuple[str, ...] = (
     "msk_compat",  # MSK timestamps with an offset; 404 NotFoundException for unknown ARNs
     "s3_compat",  # GetBucketVersioning's empty answer as S3 sends it
+    "faults",  # armed faults: make the next matching calls fail (tests of partial applies)
 )
 
 

@@ -1,9 +1,9 @@
 """S3 fixes so that the AWS Rust SDK can talk to moto 5.2.5.
 
-GetBucketVersioning on a bucket whose versioning was never enabled: moto answers
-``<GetBucketVersioningResponse/>``, which the Rust SDK rejects (it expects the
-``VersioningConfiguration`` root element, as S3 sends). We answer what S3 sends:
-an empty ``VersioningConfiguration``.
+GetBucketVersioning: moto answers with a ``<GetBucketVersioningResponse>`` root
+element, which the Rust SDK rejects (it expects ``VersioningConfiguration``, as S3
+sends). We answer what S3 sends: a ``VersioningConfiguration`` with the status, or
+empty when versioning was never enabled.
 """
 
 from __future__ import annotations
@@ -13,10 +13,14 @@ from typing import Any
 
 from .core import Sandbox
 
-EMPTY_VERSIONING = (
-    '<?xml version="1.0" encoding="UTF-8"?>\n'
-    '<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>'
-)
+XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
+NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+
+def versioning_body(status: str | None) -> str:
+    if status is None:
+        return f'{XML_HEAD}<VersioningConfiguration xmlns="{NAMESPACE}"/>'
+    return f'{XML_HEAD}<VersioningConfiguration xmlns="{NAMESPACE}"><Status>{status}</Status></VersioningConfiguration>'
 
 
 def install(_sandbox: Sandbox) -> None:
@@ -26,8 +30,7 @@ def install(_sandbox: Sandbox) -> None:
 
     @functools.wraps(original)
     def get_bucket_versioning(self: Any) -> Any:
-        if self.backend.get_bucket_versioning(self.bucket_name) is None:
-            return 200, {"Content-Type": "application/xml"}, EMPTY_VERSIONING
-        return original(self)
+        status = self.backend.get_bucket_versioning(self.bucket_name)
+        return 200, {"Content-Type": "application/xml"}, versioning_body(status)
 
     S3Response.get_bucket_versioning = get_bucket_versioning  # type: ignore[method-assign]

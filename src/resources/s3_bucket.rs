@@ -270,6 +270,11 @@ impl Kind for S3Bucket {
                 }
             }
         }
+        // Tags first: a bucket whose later settings fail is still recognisably pinfra's, so the
+        // next run updates it instead of offering to adopt it.
+        if creating || change.touches("tags") {
+            self.put_tags(aws, &desired.tags, live.map(|l| &l.tags)).await?;
+        }
         if creating || change.touches("public_access_block") {
             let block = PublicAccessBlockConfiguration::builder()
                 .block_public_acls(true)
@@ -297,9 +302,6 @@ impl Kind for S3Bucket {
                 .send()
                 .await
                 .or_aws("s3:PutBucketVersioning")?;
-        }
-        if creating || change.touches("tags") {
-            self.put_tags(aws, &desired.tags, live.map(|l| &l.tags)).await?;
         }
         Ok(self.outputs(&Live::default()))
     }

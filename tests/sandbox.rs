@@ -1,0 +1,217 @@
+//! Integration tests: the real `pinfra` binary, the real AWS SDK, HTTP to the sandbox.
+
+mod common;
+
+use common::{Sandbox, plan_copy};
+
+const PLAN: &str = "plans/pinterest.toml";
+const CLUSTER: &str = "pinterest-msk-cluster";
+const ROLE: &str = "0a1b2c3d4e5f-ec2-access-role";
+const BUCKET: &str = "user-0a1b2c3d4e5f-bucket";
+
+fn mutating(sandbox: &Sandbox) -> Vec<String> {
+    sandbox.calls().into_iter().filter(|(_, _, m)| *m).map(|(s, o, _)| format!("{s}:{o}")).collect()
+}
+
+fn diff_json(sandbox: &Sandbox, plan: &str) -> serde_json::Value {
+    let run = sandbox.pinfra(&["diff", "--json", plan]);
+    assert!(run.code == 0 || run.code == 2, "diff failed: {}", run.stderr);
+    serde_json::from_str(&run.stdout).expect("diff --json is JSON")
+}
+
+#[test]
+fn apply_from_empty_then_diff_shows_no_changes() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    let diff = sandbox.pinfra(&["diff", PLAN]);
+    diff.expect_code(2);
+    assert!(diff.stdout.contains("Plan: 3 to create, 0 unchanged."), "{}", diff.stdout);
+
+    let apply = sandbox.pinfra(&["apply", "--auto-approve", PLAN]);
+    apply.expect_code(0);
+    assert!(apply.stdout.contains(&format!("role_arn = arn:aws:iam::123456789012:role/{ROLE}")), "{}", apply.stdout);
+
+    let diff = sandbox.pinfra(&["diff", PLAN]);
+    diff.expect_code(0);
+    assert_eq!(diff.stdout, "No changes. 3 resources are up to date.\n");
+}
+
+#[test]
+fn converged_apply_and_diff_make_no_mutating_calls() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    sandbox.pinfra(&["apply", "--auto-approve", PLAN]).expect_code(0);
+
+    sandbox.reset_calls();
+    sandbox.pinfra(&["apply", "--auto-approve", PLAN]).expect_code(0);
+    assert_eq!(mutating(&sandbox), Vec::<String>::new(), "a converged apply must not write");
+    let apply_calls = sandbox.calls().len();
+
+    sandbox.reset_calls();
+    sandbox.pinfra(&["diff", PLAN]).expect_code(0);
+    let calls = sandbox.calls();
+    assert!(calls.iter().all(|(_, _, m)| !m));
+    // Every read once: no resource is read twice in one diff.
+    let mut distinct = calls.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), calls.len(), "a read was made twice: {calls:?}");
+    eprintln!("converged diff: {} calls; converged apply: {apply_calls} calls (diff + outputs)", calls.len());
+}
+
+#[test]
+fn editing_one_field_shows_exactly_that_change_and_converges() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    sandbox.pinfra(&["apply", "--auto-approve", PLAN]).expect_code(0);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = plan_copy(dir.path(), PLAN, |t| t.replace("versioning = false", "versioning = true"));
+    let plan = plan.to_str().expect("utf-8 path");
+    let diff = diff_json(&sandbox, plan);
+    let changed: Vec<&serde_json::Value> = diff["changes"].as_array().unwrap().iter().filter(|c| c["action"] != "no-op").collect();
+    assert_eq!(changed.len(), 1, "{diff:#}");
+    assert_eq!(changed[0]["address"], format!("s3_bucket \"{BUCKET}\""));
+    assert_eq!(changed[0]["action"], "update");
+    assert_eq!(
+        changed[0]["fields"],
+        serde_json::json!([{"path": "versioning", "old": "Disabled", "new": "Enabled", "known_after_apply": false, "forces_replace": false}])
+    );
+
+    sandbox.reset_calls();
+    sandbox.pinfra(&["apply", "--auto-approve", plan]).expect_code(0);
+    assert_eq!(mutating(&sandbox), vec![format!("s3:PUT /{BUCKET}/?versioning")]);
+    sandbox.pinfra(&["diff", plan]).expect_code(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn destroy_removes_what_pinfra_owns_and_nothing_else() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    let iam = sandbox.iam().await;
+    let s3 = sandbox.s3("us-east-1").await;
+    iam.create_role().role_name("unrelated-role").assume_role_policy_document("{}").send().await.expect("create unrelated role");
+    s3.create_bucket().bucket("unrelated-bucket").send().await.expect("create unrelated bucket");
+
+    sandbox.pinfra(&["apply", "--auto-approve", PLAN]).expect_code(0);
+    s3.put_object().bucket(BUCKET).key("topics/x/partition=0/x+0+0.json").body(b"{}".to_vec().into()).send().await.expect("put object");
+
+    // A bucket that still holds data is not deleted without force_destroy.
+    let refused = sandbox.pinfra(&["destroy", "--auto-approve", PLAN]);
+    refused.expect_code(1);
+    assert!(refused.stderr.contains("still holds objects"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("force_destroy"), "{}", refused.stderr);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = plan_copy(dir.path(), PLAN, |t| t.replace("force_destroy = false", "force_destroy = true"));
+    sandbox.pinfra(&["destroy", "--auto-approve", plan.to_str().unwrap()]).expect_code(0);
+
+    assert!(iam.get_role().role_name(ROLE).send().await.is_err(), "role deleted");
+    assert!(iam.get_instance_profile().instance_profile_name(ROLE).send().await.is_err(), "profile deleted");
+    assert!(s3.head_bucket().bucket(BUCKET).send().await.is_err(), "bucket deleted");
+    iam.get_role().role_name("unrelated-role").send().await.expect("the unrelated role survives");
+    s3.head_bucket().bucket("unrelated-bucket").send().await.expect("the unrelated bucket survives");
+
+    // The cluster is read, never deleted; a second destroy has nothing to do.
+    let again = sandbox.pinfra(&["destroy", "--auto-approve", PLAN]);
+    again.expect_code(0);
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hand_built_resources_are_adopted_not_recreated() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    // Built the way the seed built them: by hand, without pinfra's tags.
+    let s3 = sandbox.s3("us-east-1").await;
+    s3.create_bucket().bucket(BUCKET).send().await.expect("create bucket by hand");
+    let iam = sandbox.iam().await;
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    iam.create_role().role_name(ROLE).assume_role_policy_document(trust.to_string()).send().await.expect("create role by hand");
+
+    let diff = diff_json(&sandbox, PLAN);
+    let action = |address: &str| diff["changes"].as_array().unwrap().iter().find(|c| c["address"] == address).map(|c| c["action"].clone());
+    assert_eq!(action(&format!("s3_bucket \"{BUCKET}\"")), Some("adopt".into()), "{diff:#}");
+    assert_eq!(action(&format!("iam_role \"{ROLE}\"")), Some("adopt".into()), "{diff:#}");
+
+    sandbox.reset_calls();
+    sandbox.pinfra(&["apply", "--auto-approve", PLAN]).expect_code(0);
+    let writes = mutating(&sandbox);
+    assert!(
+        !writes.iter().any(|w| w == "iam:CreateRole" || w == &format!("s3:PUT /{BUCKET}/")),
+        "adopted resources were re-created: {writes:?}"
+    );
+    assert!(writes.contains(&"iam:TagRole".to_owned()), "{writes:?}");
+    assert!(writes.contains(&"iam:UpdateAssumeRolePolicy".to_owned()), "the hand-built trust lacked kafkaconnect: {writes:?}");
+    sandbox.pinfra(&["diff", PLAN]).expect_code(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resource_of_another_environment_is_refused() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    let s3 = sandbox.s3("us-east-1").await;
+    s3.create_bucket().bucket(BUCKET).send().await.expect("create bucket");
+    let tag = |k: &str, v: &str| aws_sdk_s3::types::Tag::builder().key(k).value(v).build().unwrap();
+    s3.put_bucket_tagging()
+        .bucket(BUCKET)
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .tag_set(tag("pinfra:plan", "pinterest"))
+                .tag_set(tag("pinfra:env", "prod"))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("tag bucket");
+    let diff = sandbox.pinfra(&["diff", PLAN]);
+    diff.expect_code(1);
+    assert!(diff.stderr.contains("belongs to plan `pinterest`, environment `prod`"), "{}", diff.stderr);
+    let destroy = sandbox.pinfra(&["destroy", "--auto-approve", PLAN]);
+    destroy.expect_code(0);
+    s3.head_bucket().bucket(BUCKET).send().await.expect("another environment's bucket is never deleted");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_apply_reports_every_failure_and_the_next_apply_converges() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    // Two independent branches fail: the instance profile and the bucket's encryption.
+    sandbox.arm_fault("iam", Some("CreateInstanceProfile"), None, 403, "AccessDenied", 1000);
+    sandbox.arm_fault("s3", None, Some("encryption"), 403, "AccessDenied", 1000);
+    let failed = sandbox.pinfra(&["apply", "--auto-approve", PLAN]);
+    failed.expect_code(1);
+    assert!(
+        failed.stderr.contains(&format!("iam_instance_profile \"{ROLE}\": iam:CreateInstanceProfile: AccessDenied")),
+        "{}",
+        failed.stderr
+    );
+    assert!(failed.stderr.contains(&format!("s3_bucket \"{BUCKET}\": s3:PutBucketEncryption: AccessDenied")), "{}", failed.stderr);
+    assert!(failed.stderr.contains("apply incomplete: 2 resources failed"), "{}", failed.stderr);
+
+    // The role, which did not depend on anything that failed, was created.
+    let iam = sandbox.iam().await;
+    iam.get_role().role_name(ROLE).send().await.expect("role created despite the other failures");
+
+    sandbox.clear_faults();
+    let diff = diff_json(&sandbox, PLAN);
+    assert_eq!(diff["summary"]["create"], 1, "only the profile is left to create: {diff:#}");
+    assert_eq!(diff["summary"]["update"], 1, "the bucket's encryption is left to set: {diff:#}");
+    sandbox.pinfra(&["apply", "--auto-approve", PLAN]).expect_code(0);
+    sandbox.pinfra(&["diff", PLAN]).expect_code(0);
+    let roles = iam.list_roles().send().await.expect("list roles");
+    assert_eq!(roles.roles().iter().filter(|r| r.role_name() == ROLE).count(), 1);
+}
+
+#[test]
+fn the_cluster_must_exist() {
+    let sandbox = Sandbox::start();
+    let diff = sandbox.pinfra(&["diff", PLAN]);
+    diff.expect_code(1);
+    assert!(diff.stderr.contains(&format!("msk_cluster \"{CLUSTER}\" does not exist")), "{}", diff.stderr);
+}
+
+#[test]
+fn credentials_never_appear_in_output() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    let apply = sandbox.pinfra_with(&["apply", "--auto-approve", "-vvv", PLAN], &[]);
+    apply.expect_code(0);
+    for stream in [&apply.stdout, &apply.stderr] {
+        assert!(!stream.contains(common::SECRET_KEY), "the secret key was printed");
+    }
+    assert!(apply.stderr.len() > 1000, "-vvv logs the SDK's work, so this test looks at real debug output");
+}
