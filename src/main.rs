@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 use pinfra::cli::Cli;
 use pinfra::commands::{self, ExitStatus, Reported};
 use tracing_subscriber::EnvFilter;
@@ -21,7 +21,14 @@ fn init_logging(verbose: u8, quiet: bool) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // Usage errors exit 1, not clap's 2: 2 means "diff found changes".
+            let _ = error.print();
+            return if error.use_stderr() { ExitStatus::Failure.into() } else { ExitStatus::Success.into() };
+        }
+    };
     init_logging(cli.global.verbose, cli.global.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

@@ -198,6 +198,17 @@ async fn a_failed_apply_reports_every_failure_and_the_next_apply_converges() {
 }
 
 #[test]
+fn apply_without_a_terminal_needs_auto_approve_and_changes_nothing() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    sandbox.reset_calls();
+    let apply = sandbox.pinfra(&["apply", PLAN]);
+    apply.expect_code(1);
+    assert!(apply.stderr.contains("stdin is not a terminal"), "{}", apply.stderr);
+    assert!(apply.stdout.contains("Plan: 3 to create"), "the diff is shown first: {}", apply.stdout);
+    assert_eq!(mutating(&sandbox), Vec::<String>::new());
+}
+
+#[test]
 fn the_cluster_must_exist() {
     let sandbox = Sandbox::start();
     let diff = sandbox.pinfra(&["diff", PLAN]);

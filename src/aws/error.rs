@@ -77,6 +77,21 @@ impl AwsError {
             || self.is_code(&["NoSuchEntity", "NoSuchBucket", "NotFound", "NotFoundException", "NoSuchTagSet"])
     }
 
+    /// Whether the error is about the environment (credentials, network) rather than one
+    /// resource, so that it is reported once however many calls hit it.
+    pub fn is_environmental(&self) -> bool {
+        matches!(self, AwsError::NoCredentials { .. } | AwsError::Unreachable { .. })
+    }
+
+    /// The message without the operation, for errors that are not about one call.
+    pub fn summary(&self) -> String {
+        match self {
+            AwsError::NoCredentials { .. } => "no AWS credentials found".to_owned(),
+            AwsError::Unreachable { detail, .. } => format!("cannot reach the AWS endpoint: {detail}"),
+            other => other.to_string(),
+        }
+    }
+
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
         match self {

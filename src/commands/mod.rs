@@ -108,9 +108,26 @@ pub async fn session(path: &Path, global: &GlobalArgs, env: &Environment, out: O
     let spinner = spinner(out, format!("reading {} resources of environment {}", engine.ids().len(), plan.environment.name));
     let observed = engine.observe(&aws).await;
     spinner.finish_and_clear();
-    let observed = observed
-        .map_err(|failures| report_failures("cannot read the current state", failures.iter().map(|(id, e)| (id, ErrorRef::Aws(e)))))?;
+    let observed = observed.map_err(|failures| match environmental(&failures) {
+        Some(error) => {
+            let hint = error.hint().map(|h| format!("\n  hint: {h}")).unwrap_or_default();
+            let endpoint = match (error, aws.endpoint.as_deref()) {
+                (AwsError::Unreachable { .. }, Some(url)) => format!(" (endpoint {url})"),
+                _ => String::new(),
+            };
+            Reported(format!("{}{endpoint}{hint}", error.summary())).into()
+        }
+        None => report_failures("cannot read the current state", failures.iter().map(|(id, e)| (id, ErrorRef::Aws(e)))),
+    })?;
     Ok(Session { plan, aws, engine, observed })
+}
+
+/// The one cause behind every failure, when they all share an environmental one (no
+/// credentials, endpoint unreachable): that is one problem, reported once.
+fn environmental(failures: &[(ResourceId, AwsError)]) -> Option<&AwsError> {
+    let first = &failures.first()?.1;
+    let same = failures.iter().all(|(_, e)| e.is_environmental() && std::mem::discriminant(e) == std::mem::discriminant(first));
+    same.then_some(first)
 }
 
 /// A spinner on stderr when it is a terminal; hidden otherwise.

@@ -66,10 +66,7 @@ fn write_field(out: &mut String, action: Action, field: &FieldChange) {
                     similar::ChangeTag::Insert => "+",
                     similar::ChangeTag::Equal => " ",
                 };
-                let _ = write!(out, "        {sign} {change}");
-                if change.missing_newline() {
-                    out.push('\n');
-                }
+                let _ = writeln!(out, "        {sign} {}", change.value().trim_end_matches('\n'));
             }
         }
         (None, new) if action == Action::Create || action == Action::Replace || new.is_some() => {

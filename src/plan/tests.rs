@@ -1,1 +1,108 @@
+use super::*;
+use proptest::prelude::*;
 
+const MINIMAL: &str = r#"
+[environment]
+name = "dev"
+region = "us-east-1"
+user_id = "0a1b2c3d4e5f"
+
+[msk]
+cluster = "pinterest-msk-cluster"
+"#;
+
+fn plan(text: &str) -> Plan {
+    let parsed = parse(text);
+    parsed.plan.unwrap_or_else(|| panic!("plan should parse: {:?}", parsed.diagnostics))
+}
+
+#[test]
+fn defaults_reproduce_the_seeds_naming() {
+    let plan = plan(MINIMAL);
+    assert_eq!(plan.role.name, "0a1b2c3d4e5f-ec2-access-role");
+    assert_eq!(plan.role.instance_profile, "0a1b2c3d4e5f-ec2-access-role");
+    assert_eq!(plan.bucket.name, "user-0a1b2c3d4e5f-bucket");
+    assert_eq!(plan.bucket.encryption, Encryption::SseS3);
+    assert!(!plan.bucket.versioning);
+    assert!(!plan.bucket.force_destroy);
+    assert_eq!(plan.environment.project, "pipeline");
+    assert_eq!(plan.msk.cluster, ClusterRef::Name("pinterest-msk-cluster".into()));
+}
+
+#[test]
+fn the_shipped_plan_is_valid() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plans/pinterest.toml")).unwrap();
+    let parsed = parse(&text);
+    assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+    let plan = parsed.plan.unwrap();
+    assert_eq!(plan.environment.tags.get("team").map(String::as_str), Some("data-engineering"));
+    assert_eq!(plan.environment.project, "pinterest");
+}
+
+#[test]
+fn placeholders_expand_in_names() {
+    let text = format!("{MINIMAL}\n[role]\nname = \"{{env}}-{{user_id}}-role\"\n[bucket]\nname = \"{{project}}-{{env}}-{{region}}\"\n");
+    let plan = plan(&text);
+    assert_eq!(plan.role.name, "dev-0a1b2c3d4e5f-role");
+    assert_eq!(plan.role.instance_profile, "dev-0a1b2c3d4e5f-role");
+    assert_eq!(plan.bucket.name, "pipeline-dev-us-east-1");
+}
+
+#[test]
+fn kms_encryption() {
+    let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let plan = plan(&format!("{MINIMAL}\n[bucket]\nencryption = \"sse-kms\"\nkms_key_arn = \"{key}\"\n"));
+    assert_eq!(plan.bucket.encryption, Encryption::SseKms(Some(key.into())));
+}
+
+#[test]
+fn cluster_by_arn() {
+    let arn = "arn:aws:kafka:us-east-1:123456789012:cluster/pinterest-msk-cluster/5f9a8e0c-1";
+    let plan = plan(&MINIMAL.replace("\"pinterest-msk-cluster\"", &format!("\"{arn}\"")));
+    assert_eq!(plan.msk.cluster, ClusterRef::Arn(arn.into()));
+    assert_eq!(plan.msk.cluster.name(), "pinterest-msk-cluster");
+}
+
+#[test]
+fn every_error_is_reported_together() {
+    let text = MINIMAL.replace("name = \"dev\"", "nmae = \"dev\"") + "\n[bucket]\nversionning = true\n[rolee]\n";
+    let parsed = parse(&text);
+    assert!(parsed.plan.is_none());
+    let messages: Vec<&str> = parsed.diagnostics.sorted().iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "missing required key `environment.name`",
+            "unknown key in [environment]: `nmae`",
+            "unknown key in [bucket]: `versionning`",
+            "unknown section or key: `rolee`"
+        ]
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC*") {
+        let _ = parse(&text);
+    }
+
+    #[test]
+    fn toml_like_text_never_panics(text in "(\\[[a-z_.]{0,12}\\]\n|[a-z_]{1,12} = (\"[^\"\n]{0,20}\"|[0-9]{1,5}|true|\\{ [a-z]{1,5} = \"[a-z{}]{0,8}\" \\}|\\[\\])\n){0,12}") {
+        let _ = parse(&text);
+    }
+
+    #[test]
+    fn edits_of_a_valid_plan_never_panic(position in 0usize..400, cut in 0usize..20, insert in "\\PC{0,8}") {
+        let mut text = MINIMAL.to_owned() + "\n[bucket]\nname = \"user-{user_id}-bucket\"\nversioning = true\n[role]\nname = \"{env}-role\"\n";
+        let mut start = position.min(text.len());
+        while !text.is_char_boundary(start) { start -= 1; }
+        let mut end = (start + cut).min(text.len());
+        while !text.is_char_boundary(end) { end -= 1; }
+        text.replace_range(start..end, &insert);
+        let parsed = parse(&text);
+        // A parse either yields a plan or says why not.
+        prop_assert!(parsed.plan.is_some() || parsed.diagnostics.has_errors());
+    }
+}

@@ -162,12 +162,12 @@ impl Kind for IamRole {
         };
         let policy = match aws.iam.get_role_policy().role_name(&self.name).policy_name(POLICY_NAME).send().await.or_aws("iam:GetRolePolicy")
         {
-            Ok(out) => decode(out.policy_document()).map(|d| canonical(&d)),
+            Ok(out) => decode(out.policy_document()),
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e),
         };
         Ok(Some(Live {
-            trust: role.assume_role_policy_document().and_then(decode).map(|d| canonical(&d)),
+            trust: role.assume_role_policy_document().and_then(decode),
             tags: tag_map(role.tags()),
             arn: role.arn,
             policy,
@@ -176,16 +176,21 @@ impl Kind for IamRole {
 
     fn desired(&self, inputs: &Inputs) -> Desired {
         let policy = match inputs.string(&self.cluster, msk_cluster::OUTPUT_ARN) {
-            Some(arn) => Value::Known(canonical(&pipeline_policy(&arn, &self.bucket, &self.user_id))),
+            Some(arn) => Value::Known(pipeline_policy(&arn, &self.bucket, &self.user_id)),
             None => Value::Unknown,
         };
-        Desired { trust: canonical(&trust_policy()), policy, tags: self.tags.clone() }
+        Desired { trust: trust_policy(), policy, tags: self.tags.clone() }
     }
 
     fn diff(desired: &Desired, live: Option<&Live>) -> Result<Vec<FieldChange>, ResourceError> {
+        // Both sides in canonical form: IAM may answer with another order or shape.
+        let canonical_value = |v: &Value| match v {
+            Value::Known(document) => Value::Known(canonical(document)),
+            Value::Unknown => Value::Unknown,
+        };
         let mut fields = Fields::new(live.is_none());
-        fields.known("trust", desired.trust.clone(), live.and_then(|l| l.trust.clone()), false);
-        fields.field("policy", desired.policy.clone(), live.and_then(|l| l.policy.clone()), false);
+        fields.known("trust", canonical(&desired.trust), live.and_then(|l| l.trust.as_ref()).map(canonical), false);
+        fields.field("policy", canonical_value(&desired.policy), live.and_then(|l| l.policy.as_ref()).map(canonical), false);
         fields.tags("tags", &desired.tags, live.map(|l| &l.tags));
         Ok(fields.finish())
     }
@@ -282,14 +287,14 @@ mod tests {
     const CLUSTER: &str = "arn:aws:kafka:us-east-1:123456789012:cluster/pinterest-msk-cluster/abc-1";
 
     fn desired(policy: Value) -> Desired {
-        Desired { trust: canonical(&trust_policy()), policy, tags: Tags::from([("pinfra:env".into(), "dev".into())]) }
+        Desired { trust: trust_policy(), policy, tags: Tags::from([("pinfra:env".into(), "dev".into())]) }
     }
 
     fn live() -> Live {
         Live {
             arn: "arn:aws:iam::123456789012:role/r".into(),
-            trust: Some(canonical(&trust_policy())),
-            policy: Some(canonical(&pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b"))),
+            trust: Some(trust_policy()),
+            policy: Some(pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b")),
             tags: Tags::from([("pinfra:env".into(), "dev".into())]),
         }
     }
@@ -300,8 +305,8 @@ mod tests {
 
     #[test]
     fn diff_table() {
-        let policy = Value::Known(canonical(&pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b")));
-        let other_bucket = Value::Known(canonical(&pipeline_policy(CLUSTER, "other-bucket", "0a1b")));
+        let policy = Value::Known(pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b"));
+        let other_bucket = Value::Known(pipeline_policy(CLUSTER, "other-bucket", "0a1b"));
         let mut untagged = live();
         untagged.tags.clear();
         let mut reordered = live();

@@ -1,0 +1,91 @@
+//! CLI behaviour that needs no sandbox: help, validate, exit codes, and the one-line errors for
+//! missing credentials, an unreachable endpoint and a missing TTY. Snapshots live in
+//! `tests/snapshots/`; `INSTA_UPDATE=always cargo test` rewrites them.
+
+mod common;
+
+use common::{Run, pinfra_command};
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = pinfra_command(args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    Run::from(command.output().expect("run pinfra"))
+}
+
+const DUMMY_KEYS: [(&str, &str); 2] = [("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"), ("AWS_SECRET_ACCESS_KEY", "not-a-secret")];
+
+#[test]
+fn help() {
+    let run = run(&["--help"], &[]);
+    run.expect_code(0);
+    insta::assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn validate_accepts_the_shipped_plan() {
+    let run = run(&["validate", "plans/pinterest.toml"], &[]);
+    run.expect_code(0);
+    assert_eq!(run.stdout, "", "validate prints nothing on stdout");
+    insta::assert_snapshot!(run.stderr, @"plans/pinterest.toml: valid plan for environment `dev` of `pinterest` in us-east-1");
+}
+
+#[test]
+fn validate_reports_every_error_and_exits_1() {
+    let run = run(&["validate", "tests/plans/invalid/unknown_keys.toml"], &[]);
+    run.expect_code(1);
+    assert_eq!(run.stdout, "");
+    insta::assert_snapshot!(run.stderr);
+}
+
+#[test]
+fn a_plan_with_errors_never_reaches_aws() {
+    // The endpoint would refuse every connection; the error is about the plan, not the network.
+    let run = run(&["diff", "tests/plans/invalid/bad_values.toml"], &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9"), DUMMY_KEYS[0], DUMMY_KEYS[1]]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("6 errors in the plan; nothing was sent to AWS"), "{}", run.stderr);
+    assert!(!run.stderr.contains("cannot reach"), "{}", run.stderr);
+}
+
+#[test]
+fn missing_credentials_give_one_line_and_a_hint() {
+    let run = run(&["diff", "plans/pinterest.toml"], &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
+    run.expect_code(1);
+    insta::assert_snapshot!(run.stderr, @r"
+    error: no AWS credentials found
+      hint: set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; for the local sandbox any dummy keys work
+    ");
+}
+
+#[test]
+fn an_unreachable_endpoint_gives_one_line_and_a_hint() {
+    let run = run(&["diff", "plans/pinterest.toml"], &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9"), DUMMY_KEYS[0], DUMMY_KEYS[1]]);
+    run.expect_code(1);
+    insta::assert_snapshot!(run.stderr, @r"
+    error: cannot reach the AWS endpoint: Connection refused (os error 111) (endpoint http://127.0.0.1:9)
+      hint: check the network and AWS_ENDPOINT_URL; for the local sandbox run `./scripts/sandbox start` and export the URL it prints
+    ");
+}
+
+#[test]
+fn region_flag_must_match_the_plan() {
+    let run = run(&["diff", "--region", "eu-west-1", "plans/pinterest.toml"], &[DUMMY_KEYS[0], DUMMY_KEYS[1]]);
+    run.expect_code(1);
+    assert_eq!(run.stderr, "error: --region eu-west-1 does not match the plan's region us-east-1\n");
+}
+
+#[test]
+fn a_missing_plan_file_is_one_clear_error() {
+    let run = run(&["validate", "plans/nope.toml"], &[]);
+    run.expect_code(1);
+    assert!(run.stderr.starts_with("error: cannot read plan `plans/nope.toml`: "), "{}", run.stderr);
+}
+
+#[test]
+fn unknown_subcommands_suggest_the_right_one_and_exit_1() {
+    // Not clap's usual 2, which would read as "diff found changes".
+    let run = run(&["aply", "plans/pinterest.toml"], &[]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("similar subcommand exists: 'apply'"), "{}", run.stderr);
+}
