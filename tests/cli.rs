@@ -42,7 +42,8 @@ fn validate_reports_every_error_and_exits_1() {
 #[test]
 fn a_plan_with_errors_never_reaches_aws() {
     // The endpoint would refuse every connection; the error is about the plan, not the network.
-    let run = run(&["diff", "tests/plans/invalid/bad_values.toml"], &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9"), DUMMY_KEYS[0], DUMMY_KEYS[1]]);
+    let run =
+        run(&["diff", "tests/plans/invalid/bad_values.toml"], &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9"), DUMMY_KEYS[0], DUMMY_KEYS[1]]);
     run.expect_code(1);
     assert!(run.stderr.contains("6 errors in the plan; nothing was sent to AWS"), "{}", run.stderr);
     assert!(!run.stderr.contains("cannot reach"), "{}", run.stderr);

@@ -226,3 +226,24 @@ fn credentials_never_appear_in_output() {
     }
     assert!(apply.stderr.len() > 1000, "-vvv logs the SDK's work, so this test looks at real debug output");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bucket_outside_us_east_1_gets_its_location_constraint() {
+    let sandbox = Sandbox::start();
+    sandbox.seed_cluster(CLUSTER, "eu-west-1");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = plan_copy(dir.path(), PLAN, |t| t.replace("region = \"us-east-1\"", "region = \"eu-west-1\""));
+    let plan = plan.to_str().unwrap();
+    sandbox.pinfra(&["apply", "--auto-approve", plan]).expect_code(0);
+    let s3 = sandbox.s3("eu-west-1").await;
+    let location = s3.get_bucket_location().bucket(BUCKET).send().await.expect("location");
+    assert_eq!(location.location_constraint().map(|c| c.as_str()), Some("eu-west-1"));
+    sandbox.pinfra(&["diff", plan]).expect_code(0);
+
+    // The same name planned in another region is refused, not replaced: buckets cannot move.
+    let elsewhere = plan_copy(dir.path(), PLAN, |t| t);
+    sandbox.seed_cluster(CLUSTER, "us-east-1");
+    let diff = sandbox.pinfra(&["diff", elsewhere.to_str().unwrap()]);
+    diff.expect_code(1);
+    assert!(diff.stderr.contains("bucket exists in eu-west-1 but the plan's region is us-east-1"), "{}", diff.stderr);
+}

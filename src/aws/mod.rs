@@ -74,3 +74,19 @@ impl Aws {
         }
     }
 }
+
+#[cfg(test)]
+impl Aws {
+    /// Clients for unit tests: `iam` as given (usually an `aws-smithy-mocks` client), the others
+    /// unusable (no endpoint a test would reach).
+    pub fn with_iam(iam: aws_sdk_iam::Client) -> Self {
+        let config = aws_types::SdkConfig::builder().behavior_version(BehaviorVersion::latest()).region(Region::new("us-east-1")).build();
+        Self {
+            iam,
+            s3: aws_sdk_s3::Client::new(&config),
+            kafka: aws_sdk_kafka::Client::new(&config),
+            region: "us-east-1".to_owned(),
+            endpoint: None,
+        }
+    }
+}

@@ -166,12 +166,7 @@ impl Kind for IamRole {
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e),
         };
-        Ok(Some(Live {
-            trust: role.assume_role_policy_document().and_then(decode),
-            tags: tag_map(role.tags()),
-            arn: role.arn,
-            policy,
-        }))
+        Ok(Some(Live { trust: role.assume_role_policy_document().and_then(decode), tags: tag_map(role.tags()), arn: role.arn, policy }))
     }
 
     fn desired(&self, inputs: &Inputs) -> Desired {
@@ -341,5 +336,55 @@ mod tests {
                 assert_ne!(resource, "*");
             }
         }
+    }
+
+    fn role() -> IamRole {
+        IamRole {
+            name: "r".into(),
+            bucket: "b".into(),
+            user_id: "u".into(),
+            cluster: ResourceId::new(msk_cluster::KIND, "c"),
+            tags: Tags::new(),
+        }
+    }
+
+    fn no_such_entity() -> aws_sdk_iam::operation::put_role_policy::PutRolePolicyError {
+        use aws_smithy_types::error::ErrorMetadata;
+        aws_sdk_iam::operation::put_role_policy::PutRolePolicyError::NoSuchEntityException(
+            aws_sdk_iam::types::error::NoSuchEntityException::builder()
+                .message("The role with name r cannot be found.")
+                .meta(ErrorMetadata::builder().code("NoSuchEntity").message("The role with name r cannot be found.").build())
+                .build(),
+        )
+    }
+
+    // IAM's eventual consistency cannot be produced by the sandbox: a role just created answers
+    // NoSuchEntity for a while. The policy put must wait it out, boundedly.
+    #[tokio::test]
+    async fn put_policy_waits_out_iam_propagation() {
+        use aws_sdk_iam::operation::put_role_policy::PutRolePolicyOutput;
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+        let rule = mock!(aws_sdk_iam::Client::put_role_policy)
+            .sequence()
+            .error(no_such_entity)
+            .times(2)
+            .output(|| PutRolePolicyOutput::builder().build())
+            .build();
+        let iam = mock_client!(aws_sdk_iam, RuleMode::Sequential, [&rule]);
+        role().put_policy(&Aws::with_iam(iam), &json!({"Version": "2012-10-17"})).await.expect("succeeds once IAM has caught up");
+        assert_eq!(rule.num_calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn other_errors_are_not_retried() {
+        use aws_sdk_iam::operation::put_role_policy::PutRolePolicyError;
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+        use aws_smithy_types::error::ErrorMetadata;
+        let rule = mock!(aws_sdk_iam::Client::put_role_policy)
+            .then_error(|| PutRolePolicyError::generic(ErrorMetadata::builder().code("MalformedPolicyDocument").message("bad").build()));
+        let iam = mock_client!(aws_sdk_iam, RuleMode::Sequential, [&rule]);
+        let error = role().put_policy(&Aws::with_iam(iam), &json!({})).await.expect_err("a malformed policy is final");
+        assert!(error.is_code(&["MalformedPolicyDocument"]), "{error}");
+        assert_eq!(rule.num_calls(), 1);
     }
 }
