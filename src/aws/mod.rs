@@ -16,7 +16,7 @@ pub use error::{AwsError, CallResult, Classify, WithHint, classify};
 /// [`crate::settings`].
 #[derive(Debug, Clone, Default)]
 pub struct AwsSettings {
-    /// Region; the plan's region unless overridden.
+    /// Region: always the plan's (see `settings::aws`).
     pub region: String,
     /// A named profile from the shared config files.
     pub profile: Option<String>,

@@ -15,6 +15,7 @@ pub async fn run(args: &ApplyArgs, global: &GlobalArgs, env: &Environment, out: 
         .map_err(|failures| report_failures("cannot diff", failures.iter().map(|(id, e)| (id, ErrorRef::Resource(e)))))?;
     print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
     let summary = Summary::of(&planned.changes);
+    let mut outputs = session.observed.outputs(&session.engine);
     if summary.has_changes() {
         let question = format!("Apply these changes to environment `{}`?", session.plan.environment.name);
         if !confirm(&question, args.auto_approve, out)? {
@@ -29,8 +30,8 @@ pub async fn run(args: &ApplyArgs, global: &GlobalArgs, env: &Environment, out: 
             return Err(error);
         }
         eprintln!("Apply complete.");
+        outputs = outcome.outputs;
     }
-    // Outputs reflect AWS after the apply: observe again (reads only).
-    output::print(&args.plan.plan, global, env, out, false).await?;
+    output::print(&session.plan, &outputs, false)?;
     Ok(ExitStatus::Success)
 }

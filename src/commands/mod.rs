@@ -52,7 +52,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     let env = Environment::capture();
     let out = settings::output(&cli.global, &env);
     match &cli.command {
-        Command::Validate(args) => validate::run(args, out),
+        Command::Validate(args) => validate::run(args, &cli.global, &env, out),
         Command::Diff(args) => diff::run(args, &cli.global, &env, out).await,
         Command::Apply(args) => apply::run(args, &cli.global, &env, out).await,
         Command::Destroy(args) => destroy::run(args, &cli.global, &env, out).await,

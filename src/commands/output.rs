@@ -1,23 +1,24 @@
 //! `pinfra output PLAN [--json]`: the values users need next, read from AWS.
 
-use std::path::Path;
+use std::collections::BTreeMap;
 
 use crate::cli::{GlobalArgs, OutputArgs};
 use crate::commands::{ExitStatus, session};
-use crate::engine::Value;
+use crate::engine::{Outputs, ResourceId, Value};
+use crate::plan::Plan;
 use crate::resources;
 use crate::settings::{Environment, Output};
 
 /// Runs the command.
 pub async fn run(args: &OutputArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
-    print(&args.plan.plan, global, env, out, args.json).await?;
+    let session = session(&args.plan.plan, global, env, out).await?;
+    print(&session.plan, &session.observed.outputs(&session.engine), args.json)?;
     Ok(ExitStatus::Success)
 }
 
-/// Observes and prints the outputs, as `name = value` lines or JSON.
-pub async fn print(plan: &Path, global: &GlobalArgs, env: &Environment, out: Output, json: bool) -> anyhow::Result<()> {
-    let session = session(plan, global, env, out).await?;
-    let outputs = resources::named_outputs(&session.plan, &session.observed.outputs(&session.engine));
+/// Prints the named outputs, as `name = value` lines or JSON.
+pub fn print(plan: &Plan, live: &BTreeMap<ResourceId, Outputs>, json: bool) -> anyhow::Result<()> {
+    let outputs = resources::named_outputs(plan, live);
     if json {
         let map: serde_json::Map<String, serde_json::Value> = outputs
             .into_iter()

@@ -169,7 +169,9 @@ pub trait Kind: Send + Sync + 'static {
     fn outputs(&self, live: &Self::Live) -> Outputs;
 
     /// Makes AWS match `desired`; `live` is what was observed, `change` what the diff found.
-    /// Must be safe to run again after an interruption.
+    /// For [`Action::Replace`](crate::engine::Action::Replace) the kind deletes and creates
+    /// again itself (the name is fixed, so always delete first). Must be safe to run again after
+    /// an interruption.
     fn apply(
         &self,
         aws: &Aws,
@@ -275,7 +277,15 @@ impl<K: Kind> Node for K {
                         "names collide with another environment; change `user_id`, the environment name, or this resource's name",
                     ));
                 }
-                if fields.iter().any(|f| f.forces_replace) {
+                let forces_replace = fields.iter().any(|f| f.forces_replace);
+                if forces_replace && owner == Some(Owner::Unowned) {
+                    // Replacing means deleting, and pinfra deletes only what it owns.
+                    return Err(ResourceError::refused(
+                        format!("{id} exists without pinfra's tags and differs in a field that cannot change in place"),
+                        "change the plan to match it, or delete it by hand and apply again",
+                    ));
+                }
+                if forces_replace {
                     Action::Replace
                 } else if owner == Some(Owner::Unowned) {
                     note = Some("exists without pinfra's tags; it is kept and tagged, not re-created".to_owned());

@@ -84,6 +84,8 @@ pub enum NodeOutcome {
 pub struct Outcome {
     /// `(resource, outcome)` pairs.
     pub results: Vec<(ResourceId, NodeOutcome)>,
+    /// The outputs of every resource that exists after an apply (empty after a destroy).
+    pub outputs: BTreeMap<ResourceId, Outputs>,
 }
 
 impl Outcome {
@@ -276,8 +278,10 @@ impl Engine {
             };
             futures.insert(node.id(), future.boxed().shared());
         }
-        join_all(futures.into_values()).await;
-        Outcome { results: results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) }
+        let ids: Vec<ResourceId> = futures.keys().cloned().collect();
+        let finished = join_all(futures.into_values()).await;
+        let outputs = ids.into_iter().zip(finished).filter_map(|(id, outputs)| outputs.map(|o| (id, (*o).clone()))).collect();
+        Outcome { results: results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner), outputs }
     }
 
     /// What `destroy` would do: delete every existing resource this plan owns, in reverse
@@ -346,7 +350,7 @@ impl Engine {
             futures.insert(node.id(), future.boxed().shared());
         }
         join_all(futures.into_values()).await;
-        Outcome { results: results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) }
+        Outcome { results: results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner), outputs: BTreeMap::new() }
     }
 }
 

@@ -299,12 +299,13 @@ fn read_role(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Option<&Va
         }
         None => (None, None),
     };
-    let role_name = name(d, role_name, "{user_id}-ec2-access-role", vars, "role name", |n| rules::iam_name(n, 64))?;
+    // Both names are checked before either failure ends the section: every error is reported.
+    let role_name = name(d, role_name, "{user_id}-ec2-access-role", vars, "role name", |n| rules::iam_name(n, 64));
     let instance_profile = match profile {
-        Some(p) => name(d, Some(p), "", vars, "instance profile name", |n| rules::iam_name(n, 128))?,
+        Some(p) => name(d, Some(p), "", vars, "instance profile name", |n| rules::iam_name(n, 128)),
         None => role_name.clone(),
     };
-    Some(RoleSpec { name: role_name, instance_profile })
+    Some(RoleSpec { name: role_name?, instance_profile: instance_profile? })
 }
 
 fn read_bucket(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Option<&Variables<'_>>) -> Option<BucketSpec> {

@@ -256,6 +256,19 @@ impl Kind for IamRole {
     }
 
     async fn delete(&self, aws: &Aws, _live: &Live) -> Result<(), ResourceError> {
+        // IAM refuses to delete a role that is still in an instance profile (one pinfra did not
+        // own and so left in place, say).
+        let profiles =
+            aws.iam.list_instance_profiles_for_role().role_name(&self.name).send().await.or_aws("iam:ListInstanceProfilesForRole")?;
+        for profile in profiles.instance_profiles() {
+            aws.iam
+                .remove_role_from_instance_profile()
+                .instance_profile_name(profile.instance_profile_name())
+                .role_name(&self.name)
+                .send()
+                .await
+                .or_aws("iam:RemoveRoleFromInstanceProfile")?;
+        }
         let inline = aws.iam.list_role_policies().role_name(&self.name).send().await.or_aws("iam:ListRolePolicies")?;
         for name in inline.policy_names() {
             aws.iam.delete_role_policy().role_name(&self.name).policy_name(name).send().await.or_aws("iam:DeleteRolePolicy")?;

@@ -221,7 +221,8 @@ impl Kind for S3Bucket {
             ));
         }
         let mut fields = Fields::new(live.is_none());
-        fields.known("region", desired.region.clone(), live.map(|l| Json::String(l.region.clone())), true);
+        // A differing region was refused above: a bucket cannot move.
+        fields.known("region", desired.region.clone(), live.map(|l| Json::String(l.region.clone())), false);
         fields.known("public_access_block", public_access_block(true), live.map(|l| l.public_access_block.clone()), false);
         fields.known("encryption", desired.encryption.clone(), live.map(|l| l.encryption.clone()), false);
         let live_versioning = live.map(|l| l.versioning.clone().map_or(Json::String("Disabled".into()), Json::String));
