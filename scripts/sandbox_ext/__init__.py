@@ -37,6 +37,8 @@ EXTENSIONS: tuple[str, ...] = (
     "msk_compat",  # MSK timestamps with an offset; 404 NotFoundException for unknown ARNs
     "s3_compat",  # GetBucketVersioning's empty answer as S3 sends it
     "faults",  # armed faults: make the next matching calls fail (tests of partial applies)
+    # After faults, so that armed faults also hit the calls it answers.
+    "msk_topics",  # MSK topic API, GetBootstrapBrokers; clusters ACTIVE after a delay
 )
 
 
