@@ -11,6 +11,7 @@ Rust SDK does not). Re-run it after bumping moto and compare with the
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -265,9 +266,30 @@ def msk_facts() -> None:
     attempt("kafka.describe_cluster_v2 missing", kafka.describe_cluster_v2, ClusterArn=missing)
     attempt("kafka.describe_cluster missing", kafka.describe_cluster, ClusterArn=missing)
     if arn1:
-        attempt("kafka.get_bootstrap_brokers", kafka.get_bootstrap_brokers, ClusterArn=arn1)
+        r = attempt("kafka.get_bootstrap_brokers", kafka.get_bootstrap_brokers, ClusterArn=arn1)
+        fact("kafka.get_bootstrap_brokers raw", RAW.get("GetBootstrapBrokers", b"")[:160])
         r = attempt("kafka.list_tags_for_resource", kafka.list_tags_for_resource, ResourceArn=arn1)
         fact("kafka.list_tags_for_resource value", r and r["Tags"])
+        msk_topic_facts(kafka, arn1)
+
+
+def msk_topic_facts(kafka: Any, arn: str) -> None:
+    """The topic API (sandbox extension msk_topics), with its default settings."""
+    configs = base64.b64encode(json.dumps({"retention.ms": "100"}).encode()).decode()
+    r = attempt("kafka.create_topic", kafka.create_topic, ClusterArn=arn, TopicName="t1", PartitionCount=3, ReplicationFactor=3, Configs=configs)
+    fact("kafka.create_topic raw", RAW.get("CreateTopic"))
+    attempt("kafka.create_topic again", kafka.create_topic, ClusterArn=arn, TopicName="t1", PartitionCount=3, ReplicationFactor=3)
+    attempt("kafka.create_topic replicationFactor 4 (3 brokers)", kafka.create_topic, ClusterArn=arn, TopicName="t2", PartitionCount=1, ReplicationFactor=4)
+    r = attempt("kafka.describe_topic", kafka.describe_topic, ClusterArn=arn, TopicName="t1")
+    fact("kafka.describe_topic Status", r and r["Status"])
+    fact("kafka.describe_topic configs decoded", r and base64.b64decode(r["Configs"]).decode().replace("\n", " | "))
+    attempt("kafka.describe_topic missing", kafka.describe_topic, ClusterArn=arn, TopicName="nope")
+    attempt("kafka.update_topic partitions+configs", kafka.update_topic, ClusterArn=arn, TopicName="t1", PartitionCount=4, Configs=configs)
+    attempt("kafka.update_topic while CREATING", kafka.update_topic, ClusterArn=arn, TopicName="t1", PartitionCount=4)
+    r = attempt("kafka.list_topics", kafka.list_topics, ClusterArn=arn)
+    fact("kafka.list_topics raw", RAW.get("ListTopics"))
+    r = attempt("kafka.delete_topic", kafka.delete_topic, ClusterArn=arn, TopicName="t1")
+    fact("kafka.delete_topic Status", r and r["Status"])
 
 
 def main() -> None:
