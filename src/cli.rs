@@ -36,6 +36,10 @@ pub struct GlobalArgs {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// How long to wait, in seconds, for AWS to finish an asynchronous change (a topic becoming
+    /// ACTIVE) before giving up.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 1800)]
+    pub timeout: u64,
     /// When to use colour. NO_COLOR is honoured.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -62,7 +66,7 @@ pub enum Command {
     /// Make AWS match the plan.
     Apply(ApplyArgs),
     /// Delete every resource the plan owns (and nothing else).
-    Destroy(ApplyArgs),
+    Destroy(DestroyArgs),
     /// Print the values other tools need: ARNs, names, endpoints.
     Output(OutputArgs),
 }
@@ -87,11 +91,28 @@ pub struct DiffArgs {
     /// List resources that are already up to date too.
     #[arg(long)]
     pub show_unchanged: bool,
+    /// Also delete topics under the plan's topic prefix that the plan does not list.
+    #[arg(long)]
+    pub prune: bool,
 }
 
-/// `pinfra apply` and `pinfra destroy`.
+/// `pinfra apply`.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    /// The plan file.
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Do not ask for confirmation. Required when stdin is not a terminal.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Also delete topics under the plan's topic prefix that the plan does not list.
+    #[arg(long)]
+    pub prune: bool,
+}
+
+/// `pinfra destroy`.
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
     /// The plan file.
     #[command(flatten)]
     pub plan: PlanArgs,

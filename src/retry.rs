@@ -49,6 +49,76 @@ where
     }
 }
 
+/// How often and how long to wait for an asynchronous AWS state change (a topic becoming
+/// ACTIVE, a connector RUNNING).
+#[derive(Debug, Clone, Copy)]
+pub struct Poll {
+    /// Time between two reads.
+    pub interval: Duration,
+    /// Give up after this long.
+    pub timeout: Duration,
+}
+
+/// Why waiting ended without the awaited state.
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError<E> {
+    /// The state was not reached in time; `last` says what was seen last.
+    #[error("timed out after {}s waiting for {what} (last seen: {last})", .waited.as_secs())]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// The last state seen.
+        last: String,
+        /// How long it waited.
+        waited: Duration,
+    },
+    /// A read failed, or the state can no longer be reached.
+    #[error(transparent)]
+    Failed(E),
+}
+
+/// What one read of a waited-for state found.
+#[derive(Debug)]
+pub enum Seen<T> {
+    /// The awaited state, with its value.
+    Done(T),
+    /// Not yet; the string describes the current state for progress and timeouts.
+    Pending(String),
+}
+
+/// Reads with `check` every `poll.interval` until it reports [`Seen::Done`] `confirmations`
+/// times in a row (AWS answers can be stale: one sighting may be an old answer), an error, or
+/// the timeout.
+pub async fn poll_until<T, E, F, Fut>(poll: Poll, what: &str, confirmations: u32, mut check: F) -> Result<T, WaitError<E>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Seen<T>, E>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut streak = 0;
+    let mut last: String;
+    loop {
+        match check().await.map_err(WaitError::Failed)? {
+            Seen::Done(value) => {
+                streak += 1;
+                if streak >= confirmations.max(1) {
+                    return Ok(value);
+                }
+                last = "reached, confirming".to_owned();
+            }
+            Seen::Pending(state) => {
+                streak = 0;
+                tracing::debug!(%state, "waiting for {what}");
+                last = state;
+            }
+        }
+        if started.elapsed() >= poll.timeout {
+            return Err(WaitError::Timeout { what: what.to_owned(), last, waited: started.elapsed() });
+        }
+        tokio::time::sleep(poll.interval).await;
+    }
+}
+
 /// A cheap jitter in [0, 1) from the clock; no need for a random number generator here.
 fn jitter() -> f64 {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
@@ -67,6 +137,28 @@ mod tests {
         assert_eq!(b.delay(2, 1.0), Duration::from_millis(400));
         assert_eq!(b.delay(10, 1.0), Duration::from_secs(1));
         assert_eq!(b.delay(0, 0.0), Duration::from_millis(50));
+    }
+
+    #[tokio::test]
+    async fn polling_needs_consecutive_sightings_and_times_out() {
+        let poll = Poll { interval: Duration::from_millis(1), timeout: Duration::from_secs(5) };
+        // A stale answer in between resets the streak: ACTIVE, CREATING, ACTIVE, ACTIVE.
+        let answers = std::sync::Mutex::new(vec!["ACTIVE", "ACTIVE", "CREATING", "ACTIVE"]);
+        let reads = Cell::new(0);
+        let result: Result<u32, WaitError<String>> = poll_until(poll, "topic", 2, || {
+            reads.set(reads.get() + 1);
+            let answer = answers.lock().unwrap().pop().unwrap_or("ACTIVE");
+            async move { Ok(if answer == "ACTIVE" { Seen::Done(7) } else { Seen::Pending(answer.to_owned()) }) }
+        })
+        .await;
+        assert_eq!(result.unwrap(), 7);
+        assert_eq!(reads.get(), 4);
+
+        let short = Poll { interval: Duration::from_millis(1), timeout: Duration::from_millis(20) };
+        let result: Result<(), WaitError<String>> =
+            poll_until(short, "topic", 2, || async { Ok(Seen::Pending("CREATING".to_owned())) }).await;
+        let error = result.unwrap_err().to_string();
+        assert!(error.contains("waiting for topic (last seen: CREATING)"), "{error}");
     }
 
     #[tokio::test]

@@ -2,9 +2,11 @@
 //! deeper in pinfra reads the environment.
 
 use std::io::IsTerminal;
+use std::time::Duration;
 
 use crate::aws::AwsSettings;
 use crate::cli::{ColorChoice, GlobalArgs};
+use crate::retry::Poll;
 
 /// How to talk to the user.
 #[derive(Debug, Clone, Copy)]
@@ -30,13 +32,21 @@ pub struct Environment {
     pub aws_region: Option<String>,
     /// `AWS_ENDPOINT_URL_S3`.
     pub s3_endpoint: Option<String>,
+    /// `PINFRA_POLL_INTERVAL_MS`: time between two reads while waiting for AWS (default 2000;
+    /// the sandbox's tests make it short).
+    pub poll_interval_ms: Option<u64>,
 }
 
 impl Environment {
     /// Reads the process environment.
     pub fn capture() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        Self { no_color: std::env::var_os("NO_COLOR").is_some(), aws_region: var("AWS_REGION"), s3_endpoint: var("AWS_ENDPOINT_URL_S3") }
+        Self {
+            no_color: std::env::var_os("NO_COLOR").is_some(),
+            aws_region: var("AWS_REGION"),
+            s3_endpoint: var("AWS_ENDPOINT_URL_S3"),
+            poll_interval_ms: var("PINFRA_POLL_INTERVAL_MS").and_then(|v| v.parse().ok()),
+        }
     }
 }
 
@@ -85,6 +95,10 @@ pub fn aws(global: &GlobalArgs, env: &Environment, plan_region: &str) -> Result<
         endpoint_url: global.endpoint_url.clone(),
         custom_s3_endpoint: global.endpoint_url.is_some() || env.s3_endpoint.is_some(),
         max_attempts: 5,
+        poll: Poll {
+            interval: Duration::from_millis(env.poll_interval_ms.unwrap_or(2000).max(10)),
+            timeout: Duration::from_secs(global.timeout.max(1)),
+        },
     };
     Ok((settings, warning))
 }

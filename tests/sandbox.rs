@@ -24,7 +24,7 @@ fn apply_from_empty_then_diff_shows_no_changes() {
     let sandbox = Sandbox::with_cluster(CLUSTER);
     let diff = sandbox.pinfra(&["diff", PLAN]);
     diff.expect_code(2);
-    assert!(diff.stdout.contains("Plan: 3 to create, 0 unchanged."), "{}", diff.stdout);
+    assert!(diff.stdout.contains("Plan: 6 to create, 0 unchanged."), "{}", diff.stdout);
 
     let apply = sandbox.pinfra(&["apply", "--auto-approve", PLAN]);
     apply.expect_code(0);
@@ -32,7 +32,7 @@ fn apply_from_empty_then_diff_shows_no_changes() {
 
     let diff = sandbox.pinfra(&["diff", PLAN]);
     diff.expect_code(0);
-    assert_eq!(diff.stdout, "No changes. 3 resources are up to date.\n");
+    assert_eq!(diff.stdout, "No changes. 6 resources are up to date.\n");
 }
 
 #[test]
@@ -204,7 +204,7 @@ fn apply_without_a_terminal_needs_auto_approve_and_changes_nothing() {
     let apply = sandbox.pinfra(&["apply", PLAN]);
     apply.expect_code(1);
     assert!(apply.stderr.contains("stdin is not a terminal"), "{}", apply.stderr);
-    assert!(apply.stdout.contains("Plan: 3 to create"), "the diff is shown first: {}", apply.stdout);
+    assert!(apply.stdout.contains("Plan: 6 to create"), "the diff is shown first: {}", apply.stdout);
     assert_eq!(mutating(&sandbox), Vec::<String>::new());
 }
 

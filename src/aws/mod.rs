@@ -14,7 +14,7 @@ pub use error::{AwsError, CallResult, Classify, WithHint, classify};
 
 /// Where and as whom to call AWS; resolved from flags and the environment by
 /// [`crate::settings`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AwsSettings {
     /// Region: always the plan's (see `settings::aws`).
     pub region: String,
@@ -26,6 +26,8 @@ pub struct AwsSettings {
     pub custom_s3_endpoint: bool,
     /// Maximum attempts per call for throttling and transient errors.
     pub max_attempts: u32,
+    /// How to wait for asynchronous changes.
+    pub poll: crate::retry::Poll,
 }
 
 /// One client per service, sharing one configuration.

@@ -1,14 +1,14 @@
 //! `pinfra destroy PLAN`: deletes what the plan owns, in reverse dependency order. Resources
 //! without pinfra's ownership tags are never deleted.
 
-use crate::cli::{ApplyArgs, GlobalArgs};
+use crate::cli::{DestroyArgs, GlobalArgs};
 use crate::commands::{ErrorRef, ExitStatus, confirm, progress_printer, report_failures, session};
 use crate::engine::render::{self, Style};
 use crate::settings::{Environment, Output};
 
 /// Runs the command.
-pub async fn run(args: &ApplyArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
-    let session = session(&args.plan.plan, global, env, out).await?;
+pub async fn run(args: &DestroyArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
+    let session = session(&args.plan.plan, global, env, out, false).await?;
     let planned = session.engine.plan_destroy(&session.observed);
     print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
     if planned.changes.is_empty() {

@@ -8,7 +8,7 @@ use crate::settings::{Environment, Output};
 
 /// Runs the command.
 pub async fn run(args: &DiffArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
-    let session = session(&args.plan.plan, global, env, out).await?;
+    let session = session(&args.plan.plan, global, env, out, args.prune).await?;
     let planned = session
         .engine
         .plan(&session.observed)

@@ -9,6 +9,7 @@ mod validate;
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -95,7 +96,7 @@ pub struct Session {
 const CONCURRENCY: usize = 8;
 
 /// Loads the plan, connects and observes every resource.
-pub async fn session(path: &Path, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<Session> {
+pub async fn session(path: &Path, global: &GlobalArgs, env: &Environment, out: Output, prune: bool) -> anyhow::Result<Session> {
     let plan = load_plan(path, out)?;
     let (aws_settings, warning) = settings::aws(global, env, &plan.environment.region)?;
     if let Some(warning) = warning
@@ -104,11 +105,27 @@ pub async fn session(path: &Path, global: &GlobalArgs, env: &Environment, out: O
         eprintln!("warning: {warning}");
     }
     let aws = Aws::connect(&aws_settings).await;
-    let engine = Engine::new(resources::for_plan(&plan), resources::ownership(&plan), CONCURRENCY)?;
-    let spinner = spinner(out, format!("reading {} resources of environment {}", engine.ids().len(), plan.environment.name));
+    let spinner = spinner(out, format!("reading the resources of environment {}", plan.environment.name));
+    let discovery = resources::discover(&aws, &plan).await.map(Arc::new);
+    let discovery = match discovery {
+        Ok(discovery) => discovery,
+        Err(error) => {
+            spinner.finish_and_clear();
+            let id = ResourceId::new(resources::msk_cluster::KIND, plan.msk.cluster.name());
+            return Err(observe_failure(&aws, vec![(id, error)]));
+        }
+    };
+    let options = resources::Options { prune, poll: aws_settings.poll };
+    let engine = Engine::new(resources::for_plan(&plan, &discovery, options), resources::ownership(&plan), CONCURRENCY)?;
     let observed = engine.observe(&aws).await;
     spinner.finish_and_clear();
-    let observed = observed.map_err(|failures| match environmental(&failures) {
+    let observed = observed.map_err(|failures| observe_failure(&aws, failures))?;
+    Ok(Session { plan, aws, engine, observed })
+}
+
+/// Reports failed reads: once, if they share an environmental cause; else one by one.
+fn observe_failure(aws: &Aws, failures: Vec<(ResourceId, AwsError)>) -> anyhow::Error {
+    match environmental(&failures) {
         Some(error) => {
             let hint = error.hint().map(|h| format!("\n  hint: {h}")).unwrap_or_default();
             let endpoint = match (error, aws.endpoint.as_deref()) {
@@ -118,8 +135,7 @@ pub async fn session(path: &Path, global: &GlobalArgs, env: &Environment, out: O
             Reported(format!("{}{endpoint}{hint}", error.summary())).into()
         }
         None => report_failures("cannot read the current state", failures.iter().map(|(id, e)| (id, ErrorRef::Aws(e)))),
-    })?;
-    Ok(Session { plan, aws, engine, observed })
+    }
 }
 
 /// The one cause behind every failure, when they all share an environmental one (no

@@ -99,6 +99,17 @@ pub enum Owner {
     },
 }
 
+/// What the plan says about a resource's existence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// The plan declares it: create it if missing.
+    Wanted,
+    /// The plan owns it but no longer wants it (a pruned topic): delete it if it exists.
+    Unwanted,
+    /// The plan owns it but leaves it alone; the note says why (shown in the diff).
+    Unmanaged(&'static str),
+}
+
 /// Why a resource could not be diffed or applied.
 #[derive(Debug, thiserror::Error)]
 pub enum ResourceError {
@@ -148,8 +159,20 @@ pub trait Kind: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// A data source is only read: never created, changed or deleted.
+    /// A data source is only read: never created, changed or deleted. Its `diff` may still
+    /// refuse (a cluster the pipeline cannot use).
     fn read_only(&self) -> bool {
+        false
+    }
+
+    /// Whether the plan wants the resource to exist.
+    fn presence(&self) -> Presence {
+        Presence::Wanted
+    }
+
+    /// For kinds without tags: whether the plan's naming alone makes the resource the plan's,
+    /// so that `destroy` deletes it.
+    fn owned_without_tags(&self) -> bool {
         false
     }
 
@@ -212,6 +235,8 @@ pub trait Node: Send + Sync {
     fn depends_on(&self) -> Vec<ResourceId>;
     /// See [`Kind::read_only`].
     fn read_only(&self) -> bool;
+    /// See [`Kind::owned_without_tags`].
+    fn owned_without_tags(&self) -> bool;
     /// Observes the resource.
     fn observe<'a>(&'a self, aws: &'a Aws) -> BoxFuture<'a, Result<Observation, AwsError>>;
     /// Diffs it and decides the action.
@@ -245,6 +270,10 @@ impl<K: Kind> Node for K {
         Kind::read_only(self)
     }
 
+    fn owned_without_tags(&self) -> bool {
+        Kind::owned_without_tags(self)
+    }
+
     fn observe<'a>(&'a self, aws: &'a Aws) -> BoxFuture<'a, Result<Observation, AwsError>> {
         Box::pin(async move {
             let live = Kind::observe(self, aws).await?;
@@ -257,12 +286,23 @@ impl<K: Kind> Node for K {
         let live = observation.live::<K::Live>();
         if Kind::read_only(self) {
             return match live {
-                Some(_) => Ok(Change { id, action: Action::NoOp, fields: Vec::new(), note: None }),
+                Some(_) => {
+                    K::diff(&self.desired(inputs), live)?;
+                    Ok(Change { id, action: Action::NoOp, fields: Vec::new(), note: None })
+                }
                 None => Err(ResourceError::refused(
                     format!("{id} does not exist in {}", "this account and region"),
                     "pinfra uses it but does not create it; check the name in the plan, the region and the account",
                 )),
             };
+        }
+        match (Kind::presence(self), live) {
+            (Presence::Wanted, _) => {}
+            (Presence::Unwanted, Some(_)) => return Ok(Change { id, action: Action::Delete, fields: Vec::new(), note: None }),
+            (Presence::Unwanted, None) => return Ok(Change { id, action: Action::NoOp, fields: Vec::new(), note: None }),
+            (Presence::Unmanaged(note), _) => {
+                return Ok(Change { id, action: Action::NoOp, fields: Vec::new(), note: Some(note.to_owned()) });
+            }
         }
         let desired = self.desired(inputs);
         let fields = K::diff(&desired, live)?;
@@ -316,8 +356,15 @@ impl<K: Kind> Node for K {
         change: &'a Change,
     ) -> BoxFuture<'a, Result<Outputs, ResourceError>> {
         Box::pin(async move {
+            let live = observation.live::<K::Live>();
+            if change.action == Action::Delete {
+                if let Some(live) = live {
+                    Kind::delete(self, aws, live).await?;
+                }
+                return Ok(Outputs::new());
+            }
             let desired = self.desired(inputs);
-            Kind::apply(self, aws, &desired, observation.live::<K::Live>(), change).await
+            Kind::apply(self, aws, &desired, live, change).await
         })
     }
 

@@ -83,10 +83,15 @@ fn write_field(out: &mut String, action: Action, field: &FieldChange) {
 pub fn text(planned: &Planned, style: Style) -> String {
     let mut out = String::new();
     for change in &planned.changes {
-        if change.action == Action::NoOp && !style.show_unchanged {
+        let left_alone = change.action == Action::NoOp && change.note.is_some();
+        if change.action == Action::NoOp && !left_alone && !style.show_unchanged {
             continue;
         }
-        let header = format!("  {} {} {}", change.action.symbol(), change.id, change.action.phrase());
+        let header = if left_alone {
+            format!("  = {} is left alone", change.id)
+        } else {
+            format!("  {} {} {}", change.action.symbol(), change.id, change.action.phrase())
+        };
         let _ = writeln!(out, "{}", paint(style, change.action, &header));
         let reasons = change.replace_reasons();
         if !reasons.is_empty() {

@@ -265,7 +265,7 @@ impl Engine {
                         let elapsed = started.elapsed();
                         on_event(Event::Finished(&id, change.action, elapsed));
                         record(results, id, NodeOutcome::Done { action: change.action, elapsed });
-                        let mut merged = live;
+                        let mut merged = if change.action == Action::Delete { Outputs::new() } else { live };
                         merged.extend(outputs);
                         Some(Arc::new(merged))
                     }
@@ -295,6 +295,9 @@ impl Engine {
             }
             match node.owner(observation, &self.ownership) {
                 Some(Owner::Ours) => changes.push(Change { id: node.id(), action: Action::Delete, fields: Vec::new(), note: None }),
+                None if node.owned_without_tags() => {
+                    changes.push(Change { id: node.id(), action: Action::Delete, fields: Vec::new(), note: None })
+                }
                 Some(Owner::Unowned) => skipped.push((node.id(), "exists without pinfra's tags; not pinfra's to delete".to_owned())),
                 Some(Owner::Foreign { plan, env }) => skipped.push((node.id(), format!("belongs to plan `{plan}`, environment `{env}`"))),
                 None => skipped.push((node.id(), "has no tags to prove pinfra owns it".to_owned())),

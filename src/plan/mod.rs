@@ -29,7 +29,27 @@ pub struct Plan {
     pub role: RoleSpec,
     /// The bucket the sink connector writes to.
     pub bucket: BucketSpec,
+    /// The pipeline's topics.
+    pub topics: Vec<TopicSpec>,
 }
+
+/// One `[[topics]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSpec {
+    /// Topic name, placeholders expanded.
+    pub name: String,
+    /// Partition count; can only grow.
+    pub partitions: i32,
+    /// Replication factor; cannot change in place.
+    pub replication_factor: i32,
+    /// Topic configs the plan manages; other keys are left to the cluster.
+    pub configs: BTreeMap<String, String>,
+    /// Whether a replication factor change may delete and re-create the topic (losing its data).
+    pub allow_recreate: bool,
+}
+
+/// The topics of the seed, used when the plan has no `[[topics]]`.
+pub const SEED_TOPICS: [&str; 3] = ["{user_id}.pin", "{user_id}.geo", "{user_id}.user"];
 
 /// The `[environment]` section.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +71,9 @@ pub struct Environment {
 pub struct Msk {
     /// The existing cluster, by name or ARN.
     pub cluster: ClusterRef,
+    /// Topics on the cluster with this prefix belong to the plan: those not in it are reported,
+    /// and deleted by `destroy` or `--prune`. Default `{user_id}.`.
+    pub topic_prefix: String,
 }
 
 /// How the plan names its MSK cluster.
@@ -157,19 +180,9 @@ fn read(d: &mut Diagnostics, document: &DeTable<'_>) -> Option<Plan> {
     let msk_table = root.table(d, "msk");
     let role_table = root.table(d, "role");
     let bucket_table = root.table(d, "bucket");
+    let topic_tables = root.array_of_tables(d, "topics");
     root.finish(d);
 
-    let msk = match msk_table {
-        Some(table) => read_msk(d, table, environment.as_ref()),
-        None => {
-            d.push(
-                Diagnostic::error("missing required section `[msk]`", Some(0..0))
-                    .with_label("the plan needs an MSK cluster")
-                    .with_hint("add `[msk]` with `cluster = \"<cluster name or ARN>\"`"),
-            );
-            None
-        }
-    };
     // Without a valid environment the names cannot be expanded, but the rest of each section is
     // still checked, so that one run reports every error.
     let vars = environment.as_ref().map(|e| Variables {
@@ -180,9 +193,21 @@ fn read(d: &mut Diagnostics, document: &DeTable<'_>) -> Option<Plan> {
             ("project", e.project.as_str()),
         ],
     });
+    let msk = match msk_table {
+        Some(table) => read_msk(d, table, environment.as_ref(), vars.as_ref()),
+        None => {
+            d.push(
+                Diagnostic::error("missing required section `[msk]`", Some(0..0))
+                    .with_label("the plan needs an MSK cluster")
+                    .with_hint("add `[msk]` with `cluster = \"<cluster name or ARN>\"`"),
+            );
+            None
+        }
+    };
     let role = read_role(d, role_table, vars.as_ref());
     let bucket = read_bucket(d, bucket_table, vars.as_ref());
-    Some(Plan { msk: msk?, role: role?, bucket: bucket?, environment: environment? })
+    let topics = read_topics(d, topic_tables, vars.as_ref());
+    Some(Plan { msk: msk?, role: role?, bucket: bucket?, topics: topics?, environment: environment? })
 }
 
 fn read_environment(d: &mut Diagnostics, root: &mut Table<'_, '_>) -> Option<Environment> {
@@ -224,10 +249,16 @@ fn read_environment(d: &mut Diagnostics, root: &mut Table<'_, '_>) -> Option<Env
     })
 }
 
-fn read_msk(d: &mut Diagnostics, mut table: Table<'_, '_>, environment: Option<&Environment>) -> Option<Msk> {
+fn read_msk(d: &mut Diagnostics, mut table: Table<'_, '_>, environment: Option<&Environment>, vars: Option<&Variables<'_>>) -> Option<Msk> {
     let cluster = table.required_string(d, "cluster", "\"pinterest-msk-cluster\"");
+    let prefix = table.string(d, "topic_prefix");
     table.finish(d);
-    let cluster = cluster?;
+    let topic_prefix = name(d, prefix, "{user_id}.", vars, "topic prefix", |p| if p.is_empty() { Ok(()) } else { rules::topic_name(p) });
+    let cluster = read_cluster(d, cluster?, environment);
+    Some(Msk { cluster: cluster?, topic_prefix: topic_prefix? })
+}
+
+fn read_cluster(d: &mut Diagnostics, cluster: SpannedString, environment: Option<&Environment>) -> Option<ClusterRef> {
     let value = cluster.get_ref();
     if value.starts_with("arn:") {
         match rules::cluster_arn(value) {
@@ -242,7 +273,7 @@ fn read_msk(d: &mut Diagnostics, mut table: Table<'_, '_>, environment: Option<&
                     );
                     return None;
                 }
-                Some(Msk { cluster: ClusterRef::Arn(value.clone()) })
+                Some(ClusterRef::Arn(value.clone()))
             }
             Err(invalid) => {
                 report(d, cluster.span(), "cluster ARN", invalid);
@@ -250,7 +281,7 @@ fn read_msk(d: &mut Diagnostics, mut table: Table<'_, '_>, environment: Option<&
             }
         }
     } else if check(d, &cluster, "cluster name", rules::cluster_name) {
-        Some(Msk { cluster: ClusterRef::Name(value.clone()) })
+        Some(ClusterRef::Name(value.clone()))
     } else {
         None
     }
@@ -359,6 +390,55 @@ fn read_bucket(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Option<&
         encryption: encryption?,
         force_destroy: force_destroy.is_some_and(|v| *v.get_ref()),
     })
+}
+
+fn read_topics(d: &mut Diagnostics, tables: Option<Vec<Table<'_, '_>>>, vars: Option<&Variables<'_>>) -> Option<Vec<TopicSpec>> {
+    let Some(tables) = tables else {
+        // No `[[topics]]` at all: the seed's three topics.
+        let vars = vars?;
+        return SEED_TOPICS
+            .iter()
+            .map(|t| {
+                let name = vars.expand(t).ok()?;
+                Some(TopicSpec { name, partitions: 3, replication_factor: 3, configs: BTreeMap::new(), allow_recreate: false })
+            })
+            .collect();
+    };
+    let mut topics = Vec::new();
+    let mut seen: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let mut ok = true;
+    for mut t in tables {
+        let given = t.required_string(d, "name", "\"{user_id}.pin\"");
+        let partitions = t.integer(d, "partitions", 1..=200_000);
+        let replication_factor = t.integer(d, "replication_factor", 1..=32);
+        let configs = t.scalar_map(d, "configs");
+        let allow_recreate = t.bool(d, "allow_recreate");
+        t.finish(d);
+        let span = given.as_ref().map(toml::Spanned::span);
+        let Some(topic_name) = given.and_then(|g| name(d, Some(g), "", vars, "topic name", rules::topic_name)) else {
+            ok = false;
+            continue;
+        };
+        let span = span.unwrap_or(0..0);
+        if seen.contains(&topic_name) {
+            d.push(
+                Diagnostic::error(format!("topic `{topic_name}` is declared twice"), Some(span))
+                    .with_label("second declaration")
+                    .with_hint("remove one of the two `[[topics]]` entries (names are compared after placeholders are expanded)"),
+            );
+            ok = false;
+            continue;
+        }
+        seen.insert(topic_name.clone());
+        topics.push(TopicSpec {
+            name: topic_name,
+            partitions: partitions.map_or(3, |p| i32::try_from(*p.get_ref()).unwrap_or(i32::MAX)),
+            replication_factor: replication_factor.map_or(3, |r| i32::try_from(*r.get_ref()).unwrap_or(i32::MAX)),
+            configs: configs.into_iter().map(|(k, (_, v))| (k, v.into_inner())).collect(),
+            allow_recreate: allow_recreate.is_some_and(|a| *a.get_ref()),
+        });
+    }
+    ok.then_some(topics)
 }
 
 #[cfg(test)]

@@ -94,6 +94,79 @@ impl<'a, 'i> Table<'a, 'i> {
         }
     }
 
+    /// An optional integer within `range`.
+    pub fn integer(&mut self, d: &mut Diagnostics, key: &'static str, range: std::ops::RangeInclusive<i64>) -> Option<Spanned<i64>> {
+        let (_, value) = self.entry(key)?;
+        let DeValue::Integer(i) = value.get_ref() else {
+            self.type_error(d, key, "an integer", value);
+            return None;
+        };
+        match i64::from_str_radix(i.as_str(), i.radix()) {
+            Ok(n) if range.contains(&n) => Some(Spanned::new(value.span(), n)),
+            _ => {
+                d.push(
+                    Diagnostic::error(
+                        format!("`{}` must be between {} and {}", self.qualified(key), range.start(), range.end()),
+                        Some(value.span()),
+                    )
+                    .with_label("out of range"),
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional array of tables (`[[key]]`), with the span of the whole array; `None` when
+    /// the key is absent.
+    pub fn array_of_tables(&mut self, d: &mut Diagnostics, key: &'static str) -> Option<Vec<Table<'a, 'i>>> {
+        let (_, value) = self.entry(key)?;
+        let DeValue::Array(items) = value.get_ref() else {
+            self.type_error(d, key, "an array of tables", value);
+            return Some(Vec::new());
+        };
+        let mut tables = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            match item.get_ref() {
+                DeValue::Table(table) => {
+                    tables.push(Table { path: format!("{}[{index}]", self.qualified(key)), table, anchor: item.span(), known: Vec::new() })
+                }
+                _ => self.type_error(d, &format!("{key}[{index}]"), "a table", item),
+            }
+        }
+        Some(tables)
+    }
+
+    /// An optional table of scalar values, each turned into its string form (`configs =
+    /// { "retention.ms" = 604800000 }` and `= "604800000"` mean the same).
+    pub fn scalar_map(&mut self, d: &mut Diagnostics, key: &'static str) -> BTreeMap<String, (SpannedString, SpannedString)> {
+        let mut out = BTreeMap::new();
+        let Some((_, value)) = self.entry(key) else { return out };
+        let DeValue::Table(table) = value.get_ref() else {
+            self.type_error(d, key, "a table", value);
+            return out;
+        };
+        for (k, v) in table.iter() {
+            let text = match v.get_ref() {
+                DeValue::String(s) => s.to_string(),
+                DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                    Ok(n) => n.to_string(),
+                    Err(_) => {
+                        self.type_error(d, &format!("{key}.{}", k.get_ref()), "a 64-bit integer", v);
+                        continue;
+                    }
+                },
+                DeValue::Float(f) => f.as_str().to_owned(),
+                DeValue::Boolean(b) => b.to_string(),
+                _ => {
+                    self.type_error(d, &format!("{key}.{}", k.get_ref()), "a string, number or boolean", v);
+                    continue;
+                }
+            };
+            out.insert(k.get_ref().to_string(), (Spanned::new(k.span(), k.get_ref().to_string()), Spanned::new(v.span(), text)));
+        }
+        out
+    }
+
     /// An optional sub-table (`[path.key]` or an inline table).
     pub fn table(&mut self, d: &mut Diagnostics, key: &'static str) -> Option<Table<'a, 'i>> {
         let (k, value) = self.entry(key)?;

@@ -162,6 +162,18 @@ pub fn port(value: i64) -> Result<u16, Invalid> {
         .ok_or_else(|| Invalid { reason: format!("{value} is not a TCP port"), hint: Some("ports are 1-65535".into()) })
 }
 
+/// A Kafka topic name: 1-249 characters of letters, digits, `.`, `_` and `-`, not `.` or `..`.
+pub fn topic_name(name: &str) -> Result<(), Invalid> {
+    let hint = Some("Kafka topic names are 1-249 characters of letters, digits, `.`, `_` and `-`");
+    if name.is_empty() || name.len() > 249 || name == "." || name == ".." {
+        return invalid(format!("`{name}` is not a valid Kafka topic name"), hint);
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || ".-_".contains(*c))) {
+        return invalid(format!("topic name `{name}` contains `{c}`"), hint);
+    }
+    Ok(())
+}
+
 /// A user tag: AWS's length limits, and no reserved prefixes.
 pub fn tag(key: &str, value: &str) -> Result<(), Invalid> {
     if key.is_empty() || key.len() > 128 {
@@ -247,6 +259,16 @@ mod tests {
         assert_eq!(port(8082), Ok(8082));
         assert!(port(0).is_err());
         assert!(port(70000).is_err());
+    }
+
+    #[test]
+    fn topic_names() {
+        for ok in ["0a1b.pin", "a_b-c.D", &"t".repeat(249)] {
+            assert!(topic_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".", "..", "with space", "a/b", &"t".repeat(250)] {
+            assert!(topic_name(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -4,26 +4,59 @@
 pub mod iam_instance_profile;
 pub mod iam_role;
 pub mod msk_cluster;
+pub mod msk_topic;
 pub mod policy;
 pub mod s3_bucket;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::engine::{Node, Outputs, Ownership, ResourceId, Tags, Value};
 use crate::plan::Plan;
+use crate::retry::Poll;
+pub use msk_cluster::{Discovery, discover};
+
+/// Choices that are not part of the plan.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Delete topics under the plan's prefix that the plan does not list.
+    pub prune: bool,
+    /// How to wait for asynchronous state changes.
+    pub poll: Poll,
+}
 
 /// The ownership tags of a plan.
 pub fn ownership(plan: &Plan) -> Ownership {
     Ownership { plan: plan.environment.project.clone(), env: plan.environment.name.clone() }
 }
 
-/// The resources of `plan`, in registry order (the engine orders them by dependency).
-pub fn for_plan(plan: &Plan) -> Vec<Box<dyn Node>> {
+/// The resources of `plan`, in registry order (the engine orders them by dependency), given what
+/// [`discover`] found.
+pub fn for_plan(plan: &Plan, discovery: &Arc<Discovery>, options: Options) -> Vec<Box<dyn Node>> {
     let mut tags: Tags = plan.environment.tags.clone();
     tags.extend(ownership(plan).tags());
-    let cluster = msk_cluster::MskCluster { cluster: plan.msk.cluster.clone() };
+    let cluster = msk_cluster::MskCluster { cluster: plan.msk.cluster.clone(), discovery: Arc::clone(discovery) };
     let cluster_id = ResourceId::new(msk_cluster::KIND, plan.msk.cluster.name());
-    vec![
+    let topic = |name: &str, spec| -> Box<dyn Node> {
+        Box::new(msk_topic::MskTopic {
+            name: name.to_owned(),
+            spec,
+            prune: options.prune,
+            cluster: cluster_id.clone(),
+            discovery: Arc::clone(discovery),
+            poll: options.poll,
+        })
+    };
+    let planned: Vec<Box<dyn Node>> = plan.topics.iter().map(|t| topic(&t.name, Some(t.clone()))).collect();
+    // Topics under the plan's prefix that the plan does not list: reported, pruned on request.
+    let unlisted: Vec<Box<dyn Node>> = discovery
+        .topics
+        .iter()
+        .flatten()
+        .filter(|(name, _)| name.starts_with(&plan.msk.topic_prefix) && !plan.topics.iter().any(|t| &t.name == *name))
+        .map(|(name, _)| topic(name, None))
+        .collect();
+    let mut nodes: Vec<Box<dyn Node>> = vec![
         Box::new(cluster),
         Box::new(s3_bucket::S3Bucket { spec: plan.bucket.clone(), region: plan.environment.region.clone(), tags: tags.clone() }),
         Box::new(iam_role::IamRole {
@@ -34,7 +67,10 @@ pub fn for_plan(plan: &Plan) -> Vec<Box<dyn Node>> {
             tags: tags.clone(),
         }),
         Box::new(iam_instance_profile::IamInstanceProfile { name: plan.role.instance_profile.clone(), role: plan.role.name.clone(), tags }),
-    ]
+    ];
+    nodes.extend(planned);
+    nodes.extend(unlisted);
+    nodes
 }
 
 /// The outputs users see (`pinfra output`), by stable name, from the outputs of existing
@@ -45,6 +81,16 @@ pub fn named_outputs(plan: &Plan, live: &BTreeMap<ResourceId, Outputs>) -> BTree
     };
     BTreeMap::from([
         ("cluster_arn", get(msk_cluster::KIND, plan.msk.cluster.name(), msk_cluster::OUTPUT_ARN)),
+        ("bootstrap_brokers_sasl_iam", get(msk_cluster::KIND, plan.msk.cluster.name(), msk_cluster::OUTPUT_BOOTSTRAP)),
+        ("topics", {
+            let names: Vec<serde_json::Value> = plan
+                .topics
+                .iter()
+                .filter(|t| live.contains_key(&ResourceId::new(msk_topic::KIND, &t.name)))
+                .map(|t| serde_json::Value::String(t.name.clone()))
+                .collect();
+            Value::of(names)
+        }),
         ("bucket_name", get(s3_bucket::KIND, &plan.bucket.name, "name")),
         ("bucket_arn", get(s3_bucket::KIND, &plan.bucket.name, "arn")),
         ("role_name", get(iam_role::KIND, &plan.role.name, "name")),

@@ -94,6 +94,8 @@ impl Sandbox {
     pub fn pinfra_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut command = pinfra_command(args);
         command.env("AWS_ENDPOINT_URL", &self.url).env("AWS_ACCESS_KEY_ID", ACCESS_KEY).env("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+        // The sandbox's asynchronous states take a few hundred milliseconds; poll often.
+        command.env("PINFRA_POLL_INTERVAL_MS", "50");
         for (k, v) in env {
             command.env(k, v);
         }
@@ -128,6 +130,11 @@ impl Sandbox {
         let spec =
             serde_json::json!({"service": service, "operation": operation, "query": query, "status": status, "code": code, "count": count});
         self.http("POST", "/_sandbox/faults", Some(&spec.to_string()));
+    }
+
+    /// Changes the emulated MSK's timing (`cluster_delay_ms`, `topic_delay_ms`, `stale_ms`, ...).
+    pub fn msk_settings(&self, settings: serde_json::Value) {
+        self.http("POST", "/_sandbox/msk/settings", Some(&settings.to_string()));
     }
 
     /// Disarms every fault.
