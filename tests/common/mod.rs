@@ -28,6 +28,7 @@ pub struct Sandbox {
     child: Child,
     /// `http://127.0.0.1:<port>`.
     pub url: String,
+    _log: tempfile::NamedTempFile,
 }
 
 impl Sandbox {
@@ -39,32 +40,33 @@ impl Sandbox {
             "the sandbox needs its Python venv at {}; run ./scripts/setup-venv (./scripts/test does it for you)",
             python.display()
         );
+        // The server logs every request: its stderr goes to a file, never to a pipe nobody
+        // reads (a full pipe would stall the server).
+        let log = tempfile::NamedTempFile::new().expect("sandbox log file");
         let mut child = Command::new(&python)
             .arg(root().join("scripts/sandbox.py"))
             .args(["--host", "127.0.0.1", "--port", "0"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(log.reopen().expect("reopen log"))
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start the sandbox with {}: {e}", python.display()));
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            let mut lines = BufReader::new(stdout).lines();
+            let _ = tx.send(lines.next().and_then(Result::ok).unwrap_or_default());
+            // Keep draining, for the same reason as stderr.
+            for _ in lines {}
         });
         let url = match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(line) if line.starts_with("http://") => line.trim().to_owned(),
             other => {
                 let _ = child.kill();
-                let mut stderr = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    let _ = e.read_to_string(&mut stderr);
-                }
-                panic!("the sandbox did not start (got {other:?}); its stderr:\n{stderr}");
+                let stderr = std::fs::read_to_string(log.path()).unwrap_or_default();
+                panic!("the sandbox did not start (got {other:?}); its log:\n{stderr}");
             }
         };
-        Sandbox { child, url }
+        Sandbox { child, url, _log: log }
     }
 
     /// A sandbox with the seed's MSK cluster in it.
