@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Benchmark: wall time and AWS call count of a converged `pinfra diff` with many topics.
+
+    .venv/bin/python scripts/bench_topics.py [--latency-ms 20] [--sizes 10,100,500] [--runs 5]
+
+For each size N it starts a fresh sandbox with a fixed latency added to every AWS call, seeds
+the MSK cluster, applies plans/pinterest.toml plus N generated topics (setup, not measured),
+then runs `pinfra diff` --runs times on the converged environment and reports the median wall
+time, the number of AWS calls of one diff, and how many of them were MSK topic calls. The
+binary is target/debug/pinfra (run `cargo build` first). Prints a Markdown table.
+
+This is a benchmark, not a test: it asserts nothing about time. Figures go to BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PINFRA = ROOT / "target" / "debug" / "pinfra"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+
+
+def http(url: str, method: str = "GET", body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback only
+        return json.loads(response.read() or b"{}")
+
+
+def start_sandbox(latency_ms: int, log: Path) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [str(PYTHON), str(ROOT / "scripts" / "sandbox.py"), "--port", "0", "--latency-ms", str(latency_ms)],
+        stdout=subprocess.PIPE,
+        stderr=log.open("w"),
+        text=True,
+    )
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+    if not url.startswith("http://127.0.0.1:"):
+        process.kill()
+        sys.exit(f"sandbox did not start: {url!r}; see {log}")
+    return process, url
+
+
+def plan_with_topics(n: int, directory: Path) -> Path:
+    text = (ROOT / "plans" / "pinterest.toml").read_text()
+    extra = "".join(f'\n[[topics]]\nname = "{{user_id}}.bench-{i:04d}"\npartitions = 1\nreplication_factor = 2\n' for i in range(n))
+    path = directory / f"bench-{n}.toml"
+    path.write_text(text + extra)
+    return path
+
+
+def pinfra(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(PINFRA), *args], env=env, capture_output=True, text=True, check=False)
+
+
+def measure(n: int, latency_ms: int, runs: int, workdir: Path) -> dict[str, float | int]:
+    process, url = start_sandbox(latency_ms, workdir / f"sandbox-{n}.log")
+    try:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "AWS_ENDPOINT_URL": url,
+            "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "bench-dummy",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "PINFRA_POLL_INTERVAL_MS": "50",
+        }
+        subprocess.run([str(PYTHON), str(ROOT / "scripts" / "sandbox_seed.py"), "--endpoint", url, "cluster", "pinterest-msk-cluster"], check=True, capture_output=True)
+        # Setup, not measured: topics become ACTIVE at once.
+        http(f"{url}/_sandbox/msk/settings", "POST", {"topic_delay_ms": 0})
+        plan = plan_with_topics(n, workdir)
+        setup = pinfra(["apply", "--auto-approve", str(plan)], env)
+        if setup.returncode != 0:
+            sys.exit(f"setup apply failed for {n} topics:\n{setup.stderr}")
+        times = []
+        calls: list[dict] = []
+        for _ in range(runs):
+            http(f"{url}/_sandbox/calls/reset", "POST", {})
+            started = time.perf_counter()
+            diff = pinfra(["diff", str(plan)], env)
+            times.append(time.perf_counter() - started)
+            if diff.returncode != 0:
+                sys.exit(f"diff of the converged environment did not exit 0 for {n} topics:\n{diff.stdout}\n{diff.stderr}")
+            calls = http(f"{url}/_sandbox/calls")["calls"]
+        topic_calls = [c for c in calls if c["service"] == "kafka" and "/topics" in c["operation"]]
+        return {
+            "topics": n + 3,
+            "median_s": statistics.median(times),
+            "min_s": min(times),
+            "calls": len(calls),
+            "topic_calls": len(topic_calls),
+            "mutating": sum(1 for c in calls if c["mutating"]),
+        }
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-ms", type=int, default=20)
+    parser.add_argument("--sizes", default="10,100,500", help="extra topics beside the plan's three, comma-separated")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if not PINFRA.exists():
+        sys.exit("build first: cargo build")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in (int(s) for s in args.sizes.split(",")):
+            rows.append(measure(size, args.latency_ms, args.runs, Path(tmp)))
+            print(f"measured {size} extra topics", file=sys.stderr)
+    print(f"Converged `pinfra diff`, sandbox latency {args.latency_ms} ms per call, median of {args.runs} runs (debug build):\n")
+    print("| topics in plan | median wall time | fastest | AWS calls | of which topic API | mutating |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['topics']} | {r['median_s'] * 1000:.0f} ms | {r['min_s'] * 1000:.0f} ms | {r['calls']} | {r['topic_calls']} | {r['mutating']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
