@@ -39,6 +39,8 @@ pub struct Aws {
     pub s3: aws_sdk_s3::Client,
     /// MSK.
     pub kafka: aws_sdk_kafka::Client,
+    /// EC2 (default VPC subnets).
+    pub ec2: aws_sdk_ec2::Client,
     /// The region calls go to.
     pub region: String,
     /// The custom endpoint, if any; named in "cannot reach" errors.
@@ -71,6 +73,7 @@ impl Aws {
             iam: aws_sdk_iam::Client::new(&config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             kafka: aws_sdk_kafka::Client::new(&config),
+            ec2: aws_sdk_ec2::Client::new(&config),
             region: settings.region.clone(),
             endpoint: settings.endpoint_url.clone(),
         }
@@ -87,6 +90,7 @@ impl Aws {
             iam,
             s3: aws_sdk_s3::Client::new(&config),
             kafka: aws_sdk_kafka::Client::new(&config),
+            ec2: aws_sdk_ec2::Client::new(&config),
             region: "us-east-1".to_owned(),
             endpoint: None,
         }

@@ -167,6 +167,23 @@ impl<'a, 'i> Table<'a, 'i> {
         out
     }
 
+    /// An optional array of strings; empty when absent.
+    pub fn string_list(&mut self, d: &mut Diagnostics, key: &'static str) -> Vec<SpannedString> {
+        let Some((_, value)) = self.entry(key) else { return Vec::new() };
+        let DeValue::Array(items) = value.get_ref() else {
+            self.type_error(d, key, "an array of strings", value);
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            match item.get_ref() {
+                DeValue::String(s) => out.push(Spanned::new(item.span(), s.to_string())),
+                _ => self.type_error(d, &format!("{key}[{index}]"), "a string", item),
+            }
+        }
+        out
+    }
+
     /// An optional sub-table (`[path.key]` or an inline table).
     pub fn table(&mut self, d: &mut Diagnostics, key: &'static str) -> Option<Table<'a, 'i>> {
         let (k, value) = self.entry(key)?;

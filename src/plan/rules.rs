@@ -174,6 +174,30 @@ pub fn topic_name(name: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Whether a Kafka version string (`3.6.0`, `3.7.x`, `3.8.x.kraft`) is 3.6 or later, which the
+/// MSK topic API needs.
+pub fn kafka_version_at_least_3_6(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) >= (3, 6),
+        (Some(major), None) => major > 3,
+        _ => false,
+    }
+}
+
+/// An EC2 resource id such as `subnet-0a1b2c3d` or `sg-0a1b2c3d`.
+pub fn ec2_id(value: &str, prefix: &str) -> Result<(), Invalid> {
+    let ok = value
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hex| (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    if ok {
+        Ok(())
+    } else {
+        invalid(format!("`{value}` is not a {prefix} id"), Some(&format!("{prefix} ids look like `{prefix}-0a1b2c3d4e5f60718`")))
+    }
+}
+
 /// A user tag: AWS's length limits, and no reserved prefixes.
 pub fn tag(key: &str, value: &str) -> Result<(), Invalid> {
     if key.is_empty() || key.len() > 128 {
@@ -259,6 +283,25 @@ mod tests {
         assert_eq!(port(8082), Ok(8082));
         assert!(port(0).is_err());
         assert!(port(70000).is_err());
+    }
+
+    #[test]
+    fn kafka_versions_and_ec2_ids() {
+        for (version, ok) in [
+            ("3.6.0", true),
+            ("3.7.x", true),
+            ("3.8.x.kraft", true),
+            ("4.0.x.kraft", true),
+            ("3.5.1", false),
+            ("2.8.1", false),
+            ("x", false),
+        ] {
+            assert_eq!(kafka_version_at_least_3_6(version), ok, "{version}");
+        }
+        assert!(ec2_id("subnet-0a1b2c3d", "subnet").is_ok());
+        assert!(ec2_id("subnet-0a0a0a0a0a0a0a0a1", "subnet").is_ok());
+        assert!(ec2_id("sg-12345678", "subnet").is_err());
+        assert!(ec2_id("subnet-XYZ", "subnet").is_err());
     }
 
     #[test]

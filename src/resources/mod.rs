@@ -35,13 +35,20 @@ pub fn ownership(plan: &Plan) -> Ownership {
 pub fn for_plan(plan: &Plan, discovery: &Arc<Discovery>, options: Options) -> Vec<Box<dyn Node>> {
     let mut tags: Tags = plan.environment.tags.clone();
     tags.extend(ownership(plan).tags());
-    let cluster = msk_cluster::MskCluster { cluster: plan.msk.cluster.clone(), discovery: Arc::clone(discovery) };
+    let cluster = msk_cluster::MskCluster {
+        cluster: plan.msk.cluster.clone(),
+        spec: plan.msk.create.clone(),
+        tags: tags.clone(),
+        discovery: Arc::clone(discovery),
+        poll: options.poll,
+    };
     let cluster_id = ResourceId::new(msk_cluster::KIND, plan.msk.cluster.name());
     let topic = |name: &str, spec| -> Box<dyn Node> {
         Box::new(msk_topic::MskTopic {
             name: name.to_owned(),
             spec,
             prune: options.prune,
+            planned_brokers: plan.msk.create.as_ref().map(|c| c.broker_count),
             cluster: cluster_id.clone(),
             discovery: Arc::clone(discovery),
             poll: options.poll,

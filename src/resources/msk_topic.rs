@@ -72,6 +72,8 @@ pub struct MskTopic {
     pub spec: Option<TopicSpec>,
     /// For an unlisted topic: delete it (`--prune`) instead of only reporting it.
     pub prune: bool,
+    /// The broker count of a cluster pinfra creates (the live count wins once it exists).
+    pub planned_brokers: Option<i32>,
     /// The cluster resource.
     pub cluster: ResourceId,
     /// What [`msk_cluster::discover`] found.
@@ -247,7 +249,7 @@ impl Kind for MskTopic {
         Desired {
             spec: self.spec.clone(),
             cluster_arn: inputs.string(&self.cluster, msk_cluster::OUTPUT_ARN),
-            broker_count: self.discovery.cluster.as_ref().and_then(|c| c.broker_count),
+            broker_count: self.discovery.cluster.as_ref().and_then(|c| c.broker_count).or(self.planned_brokers),
         }
     }
 
