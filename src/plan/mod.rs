@@ -277,7 +277,9 @@ fn read_msk(d: &mut Diagnostics, mut table: Table<'_, '_>, environment: Option<&
     let prefix = table.string(d, "topic_prefix");
     let create_table = table.table(d, "create");
     table.finish(d);
-    let topic_prefix = name(d, prefix, "{user_id}.", vars, "topic prefix", |p| if p.is_empty() { Ok(()) } else { rules::topic_name(p) });
+    // An empty prefix would make every topic on the cluster the plan's, for `--prune` and
+    // `destroy` to delete: refused.
+    let topic_prefix = name(d, prefix, "{user_id}.", vars, "topic prefix", rules::topic_name);
     let create = create_table.map(|t| read_cluster_spec(d, t));
     let cluster = cluster?;
     if create.is_some() && cluster.get_ref().starts_with("arn:") {

@@ -24,12 +24,24 @@ pub struct IamRole {
     pub name: String,
     /// Bucket the connector writes to.
     pub bucket: String,
-    /// Prefix of the plan's topics and consumer groups (`<user_id>.`).
+    /// The user id, prefix of the plan's consumer groups.
     pub user_id: String,
+    /// The plan's topic prefix (`<user_id>.`), and planned topics outside it.
+    pub topics: TopicScope,
     /// The cluster resource whose ARN scopes the policy.
     pub cluster: ResourceId,
     /// Tags, ownership included.
     pub tags: Tags,
+}
+
+/// Which topics the role may use: everything under the plan's prefix, and the planned topics
+/// outside it by name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TopicScope {
+    /// The plan's topic prefix.
+    pub prefix: String,
+    /// Planned topics that do not start with the prefix.
+    pub others: Vec<String>,
 }
 
 /// What the plan wants.
@@ -64,8 +76,10 @@ pub fn trust_policy() -> Json {
 
 /// The least-privilege policy: the cluster, the plan's topics and groups, MSK Connect's internal
 /// topics and groups, and the bucket. No `*` resource.
-pub fn pipeline_policy(cluster_arn: &str, bucket: &str, user_id: &str) -> Json {
+pub fn pipeline_policy(cluster_arn: &str, bucket: &str, user_id: &str, topics: &TopicScope) -> Json {
     let scoped = |kind: &str, name: &str| cluster_arn.replacen(":cluster/", &format!(":{kind}/"), 1) + "/" + name;
+    let mut topic_arns = vec![scoped("topic", &format!("{}*", topics.prefix)), scoped("topic", "__amazon_msk_connect_*")];
+    topic_arns.extend(topics.others.iter().map(|t| scoped("topic", t)));
     json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -82,7 +96,7 @@ pub fn pipeline_policy(cluster_arn: &str, bucket: &str, user_id: &str) -> Json {
                     "kafka-cluster:CreateTopic", "kafka-cluster:DescribeTopic", "kafka-cluster:DescribeTopicDynamicConfiguration",
                     "kafka-cluster:ReadData", "kafka-cluster:WriteData"
                 ],
-                "Resource": [scoped("topic", &format!("{user_id}.*")), scoped("topic", "__amazon_msk_connect_*")]
+                "Resource": topic_arns
             },
             {
                 "Sid": "PipelineGroups",
@@ -171,7 +185,7 @@ impl Kind for IamRole {
 
     fn desired(&self, inputs: &Inputs) -> Desired {
         let policy = match inputs.string(&self.cluster, msk_cluster::OUTPUT_ARN) {
-            Some(arn) => Value::Known(pipeline_policy(&arn, &self.bucket, &self.user_id)),
+            Some(arn) => Value::Known(pipeline_policy(&arn, &self.bucket, &self.user_id, &self.topics)),
             None => Value::Unknown,
         };
         Desired { trust: trust_policy(), policy, tags: self.tags.clone() }
@@ -294,6 +308,10 @@ mod tests {
 
     const CLUSTER: &str = "arn:aws:kafka:us-east-1:123456789012:cluster/pinterest-msk-cluster/abc-1";
 
+    fn scope() -> TopicScope {
+        TopicScope { prefix: "0a1b.".into(), others: vec!["shared-events".into()] }
+    }
+
     fn desired(policy: Value) -> Desired {
         Desired { trust: trust_policy(), policy, tags: Tags::from([("pinfra:env".into(), "dev".into())]) }
     }
@@ -302,7 +320,7 @@ mod tests {
         Live {
             arn: "arn:aws:iam::123456789012:role/r".into(),
             trust: Some(trust_policy()),
-            policy: Some(pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b")),
+            policy: Some(pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope())),
             tags: Tags::from([("pinfra:env".into(), "dev".into())]),
         }
     }
@@ -313,8 +331,8 @@ mod tests {
 
     #[test]
     fn diff_table() {
-        let policy = Value::Known(pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b"));
-        let other_bucket = Value::Known(pipeline_policy(CLUSTER, "other-bucket", "0a1b"));
+        let policy = Value::Known(pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope()));
+        let other_bucket = Value::Known(pipeline_policy(CLUSTER, "other-bucket", "0a1b", &scope()));
         let mut untagged = live();
         untagged.tags.clear();
         let mut reordered = live();
@@ -340,9 +358,10 @@ mod tests {
 
     #[test]
     fn policy_is_scoped_with_no_wildcard_resource() {
-        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b");
+        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope());
         let text = policy.to_string();
         assert!(text.contains("arn:aws:kafka:us-east-1:123456789012:topic/pinterest-msk-cluster/abc-1/0a1b.*"), "{text}");
+        assert!(text.contains("arn:aws:kafka:us-east-1:123456789012:topic/pinterest-msk-cluster/abc-1/shared-events\""), "{text}");
         assert!(text.contains("arn:aws:s3:::user-0a1b-bucket/*"));
         for statement in policy["Statement"].as_array().unwrap() {
             for resource in statement["Resource"].as_array().unwrap() {
@@ -356,6 +375,7 @@ mod tests {
             name: "r".into(),
             bucket: "b".into(),
             user_id: "u".into(),
+            topics: TopicScope::default(),
             cluster: ResourceId::new(msk_cluster::KIND, "c"),
             tags: Tags::new(),
         }

@@ -70,6 +70,10 @@ pub fn for_plan(plan: &Plan, discovery: &Arc<Discovery>, options: Options) -> Ve
             name: plan.role.name.clone(),
             bucket: plan.bucket.name.clone(),
             user_id: plan.environment.user_id.clone(),
+            topics: iam_role::TopicScope {
+                prefix: plan.msk.topic_prefix.clone(),
+                others: plan.topics.iter().filter(|t| !t.name.starts_with(&plan.msk.topic_prefix)).map(|t| t.name.clone()).collect(),
+            },
             cluster: cluster_id,
             tags: tags.clone(),
         }),

@@ -163,14 +163,24 @@ impl MskTopic {
             // The name is taken: by a topic being deleted (a replacement, or a prune by another
             // run), which must be gone first; or by our own create from an interrupted earlier
             // run, which is waited for like this one.
-            Err(e) if e.is_code(&["TopicExistsException", "ConflictException"]) => {
-                if let Some((status, _)) = self.describe(aws, cluster_arn).await?
-                    && status == "DELETING"
-                {
+            Err(e) if e.is_code(&["TopicExistsException", "ConflictException"]) => match self.describe(aws, cluster_arn).await? {
+                Some((status, _)) if status == "DELETING" => {
                     self.wait_gone(aws, cluster_arn).await?;
                     send().await?;
                 }
-            }
+                // Someone else's topic, or ours with other settings: say so rather than report
+                // a create that did not happen as done.
+                Some((_, partitions)) if partitions != spec.partitions => {
+                    return Err(ResourceError::refused(
+                        format!(
+                            "topic {} appeared while pinfra was creating it, with {partitions} partitions instead of {}",
+                            self.name, spec.partitions
+                        ),
+                        "run `pinfra diff` to see the topic as it is, then apply again",
+                    ));
+                }
+                _ => {}
+            },
             Err(e) => return Err(e.into()),
         }
         self.wait_active(aws, cluster_arn, spec.partitions).await
@@ -236,7 +246,15 @@ impl Kind for MskTopic {
             && !spec.configs.is_empty()
         {
             match aws.kafka.describe_topic().cluster_arn(cluster_arn).topic_name(&self.name).send().await.or_aws("kafka:DescribeTopic") {
-                Ok(out) => live.configs = out.configs().map(|c| decode_configs(c).unwrap_or_default()),
+                Ok(out) => {
+                    live.configs = match out.configs() {
+                        None => Some(BTreeMap::new()),
+                        Some(encoded) => Some(decode_configs(encoded).ok_or_else(|| AwsError::Other {
+                            operation: "kafka:DescribeTopic",
+                            detail: format!("the configs of topic {} are neither base64 JSON nor base64 properties", self.name),
+                        })?),
+                    }
+                }
                 // Listed a moment ago, gone now (stale listing or a concurrent delete).
                 Err(e) if e.is_not_found() => return Ok(None),
                 Err(e) => return Err(e),
