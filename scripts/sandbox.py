@@ -13,7 +13,7 @@ Beyond moto it serves
     GET  /_sandbox/calls         {"calls": [{"service", "operation", "mutating", ...}]}
     POST /_sandbox/calls/reset   clear the call log
     POST /moto-api/reset         moto's own: reset all backends (+ extension state)
-    GET|POST /_sandbox/msk/settings  MSK cluster/topic delays and staleness (msk_topics)
+    GET|POST /_sandbox/msk/settings  MSK cluster/topic delays and staleness (msk_settings)
 
 AWS managed IAM policies are not loaded unless --iam-managed-policies (or
 MOTO_IAM_LOAD_MANAGED_POLICIES=true) is given: attaching

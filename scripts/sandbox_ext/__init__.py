@@ -16,7 +16,7 @@ Writing an extension
       ``.environ``) and may answer it by returning a werkzeug ``Response``.
       This is the place for services moto lacks (kafkaconnect; execute-api,
       which moto would otherwise route to iot), operations moto lacks (MSK
-      topic API, GetBootstrapBrokers) and fault injection.
+      topic API, GetBootstrapBrokers, cluster updates) and fault injection.
     * ``sandbox.add_control_route(method, "/_sandbox/...", handler)``: test
       controls, e.g. arming a fault.
     * ``sandbox.add_reset_hook(fn)``: clear extension state on
@@ -37,8 +37,11 @@ EXTENSIONS: tuple[str, ...] = (
     "msk_compat",  # MSK timestamps with an offset; 404 NotFoundException for unknown ARNs
     "s3_compat",  # GetBucketVersioning's empty answer as S3 sends it
     "faults",  # armed faults: make the next matching calls fail (tests of partial applies)
-    # After faults, so that armed faults also hit the calls it answers.
-    "msk_topics",  # MSK topic API, GetBootstrapBrokers; clusters ACTIVE after a delay
+    "msk_settings",  # GET/POST /_sandbox/msk/settings: MSK delays and formats
+    # After faults, so that armed faults also hit the calls these answer; msk_clusters before
+    # msk_topics, so that cluster transitions are settled before a topic call looks.
+    "msk_clusters",  # MSK cluster states, CreateClusterV2 kept whole, in-place updates, deletion
+    "msk_topics",  # MSK topic API, GetBootstrapBrokers
 )
 
 

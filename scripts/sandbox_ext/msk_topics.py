@@ -1,5 +1,4 @@
-"""MSK topic API, GetBootstrapBrokers and cluster states for the sandbox (moto 5.2.5 has none:
-HTTP 500, and its clusters stay CREATING forever).
+"""MSK topic API and GetBootstrapBrokers for the sandbox (moto 5.2.5 has neither: HTTP 500).
 
 Answered here, as a request hook for service ``kafka`` (wire format from botocore's
 kafka 2018-11-14 model; REST JSON, camelCase members):
@@ -12,33 +11,25 @@ kafka 2018-11-14 model; REST JSON, camelCase members):
     GET    /v1/clusters/{clusterArn}/bootstrap-brokers    GetBootstrapBrokers
 
 moto's kafka backend (``kafka_backends[account][region].clusters``, keyed by ARN) decides
-which clusters exist; topics live here, per cluster ARN. Errors are ``{"message": ...,
-"invalidParameter": ...}`` with ``x-amzn-ErrorType: <Code>`` and the model's status.
+which clusters exist, ``msk_clusters`` their states; topics live here, per cluster ARN. Errors
+are ``{"message": ..., "invalidParameter": ...}`` with ``x-amzn-ErrorType: <Code>`` and the
+model's status (``MskError``; ``msk_clusters`` uses the same).
 
-Timing (all from time.monotonic(); settings below):
+Timing (all from time.monotonic(); settings in ``msk_settings``):
 
-* A cluster (however created) is CREATING for ``cluster_delay_ms`` after its creation, then
-  ACTIVE, as DescribeCluster(V2)/ListClusters(V2) show. Create responses still say CREATING.
 * CreateTopic -> CREATING, ACTIVE ``topic_delay_ms`` later; UpdateTopic -> UPDATING, ACTIVE
   ``topic_delay_ms`` later (new values visible at once); DeleteTopic -> DELETING, gone
   ``topic_delay_ms`` later.
 * DescribeTopic and ListTopics show the topics as they were ``stale_ms`` ago (real MSK's
   answers lag about a minute). Mutations and their checks always use the current state.
 
-Settings: ``GET /_sandbox/msk/settings``; ``POST /_sandbox/msk/settings`` with any subset of
-``{"cluster_delay_ms", "topic_delay_ms", "stale_ms", "describe_configs_format",
-"update_configs_mode"}``. Defaults come from PINFRA_SANDBOX_CLUSTER_DELAY_MS (0),
-PINFRA_SANDBOX_TOPIC_DELAY_MS (300), PINFRA_SANDBOX_STALE_MS (0),
-PINFRA_SANDBOX_TOPIC_CONFIGS_FORMAT ("properties" | "json") and
-PINFRA_SANDBOX_TOPIC_CONFIGS_UPDATE ("merge" | "replace"). ``POST /moto-api/reset`` clears
-all topics and restores the defaults.
+``POST /moto-api/reset`` clears all topics.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import json
 import os
@@ -49,58 +40,17 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs
 
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Response
 
+from . import msk_settings
 from .core import AwsRequest, Sandbox, json_response
-
-# ------------------------------------------------------------------------------ settings
-INT_SETTINGS: dict[str, tuple[str, int]] = {
-    "cluster_delay_ms": ("PINFRA_SANDBOX_CLUSTER_DELAY_MS", 0),
-    "topic_delay_ms": ("PINFRA_SANDBOX_TOPIC_DELAY_MS", 300),
-    "stale_ms": ("PINFRA_SANDBOX_STALE_MS", 0),
-}
-CHOICE_SETTINGS: dict[str, tuple[str, tuple[str, ...]]] = {
-    # DescribeTopic's configs: base64 of Java-properties lines (the MSK guide's example) or
-    # of a JSON object (what Terraform's aws_msk_topic decodes).
-    "describe_configs_format": ("PINFRA_SANDBOX_TOPIC_CONFIGS_FORMAT", ("properties", "json")),
-    # UpdateTopic's configs: merged into the topic's own configs, or replacing them.
-    "update_configs_mode": ("PINFRA_SANDBOX_TOPIC_CONFIGS_UPDATE", ("merge", "replace")),
-}
-
-
-def validate_setting(key: str, value: Any) -> Any:
-    if key in INT_SETTINGS:
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{key}: expected a non-negative integer (milliseconds), got {value!r}")
-        return value
-    if key in CHOICE_SETTINGS:
-        choices = CHOICE_SETTINGS[key][1]
-        if value not in choices:
-            raise ValueError(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
-        return value
-    known = ", ".join([*INT_SETTINGS, *CHOICE_SETTINGS])
-    raise ValueError(f"unknown setting {key!r}; known: {known}")
-
-
-def settings_from_env() -> dict[str, Any]:
-    defaults = {key: default for key, (_env, default) in INT_SETTINGS.items()}
-    defaults.update({key: choices[0] for key, (_env, choices) in CHOICE_SETTINGS.items()})
-    settings: dict[str, Any] = {}
-    for key, (env, _) in [*INT_SETTINGS.items(), *CHOICE_SETTINGS.items()]:
-        raw = os.environ.get(env)
-        try:
-            settings[key] = defaults[key] if raw in (None, "") else validate_setting(key, raw)
-        except ValueError as err:
-            raise ValueError(f"${env}: {err}") from None
-    return settings
-
+from .msk_settings import MskSettings
 
 # -------------------------------------------------------------------------------- errors
 ERROR_STATUS = {
     "BadRequestException": 400,
     "NotFoundException": 404,
+    "ConflictException": 409,
     "TopicExistsException": 409,
 }
 
@@ -385,33 +335,21 @@ def bootstrap_brokers(ref: ClusterRef) -> dict[str, str]:
 
 # --------------------------------------------------------------------------------- state
 class MskTopics:
-    """Topic store and settings; every method takes the lock."""
+    """Topic store; every method takes the lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: MskSettings) -> None:
         self.lock = threading.RLock()
-        self.settings = settings_from_env()
+        self.settings = settings
         # cluster ARN -> topic name -> revisions, oldest first
         self.topics: dict[str, dict[str, list[Revision]]] = {}
-
-    # ------------------------------------------------------------------ settings
-    def get(self, key: str) -> Any:
-        with self.lock:
-            return self.settings[key]
-
-    def update_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
-        validated = {k: validate_setting(k, v) for k, v in changes.items()}
-        with self.lock:
-            self.settings.update(validated)
-            return dict(self.settings)
 
     def reset(self) -> None:
         with self.lock:
             self.topics.clear()
-            self.settings = settings_from_env()
 
     # ------------------------------------------------------------------ helpers
     def _cluster_topics(self, ref: ClusterRef, now: float) -> dict[str, list[Revision]]:
-        horizon = now - self.settings["stale_ms"] / 1000.0
+        horizon = now - self.settings.seconds("stale_ms")
         topics = self.topics.setdefault(ref.arn, {})
         for name in list(topics):
             kept = prune(topics[name], horizon)
@@ -422,10 +360,10 @@ class MskTopics:
         return topics
 
     def _read_time(self, now: float) -> float:
-        return now - self.settings["stale_ms"] / 1000.0
+        return now - self.settings.seconds("stale_ms")
 
     def _delay(self) -> float:
-        return self.settings["topic_delay_ms"] / 1000.0
+        return self.settings.seconds("topic_delay_ms")
 
     def _current(self, topics: dict[str, list[Revision]], name: str, now: float) -> TopicView | None:
         history = topics.get(name)
@@ -605,55 +543,8 @@ def json_body(request: AwsRequest) -> dict[str, Any]:
     return body
 
 
-def install_cluster_states(store: MskTopics) -> None:
-    """moto's clusters stay CREATING: make them ACTIVE ``cluster_delay_ms`` after creation."""
-    from moto.kafka import models
-
-    cls = models.FakeKafkaCluster
-    original_init = cls.__init__
-
-    @functools.wraps(original_init)
-    def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        original_init(self, *args, **kwargs)
-        self.__dict__["_sandbox_created"] = time.monotonic()
-
-    def get_state(self: Any) -> str:
-        state = self.__dict__.get("_sandbox_state", "CREATING")
-        created = self.__dict__.get("_sandbox_created")
-        if state == "CREATING" and created is not None and time.monotonic() - created >= store.get("cluster_delay_ms") / 1000.0:
-            return "ACTIVE"
-        return str(state)
-
-    def set_state(self: Any, value: str) -> None:
-        self.__dict__["_sandbox_state"] = value
-
-    cls.__init__ = init  # type: ignore[method-assign]
-    cls.state = property(get_state, set_state)  # type: ignore[assignment]
-
-    # The create responses report the stored state (CREATING), not the derived one.
-    for name in ("create_cluster", "create_cluster_v2"):
-        original = getattr(models.KafkaBackend, name)
-
-        def created_as_creating(original: Any) -> Any:
-            @functools.wraps(original)
-            def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-                result = list(original(self, *args, **kwargs))
-                cluster = self.clusters.get(result[0])
-                if cluster is not None:
-                    result[2] = cluster.__dict__.get("_sandbox_state", result[2])
-                return tuple(result)
-
-            return wrapper
-
-        setattr(models.KafkaBackend, name, created_as_creating(original))
-
-
 def install(sandbox: Sandbox) -> None:
-    try:
-        store = MskTopics()
-    except ValueError as err:
-        raise SystemExit(f"sandbox: {err}") from None
-    install_cluster_states(store)
+    store = MskTopics(msk_settings.current())
 
     def handle(request: AwsRequest) -> Response | None:
         path, method = request.path, request.method
@@ -693,20 +584,5 @@ def install(sandbox: Sandbox) -> None:
             return None
         return handle(request)
 
-    def get_settings(_request: Request) -> Response:
-        with store.lock:
-            return json_response(dict(store.settings))
-
-    def post_settings(request: Request) -> Response:
-        try:
-            changes = json.loads(request.get_data() or b"{}")
-            if not isinstance(changes, dict):
-                raise ValueError("expected a JSON object")
-            return json_response(store.update_settings(changes))
-        except ValueError as err:
-            return json_response({"error": str(err)}, 400)
-
     sandbox.add_request_hook("msk_topics", hook)
-    sandbox.add_control_route("GET", "/_sandbox/msk/settings", get_settings)
-    sandbox.add_control_route("POST", "/_sandbox/msk/settings", post_settings)
     sandbox.add_reset_hook(store.reset)
