@@ -3,7 +3,7 @@
 
     .venv/bin/python scripts/sandbox_probe.py http://127.0.0.1:PORT
 
-Resets moto, runs IAM, S3, STS and MSK calls through boto3 and prints one line
+Resets moto, runs IAM, S3, STS, MSK and EC2 calls through boto3 and prints one line
 per fact, including raw wire snippets (boto3 decodes IAM policy documents; the
 Rust SDK does not). Re-run it after bumping moto and compare with the
 "moto 5.2.5 behaviour we rely on" section of docs/sandbox.md.
@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sys
+import time
 import urllib.request
 from typing import Any
 
@@ -271,6 +272,57 @@ def msk_facts() -> None:
         r = attempt("kafka.list_tags_for_resource", kafka.list_tags_for_resource, ResourceArn=arn1)
         fact("kafka.list_tags_for_resource value", r and r["Tags"])
         msk_topic_facts(kafka, arn1)
+    msk_cluster_facts(kafka)
+
+
+def ec2_default_vpc_facts() -> None:
+    """The default VPC and its default subnets, as pinfra finds them for a new MSK cluster."""
+    for region in ("us-east-1", "eu-west-1"):
+        ec2 = client("ec2", region)
+        r = attempt(f"ec2.describe_vpcs isDefault=true [{region}]", ec2.describe_vpcs, Filters=[{"Name": "isDefault", "Values": ["true"]}])
+        vpcs = (r or {}).get("Vpcs", [])
+        fact(f"ec2 default vpcs [{region}]", [(v["VpcId"], v["CidrBlock"]) for v in vpcs])
+        if not vpcs:
+            continue
+        filters = [{"Name": "vpc-id", "Values": [vpcs[0]["VpcId"]]}, {"Name": "default-for-az", "Values": ["true"]}]
+        r = attempt(f"ec2.describe_subnets vpc-id+default-for-az [{region}]", ec2.describe_subnets, Filters=filters)
+        fact(f"ec2 default subnets [{region}]", sorted((s["AvailabilityZone"], s["SubnetId"]) for s in (r or {}).get("Subnets", [])))
+
+
+def msk_cluster_facts(kafka: Any) -> None:
+    """Cluster lifecycle (sandbox extension msk_clusters), with fast delays."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    settings = json.dumps({"cluster_delay_ms": 0, "cluster_update_delay_ms": 200}).encode()
+    opener.open(urllib.request.Request(f"{URL}/_sandbox/msk/settings", data=settings, method="POST")).read()
+    bngi = {"InstanceType": "kafka.m5.large", "ClientSubnets": ["subnet-1", "subnet-2", "subnet-3"], "StorageInfo": {"EbsStorageInfo": {"VolumeSize": 100}}}
+    provisioned = {"BrokerNodeGroupInfo": bngi, "KafkaVersion": "3.6.0", "NumberOfBrokerNodes": 3}
+    r = attempt("kafka.create_cluster_v2 [life]", kafka.create_cluster_v2, ClusterName="life", Provisioned=provisioned)
+    if not r:
+        return
+    arn = r["ClusterArn"]
+    attempt("kafka.create_cluster_v2 same name", kafka.create_cluster_v2, ClusterName="life", Provisioned=provisioned)
+    attempt("kafka.create_cluster_v2 4 brokers in 3 subnets", kafka.create_cluster_v2, ClusterName="life-4", Provisioned={**provisioned, "NumberOfBrokerNodes": 4})
+    info = kafka.describe_cluster_v2(ClusterArn=arn)["ClusterInfo"]
+    version = info["CurrentVersion"]
+    fact("kafka.describe_cluster_v2 [life] State/CurrentVersion", (info["State"], version))
+    fact("kafka.describe_cluster_v2 [life] EncryptionInfo", info["Provisioned"].get("EncryptionInfo"))
+    attempt("kafka.update_broker_count wrong version", kafka.update_broker_count, ClusterArn=arn, CurrentVersion="K0", TargetNumberOfBrokerNodes=6)
+    attempt("kafka.update_broker_count 4 (3 subnets)", kafka.update_broker_count, ClusterArn=arn, CurrentVersion=version, TargetNumberOfBrokerNodes=4)
+    attempt("kafka.update_broker_storage shrink", kafka.update_broker_storage, ClusterArn=arn, CurrentVersion=version, TargetBrokerEBSVolumeInfo=[{"KafkaBrokerNodeId": "All", "VolumeSizeGB": 50}])
+    r = attempt("kafka.update_broker_storage 200", kafka.update_broker_storage, ClusterArn=arn, CurrentVersion=version, TargetBrokerEBSVolumeInfo=[{"KafkaBrokerNodeId": "All", "VolumeSizeGB": 200}])
+    fact("kafka.update_broker_storage raw", RAW.get("UpdateBrokerStorage"))
+    info = kafka.describe_cluster_v2(ClusterArn=arn)["ClusterInfo"]
+    fact("kafka.describe_cluster_v2 right after: State/version/size", (info["State"], info["CurrentVersion"] == version, info["Provisioned"]["BrokerNodeGroupInfo"]["StorageInfo"]))
+    attempt("kafka.update_broker_type while UPDATING", kafka.update_broker_type, ClusterArn=arn, CurrentVersion=version, TargetInstanceType="kafka.m5.xlarge")
+    time.sleep(0.3)
+    info = kafka.describe_cluster_v2(ClusterArn=arn)["ClusterInfo"]
+    fact("kafka.describe_cluster_v2 later: State/version changed/size", (info["State"], info["CurrentVersion"] != version, info["Provisioned"]["BrokerNodeGroupInfo"]["StorageInfo"]))
+    if r:
+        op = attempt("kafka.describe_cluster_operation_v2", kafka.describe_cluster_operation_v2, ClusterOperationArn=r["ClusterOperationArn"])
+        fact("kafka.describe_cluster_operation_v2 state/type", op and (op["ClusterOperationInfo"]["OperationState"], op["ClusterOperationInfo"]["OperationType"]))
+    r = attempt("kafka.delete_cluster", kafka.delete_cluster, ClusterArn=arn)
+    fact("kafka.delete_cluster State", r and r["State"])
+    attempt("kafka.describe_cluster_v2 after delete (delay 0)", kafka.describe_cluster_v2, ClusterArn=arn)
 
 
 def msk_topic_facts(kafka: Any, arn: str) -> None:
@@ -301,6 +353,7 @@ def main() -> None:
     iam_facts()
     s3_facts()
     msk_facts()
+    ec2_default_vpc_facts()
     calls = json.load(opener.open(f"{URL}/_sandbox/calls"))["calls"]
     fact("sandbox calls recorded", len(calls))
     for c in calls[:3] + calls[-3:]:
