@@ -69,6 +69,26 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Print the values other tools need: ARNs, names, endpoints.
     Output(OutputArgs),
+    /// Write client.properties, kafka-rest.properties and user-data.sh for the Kafka client.
+    Render(RenderArgs),
+}
+
+/// `pinfra render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The plan file.
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// The directory to write into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Do not contact AWS: values only the account knows are written as `<unknown: ...>`.
+    #[arg(long)]
+    pub offline: bool,
+    /// Templates that override the embedded ones, by file name (`client.properties.j2`,
+    /// `kafka-rest.properties.j2`, `user-data.sh.j2`).
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
 }
 
 /// The plan file argument.

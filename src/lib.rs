@@ -9,6 +9,7 @@ pub mod commands;
 pub mod diagnostics;
 pub mod engine;
 pub mod plan;
+pub mod render;
 pub mod resources;
 pub mod retry;
 pub mod settings;

@@ -5,6 +5,7 @@ mod apply;
 mod destroy;
 mod diff;
 mod output;
+mod render;
 mod validate;
 
 use std::path::Path;
@@ -58,6 +59,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Apply(args) => apply::run(args, &cli.global, &env, out).await,
         Command::Destroy(args) => destroy::run(args, &cli.global, &env, out).await,
         Command::Output(args) => output::run(args, &cli.global, &env, out).await,
+        Command::Render(args) => render::run(args, &cli.global, &env, out).await,
     }
 }
 

@@ -31,6 +31,30 @@ pub struct Plan {
     pub bucket: BucketSpec,
     /// The pipeline's topics.
     pub topics: Vec<TopicSpec>,
+    /// The software of the EC2 Kafka client and REST proxy.
+    pub kafka_client: KafkaClientSpec,
+}
+
+/// The `[kafka_client]` section: versions and download URLs of what the EC2 Kafka client runs.
+/// Every value ends up in a shell script, so each is checked to hold no shell syntax.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaClientSpec {
+    /// Apache Kafka version of the CLI, such as `3.6.0`.
+    pub kafka_version: String,
+    /// Scala build of the Kafka tarball, such as `2.13`.
+    pub scala_version: String,
+    /// aws-msk-iam-auth version, such as `2.2.0`.
+    pub msk_iam_auth_version: String,
+    /// Confluent Platform version for the REST proxy, such as `7.6.1`.
+    pub confluent_version: String,
+    /// Port of the REST proxy.
+    pub rest_proxy_port: u16,
+    /// Where the Kafka tarball is downloaded from.
+    pub kafka_url: String,
+    /// Where the aws-msk-iam-auth jar is downloaded from.
+    pub msk_iam_auth_url: String,
+    /// Where the Confluent Platform tarball is downloaded from.
+    pub confluent_url: String,
 }
 
 /// One `[[topics]]` entry.
@@ -204,6 +228,7 @@ fn read(d: &mut Diagnostics, document: &DeTable<'_>) -> Option<Plan> {
     let role_table = root.table(d, "role");
     let bucket_table = root.table(d, "bucket");
     let topic_tables = root.array_of_tables(d, "topics");
+    let client_table = root.table(d, "kafka_client");
     root.finish(d);
 
     // Without a valid environment the names cannot be expanded, but the rest of each section is
@@ -230,7 +255,8 @@ fn read(d: &mut Diagnostics, document: &DeTable<'_>) -> Option<Plan> {
     let role = read_role(d, role_table, vars.as_ref());
     let bucket = read_bucket(d, bucket_table, vars.as_ref());
     let topics = read_topics(d, topic_tables, vars.as_ref());
-    Some(Plan { msk: msk?, role: role?, bucket: bucket?, topics: topics?, environment: environment? })
+    let kafka_client = read_kafka_client(d, client_table);
+    Some(Plan { msk: msk?, role: role?, bucket: bucket?, topics: topics?, kafka_client: kafka_client?, environment: environment? })
 }
 
 fn read_environment(d: &mut Diagnostics, root: &mut Table<'_, '_>) -> Option<Environment> {
@@ -577,6 +603,67 @@ fn read_topics(d: &mut Diagnostics, tables: Option<Vec<Table<'_, '_>>>, vars: Op
         });
     }
     ok.then_some(topics)
+}
+
+fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>) -> Option<KafkaClientSpec> {
+    let mut values: BTreeMap<&'static str, Option<SpannedString>> = BTreeMap::new();
+    let mut port = None;
+    if let Some(mut t) = table {
+        for key in [
+            "kafka_version",
+            "scala_version",
+            "msk_iam_auth_version",
+            "confluent_version",
+            "kafka_url",
+            "msk_iam_auth_url",
+            "confluent_url",
+        ] {
+            values.insert(key, t.string(d, key));
+        }
+        port = t.integer(d, "rest_proxy_port", 1..=65_535);
+        t.finish(d);
+    }
+    let mut ok = true;
+    let mut value = |key: &'static str, default: String, rule: fn(&str) -> Result<(), Invalid>| match values.get(key).cloned().flatten() {
+        Some(given) => {
+            ok &= check(d, &given, key, rule);
+            given.into_inner()
+        }
+        None => default,
+    };
+    let kafka_version = value("kafka_version", "3.6.0".into(), rules::version);
+    let scala_version = value("scala_version", "2.13".into(), rules::version);
+    let msk_iam_auth_version = value("msk_iam_auth_version", "2.2.0".into(), rules::version);
+    let confluent_version = value("confluent_version", "7.6.1".into(), rules::version);
+    let confluent_line: String = confluent_version.split('.').take(2).collect::<Vec<_>>().join(".");
+    let kafka_url = value(
+        "kafka_url",
+        format!("https://archive.apache.org/dist/kafka/{kafka_version}/kafka_{scala_version}-{kafka_version}.tgz"),
+        rules::https_url,
+    );
+    let msk_iam_auth_url = value(
+        "msk_iam_auth_url",
+        format!(
+            "https://github.com/aws/aws-msk-iam-auth/releases/download/v{msk_iam_auth_version}/aws-msk-iam-auth-{msk_iam_auth_version}-all.jar"
+        ),
+        rules::https_url,
+    );
+    let confluent_url = value(
+        "confluent_url",
+        format!("https://packages.confluent.io/archive/{confluent_line}/confluent-{confluent_version}.tar.gz"),
+        rules::https_url,
+    );
+    let rest_proxy_port = port.map_or(8082, |p| u16::try_from(*p.get_ref()).unwrap_or(8082));
+    ok.then_some(KafkaClientSpec {
+        kafka_version,
+        scala_version,
+        msk_iam_auth_version,
+        confluent_version,
+        rest_proxy_port,
+        kafka_url,
+        msk_iam_auth_url,
+        confluent_url,
+    })
 }
 
 #[cfg(test)]

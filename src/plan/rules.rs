@@ -198,6 +198,37 @@ pub fn ec2_id(value: &str, prefix: &str) -> Result<(), Invalid> {
     }
 }
 
+/// A software version such as `3.6.0` or `2.13`: digits, letters, `.`, `-` and `_` only, so it
+/// can stand in a path and a shell script without quoting.
+pub fn version(value: &str) -> Result<(), Invalid> {
+    let ok = !value.is_empty()
+        && value.len() <= 32
+        && value.chars().next().is_some_and(|c| c.is_ascii_digit())
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        invalid(format!("`{value}` is not a version"), Some("versions are digits, letters, `.`, `-` and `_`, such as `3.6.0`"))
+    }
+}
+
+/// An https URL without shell or quoting syntax in it (it ends up in a shell script).
+pub fn https_url(value: &str) -> Result<(), Invalid> {
+    let Some(rest) = value.strip_prefix("https://") else {
+        return invalid(format!("`{value}` is not an https URL"), Some("downloads must use https"));
+    };
+    if rest.is_empty() || value.len() > 2048 {
+        return invalid(format!("`{value}` is not an https URL"), None);
+    }
+    if let Some(c) = rest.chars().find(|c| !(c.is_ascii_alphanumeric() || "-._~:/?#[]@!&+,;=%".contains(*c))) {
+        return invalid(
+            format!("URL `{value}` contains `{c}`"),
+            Some("URLs may hold letters, digits and `-._~:/?#[]@!&+,;=%` only; percent-encode anything else"),
+        );
+    }
+    Ok(())
+}
+
 /// A user tag: AWS's length limits, and no reserved prefixes.
 pub fn tag(key: &str, value: &str) -> Result<(), Invalid> {
     if key.is_empty() || key.len() > 128 {
@@ -302,6 +333,22 @@ mod tests {
         assert!(ec2_id("subnet-0a0a0a0a0a0a0a0a1", "subnet").is_ok());
         assert!(ec2_id("sg-12345678", "subnet").is_err());
         assert!(ec2_id("subnet-XYZ", "subnet").is_err());
+    }
+
+    #[test]
+    fn versions_and_urls_hold_no_shell_syntax() {
+        for ok in ["3.6.0", "2.13", "7.6.1", "3.8.x.kraft"] {
+            assert!(version(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "x3", "3.6.0;rm -rf /", "$(id)", "3 6", "`id`", "3.6\n"] {
+            assert!(version(bad).is_err(), "{bad}");
+        }
+        assert!(https_url("https://archive.apache.org/dist/kafka/3.6.0/kafka_2.13-3.6.0.tgz").is_ok());
+        for bad in
+            ["http://example.com/x", "https://x/$(id)", "https://x/`id`", "https://x/a b", "https://x/\"q\"", "https://x/'q'", "https://"]
+        {
+            assert!(https_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

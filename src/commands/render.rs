@@ -1,0 +1,43 @@
+//! `pinfra render PLAN --out DIR`: writes the Kafka client's files.
+
+use anyhow::Context as _;
+
+use crate::cli::{GlobalArgs, RenderArgs};
+use crate::commands::{ExitStatus, load_plan, session};
+use crate::engine::{ResourceId, Value};
+use crate::render::{self, LiveValues, Templates};
+use crate::resources::{iam_role, msk_cluster};
+use crate::settings::{Environment, Output};
+
+/// Runs the command.
+pub async fn run(args: &RenderArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
+    let templates = Templates::load(args.templates.as_deref())?;
+    let (plan, live) = if args.offline {
+        (load_plan(&args.plan.plan, out)?, LiveValues::default())
+    } else {
+        let session = session(&args.plan.plan, global, env, out, false).await?;
+        let outputs = session.observed.outputs(&session.engine);
+        let get = |id: ResourceId, key: &str| match outputs.get(&id).and_then(|o| o.get(key)) {
+            Some(Value::Known(serde_json::Value::String(s))) => Some(s.clone()),
+            _ => None,
+        };
+        let cluster = ResourceId::new(msk_cluster::KIND, session.plan.msk.cluster.name());
+        let live = LiveValues {
+            role_arn: get(ResourceId::new(iam_role::KIND, &session.plan.role.name), "arn"),
+            bootstrap_servers: get(cluster.clone(), msk_cluster::OUTPUT_BOOTSTRAP),
+            zookeeper_connect: get(cluster, msk_cluster::OUTPUT_ZOOKEEPER),
+        };
+        (session.plan, live)
+    };
+    let rendered = render::render(&plan, &templates, &live)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    for (name, content) in &rendered.files {
+        let path = args.out.join(name);
+        std::fs::write(&path, content).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("{}", path.display());
+    }
+    if !rendered.unknown.is_empty() && !out.quiet {
+        eprintln!("warning: not known yet, written as `<unknown: ...>`: {}", rendered.unknown.join(", "));
+    }
+    Ok(ExitStatus::Success)
+}

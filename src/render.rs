@@ -1,0 +1,157 @@
+//! The files the EC2 Kafka client needs: `client.properties` (Kafka CLI), `kafka-rest.properties`
+//! (Confluent REST Proxy), and the `user-data.sh` that installs everything and writes both.
+//!
+//! Templates live in `templates/` and are embedded in the binary; a directory named with
+//! `--templates` overrides any of them by file name. Values come from the plan and, unless
+//! offline, from the live account (role ARN, bootstrap brokers, ZooKeeper). A value not known
+//! yet is written as a marker that names it, never left empty.
+
+use std::path::Path;
+
+use minijinja::{Environment, UndefinedBehavior, context};
+
+use crate::plan::Plan;
+
+/// The templates pinfra ships: `(file name, text)`.
+pub const EMBEDDED: [(&str, &str); 3] = [
+    ("client.properties.j2", include_str!("../templates/client.properties.j2")),
+    ("kafka-rest.properties.j2", include_str!("../templates/kafka-rest.properties.j2")),
+    ("user-data.sh.j2", include_str!("../templates/user-data.sh.j2")),
+];
+
+/// Why rendering failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// An override template could not be read.
+    #[error("cannot read template {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A template has an error, or names a value that does not exist.
+    #[error("template {name}: {source}")]
+    Template {
+        /// The template's file name.
+        name: String,
+        /// What minijinja said.
+        #[source]
+        source: minijinja::Error,
+    },
+    /// A rendered file would end the user-data's here-document early.
+    #[error("{0} contains a line that would end its here-document in user-data.sh")]
+    HereDocument(&'static str),
+}
+
+/// The live values the files need; `None` when not known (offline, or not created yet).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveValues {
+    /// The pipeline role's ARN.
+    pub role_arn: Option<String>,
+    /// The cluster's SASL/IAM bootstrap broker string.
+    pub bootstrap_servers: Option<String>,
+    /// The cluster's ZooKeeper connection string, if it has one.
+    pub zookeeper_connect: Option<String>,
+}
+
+/// The rendered files, in a fixed order, and the values that were not known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// `(file name, content)`.
+    pub files: Vec<(&'static str, String)>,
+    /// Names of the values written as markers.
+    pub unknown: Vec<&'static str>,
+}
+
+/// The template set: the embedded one, with overrides from a directory.
+#[derive(Debug)]
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    /// The embedded templates, overridden by same-named files in `dir`.
+    pub fn load(dir: Option<&Path>) -> Result<Self, RenderError> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_keep_trailing_newline(true);
+        for (name, text) in EMBEDDED {
+            let text = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
+                Some(path) => {
+                    std::fs::read_to_string(&path).map_err(|source| RenderError::Read { path: path.display().to_string(), source })?
+                }
+                None => text.to_owned(),
+            };
+            env.add_template_owned(name, text).map_err(|source| RenderError::Template { name: name.to_owned(), source })?;
+        }
+        Ok(Self { env })
+    }
+
+    fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, RenderError> {
+        let template = self.env.get_template(name).map_err(|source| RenderError::Template { name: name.to_owned(), source })?;
+        template.render(ctx).map_err(|source| RenderError::Template { name: name.to_owned(), source })
+    }
+}
+
+fn marker(what: &str) -> String {
+    format!("<unknown: {what}; apply the plan, then render without --offline>")
+}
+
+/// Renders the three files for `plan`.
+pub fn render(plan: &Plan, templates: &Templates, live: &LiveValues) -> Result<Rendered, RenderError> {
+    let mut unknown = Vec::new();
+    let mut value = |v: &Option<String>, name: &'static str| match v {
+        Some(v) => v.clone(),
+        None => {
+            unknown.push(name);
+            marker(name)
+        }
+    };
+    let role_arn = value(&live.role_arn, "role_arn");
+    let bootstrap_servers = value(&live.bootstrap_servers, "bootstrap_servers");
+    let client = &plan.kafka_client;
+    let common = context! {
+        environment => plan.environment.name,
+        role_arn => role_arn,
+        bootstrap_servers => bootstrap_servers,
+        zookeeper_connect => live.zookeeper_connect,
+        rest_proxy_port => client.rest_proxy_port,
+    };
+    let client_properties = templates.render("client.properties.j2", common.clone())?;
+    let rest_properties = templates.render("kafka-rest.properties.j2", common)?;
+    for (name, text, delimiter) in [
+        ("client.properties", &client_properties, "PINFRA_CLIENT_PROPERTIES"),
+        ("kafka-rest.properties", &rest_properties, "PINFRA_REST_PROPERTIES"),
+    ] {
+        if text.lines().any(|l| l.trim() == delimiter) {
+            return Err(RenderError::HereDocument(name));
+        }
+    }
+    let user_data = templates.render(
+        "user-data.sh.j2",
+        context! {
+            kafka_version => client.kafka_version,
+            scala_version => client.scala_version,
+            msk_iam_auth_version => client.msk_iam_auth_version,
+            confluent_version => client.confluent_version,
+            kafka_url => client.kafka_url,
+            msk_iam_auth_url => client.msk_iam_auth_url,
+            confluent_url => client.confluent_url,
+            client_properties => ensure_newline(&client_properties),
+            rest_properties => ensure_newline(&rest_properties),
+        },
+    )?;
+    Ok(Rendered {
+        files: vec![("client.properties", client_properties), ("kafka-rest.properties", rest_properties), ("user-data.sh", user_data)],
+        unknown,
+    })
+}
+
+fn ensure_newline(text: &str) -> String {
+    if text.ends_with('\n') { text.to_owned() } else { format!("{text}\n") }
+}
+
+#[cfg(test)]
+mod tests;
