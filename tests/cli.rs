@@ -28,7 +28,7 @@ fn validate_accepts_the_shipped_plan() {
     let run = run(&["validate", "plans/pinterest.toml"], &[]);
     run.expect_code(0);
     assert_eq!(run.stdout, "", "validate prints nothing on stdout");
-    insta::assert_snapshot!(run.stderr, @"plans/pinterest.toml: valid plan for environment `dev` of `pinterest` in us-east-1");
+    insta::assert_snapshot!(run.stderr);
 }
 
 #[test]
@@ -51,7 +51,8 @@ fn a_plan_with_errors_never_reaches_aws() {
 
 #[test]
 fn missing_credentials_give_one_line_and_a_hint() {
-    let run = run(&["diff", "plans/pinterest.toml"], &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
+    // -q: only errors on stderr (the plan's PF001 warning is not what this test is about).
+    let run = run(&["diff", "-q", "plans/pinterest.toml"], &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
     run.expect_code(1);
     insta::assert_snapshot!(run.stderr, @r"
     error: no AWS credentials found
@@ -61,7 +62,7 @@ fn missing_credentials_give_one_line_and_a_hint() {
 
 #[test]
 fn an_unreachable_endpoint_gives_one_line_and_a_hint() {
-    let run = run(&["diff", "plans/pinterest.toml"], &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9"), DUMMY_KEYS[0], DUMMY_KEYS[1]]);
+    let run = run(&["diff", "-q", "plans/pinterest.toml"], &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9"), DUMMY_KEYS[0], DUMMY_KEYS[1]]);
     run.expect_code(1);
     insta::assert_snapshot!(run.stderr, @r"
     error: cannot reach the AWS endpoint: Connection refused (os error 111) (endpoint http://127.0.0.1:9)
@@ -71,7 +72,7 @@ fn an_unreachable_endpoint_gives_one_line_and_a_hint() {
 
 #[test]
 fn region_flag_must_match_the_plan() {
-    let run = run(&["diff", "--region", "eu-west-1", "plans/pinterest.toml"], &[DUMMY_KEYS[0], DUMMY_KEYS[1]]);
+    let run = run(&["diff", "-q", "--region", "eu-west-1", "plans/pinterest.toml"], &[DUMMY_KEYS[0], DUMMY_KEYS[1]]);
     run.expect_code(1);
     assert_eq!(run.stderr, "error: --region eu-west-1 does not match the plan's region us-east-1\n");
 }

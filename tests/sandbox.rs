@@ -24,7 +24,7 @@ fn apply_from_empty_then_diff_shows_no_changes() {
     let sandbox = Sandbox::with_cluster(CLUSTER);
     let diff = sandbox.pinfra(&["diff", PLAN]);
     diff.expect_code(2);
-    assert!(diff.stdout.contains("Plan: 6 to create, 0 unchanged."), "{}", diff.stdout);
+    assert!(diff.stdout.contains("Plan: 7 to create, 0 unchanged."), "{}", diff.stdout);
 
     let apply = sandbox.pinfra(&["apply", "--auto-approve", PLAN]);
     apply.expect_code(0);
@@ -32,7 +32,7 @@ fn apply_from_empty_then_diff_shows_no_changes() {
 
     let diff = sandbox.pinfra(&["diff", PLAN]);
     diff.expect_code(0);
-    assert_eq!(diff.stdout, "No changes. 6 resources are up to date.\n");
+    assert_eq!(diff.stdout, "No changes. 7 resources are up to date.\n");
 }
 
 #[test]
@@ -204,7 +204,7 @@ fn apply_without_a_terminal_needs_auto_approve_and_changes_nothing() {
     let apply = sandbox.pinfra(&["apply", PLAN]);
     apply.expect_code(1);
     assert!(apply.stderr.contains("stdin is not a terminal"), "{}", apply.stderr);
-    assert!(apply.stdout.contains("Plan: 6 to create"), "the diff is shown first: {}", apply.stdout);
+    assert!(apply.stdout.contains("Plan: 7 to create"), "the diff is shown first: {}", apply.stdout);
     assert_eq!(mutating(&sandbox), Vec::<String>::new());
 }
 
@@ -246,4 +246,43 @@ async fn a_bucket_outside_us_east_1_gets_its_location_constraint() {
     let diff = sandbox.pinfra(&["diff", elsewhere.to_str().unwrap()]);
     diff.expect_code(1);
     assert!(diff.stderr.contains("bucket exists in eu-west-1 but the plan's region is us-east-1"), "{}", diff.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn security_group_rules_are_changed_in_place_as_a_set() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    sandbox.pinfra(&["apply", "--auto-approve", PLAN]).expect_code(0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = plan_copy(dir.path(), PLAN, |t| {
+        t.replace(
+            "rest_proxy_port = 8082",
+            "rest_proxy_port = 8082\nproxy_sources = [\"198.51.100.0/24\"]\nssh_sources = [\"203.0.113.7/32\"]",
+        )
+    });
+    let plan = plan.to_str().unwrap();
+    let diff = sandbox.pinfra(&["diff", plan]);
+    diff.expect_code(2);
+    assert!(diff.stdout.contains("~ ec2_security_group \"0a1b2c3d4e5f-kafka-client\" will be updated in place"), "{}", diff.stdout);
+    sandbox.reset_calls();
+    sandbox.pinfra(&["apply", "--auto-approve", plan]).expect_code(0);
+    let writes = mutating(&sandbox);
+    assert_eq!(writes, ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"], "changed in place, not re-created");
+    sandbox.pinfra(&["diff", plan]).expect_code(0);
+
+    let ec2 = aws_sdk_ec2::Client::new(&sandbox.sdk_config("us-east-1").await);
+    let groups = ec2
+        .describe_security_groups()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values("0a1b2c3d4e5f-kafka-client").build())
+        .send()
+        .await
+        .expect("describe");
+    let mut rules: Vec<String> = groups.security_groups()[0]
+        .ip_permissions()
+        .iter()
+        .flat_map(|p| {
+            p.ip_ranges().iter().map(move |r| format!("{}:{}", p.from_port().unwrap_or_default(), r.cidr_ip().unwrap_or_default()))
+        })
+        .collect();
+    rules.sort();
+    assert_eq!(rules, ["22:203.0.113.7/32", "8082:198.51.100.0/24"]);
 }

@@ -55,6 +55,15 @@ pub struct KafkaClientSpec {
     pub msk_iam_auth_url: String,
     /// Where the Confluent Platform tarball is downloaded from.
     pub confluent_url: String,
+    /// Name of the client's security group; default `{user_id}-kafka-client`.
+    pub security_group: String,
+    /// The VPC of the security group; `None`: the default VPC.
+    pub vpc_id: Option<String>,
+    /// CIDR blocks that may reach the REST proxy port; default `0.0.0.0/0` (API Gateway calls
+    /// it over the internet in the seed's design).
+    pub proxy_sources: Vec<String>,
+    /// CIDR blocks that may reach SSH (port 22); default none.
+    pub ssh_sources: Vec<String>,
 }
 
 /// One `[[topics]]` entry.
@@ -255,7 +264,7 @@ fn read(d: &mut Diagnostics, document: &DeTable<'_>) -> Option<Plan> {
     let role = read_role(d, role_table, vars.as_ref());
     let bucket = read_bucket(d, bucket_table, vars.as_ref());
     let topics = read_topics(d, topic_tables, vars.as_ref());
-    let kafka_client = read_kafka_client(d, client_table);
+    let kafka_client = read_kafka_client(d, client_table, vars.as_ref());
     Some(Plan { msk: msk?, role: role?, bucket: bucket?, topics: topics?, kafka_client: kafka_client?, environment: environment? })
 }
 
@@ -371,6 +380,28 @@ fn read_cluster_spec(d: &mut Diagnostics, mut t: Table<'_, '_>) -> Option<Cluste
             )
             .with_label("broker count")
             .with_hint("MSK needs the broker count to be a multiple of the number of client subnets"),
+        );
+        ok = false;
+    }
+    let mut distinct: Vec<&String> = subnets.iter().map(toml::Spanned::get_ref).collect();
+    distinct.sort();
+    distinct.dedup();
+    if distinct.len() != subnets.len() {
+        d.push(
+            Diagnostic::error("a subnet is listed twice", subnets.first().map(toml::Spanned::span))
+                .with_label("subnets")
+                .with_hint("list each subnet once"),
+        );
+        ok = false;
+    }
+    if subnets.len() > 3 {
+        d.push(
+            Diagnostic::error(
+                format!("MSK takes two or three client subnets, not {}", subnets.len()),
+                subnets.get(3).map(toml::Spanned::span),
+            )
+            .with_label("too many")
+            .with_hint("list two or three subnets in different availability zones"),
         );
         ok = false;
     }
@@ -605,9 +636,11 @@ fn read_topics(d: &mut Diagnostics, tables: Option<Vec<Table<'_, '_>>>, vars: Op
     ok.then_some(topics)
 }
 
-fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>) -> Option<KafkaClientSpec> {
+fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Option<&Variables<'_>>) -> Option<KafkaClientSpec> {
     let mut values: BTreeMap<&'static str, Option<SpannedString>> = BTreeMap::new();
     let mut port = None;
+    let (mut group, mut vpc, mut ssh_sources) = (None, None, Vec::new());
+    let mut proxy_sources: Option<Vec<SpannedString>> = None;
     if let Some(mut t) = table {
         for key in [
             "kafka_version",
@@ -621,9 +654,56 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>) -> Optio
             values.insert(key, t.string(d, key));
         }
         port = t.integer(d, "rest_proxy_port", 1..=65_535);
+        group = t.string(d, "security_group");
+        vpc = t.string(d, "vpc_id");
+        let present = t.has("proxy_sources");
+        let list = t.string_list(d, "proxy_sources");
+        proxy_sources = present.then_some(list);
+        ssh_sources = t.string_list(d, "ssh_sources");
         t.finish(d);
     }
-    let mut ok = true;
+    let security_group = name(d, group, "{user_id}-kafka-client", vars, "security group name", rules::security_group_name);
+    let vpc_ok = vpc.as_ref().is_none_or(|v| check(d, v, "VPC id", |id| rules::ec2_id(id, "vpc")));
+    let port_value = port.as_ref().map_or(8082, |p| *p.get_ref());
+    let mut cidrs_ok = true;
+    let mut cidrs = |d: &mut Diagnostics, list: &[SpannedString], port: i64, what: &str, world_hint: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        for cidr in list {
+            match rules::cidr(cidr.get_ref()) {
+                Ok(net) => {
+                    if net.prefix_len() == 0 {
+                        d.push(
+                            Diagnostic::warning(format!("{what} (port {port}) is open to the whole internet"), Some(cidr.span()))
+                                .with_code(if port == 22 { "PF002" } else { "PF001" })
+                                .with_label("0.0.0.0/0")
+                                .with_hint(world_hint.to_owned()),
+                        );
+                    }
+                    out.push(net.to_string());
+                }
+                Err(invalid) => {
+                    report(d, cidr.span(), "CIDR block", invalid);
+                    cidrs_ok = false;
+                }
+            }
+        }
+        out
+    };
+    let proxy_sources = match proxy_sources {
+        Some(list) => cidrs(d, &list, port_value, "the REST proxy", "list only the addresses that must call it"),
+        None => {
+            // The seed's design: API Gateway reaches the proxy over the internet.
+            d.push(
+                Diagnostic::warning(format!("the REST proxy (port {port_value}) is open to the whole internet by default"), None)
+                    .with_code("PF001")
+                    .with_hint("set `[kafka_client] proxy_sources` to the addresses that must call it (API Gateway's, or your own)"),
+            );
+            vec!["0.0.0.0/0".to_owned()]
+        }
+    };
+    let ssh_sources = cidrs(d, &ssh_sources, 22, "SSH", "allow SSH from your own address only, or use SSM Session Manager instead");
+    let cidrs_ok = cidrs_ok;
+    let mut ok = vpc_ok && cidrs_ok;
     let mut value = |key: &'static str, default: String, rule: fn(&str) -> Result<(), Invalid>| match values.get(key).cloned().flatten() {
         Some(given) => {
             ok &= check(d, &given, key, rule);
@@ -653,8 +733,13 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>) -> Optio
         format!("https://packages.confluent.io/archive/{confluent_line}/confluent-{confluent_version}.tar.gz"),
         rules::https_url,
     );
-    let rest_proxy_port = port.map_or(8082, |p| u16::try_from(*p.get_ref()).unwrap_or(8082));
+    let rest_proxy_port = u16::try_from(port_value).unwrap_or(8082);
+    let security_group = security_group?;
     ok.then_some(KafkaClientSpec {
+        security_group,
+        vpc_id: vpc.map(toml::Spanned::into_inner),
+        proxy_sources,
+        ssh_sources,
         kafka_version,
         scala_version,
         msk_iam_auth_version,

@@ -60,6 +60,11 @@ impl<'a, 'i> Table<'a, 'i> {
         );
     }
 
+    /// Whether `key` is present (marks it as known).
+    pub fn has(&mut self, key: &'static str) -> bool {
+        self.entry(key).is_some()
+    }
+
     /// An optional string.
     pub fn string(&mut self, d: &mut Diagnostics, key: &'static str) -> Option<SpannedString> {
         let (_, value) = self.entry(key)?;

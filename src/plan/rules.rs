@@ -229,6 +229,18 @@ pub fn https_url(value: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// An EC2 security group name: 1-255 characters of letters, digits, spaces and `._-:/()#,@[]+=&;{}!$*`,
+/// not starting with `sg-`.
+pub fn security_group_name(name: &str) -> Result<(), Invalid> {
+    if name.is_empty() || name.len() > 255 || name.starts_with("sg-") {
+        return invalid(format!("`{name}` is not a valid security group name"), Some("1-255 characters, not starting with `sg-`"));
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(*c))) {
+        return invalid(format!("security group name `{name}` contains `{c}`"), None);
+    }
+    Ok(())
+}
+
 /// A user tag: AWS's length limits, and no reserved prefixes.
 pub fn tag(key: &str, value: &str) -> Result<(), Invalid> {
     if key.is_empty() || key.len() > 128 {

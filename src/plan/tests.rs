@@ -33,7 +33,9 @@ fn defaults_reproduce_the_seeds_naming() {
 fn the_shipped_plan_is_valid() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plans/pinterest.toml")).unwrap();
     let parsed = parse(&text);
-    assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+    // The seed's design opens the REST proxy to the internet: a warning, not an error.
+    let codes: Vec<Option<&str>> = parsed.diagnostics.sorted().iter().map(|d| d.code).collect();
+    assert_eq!(codes, [Some("PF001")], "{:?}", parsed.diagnostics);
     let plan = parsed.plan.unwrap();
     assert_eq!(plan.environment.tags.get("team").map(String::as_str), Some("data-engineering"));
     assert_eq!(plan.environment.project, "pinterest");
@@ -68,7 +70,13 @@ fn every_error_is_reported_together() {
     let text = MINIMAL.replace("name = \"dev\"", "nmae = \"dev\"") + "\n[bucket]\nversionning = true\n[rolee]\n";
     let parsed = parse(&text);
     assert!(parsed.plan.is_none());
-    let messages: Vec<&str> = parsed.diagnostics.sorted().iter().map(|d| d.message.as_str()).collect();
+    let messages: Vec<&str> = parsed
+        .diagnostics
+        .sorted()
+        .iter()
+        .filter(|d| d.severity == crate::diagnostics::Severity::Error)
+        .map(|d| d.message.as_str())
+        .collect();
     assert_eq!(
         messages,
         [

@@ -1,6 +1,7 @@
 //! Every resource kind pinfra manages, one module each, and [`for_plan`], the one ordered list
 //! that turns a plan into the engine's nodes.
 
+pub mod ec2_security_group;
 pub mod iam_instance_profile;
 pub mod iam_role;
 pub mod msk_cluster;
@@ -77,8 +78,25 @@ pub fn for_plan(plan: &Plan, discovery: &Arc<Discovery>, options: Options) -> Ve
             cluster: cluster_id,
             tags: tags.clone(),
         }),
-        Box::new(iam_instance_profile::IamInstanceProfile { name: plan.role.instance_profile.clone(), role: plan.role.name.clone(), tags }),
+        Box::new(iam_instance_profile::IamInstanceProfile {
+            name: plan.role.instance_profile.clone(),
+            role: plan.role.name.clone(),
+            tags: tags.clone(),
+        }),
     ];
+    let client = &plan.kafka_client;
+    let ingress = client
+        .proxy_sources
+        .iter()
+        .map(|cidr| ec2_security_group::Rule { port: client.rest_proxy_port, cidr: cidr.clone() })
+        .chain(client.ssh_sources.iter().map(|cidr| ec2_security_group::Rule { port: 22, cidr: cidr.clone() }))
+        .collect();
+    nodes.push(Box::new(ec2_security_group::Ec2SecurityGroup {
+        name: client.security_group.clone(),
+        vpc_id: client.vpc_id.clone(),
+        ingress,
+        tags: tags.clone(),
+    }));
     nodes.extend(planned);
     nodes.extend(unlisted);
     nodes
@@ -105,6 +123,7 @@ pub fn named_outputs(plan: &Plan, live: &BTreeMap<ResourceId, Outputs>) -> BTree
         ("bucket_name", get(s3_bucket::KIND, &plan.bucket.name, "name")),
         ("bucket_arn", get(s3_bucket::KIND, &plan.bucket.name, "arn")),
         ("role_name", get(iam_role::KIND, &plan.role.name, "name")),
+        ("security_group_id", get(ec2_security_group::KIND, &plan.kafka_client.security_group, "id")),
         ("role_arn", get(iam_role::KIND, &plan.role.name, "arn")),
         ("instance_profile_name", get(iam_instance_profile::KIND, &plan.role.instance_profile, "name")),
         ("instance_profile_arn", get(iam_instance_profile::KIND, &plan.role.instance_profile, "arn")),

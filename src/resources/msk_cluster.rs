@@ -498,12 +498,17 @@ impl Kind for MskCluster {
                 ))
             };
         };
-        let Some(subnets) = &desired.subnets else {
-            return Err(ResourceError::refused(
-                "no subnets for the new cluster: the plan lists none and the region has no default VPC with two or three default subnets that divide the broker count",
-                "list `subnets` in [msk.create]",
-            ));
+        let subnets = match (&desired.subnets, live) {
+            (Some(subnets), _) => subnets.clone(),
+            (None, Some(live)) => live.subnets.clone(),
+            (None, None) => {
+                return Err(ResourceError::refused(
+                    "no subnets for the new cluster: the plan lists none and the region has no default VPC with two or three default subnets that divide the broker count",
+                    "list `subnets` in [msk.create]",
+                ));
+            }
         };
+        let subnets = &subnets;
         if let Some(live) = live {
             if live.kafka_version.as_deref() != Some(spec.kafka_version.as_str()) {
                 return Err(refuse_change("Kafka version", live.kafka_version.as_deref().unwrap_or("unknown"), &spec.kafka_version));
@@ -550,6 +555,20 @@ impl Kind for MskCluster {
         if live.is_none() {
             fields.known("subnets", subnets.clone(), None, false);
             fields.known("client_authentication", "IAM, TLS in transit", None, false);
+        }
+        if let Some(live) = live {
+            if !live.subnets.is_empty() && spec.broker_count % i32::try_from(live.subnets.len()).unwrap_or(1) != 0 {
+                return Err(ResourceError::refused(
+                    format!("{} brokers cannot be spread evenly over the cluster's {} subnets", spec.broker_count, live.subnets.len()),
+                    "MSK needs the broker count to be a multiple of the number of client subnets",
+                ));
+            }
+        }
+        if let Some(live) = live
+            && live.state != "ACTIVE"
+        {
+            // Left CREATING or UPDATING by an interrupted run: apply waits for it.
+            fields.known("state", "ACTIVE", Some(Json::from(live.state.clone())), false);
         }
         if spec.configuration.is_some() {
             fields.known("configuration", configuration(&spec.configuration), live.map(|l| configuration(&l.configuration)), false);
@@ -616,6 +635,10 @@ impl Kind for MskCluster {
                 format!("{} is not pinfra's to delete", self.id()),
                 "delete the cluster in the MSK console",
             ));
+        }
+        if live.state == "UPDATING" || live.state == "CREATING" {
+            // MSK refuses to delete a cluster in the middle of an operation.
+            self.wait_active(aws, &live.arn).await?;
         }
         match aws.kafka.delete_cluster().cluster_arn(&live.arn).send().await.or_aws("kafka:DeleteCluster") {
             Err(e) if !e.is_not_found() => return Err(e.into()),
