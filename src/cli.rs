@@ -40,6 +40,11 @@ pub struct GlobalArgs {
     /// ACTIVE) before giving up.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 1800)]
     pub timeout: u64,
+    /// Templates that override the embedded ones, by file name (`client.properties.j2`,
+    /// `kafka-rest.properties.j2`, `user-data.sh.j2`); used by `render` and for the instance's
+    /// user-data alike.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
     /// When to use colour. NO_COLOR is honoured.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -85,10 +90,6 @@ pub struct RenderArgs {
     /// Do not contact AWS: values only the account knows are written as `<unknown: ...>`.
     #[arg(long)]
     pub offline: bool,
-    /// Templates that override the embedded ones, by file name (`client.properties.j2`,
-    /// `kafka-rest.properties.j2`, `user-data.sh.j2`).
-    #[arg(long, value_name = "DIR")]
-    pub templates: Option<PathBuf>,
 }
 
 /// The plan file argument.

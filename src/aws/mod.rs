@@ -39,8 +39,10 @@ pub struct Aws {
     pub s3: aws_sdk_s3::Client,
     /// MSK.
     pub kafka: aws_sdk_kafka::Client,
-    /// EC2 (default VPC subnets).
+    /// EC2 (default VPC subnets, the Kafka client).
     pub ec2: aws_sdk_ec2::Client,
+    /// SSM (the public Amazon Linux AMI parameter).
+    pub ssm: aws_sdk_ssm::Client,
     /// The region calls go to.
     pub region: String,
     /// The custom endpoint, if any; named in "cannot reach" errors.
@@ -74,6 +76,7 @@ impl Aws {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             kafka: aws_sdk_kafka::Client::new(&config),
             ec2: aws_sdk_ec2::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
             region: settings.region.clone(),
             endpoint: settings.endpoint_url.clone(),
         }
@@ -91,6 +94,7 @@ impl Aws {
             s3: aws_sdk_s3::Client::new(&config),
             kafka: aws_sdk_kafka::Client::new(&config),
             ec2: aws_sdk_ec2::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
             region: "us-east-1".to_owned(),
             endpoint: None,
         }

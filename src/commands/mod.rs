@@ -85,7 +85,7 @@ pub fn load_plan(path: &Path, out: Output) -> anyhow::Result<Plan> {
 /// observed.
 pub struct Session {
     /// The plan.
-    pub plan: Plan,
+    pub plan: Arc<Plan>,
     /// The clients.
     pub aws: Aws,
     /// The plan's resources.
@@ -118,7 +118,10 @@ pub async fn session(path: &Path, global: &GlobalArgs, env: &Environment, out: O
         }
     };
     let options = resources::Options { prune, poll: aws_settings.poll };
-    let engine = Engine::new(resources::for_plan(&plan, &discovery, options), resources::ownership(&plan), CONCURRENCY)?;
+    let templates = Arc::new(crate::render::Templates::load(global.templates.as_deref())?);
+    let plan = Arc::new(plan);
+    let context = resources::Context { discovery, templates, options };
+    let engine = Engine::new(resources::for_plan(&plan, &context), resources::ownership(&plan), CONCURRENCY)?;
     let observed = engine.observe(&aws).await;
     spinner.finish_and_clear();
     let observed = observed.map_err(|failures| observe_failure(&aws, failures))?;

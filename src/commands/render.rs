@@ -5,13 +5,14 @@ use anyhow::Context as _;
 use crate::cli::{GlobalArgs, RenderArgs};
 use crate::commands::{ExitStatus, load_plan, session};
 use crate::engine::{ResourceId, Value};
+use crate::plan::Plan;
 use crate::render::{self, LiveValues, Templates};
 use crate::resources::{iam_role, msk_cluster};
 use crate::settings::{Environment, Output};
 
 /// Runs the command.
 pub async fn run(args: &RenderArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
-    let templates = Templates::load(args.templates.as_deref())?;
+    let templates = Templates::load(global.templates.as_deref())?;
     let (plan, live) = if args.offline {
         (load_plan(&args.plan.plan, out)?, LiveValues::default())
     } else {
@@ -27,7 +28,7 @@ pub async fn run(args: &RenderArgs, global: &GlobalArgs, env: &Environment, out:
             bootstrap_servers: get(cluster.clone(), msk_cluster::OUTPUT_BOOTSTRAP),
             zookeeper_connect: get(cluster, msk_cluster::OUTPUT_ZOOKEEPER),
         };
-        (session.plan, live)
+        (Plan::clone(&session.plan), live)
     };
     let rendered = render::render(&plan, &templates, &live)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;

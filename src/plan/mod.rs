@@ -64,6 +64,14 @@ pub struct KafkaClientSpec {
     pub proxy_sources: Vec<String>,
     /// CIDR blocks that may reach SSH (port 22); default none.
     pub ssh_sources: Vec<String>,
+    /// The instance's `Name` tag, by which pinfra finds it; default `{user_id}-kafka-client`.
+    pub instance_name: String,
+    /// EC2 instance type; default `t3.micro`.
+    pub instance_type: String,
+    /// A pinned AMI; `None`: the latest Amazon Linux 2023 from the public SSM parameter.
+    pub ami: Option<String>,
+    /// Size of the encrypted root volume, in GiB; default 20.
+    pub root_volume_gib: i32,
 }
 
 /// One `[[topics]]` entry.
@@ -640,6 +648,7 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
     let mut values: BTreeMap<&'static str, Option<SpannedString>> = BTreeMap::new();
     let mut port = None;
     let (mut group, mut vpc, mut ssh_sources) = (None, None, Vec::new());
+    let (mut instance_name, mut instance_type, mut ami, mut root_volume) = (None, None, None, None);
     let mut proxy_sources: Option<Vec<SpannedString>> = None;
     if let Some(mut t) = table {
         for key in [
@@ -660,8 +669,21 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
         let list = t.string_list(d, "proxy_sources");
         proxy_sources = present.then_some(list);
         ssh_sources = t.string_list(d, "ssh_sources");
+        instance_name = t.string(d, "instance_name");
+        instance_type = t.string(d, "instance_type");
+        ami = t.string(d, "ami");
+        root_volume = t.integer(d, "root_volume_gib", 8..=16_384);
         t.finish(d);
     }
+    let instance_name = name(d, instance_name, "{user_id}-kafka-client", vars, "instance name", |n| {
+        if n.is_empty() || n.len() > 255 {
+            Err(Invalid { reason: "instance names are 1-255 characters".into(), hint: None })
+        } else {
+            Ok(())
+        }
+    });
+    let type_ok = instance_type.as_ref().is_none_or(|t| check(d, t, "instance type", rules::instance_type));
+    let ami_ok = ami.as_ref().is_none_or(|a| check(d, a, "AMI id", |id| rules::ec2_id(id, "ami")));
     let security_group = name(d, group, "{user_id}-kafka-client", vars, "security group name", rules::security_group_name);
     let vpc_ok = vpc.as_ref().is_none_or(|v| check(d, v, "VPC id", |id| rules::ec2_id(id, "vpc")));
     let port_value = port.as_ref().map_or(8082, |p| *p.get_ref());
@@ -703,7 +725,7 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
     };
     let ssh_sources = cidrs(d, &ssh_sources, 22, "SSH", "allow SSH from your own address only, or use SSM Session Manager instead");
     let cidrs_ok = cidrs_ok;
-    let mut ok = vpc_ok && cidrs_ok;
+    let mut ok = vpc_ok && cidrs_ok && type_ok && ami_ok;
     let mut value = |key: &'static str, default: String, rule: fn(&str) -> Result<(), Invalid>| match values.get(key).cloned().flatten() {
         Some(given) => {
             ok &= check(d, &given, key, rule);
@@ -735,7 +757,12 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
     );
     let rest_proxy_port = u16::try_from(port_value).unwrap_or(8082);
     let security_group = security_group?;
+    let instance_name = instance_name?;
     ok.then_some(KafkaClientSpec {
+        instance_name,
+        instance_type: instance_type.map_or_else(|| "t3.micro".to_owned(), toml::Spanned::into_inner),
+        ami: ami.map(toml::Spanned::into_inner),
+        root_volume_gib: root_volume.map_or(20, |v| i32::try_from(*v.get_ref()).unwrap_or(20)),
         security_group,
         vpc_id: vpc.map(toml::Spanned::into_inner),
         proxy_sources,

@@ -241,6 +241,21 @@ pub fn security_group_name(name: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// An EC2 instance type such as `t3.micro`: a family and a size.
+pub fn instance_type(value: &str) -> Result<(), Invalid> {
+    let ok = value.split_once('.').is_some_and(|(family, size)| {
+        !family.is_empty()
+            && !size.is_empty()
+            && family.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && size.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    });
+    if ok {
+        Ok(())
+    } else {
+        invalid(format!("`{value}` is not an EC2 instance type"), Some("instance types look like `t3.micro` or `m7g.large`"))
+    }
+}
+
 /// A user tag: AWS's length limits, and no reserved prefixes.
 pub fn tag(key: &str, value: &str) -> Result<(), Invalid> {
     if key.is_empty() || key.len() > 128 {

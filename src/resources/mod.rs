@@ -1,6 +1,7 @@
 //! Every resource kind pinfra manages, one module each, and [`for_plan`], the one ordered list
 //! that turns a plan into the engine's nodes.
 
+pub mod ec2_instance;
 pub mod ec2_security_group;
 pub mod iam_instance_profile;
 pub mod iam_role;
@@ -26,6 +27,17 @@ pub struct Options {
     pub poll: Poll,
 }
 
+/// What the registry needs beside the plan.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// What [`discover`] found.
+    pub discovery: Arc<Discovery>,
+    /// The templates of the Kafka client's user-data.
+    pub templates: Arc<crate::render::Templates>,
+    /// Choices that are not part of the plan.
+    pub options: Options,
+}
+
 /// The ownership tags of a plan.
 pub fn ownership(plan: &Plan) -> Ownership {
     Ownership { plan: plan.environment.project.clone(), env: plan.environment.name.clone() }
@@ -33,7 +45,8 @@ pub fn ownership(plan: &Plan) -> Ownership {
 
 /// The resources of `plan`, in registry order (the engine orders them by dependency), given what
 /// [`discover`] found.
-pub fn for_plan(plan: &Plan, discovery: &Arc<Discovery>, options: Options) -> Vec<Box<dyn Node>> {
+pub fn for_plan(plan: &Arc<Plan>, context: &Context) -> Vec<Box<dyn Node>> {
+    let (discovery, options) = (&context.discovery, context.options);
     let mut tags: Tags = plan.environment.tags.clone();
     tags.extend(ownership(plan).tags());
     let cluster = msk_cluster::MskCluster {
@@ -97,6 +110,7 @@ pub fn for_plan(plan: &Plan, discovery: &Arc<Discovery>, options: Options) -> Ve
         ingress,
         tags: tags.clone(),
     }));
+    nodes.push(Box::new(ec2_instance::Ec2Instance::new(Arc::clone(plan), Arc::clone(&context.templates), tags.clone(), options.poll)));
     nodes.extend(planned);
     nodes.extend(unlisted);
     nodes
@@ -124,6 +138,9 @@ pub fn named_outputs(plan: &Plan, live: &BTreeMap<ResourceId, Outputs>) -> BTree
         ("bucket_arn", get(s3_bucket::KIND, &plan.bucket.name, "arn")),
         ("role_name", get(iam_role::KIND, &plan.role.name, "name")),
         ("security_group_id", get(ec2_security_group::KIND, &plan.kafka_client.security_group, "id")),
+        ("instance_id", get(ec2_instance::KIND, &plan.kafka_client.instance_name, "id")),
+        ("instance_public_dns", get(ec2_instance::KIND, &plan.kafka_client.instance_name, "public_dns")),
+        ("instance_public_ip", get(ec2_instance::KIND, &plan.kafka_client.instance_name, "public_ip")),
         ("role_arn", get(iam_role::KIND, &plan.role.name, "arn")),
         ("instance_profile_name", get(iam_instance_profile::KIND, &plan.role.instance_profile, "name")),
         ("instance_profile_arn", get(iam_instance_profile::KIND, &plan.role.instance_profile, "arn")),

@@ -1,0 +1,517 @@
+//! The EC2 Kafka client: Amazon Linux 2023 with the Kafka CLI, aws-msk-iam-auth and the REST
+//! proxy, installed by the user-data that `pinfra render` also writes (the same bytes).
+//!
+//! EC2 runs user-data once, at first boot: a changed user-data (a new template, version, role or
+//! broker list) therefore replaces the instance. The launch carries a ClientToken derived from
+//! everything that would make it a different instance, so a retried or interrupted launch never
+//! starts a second one. The instance type changes in place (stop, modify, start); IMDSv2 and the
+//! security group are changed in place too; the root volume and the instance profile force a
+//! replacement.
+
+use std::sync::{Arc, OnceLock};
+
+use aws_sdk_ec2::types::{
+    BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState, IamInstanceProfileSpecification, InstanceMetadataEndpointState,
+    InstanceMetadataOptionsRequest, InstanceStateName, InstanceType, ResourceType, Tag, TagSpecification, VolumeType,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+use super::{ec2_security_group, iam_instance_profile, iam_role, msk_cluster};
+use crate::aws::{Aws, AwsError, Classify};
+use crate::engine::{Change, FieldChange, Fields, Inputs, Kind, Outputs, ResourceError, ResourceId, Tags, Value};
+use crate::plan::{KafkaClientSpec, Plan};
+use crate::render::{self, LiveValues, Templates};
+use crate::retry::{Backoff, Poll, Seen, WaitError, poll_until, retry};
+
+/// The kind name.
+pub const KIND: &str = "ec2_instance";
+/// The public SSM parameter naming the latest Amazon Linux 2023 AMI.
+pub const AL2023_PARAMETER: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
+const ROOT_DEVICE: &str = "/dev/xvda";
+
+/// The instance as the plan declares it.
+#[derive(Debug)]
+pub struct Ec2Instance {
+    /// The `[kafka_client]` section.
+    pub spec: KafkaClientSpec,
+    /// The whole plan, for rendering the user-data.
+    pub plan: Arc<Plan>,
+    /// The templates the user-data is rendered from.
+    pub templates: Arc<Templates>,
+    /// Tags, ownership included (`Name` is added).
+    pub tags: Tags,
+    /// Where ownership tags say the instance belongs, for the ClientToken.
+    pub owner: String,
+    /// The resources whose outputs go into the instance.
+    pub role: ResourceId,
+    /// The instance profile.
+    pub profile: ResourceId,
+    /// The security group.
+    pub security_group: ResourceId,
+    /// The cluster.
+    pub cluster: ResourceId,
+    /// How to wait for instance states.
+    pub poll: Poll,
+    /// The AMI, resolved from SSM at observation unless pinned.
+    resolved_ami: OnceLock<String>,
+}
+
+impl Ec2Instance {
+    /// An instance for `plan`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(plan: Arc<Plan>, templates: Arc<Templates>, tags: Tags, poll: Poll) -> Self {
+        let mut tags = tags;
+        tags.insert("Name".to_owned(), plan.kafka_client.instance_name.clone());
+        Ec2Instance {
+            spec: plan.kafka_client.clone(),
+            owner: format!("{}/{}", plan.environment.project, plan.environment.name),
+            role: ResourceId::new(iam_role::KIND, &plan.role.name),
+            profile: ResourceId::new(iam_instance_profile::KIND, &plan.role.instance_profile),
+            security_group: ResourceId::new(ec2_security_group::KIND, &plan.kafka_client.security_group),
+            cluster: ResourceId::new(msk_cluster::KIND, plan.msk.cluster.name()),
+            plan,
+            templates,
+            tags,
+            poll,
+            resolved_ami: OnceLock::new(),
+        }
+    }
+}
+
+/// What the plan wants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    ami: Option<String>,
+    ami_pinned: bool,
+    instance_type: String,
+    profile: String,
+    security_group: Value,
+    /// The user-data, once the role ARN and the brokers are known.
+    user_data: Value,
+    root_volume_gib: i32,
+    tags: Tags,
+}
+
+impl Desired {
+    fn user_data_sha256(&self) -> Value {
+        match &self.user_data {
+            Value::Known(Json::String(text)) => Value::of(sha256(text)),
+            _ => Value::Unknown,
+        }
+    }
+
+    /// The launch's ClientToken: the same for the same instance, different for any change that
+    /// makes it another instance (so a replacement is not answered with the old one).
+    fn client_token(&self, owner: &str) -> Option<String> {
+        let Value::Known(Json::String(user_data)) = &self.user_data else { return None };
+        let identity = format!(
+            "{owner}|{}|{}|{}|{}|{}",
+            self.ami.as_deref().unwrap_or_default(),
+            self.profile,
+            self.root_volume_gib,
+            sha256(user_data),
+            self.tags.get("Name").map_or("", String::as_str)
+        );
+        Some(format!("pinfra-{}", &sha256(&identity)[..48]))
+    }
+}
+
+/// What EC2 has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    id: String,
+    state: String,
+    ami: String,
+    instance_type: String,
+    profile_arn: Option<String>,
+    http_tokens: Option<String>,
+    security_groups: Vec<String>,
+    user_data_sha256: Option<String>,
+    root_volume: Option<(i32, bool)>,
+    public_dns: Option<String>,
+    public_ip: Option<String>,
+    tags: Tags,
+}
+
+fn sha256(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Ec2Instance {
+    async fn describe(&self, aws: &Aws, filters: Vec<Filter>) -> Result<Option<aws_sdk_ec2::types::Instance>, AwsError> {
+        let out = aws.ec2.describe_instances().set_filters(Some(filters)).send().await.or_aws("ec2:DescribeInstances")?;
+        Ok(out.reservations().iter().flat_map(|r| r.instances()).next().cloned())
+    }
+
+    async fn by_id(&self, aws: &Aws, id: &str) -> Result<Option<aws_sdk_ec2::types::Instance>, AwsError> {
+        self.describe(aws, vec![Filter::builder().name("instance-id").values(id).build()]).await
+    }
+
+    async fn wait_state(&self, aws: &Aws, id: &str, wanted: InstanceStateName) -> Result<aws_sdk_ec2::types::Instance, ResourceError> {
+        let what = format!("instance {id} to be {}", wanted.as_str());
+        poll_until(self.poll, &what, 2, || async {
+            let instance = self.by_id(aws, id).await?;
+            let state = instance.as_ref().and_then(|i| i.state()).and_then(|s| s.name()).cloned();
+            Ok::<_, AwsError>(match (instance, state) {
+                (Some(instance), Some(state)) if state == wanted => Seen::Done(instance),
+                (None, _) if wanted == InstanceStateName::Terminated => Seen::Pending("gone".to_owned()),
+                (_, state) => Seen::Pending(state.map_or_else(|| "not found yet".to_owned(), |s| s.as_str().to_owned())),
+            })
+        })
+        .await
+        .map_err(|e| match e {
+            WaitError::Failed(e) => e.into(),
+            timeout @ WaitError::Timeout { .. } => {
+                ResourceError::refused(timeout.to_string(), "raise --timeout, or look at the instance in the EC2 console")
+            }
+        })
+    }
+
+    async fn launch(&self, aws: &Aws, desired: &Desired) -> Result<String, ResourceError> {
+        let (Some(ami), Value::Known(Json::String(user_data)), Value::Known(Json::String(group)), Some(token)) =
+            (&desired.ami, &desired.user_data, &desired.security_group, desired.client_token(&self.owner))
+        else {
+            return Err(ResourceError::refused(format!("{} depends on values that are still unknown", self.id()), "apply again"));
+        };
+        let tags: Vec<Tag> = desired.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let run = || async {
+            aws.ec2
+                .run_instances()
+                .image_id(ami)
+                .instance_type(InstanceType::from(desired.instance_type.as_str()))
+                .min_count(1)
+                .max_count(1)
+                .client_token(&token)
+                .iam_instance_profile(IamInstanceProfileSpecification::builder().name(&desired.profile).build())
+                .security_group_ids(group)
+                .user_data(BASE64.encode(user_data))
+                .metadata_options(
+                    InstanceMetadataOptionsRequest::builder()
+                        .http_tokens(HttpTokensState::Required)
+                        .http_endpoint(InstanceMetadataEndpointState::Enabled)
+                        .build(),
+                )
+                .block_device_mappings(
+                    BlockDeviceMapping::builder()
+                        .device_name(ROOT_DEVICE)
+                        .ebs(
+                            EbsBlockDevice::builder()
+                                .volume_size(desired.root_volume_gib)
+                                .volume_type(VolumeType::Gp3)
+                                .encrypted(true)
+                                .delete_on_termination(true)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .tag_specifications(TagSpecification::builder().resource_type(ResourceType::Instance).set_tags(Some(tags.clone())).build())
+                .tag_specifications(TagSpecification::builder().resource_type(ResourceType::Volume).set_tags(Some(tags.clone())).build())
+                .send()
+                .await
+                .or_aws("ec2:RunInstances")
+        };
+        // A just-created instance profile is not usable by EC2 at once.
+        let propagating = |e: &AwsError| e.is_code(&["InvalidParameterValue"]) && e.to_string().contains("nstance Profile");
+        let out = retry(Backoff::IAM_PROPAGATION, "ec2:RunInstances", propagating, run).await?;
+        let id = out.instances().first().and_then(|i| i.instance_id()).unwrap_or_default().to_owned();
+        Ok(id)
+    }
+
+    async fn terminate(&self, aws: &Aws, id: &str) -> Result<(), ResourceError> {
+        match aws.ec2.terminate_instances().instance_ids(id).send().await.or_aws("ec2:TerminateInstances") {
+            Err(e) if !e.is_code(&["InvalidInstanceID.NotFound"]) => return Err(e.into()),
+            _ => {}
+        }
+        self.wait_state(aws, id, InstanceStateName::Terminated).await.map(|_| ())
+    }
+
+    fn outputs_of(instance: &aws_sdk_ec2::types::Instance) -> Outputs {
+        Outputs::from([
+            ("id", Value::of(instance.instance_id().unwrap_or_default())),
+            ("public_dns", Value::of(instance.public_dns_name().unwrap_or_default())),
+            ("public_ip", Value::of(instance.public_ip_address().unwrap_or_default())),
+        ])
+    }
+}
+
+impl Kind for Ec2Instance {
+    type Desired = Desired;
+    type Live = Live;
+
+    fn id(&self) -> ResourceId {
+        ResourceId::new(KIND, &self.spec.instance_name)
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        vec![self.role.clone(), self.profile.clone(), self.security_group.clone(), self.cluster.clone()]
+    }
+
+    async fn observe(&self, aws: &Aws) -> Result<Option<Live>, AwsError> {
+        let ami = match &self.spec.ami {
+            Some(ami) => ami.clone(),
+            None => aws
+                .ssm
+                .get_parameter()
+                .name(AL2023_PARAMETER)
+                .send()
+                .await
+                .or_aws("ssm:GetParameter")?
+                .parameter()
+                .and_then(|p| p.value())
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        let _ = self.resolved_ami.set(ami);
+        let filters = vec![
+            Filter::builder().name("tag:Name").values(&self.spec.instance_name).build(),
+            Filter::builder().name("instance-state-name").values("pending").values("running").values("stopping").values("stopped").build(),
+        ];
+        let Some(instance) = self.describe(aws, filters).await? else { return Ok(None) };
+        let id = instance.instance_id().unwrap_or_default().to_owned();
+        let root_volume_id = instance
+            .block_device_mappings()
+            .iter()
+            .find(|m| m.device_name() == instance.root_device_name())
+            .and_then(|m| m.ebs())
+            .and_then(|e| e.volume_id());
+        let (user_data, volume) = tokio::join!(
+            aws.ec2.describe_instance_attribute().instance_id(&id).attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData).send(),
+            async {
+                match root_volume_id {
+                    Some(volume) => aws.ec2.describe_volumes().volume_ids(volume).send().await.map(Some),
+                    None => Ok(None),
+                }
+            }
+        );
+        let user_data_sha256 = user_data
+            .or_aws("ec2:DescribeInstanceAttribute")?
+            .user_data()
+            .and_then(|u| u.value())
+            .and_then(|v| BASE64.decode(v).ok())
+            .map(|bytes| sha256(&String::from_utf8_lossy(&bytes)));
+        let root_volume = volume
+            .or_aws("ec2:DescribeVolumes")?
+            .and_then(|v| v.volumes().first().map(|v| (v.size().unwrap_or_default(), v.encrypted().unwrap_or(false))));
+        Ok(Some(Live {
+            state: instance.state().and_then(|s| s.name()).map(|n| n.as_str().to_owned()).unwrap_or_default(),
+            ami: instance.image_id().unwrap_or_default().to_owned(),
+            instance_type: instance.instance_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+            profile_arn: instance.iam_instance_profile().and_then(|p| p.arn()).map(str::to_owned),
+            http_tokens: instance.metadata_options().and_then(|m| m.http_tokens()).map(|t| t.as_str().to_owned()),
+            security_groups: instance.security_groups().iter().filter_map(|g| g.group_id()).map(str::to_owned).collect(),
+            user_data_sha256,
+            root_volume,
+            public_dns: instance.public_dns_name().map(str::to_owned),
+            public_ip: instance.public_ip_address().map(str::to_owned),
+            tags: instance.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned()))).collect(),
+            id,
+        }))
+    }
+
+    fn desired(&self, inputs: &Inputs) -> Desired {
+        let live = LiveValues {
+            role_arn: inputs.string(&self.role, "arn"),
+            bootstrap_servers: inputs.string(&self.cluster, msk_cluster::OUTPUT_BOOTSTRAP),
+            zookeeper_connect: inputs.string(&self.cluster, msk_cluster::OUTPUT_ZOOKEEPER),
+        };
+        let user_data = if live.role_arn.is_some() && live.bootstrap_servers.is_some() {
+            render::render(&self.plan, &self.templates, &live)
+                .ok()
+                .and_then(|r| r.files.into_iter().find(|(name, _)| *name == "user-data.sh").map(|(_, text)| Value::of(text)))
+                .unwrap_or(Value::Unknown)
+        } else {
+            Value::Unknown
+        };
+        Desired {
+            ami: self.resolved_ami.get().cloned().filter(|a| !a.is_empty()),
+            ami_pinned: self.spec.ami.is_some(),
+            instance_type: self.spec.instance_type.clone(),
+            profile: self.plan.role.instance_profile.clone(),
+            security_group: inputs.get(&self.security_group, "id"),
+            user_data,
+            root_volume_gib: self.spec.root_volume_gib,
+            tags: self.tags.clone(),
+        }
+    }
+
+    fn diff(desired: &Desired, live: Option<&Live>) -> Result<Vec<FieldChange>, ResourceError> {
+        let mut fields = Fields::new(live.is_none());
+        // An AMI from SSM moves on by itself; only a pinned one is held to.
+        if desired.ami_pinned || live.is_none() {
+            fields.known("ami", desired.ami.clone().unwrap_or_default(), live.map(|l| Json::from(l.ami.clone())), true);
+        }
+        fields.field("user_data_sha256", desired.user_data_sha256(), live.map(|l| Json::from(l.user_data_sha256.clone())), true);
+        fields.known("instance_type", desired.instance_type.clone(), live.map(|l| Json::from(l.instance_type.clone())), false);
+        let profile_matches = |l: &Live| l.profile_arn.as_deref().is_some_and(|arn| arn.ends_with(&format!("/{}", desired.profile)));
+        fields.known(
+            "instance_profile",
+            desired.profile.clone(),
+            live.map(|l| if profile_matches(l) { Json::from(desired.profile.clone()) } else { Json::from(l.profile_arn.clone()) }),
+            true,
+        );
+        fields.known("metadata_http_tokens", "required", live.map(|l| Json::from(l.http_tokens.clone())), false);
+        let live_groups = live.map(|l| Json::from(l.security_groups.clone()));
+        let wanted_groups = match &desired.security_group {
+            Value::Known(Json::String(id)) => Value::of(vec![id.clone()]),
+            _ => Value::Unknown,
+        };
+        fields.field("security_groups", wanted_groups, live_groups, false);
+        let volume = |(size, encrypted): (i32, bool)| serde_json::json!({"size_gib": size, "encrypted": encrypted});
+        fields.known("root_volume", volume((desired.root_volume_gib, true)), live.map(|l| l.root_volume.map_or(Json::Null, volume)), true);
+        fields.tags("tags", &desired.tags, live.map(|l| &l.tags));
+        Ok(fields.finish())
+    }
+
+    fn live_tags(live: &Live) -> Option<&Tags> {
+        Some(&live.tags)
+    }
+
+    fn outputs(&self, live: &Live) -> Outputs {
+        Outputs::from([
+            ("id", Value::of(live.id.clone())),
+            ("public_dns", Value::of(live.public_dns.clone().unwrap_or_default())),
+            ("public_ip", Value::of(live.public_ip.clone().unwrap_or_default())),
+        ])
+    }
+
+    async fn apply(&self, aws: &Aws, desired: &Desired, live: Option<&Live>, change: &Change) -> Result<Outputs, ResourceError> {
+        let id = match live {
+            None => self.launch(aws, desired).await?,
+            Some(live) if change.action == crate::engine::Action::Replace => {
+                self.terminate(aws, &live.id).await?;
+                self.launch(aws, desired).await?
+            }
+            Some(live) => {
+                if change.touches("tags") {
+                    let tags: Vec<Tag> = desired.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+                    aws.ec2.create_tags().resources(&live.id).set_tags(Some(tags)).send().await.or_aws("ec2:CreateTags")?;
+                }
+                if change.touches("metadata_http_tokens") {
+                    aws.ec2
+                        .modify_instance_metadata_options()
+                        .instance_id(&live.id)
+                        .http_tokens(HttpTokensState::Required)
+                        .http_endpoint(InstanceMetadataEndpointState::Enabled)
+                        .send()
+                        .await
+                        .or_aws("ec2:ModifyInstanceMetadataOptions")?;
+                }
+                if change.touches("security_groups")
+                    && let Value::Known(Json::String(group)) = &desired.security_group
+                {
+                    aws.ec2
+                        .modify_instance_attribute()
+                        .instance_id(&live.id)
+                        .groups(group)
+                        .send()
+                        .await
+                        .or_aws("ec2:ModifyInstanceAttribute")?;
+                }
+                if change.touches("instance_type") {
+                    // EC2 changes the type of a stopped instance only: stop, modify, start.
+                    aws.ec2.stop_instances().instance_ids(&live.id).send().await.or_aws("ec2:StopInstances")?;
+                    self.wait_state(aws, &live.id, InstanceStateName::Stopped).await?;
+                    aws.ec2
+                        .modify_instance_attribute()
+                        .instance_id(&live.id)
+                        .instance_type(aws_sdk_ec2::types::AttributeValue::builder().value(&desired.instance_type).build())
+                        .send()
+                        .await
+                        .or_aws("ec2:ModifyInstanceAttribute")?;
+                    aws.ec2.start_instances().instance_ids(&live.id).send().await.or_aws("ec2:StartInstances")?;
+                }
+                live.id.clone()
+            }
+        };
+        let instance = self.wait_state(aws, &id, InstanceStateName::Running).await?;
+        Ok(Self::outputs_of(&instance))
+    }
+
+    async fn delete(&self, aws: &Aws, live: &Live) -> Result<(), ResourceError> {
+        self.terminate(aws, &live.id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desired(user_data: &str) -> Desired {
+        Desired {
+            ami: Some("ami-12345678".into()),
+            ami_pinned: false,
+            instance_type: "t3.micro".into(),
+            profile: "p".into(),
+            security_group: Value::of("sg-1"),
+            user_data: Value::of(user_data),
+            root_volume_gib: 20,
+            tags: Tags::from([("Name".into(), "n".into())]),
+        }
+    }
+
+    fn live(user_data: &str) -> Live {
+        Live {
+            id: "i-1".into(),
+            state: "running".into(),
+            ami: "ami-00000000".into(),
+            instance_type: "t3.micro".into(),
+            profile_arn: Some("arn:aws:iam::123456789012:instance-profile/p".into()),
+            http_tokens: Some("required".into()),
+            security_groups: vec!["sg-1".into()],
+            user_data_sha256: Some(sha256(user_data)),
+            root_volume: Some((20, true)),
+            public_dns: Some("ec2-1.compute.amazonaws.com".into()),
+            public_ip: Some("203.0.113.1".into()),
+            tags: Tags::from([("Name".into(), "n".into())]),
+        }
+    }
+
+    #[test]
+    fn diff_table() {
+        let with = |f: fn(&mut Live)| {
+            let mut l = live("#!/bin/bash\n");
+            f(&mut l);
+            Some(l)
+        };
+        let cases: Vec<(&str, Option<Live>, Vec<(&str, bool)>)> = vec![
+            ("converged (a newer AL2023 AMI is no change)", with(|_| {}), vec![]),
+            ("user-data changed: replace", with(|l| l.user_data_sha256 = Some("0".into())), vec![("user_data_sha256", true)]),
+            ("type changed: in place", with(|l| l.instance_type = "t3.small".into()), vec![("instance_type", false)]),
+            ("IMDSv1 allowed: in place", with(|l| l.http_tokens = Some("optional".into())), vec![("metadata_http_tokens", false)]),
+            ("unencrypted volume: replace", with(|l| l.root_volume = Some((20, false))), vec![("root_volume", true)]),
+            ("other group: in place", with(|l| l.security_groups = vec!["sg-2".into()]), vec![("security_groups", false)]),
+        ];
+        for (name, live, expected) in cases {
+            let changes = Ec2Instance::diff(&desired("#!/bin/bash\n"), live.as_ref()).unwrap();
+            let got: Vec<(&str, bool)> = changes.iter().map(|c| (c.path.as_str(), c.forces_replace)).collect();
+            assert_eq!(got, expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn unknown_user_data_is_shown_as_known_after_apply() {
+        let mut d = desired("x");
+        d.user_data = Value::Unknown;
+        let changes = Ec2Instance::diff(&d, None).unwrap();
+        let field = changes.iter().find(|c| c.path == "user_data_sha256").unwrap();
+        assert_eq!(field.new, Some(Value::Unknown));
+        assert_eq!(d.client_token("p/dev"), None, "no launch before the user-data is known");
+    }
+
+    #[test]
+    fn the_client_token_follows_what_makes_another_instance() {
+        let a = desired("one").client_token("p/dev").unwrap();
+        assert_eq!(a, desired("one").client_token("p/dev").unwrap(), "stable");
+        assert!(a.len() <= 64, "EC2 takes up to 64 characters");
+        assert_ne!(a, desired("two").client_token("p/dev").unwrap(), "new user-data, new instance");
+        let mut bigger = desired("one");
+        bigger.root_volume_gib = 40;
+        assert_ne!(a, bigger.client_token("p/dev").unwrap());
+        let mut other_type = desired("one");
+        other_type.instance_type = "t3.large".into();
+        assert_eq!(a, other_type.client_token("p/dev").unwrap(), "the type changes in place");
+    }
+}

@@ -1,0 +1,95 @@
+//! The EC2 Kafka client instance: launched with the user-data `pinfra render` writes, IMDSv2,
+//! an encrypted root volume, the role's instance profile; replaced when its user-data changes,
+//! resized in place, never launched twice.
+
+mod common;
+
+use base64::Engine as _;
+use common::{Sandbox, plan_copy};
+
+const PLAN: &str = "plans/pinterest.toml";
+const NAME: &str = "0a1b2c3d4e5f-kafka-client";
+
+async fn instances(sandbox: &Sandbox) -> Vec<aws_sdk_ec2::types::Instance> {
+    let ec2 = aws_sdk_ec2::Client::new(&sandbox.sdk_config("us-east-1").await);
+    let out = ec2
+        .describe_instances()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:Name").values(NAME).build())
+        .filters(
+            aws_sdk_ec2::types::Filter::builder().name("instance-state-name").values("pending").values("running").values("stopped").build(),
+        )
+        .send()
+        .await
+        .expect("describe instances");
+    out.reservations().iter().flat_map(|r| r.instances().to_vec()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_instance_runs_the_rendered_user_data_with_imdsv2_and_an_encrypted_volume() {
+    let sandbox = Sandbox::with_cluster("pinterest-msk-cluster");
+    sandbox.pinfra(&["apply", "--auto-approve", PLAN]).expect_code(0);
+    let running = instances(&sandbox).await;
+    assert_eq!(running.len(), 1);
+    let instance = &running[0];
+    assert!(instance.iam_instance_profile().and_then(|p| p.arn()).unwrap_or_default().ends_with("/0a1b2c3d4e5f-ec2-access-role"));
+    assert_eq!(instance.metadata_options().and_then(|m| m.http_tokens()).map(|t| t.as_str()), Some("required"));
+
+    let ec2 = aws_sdk_ec2::Client::new(&sandbox.sdk_config("us-east-1").await);
+    let root = instance.block_device_mappings().iter().find_map(|m| m.ebs().and_then(|e| e.volume_id())).expect("root volume");
+    let volume = ec2.describe_volumes().volume_ids(root).send().await.expect("volume");
+    assert_eq!(volume.volumes()[0].encrypted(), Some(true));
+    assert_eq!(volume.volumes()[0].size(), Some(20));
+
+    let attribute = ec2
+        .describe_instance_attribute()
+        .instance_id(instance.instance_id().unwrap())
+        .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
+        .send()
+        .await
+        .expect("user data");
+    let user_data = base64::engine::general_purpose::STANDARD.decode(attribute.user_data().and_then(|u| u.value()).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    sandbox.pinfra(&["render", "--out", dir.path().to_str().unwrap(), PLAN]).expect_code(0);
+    assert_eq!(user_data, std::fs::read(dir.path().join("user-data.sh")).unwrap(), "the instance's user-data is render's, byte for byte");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_change_replaces_the_instance_and_says_why() {
+    let sandbox = Sandbox::with_cluster("pinterest-msk-cluster");
+    sandbox.pinfra(&["apply", "--auto-approve", PLAN]).expect_code(0);
+    let before = instances(&sandbox).await[0].instance_id().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_copy(dir.path(), PLAN, |t| t.replace("confluent_version = \"7.6.1\"", "confluent_version = \"7.7.0\""));
+    let plan = plan.to_str().unwrap();
+    let diff = sandbox.pinfra(&["diff", plan]);
+    diff.expect_code(2);
+    assert!(diff.stdout.contains(&format!("± ec2_instance \"{NAME}\" must be replaced")), "{}", diff.stdout);
+    assert!(diff.stdout.contains("# replaced because user_data_sha256 cannot change in place"), "{}", diff.stdout);
+    sandbox.pinfra(&["apply", "--auto-approve", plan]).expect_code(0);
+    let after = instances(&sandbox).await;
+    assert_eq!(after.len(), 1, "the old instance is terminated");
+    assert_ne!(after[0].instance_id().unwrap(), before);
+    sandbox.pinfra(&["diff", plan]).expect_code(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_type_change_is_made_in_place() {
+    let sandbox = Sandbox::with_cluster("pinterest-msk-cluster");
+    sandbox.pinfra(&["apply", "--auto-approve", PLAN]).expect_code(0);
+    let before = instances(&sandbox).await[0].instance_id().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_copy(dir.path(), PLAN, |t| t.replace("rest_proxy_port = 8082", "rest_proxy_port = 8082\ninstance_type = \"t3.small\""));
+    let plan = plan.to_str().unwrap();
+    let diff = sandbox.pinfra(&["diff", plan]);
+    diff.expect_code(2);
+    assert!(diff.stdout.contains(&format!("~ ec2_instance \"{NAME}\" will be updated in place")), "{}", diff.stdout);
+    sandbox.reset_calls();
+    sandbox.pinfra(&["apply", "--auto-approve", plan]).expect_code(0);
+    let writes: Vec<String> = sandbox.calls().into_iter().filter(|(_, _, m)| *m).map(|(_, op, _)| op).collect();
+    assert_eq!(writes, ["StopInstances", "ModifyInstanceAttribute", "StartInstances"]);
+    let after = instances(&sandbox).await;
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].instance_id().unwrap(), before);
+    assert_eq!(after[0].instance_type().map(|t| t.as_str()), Some("t3.small"));
+    sandbox.pinfra(&["diff", plan]).expect_code(0);
+}
