@@ -11,11 +11,16 @@ Request flow (``Sandbox.__call__``)::
                             services or operations moto lacks)
                          -> moto's DomainDispatcherApplication
 
+A hook may also let the request take effect and then answer something else:
+``sandbox.forward(request, after="<its name>")`` runs the later hooks and moto and hands
+back their response (faults that hit after the operation happened).
+
 See ``sandbox_ext/__init__.py`` for how extensions plug in.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -23,6 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from werkzeug.test import run_wsgi_app
 from werkzeug.wrappers import Request, Response
 
 from .calls import Call, CallLog, classify
@@ -95,6 +101,16 @@ class Sandbox:
         """Called on ``POST /moto-api/reset`` (before moto resets its backends)."""
         self._reset_hooks.append(hook)
 
+    def forward(self, request: AwsRequest, after: str) -> Response:
+        """The answer the request gets from the hooks installed after hook ``after`` and
+        from moto (the request takes effect), buffered into a ``Response``."""
+        names = [name for name, _hook in self._hooks]
+        if after not in names:
+            raise ValueError(f"no request hook named {after!r}")
+        app = functools.partial(self._dispatch, request, names.index(after) + 1)
+        body, status, headers = run_wsgi_app(app, request.environ, buffered=True)
+        return Response(b"".join(body), status=status, headers=headers)
+
     @staticmethod
     def add_backend_url_pattern(service: str, url_regex: str) -> None:
         """Route ``http://<host>`` matching ``url_regex`` to ``moto.<service>``.
@@ -140,10 +156,12 @@ class Sandbox:
         if self.latency_ms > 0:
             time.sleep(self.latency_ms / 1000.0)
 
-        aws_request = AwsRequest(environ, call)
-        for _name, hook in self._hooks:
-            answer = hook(aws_request)
+        return self._dispatch(AwsRequest(environ, call), 0, environ, start_response)
+
+    def _dispatch(self, request: AwsRequest, first_hook: int, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        """Request hooks from index ``first_hook`` on, then moto."""
+        for _name, hook in self._hooks[first_hook:]:
+            answer = hook(request)
             if answer is not None:
                 return answer(environ, start_response)
-
         return self.moto_app(environ, start_response)

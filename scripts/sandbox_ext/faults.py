@@ -1,27 +1,40 @@
 """Armed faults: make the next matching AWS calls fail, so tests can check how pinfra behaves
-when an apply fails part-way.
+when an apply fails part-way or a response is lost.
 
     POST /_sandbox/faults        {"service": "iam", "operation": "CreateInstanceProfile",
                                   "query": "encryption",   # optional: substring of the query string
                                   "status": 403, "code": "AccessDenied",
-                                  "message": "...", "count": 1}
+                                  "message": "...", "count": 1,
+                                  "after": false,          # true: the call takes effect first
+                                  "reset": false}          # true: drop the connection, no answer
     DELETE /_sandbox/faults      disarm everything
     GET /_sandbox/faults         armed faults and how often each fired
 
-A fault answers in the error shape of the request's protocol (query XML for IAM/EC2/STS,
-S3's XML, JSON for the rest), so the SDK sees what the real service would send.
+By default a fault answers instead of the service: the call has no effect. With ``"after":
+true`` the call is first handed on (later extensions, then moto), so it takes effect, and the
+client gets the fault instead of the real answer: a lost response, which SDKs retry (with the
+same idempotency token). ``"reset": true`` drops the connection without any answer instead of
+sending the error (``status``/``code`` are then unused); with ``"after"`` it happens after the
+call took effect, without it before.
+
+A fault answers in the error shape of the request's protocol (EC2's ``<Response><Errors>``,
+query XML ``<ErrorResponse>`` for IAM/STS, S3's XML, JSON for the rest), so the SDK sees what
+the real service would send. An unknown key or a bad value is refused with 400.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from .core import AwsRequest, Sandbox, json_response
+
+HOOK_NAME = "faults"
 
 
 @dataclass
@@ -33,6 +46,8 @@ class Fault:
     code: str = "InternalFailure"
     message: str = "injected by the pinfra sandbox"
     count: int = 1
+    after: bool = False
+    reset: bool = False
     fired: int = field(default=0)
 
     def matches(self, request: AwsRequest) -> bool:
@@ -45,11 +60,49 @@ class Fault:
         )
 
 
+SPEC_TYPES: dict[str, tuple[type, ...]] = {
+    "service": (str,),
+    "operation": (str, type(None)),
+    "query": (str, type(None)),
+    "status": (int,),
+    "code": (str,),
+    "message": (str,),
+    "count": (int,),
+    "after": (bool,),
+    "reset": (bool,),
+}
+
+
+def fault_from_spec(spec: Any) -> Fault:
+    if not isinstance(spec, dict):
+        raise ValueError("expected a JSON object")
+    unknown = sorted(set(spec) - set(SPEC_TYPES))
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(SPEC_TYPES)}")
+    if "service" not in spec:
+        raise ValueError("service is required")
+    for key, value in spec.items():
+        types = SPEC_TYPES[key]
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            raise ValueError(f"{key}: bad value {value!r}")
+    if not 400 <= spec.get("status", 500) <= 599:
+        raise ValueError("status: expected 400-599")
+    return Fault(**spec)
+
+
 def error_response(request: AwsRequest, fault: Fault) -> Response:
     protocol = request.call.protocol
     if request.call.service == "s3":
         body = f"<Error><Code>{fault.code}</Code><Message>{fault.message}</Message><RequestId>sandbox</RequestId></Error>"
         return Response(body, status=fault.status, mimetype="application/xml")
+    if request.call.service == "ec2":
+        # EC2's own error shape (the Rust SDK's ec2Query parser finds the code only here).
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+            f"<Code>{fault.code}</Code><Message>{fault.message}</Message>"
+            "</Error></Errors><RequestID>sandbox</RequestID></Response>"
+        )
+        return Response(body, status=fault.status, mimetype="text/xml")
     if protocol == "query":
         body = (
             "<ErrorResponse><Error><Type>Sender</Type>"
@@ -62,13 +115,29 @@ def error_response(request: AwsRequest, fault: Fault) -> Response:
     return response
 
 
+def drop_connection(environ: dict[str, Any], _start_response: Any) -> Any:
+    """WSGI app that closes the client connection without an answer.
+
+    werkzeug's server treats a ConnectionError raised by the app as a dropped connection:
+    it logs nothing and sends nothing more."""
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    raise ConnectionAbortedError("connection dropped by an armed sandbox fault")
+
+
 def install(sandbox: Sandbox) -> None:
     lock = threading.Lock()
     faults: list[Fault] = []
 
     def arm(request: Request) -> Response:
-        spec: dict[str, Any] = request.get_json(force=True)
-        fault = Fault(**{k: v for k, v in spec.items() if k in Fault.__dataclass_fields__ and k != "fired"})
+        try:
+            fault = fault_from_spec(json.loads(request.get_data() or b"null"))
+        except (ValueError, TypeError) as err:
+            return json_response({"error": str(err), "keys": [f.name for f in fields(Fault) if f.name != "fired"]}, 400)
         with lock:
             faults.append(fault)
         return json_response({"armed": asdict(fault)})
@@ -82,16 +151,20 @@ def install(sandbox: Sandbox) -> None:
         with lock:
             return json_response({"faults": [asdict(f) for f in faults]})
 
-    def hook(request: AwsRequest) -> Response | None:
+    def hook(request: AwsRequest) -> Any:
         with lock:
             fault = next((f for f in faults if f.matches(request)), None)
             if fault is None:
                 return None
             fault.fired += 1
+        if fault.after:
+            sandbox.forward(request, after=HOOK_NAME)  # takes effect; its answer is lost
+        if fault.reset:
+            return drop_connection
         return error_response(request, fault)
 
     sandbox.add_control_route("POST", "/_sandbox/faults", arm)
     sandbox.add_control_route("DELETE", "/_sandbox/faults", disarm)
     sandbox.add_control_route("GET", "/_sandbox/faults", listing)
-    sandbox.add_request_hook("faults", hook)
+    sandbox.add_request_hook(HOOK_NAME, hook)
     sandbox.add_reset_hook(lambda: faults.clear())
