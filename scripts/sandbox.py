@@ -14,6 +14,8 @@ Beyond moto it serves
     POST /_sandbox/calls/reset   clear the call log
     POST /moto-api/reset         moto's own: reset all backends (+ extension state)
     GET|POST /_sandbox/msk/settings  MSK cluster/topic delays and staleness (msk_settings)
+    GET|POST /_sandbox/ec2/settings  EC2 instance state delays, profile propagation (ec2_compat)
+    POST|GET|DELETE /_sandbox/faults  armed faults (faults)
 
 AWS managed IAM policies are not loaded unless --iam-managed-policies (or
 MOTO_IAM_LOAD_MANAGED_POLICIES=true) is given: attaching

@@ -17,6 +17,8 @@ Writing an extension
       This is the place for services moto lacks (kafkaconnect; execute-api,
       which moto would otherwise route to iot), operations moto lacks (MSK
       topic API, GetBootstrapBrokers, cluster updates) and fault injection.
+      ``sandbox.forward(request, after=name)`` lets the request take effect (later
+      hooks, then moto) and hands back that answer, e.g. to lose it.
     * ``sandbox.add_control_route(method, "/_sandbox/...", handler)``: test
       controls, e.g. arming a fault.
     * ``sandbox.add_reset_hook(fn)``: clear extension state on
@@ -38,6 +40,9 @@ EXTENSIONS: tuple[str, ...] = (
     "s3_compat",  # GetBucketVersioning's empty answer as S3 sends it
     "faults",  # armed faults: make the next matching calls fail (tests of partial applies)
     "msk_settings",  # GET/POST /_sandbox/msk/settings: MSK delays and formats
+    # EC2 instances: ClientToken idempotency, state checks and delays, profile errors (after
+    # faults, so that an "after" fault's call goes through it).
+    "ec2_compat",
     # After faults, so that armed faults also hit the calls these answer; msk_clusters before
     # msk_topics, so that cluster transitions are settled before a topic call looks.
     "msk_clusters",  # MSK cluster states, CreateClusterV2 kept whole, in-place updates, deletion

@@ -1,0 +1,376 @@
+"""EC2 instances as real EC2 runs them, where moto 5.2.5 differs (pinfra's Kafka client instance).
+
+1. RunInstances honours ``ClientToken``: the same token (same account and region) answers the
+   original reservation and instances (their current state) instead of launching again, until
+   ``POST /moto-api/reset`` (EC2 keeps a token at least 24 hours after the instance terminated).
+   The same token with other parameters: 400 ``IdempotentParameterMismatch``. A launch without a
+   token shows no ``clientToken`` (moto: ``ABCDE``). DescribeInstances accepts the
+   ``client-token`` filter (moto: HTTP 500).
+2. Instance states: StartInstances, StopInstances, TerminateInstances check the state as EC2 does
+   (400 ``IncorrectInstanceState``; already there: success, no change) and answer the real
+   current state. ModifyInstanceAttribute ``InstanceType``/``UserData``/``EbsOptimized`` needs a
+   ``stopped`` instance (moto changes a running one). With ``state_delay_ms`` > 0, ``pending``,
+   ``stopping`` and ``shutting-down`` last that long (moto: the end state at once).
+3. ``IamInstanceProfile`` naming an unknown profile: 400 ``InvalidParameterValue`` "Value (x) for
+   parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name", as EC2
+   (moto: IAM's 404 ``NoSuchEntity``). With ``profile_propagation_ms`` > 0 a profile created
+   less than that long ago is refused the same way (IAM's eventual consistency).
+4. RunInstances checks ``ImageId`` (``InvalidAMIID.NotFound``/``.Malformed``), ``KeyName``
+   (``InvalidKeyPair.NotFound``) and ``InstanceType`` (``InvalidParameterValue`` "Invalid value
+   'x' for InstanceType.") as EC2 does (moto's validations, off by default, turned on).
+5. An instance launched without a subnet gets its private IP from the default subnet it lands
+   in (moto: a random 10.x address outside the subnet), and the network interface's
+   ``association.publicDnsName`` is EC2's ``ec2-<ip>.compute-1.amazonaws.com`` /
+   ``ec2-<ip>.<region>.compute.amazonaws.com`` (moto: ``ip-<ip>.ec2.internal``).
+
+    GET  /_sandbox/ec2/settings   {"state_delay_ms", "profile_propagation_ms"}
+    POST /_sandbox/ec2/settings   set any subset (JSON object); answers the new settings;
+                                  400 on an unknown key or a bad value
+
+Defaults from ``PINFRA_SANDBOX_EC2_STATE_DELAY_MS`` and ``PINFRA_SANDBOX_EC2_PROFILE_PROPAGATION_MS``
+(both 0); reset restores them. A delay is read when the transition starts. Transitions are
+applied when an EC2 request arrives, before it is answered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from .core import AwsRequest, Sandbox, json_response
+
+STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
+SETTINGS_ENV = {
+    "state_delay_ms": "PINFRA_SANDBOX_EC2_STATE_DELAY_MS",
+    "profile_propagation_ms": "PINFRA_SANDBOX_EC2_PROFILE_PROPAGATION_MS",
+}
+# Parameters that are not "the request's parameters" for IdempotentParameterMismatch.
+NOT_COMPARED = {"Action", "Version", "ClientToken"}
+MISMATCH = "Arguments on this idempotent request are inconsistent with arguments used in previous request(s)."
+
+
+def public_dns_name(ip: str, region: str) -> str:
+    dashed = ip.replace(".", "-")
+    if region == "us-east-1":
+        return f"ec2-{dashed}.compute-1.amazonaws.com"
+    return f"ec2-{dashed}.{region}.compute.amazonaws.com"
+
+
+def validate_setting(key: str, value: Any) -> int:
+    if key not in SETTINGS_ENV:
+        raise ValueError(f"unknown setting {key!r}; known: {', '.join(SETTINGS_ENV)}")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{key}: expected a non-negative integer (milliseconds), got {value!r}")
+    return value
+
+
+def settings_from_env() -> dict[str, int]:
+    settings = {}
+    for key, env in SETTINGS_ENV.items():
+        raw = os.environ.get(env)
+        try:
+            settings[key] = 0 if raw in (None, "") else validate_setting(key, raw)
+        except ValueError as err:
+            raise SystemExit(f"sandbox: ${env}: {err}") from None
+    return settings
+
+
+@dataclass
+class Transition:
+    due: float  # time.monotonic()
+    instance: Any
+    target: str
+
+
+class Ec2State:
+    """Settings, client tokens and state transitions under way."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.settings = settings_from_env()
+        # (account, region, token) -> (parameters, reservation id)
+        self.tokens: dict[tuple[str, str, str], tuple[tuple[Any, ...], str]] = {}
+        self.transitions: list[Transition] = []
+        self.replay = threading.local()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.settings = settings_from_env()
+            self.tokens.clear()
+            self.transitions.clear()
+
+    def setting(self, key: str) -> int:
+        with self.lock:
+            return self.settings[key]
+
+    def begin(self, instance: Any, transitional: str, target: str) -> None:
+        """The instance (already in ``target`` in moto) shows ``transitional`` for a while."""
+        delay = self.setting("state_delay_ms")
+        with self.lock:
+            self.transitions = [t for t in self.transitions if t.instance is not instance]
+            if delay > 0:
+                set_state(instance, transitional)
+                self.transitions.append(Transition(time.monotonic() + delay / 1000.0, instance, target))
+
+    def settle(self) -> None:
+        now = time.monotonic()
+        with self.lock:
+            due = [t for t in self.transitions if t.due <= now]
+            if not due:
+                return
+            self.transitions = [t for t in self.transitions if t.due > now]
+            for t in due:
+                set_state(t.instance, t.target)
+
+
+def set_state(instance: Any, name: str) -> None:
+    instance._state.name = name
+    instance._state.code = STATE_CODES[name]
+
+
+def state_of(instance: Any) -> dict[str, Any]:
+    return {"Code": instance.state_code, "Name": instance.state}
+
+
+def incorrect_state(message: str) -> Exception:
+    from moto.ec2.exceptions import EC2ClientError
+
+    return EC2ClientError("IncorrectInstanceState", message)
+
+
+def install(sandbox: Sandbox) -> None:
+    from moto import settings as moto_settings
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.ec2 import utils as ec2_utils
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.models import elastic_network_interfaces, instances
+    from moto.ec2.responses import instances as instance_responses
+    from moto.ec2.responses._base_response import EC2BaseResponse
+
+    state = Ec2State()
+    Response_ = instance_responses.InstanceResponse
+
+    # ------------------------------------------------------------ 1. ClientToken
+    ec2_utils.filter_dict_attribute_mapping["client-token"] = "client_token"
+
+    def run_state(value: Any) -> Any:
+        # moto answers every RunInstances with "pending"; a replay shows the current state.
+        return value if getattr(state.replay, "active", False) else {"Code": 0, "Name": "pending"}
+
+    EC2BaseResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER["RunInstances.Reservation.Instances.Instance.State"] = run_state
+
+    original_run = Response_.run_instances
+
+    def launch(self: Any) -> Any:
+        """moto's RunInstances, with EC2's codes and wording for a bad KeyName/InstanceType."""
+        try:
+            return original_run(self)
+        except EC2ClientError as err:
+            if err.code == "InvalidKeyPair.NotFound":
+                raise EC2ClientError(err.code, f"The key pair '{self._get_param('KeyName')}' does not exist") from None
+            if err.code == "InvalidInstanceType.NotFound":
+                raise EC2ClientError("InvalidParameterValue", f"Invalid value '{self._get_param('InstanceType')}' for InstanceType.") from None
+            raise
+
+    def run_instances(self: Any) -> Any:
+        state.replay.active = False
+        token = self._get_param("ClientToken") or None
+        if token is None:
+            result = launch(self)
+            for instance in result.result.instances:
+                instance.client_token = None
+            return after_launch(result)
+        key = (self.current_account, self.region, token)
+        parameters = tuple(sorted((k, tuple(v)) for k, v in self.querystring.items() if k not in NOT_COMPARED))
+        with state.lock:
+            known = state.tokens.get(key)
+            if known is not None:
+                if known[0] != parameters:
+                    raise EC2ClientError("IdempotentParameterMismatch", MISMATCH)
+                reservation = self.ec2_backend.reservations.get(known[1])
+                if reservation is not None:
+                    self.error_on_dryrun()
+                    state.replay.active = True
+                    return ActionResult(reservation)
+            result = launch(self)
+            state.tokens[key] = (parameters, result.result.id)
+        return after_launch(result)
+
+    def after_launch(result: Any) -> Any:
+        for instance in result.result.instances:
+            state.begin(instance, "pending", "running")
+        return result
+
+    Response_.run_instances = run_instances  # type: ignore[method-assign]
+
+    # ------------------------------------------------------------ 2. states
+    def start_instances(self: Any) -> Any:
+        ids = self._get_param("InstanceIds", [])
+        self.error_on_dryrun()
+        found = self.ec2_backend.get_multi_instances_by_id(ids)
+        for instance in found:
+            if instance.state in ("stopping", "shutting-down", "terminated"):
+                raise incorrect_state(f"The instance '{instance.id}' is not in a state from which it can be started.")
+        answers = []
+        for instance in found:
+            previous = state_of(instance)
+            if instance.state == "stopped":
+                instance.start()
+                state.begin(instance, "pending", "running")
+                current = {"Code": 0, "Name": "pending"}
+            else:
+                current = previous
+            answers.append({"InstanceId": instance.id, "CurrentState": current, "PreviousState": previous})
+        return ActionResult({"StartingInstances": answers})
+
+    def stop_instances(self: Any) -> Any:
+        ids = self._get_param("InstanceIds", [])
+        self.error_on_dryrun()
+        found = self.ec2_backend.get_multi_instances_by_id(ids)
+        for instance in found:
+            if instance.state in ("pending", "shutting-down", "terminated"):
+                raise incorrect_state(f"This instance '{instance.id}' is not in a state from which it can be stopped.")
+        answers = []
+        for instance in found:
+            previous = state_of(instance)
+            if instance.state == "running":
+                self.ec2_backend.stop_instances([instance.id])  # checks DisableApiStop
+                state.begin(instance, "stopping", "stopped")
+                current = {"Code": 64, "Name": "stopping"}
+            else:
+                current = previous
+            answers.append({"InstanceId": instance.id, "CurrentState": current, "PreviousState": previous})
+        return ActionResult({"StoppingInstances": answers})
+
+    def terminate_instances(self: Any) -> Any:
+        ids = self._get_param("InstanceIds", [])
+        self.error_on_dryrun()
+        found = self.ec2_backend.get_multi_instances_by_id(ids)
+        previous = {instance.id: state_of(instance) for instance in found}
+        live = [i for i in found if i.state != "terminated"]
+        if live:
+            # As moto's handler: DisableApiTermination is checked, autoscaling and ELB hear of it.
+            from moto.autoscaling import autoscaling_backends
+            from moto.elbv2 import elbv2_backends
+
+            live_ids = [i.id for i in live]
+            self.ec2_backend.terminate_instances(live_ids)
+            autoscaling_backends[self.current_account][self.region].notify_terminate_instances(live_ids)
+            elbv2_backends[self.current_account][self.region].notify_terminate_instances(live_ids)
+            for instance in live:
+                state.begin(instance, "shutting-down", "terminated")
+        answers = []
+        for instance in found:
+            current = {"Code": 48, "Name": "terminated"} if instance not in live else {"Code": 32, "Name": "shutting-down"}
+            answers.append({"InstanceId": instance.id, "CurrentState": current, "PreviousState": previous[instance.id]})
+        return ActionResult({"TerminatingInstances": answers})
+
+    Response_.start_instances = start_instances  # type: ignore[method-assign]
+    Response_.stop_instances = stop_instances  # type: ignore[method-assign]
+    Response_.terminate_instances = terminate_instances  # type: ignore[method-assign]
+
+    original_modify = Response_.modify_instance_attribute
+    needs_stopped = {"instanceType": "InstanceType", "userData": "UserData", "ebsOptimized": "EbsOptimized"}
+
+    def modify_instance_attribute(self: Any) -> Any:
+        attribute = self._get_param("Attribute")
+        touched = attribute in needs_stopped or any(
+            k.split(".")[0] in needs_stopped.values() for k in self.querystring
+        )
+        if touched:
+            instance = self.ec2_backend.get_instance(self._get_param("InstanceId"))
+            if instance.state != "stopped":
+                raise incorrect_state(f"The instance '{instance.id}' is not in the 'stopped' state.")
+        return original_modify(self)
+
+    Response_.modify_instance_attribute = modify_instance_attribute  # type: ignore[method-assign]
+
+    # ------------------------------------------------------------ 3. instance profiles
+    original_profiles = instance_responses.filter_iam_instance_profiles
+
+    def filter_iam_instance_profiles(account_id: str, partition: str, iam_instance_profile_arn: str | None, iam_instance_profile_name: str | None) -> Any:
+        from moto.iam.exceptions import NotFoundException
+
+        parameter, value, kind = (
+            ("iamInstanceProfile.arn", iam_instance_profile_arn, "ARN")
+            if iam_instance_profile_arn
+            else ("iamInstanceProfile.name", iam_instance_profile_name, "name")
+        )
+        invalid = EC2ClientError("InvalidParameterValue", f"Value ({value}) for parameter {parameter} is invalid. Invalid IAM Instance Profile {kind}")
+        try:
+            profile = original_profiles(account_id, partition, iam_instance_profile_arn, iam_instance_profile_name)
+        except NotFoundException:
+            raise invalid from None
+        propagation = state.setting("profile_propagation_ms")
+        if profile is not None and propagation > 0 and utcnow() - profile.create_date < timedelta(milliseconds=propagation):
+            raise invalid
+        return profile
+
+    instance_responses.filter_iam_instance_profiles = filter_iam_instance_profiles
+
+    # ------------------------------------------------------------ 4. validation
+    # RunInstances checks ImageId, KeyName and InstanceType as EC2 does (moto: off by default);
+    # launch() above gives EC2's codes and wording.
+    moto_settings.ENABLE_AMI_VALIDATION = True
+    moto_settings.ENABLE_KEYPAIR_VALIDATION = True
+    moto_settings.EC2_ENABLE_INSTANCE_TYPE_VALIDATION = True
+
+    # ------------------------------------------------------------ 5. addresses and names
+    original_prep_nics = instances.Instance.prep_nics
+
+    def prep_nics(self: Any, nic_spec: list[dict[str, Any]], private_ip: str | None = None, *args: Any, **kwargs: Any) -> None:
+        if not nic_spec and private_ip is None and not self._subnet_id:
+            subnet = self.ec2_backend.get_default_subnets().get(self._placement.zone)
+            if subnet is not None:
+                private_ip = subnet.get_available_subnet_ip(instance=self)
+                self._private_ips.add(private_ip)
+        original_prep_nics(self, nic_spec, private_ip, *args, **kwargs)
+
+    instances.Instance.prep_nics = prep_nics  # type: ignore[method-assign]
+
+    original_association = elastic_network_interfaces.NetworkInterface.association
+
+    def association(self: Any) -> dict[str, Any]:
+        answer = original_association.fget(self)
+        if answer.get("publicIp"):
+            answer["publicDnsName"] = public_dns_name(answer["publicIp"], self.ec2_backend.region_name)
+        return answer
+
+    elastic_network_interfaces.NetworkInterface.association = property(association)  # type: ignore[assignment]
+
+    # ------------------------------------------------------------ routes and hooks
+    def get_settings(_request: Request) -> Response:
+        with state.lock:
+            return json_response(dict(state.settings))
+
+    def post_settings(request: Request) -> Response:
+        try:
+            changes = json.loads(request.get_data() or b"{}")
+            if not isinstance(changes, dict):
+                raise ValueError("expected a JSON object")
+            validated = {k: validate_setting(k, v) for k, v in changes.items()}
+        except ValueError as err:
+            return json_response({"error": str(err)}, 400)
+        with state.lock:
+            state.settings.update(validated)
+            return json_response(dict(state.settings))
+
+    def settle(request: AwsRequest) -> None:
+        if request.call.service == "ec2":
+            state.settle()
+        return None
+
+    sandbox.add_control_route("GET", "/_sandbox/ec2/settings", get_settings)
+    sandbox.add_control_route("POST", "/_sandbox/ec2/settings", post_settings)
+    sandbox.add_request_hook("ec2_compat", settle)
+    sandbox.add_reset_hook(state.reset)
