@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import time
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -289,6 +290,145 @@ def ec2_default_vpc_facts() -> None:
         fact(f"ec2 default subnets [{region}]", sorted((s["AvailabilityZone"], s["SubnetId"]) for s in (r or {}).get("Subnets", [])))
 
 
+def control(method: str, path: str, body: Any = None) -> Any:
+    """A /_sandbox control request; answers the JSON (or the error text with its status)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    data = json.dumps(body).encode() if body is not None else None
+    try:
+        return json.load(opener.open(urllib.request.Request(f"{URL}{path}", data=data, method=method)))
+    except urllib.error.HTTPError as err:
+        return (err.code, err.read().decode())
+
+
+def ec2_instance_facts() -> None:
+    """The Kafka client instance as pinfra launches it (sandbox extension ec2_compat)."""
+    iam = client("iam")
+    iam.create_role(RoleName="probe-ec2", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    iam.create_instance_profile(InstanceProfileName="probe-ec2")
+    iam.add_role_to_instance_profile(InstanceProfileName="probe-ec2", RoleName="probe-ec2")
+    user_data = b"#!/bin/bash\necho kafka client\n"
+    timing_launch: dict[str, Any] = {}
+    for region in ("us-east-1", "eu-west-1"):
+        ssm, ec2 = client("ssm", region), client("ec2", region)
+        r = attempt(f"ssm.get_parameter al2023 [{region}]", ssm.get_parameter, Name="/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64")
+        ami = r and r["Parameter"]["Value"]
+        fact(f"ssm al2023 raw [{region}]", RAW.get("GetParameter"))
+        r = attempt(f"ec2.describe_images al2023 [{region}]", ec2.describe_images, ImageIds=[ami])
+        fact(f"ec2 al2023 image RootDeviceName/Name [{region}]", r and (r["Images"][0]["RootDeviceName"], r["Images"][0]["Name"]))
+        vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+        sg = ec2.create_security_group(GroupName="probe-client", Description="probe", VpcId=vpc)["GroupId"]
+        tags = [{"Key": "Name", "Value": "probe-client"}, {"Key": "pinfra", "Value": "probe"}]
+        launch = dict(
+            ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t3.micro", ClientToken=f"probe-{region}",
+            IamInstanceProfile={"Name": "probe-ec2"}, SecurityGroupIds=[sg], UserData=user_data,  # boto3 base64-encodes it
+            MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
+            BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 20, "VolumeType": "gp3", "Encrypted": True, "DeleteOnTermination": True}}],
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}, {"ResourceType": "volume", "Tags": tags}],
+        )
+        r = attempt(f"ec2.run_instances [{region}]", ec2.run_instances, **launch)
+        if not r:
+            continue
+        first = r["Instances"][0]
+        iid = first["InstanceId"]
+        fact(f"ec2.run_instances State/PublicDnsName [{region}]", (first["State"]["Name"], first.get("PublicDnsName")))
+        r = attempt(f"ec2.run_instances same ClientToken [{region}]", ec2.run_instances, **launch)
+        fact(f"ec2.run_instances same ClientToken: same instance [{region}]", r and r["Instances"][0]["InstanceId"] == iid)
+        attempt(f"ec2.run_instances same ClientToken, t3.small [{region}]", ec2.run_instances, **{**launch, "InstanceType": "t3.small"})
+        filters = [{"Name": "tag:Name", "Values": ["probe-client"]}, {"Name": "instance-state-name", "Values": ["pending", "running"]}]
+        r = attempt(f"ec2.describe_instances tag:Name+instance-state-name [{region}]", ec2.describe_instances, Filters=filters)
+        inst = r["Reservations"][0]["Instances"][0] if r and r["Reservations"] else {}
+        fact(f"ec2 instance State [{region}]", inst.get("State"))
+        fact(f"ec2 instance PublicDnsName/PublicIpAddress [{region}]", (inst.get("PublicDnsName"), inst.get("PublicIpAddress")))
+        fact(f"ec2 instance PrivateIpAddress/SubnetId [{region}]", (inst.get("PrivateIpAddress"), inst.get("SubnetId")))
+        fact(f"ec2 instance IamInstanceProfile [{region}]", inst.get("IamInstanceProfile"))
+        fact(f"ec2 instance MetadataOptions [{region}]", inst.get("MetadataOptions"))
+        fact(f"ec2 instance SecurityGroups/Tags/ClientToken [{region}]", (inst.get("SecurityGroups"), inst.get("Tags"), inst.get("ClientToken")))
+        fact(f"ec2 instance RootDeviceName/BlockDeviceMappings [{region}]", (inst.get("RootDeviceName"), inst.get("BlockDeviceMappings")))
+        fact(f"ec2 instance raw launchTime [{region}]", raw_tag("DescribeInstances", "launchTime"))
+        r = attempt(f"ec2.describe_instances client-token filter [{region}]", ec2.describe_instances, Filters=[{"Name": "client-token", "Values": [f"probe-{region}"]}])
+        volume_ids = [m["Ebs"]["VolumeId"] for m in inst.get("BlockDeviceMappings", [])]
+        r = attempt(f"ec2.describe_volumes root [{region}]", ec2.describe_volumes, VolumeIds=volume_ids)
+        fact(f"ec2 root volume Size/VolumeType/Encrypted/Tags [{region}]", r and [(v["Size"], v["VolumeType"], v["Encrypted"], v.get("Tags")) for v in r["Volumes"]])
+        r = attempt(f"ec2.describe_instance_attribute userData [{region}]", ec2.describe_instance_attribute, InstanceId=iid, Attribute="userData")
+        fact(f"ec2 userData round-trips [{region}]", r and base64.b64decode(r["UserData"]["Value"]) == user_data)
+        if region != "us-east-1":
+            continue
+        attempt("ec2.modify_instance_attribute InstanceType while running", ec2.modify_instance_attribute, InstanceId=iid, InstanceType={"Value": "t3.small"})
+        r = attempt("ec2.stop_instances", ec2.stop_instances, InstanceIds=[iid])
+        fact("ec2.stop_instances CurrentState", r and r["StoppingInstances"][0]["CurrentState"])
+        inst = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+        fact("ec2 stopped: State/PublicIpAddress/PublicDnsName", (inst["State"], inst.get("PublicIpAddress"), inst.get("PublicDnsName")))
+        attempt("ec2.modify_instance_attribute InstanceType while stopped", ec2.modify_instance_attribute, InstanceId=iid, InstanceType={"Value": "t3.small"})
+        r = attempt("ec2.start_instances", ec2.start_instances, InstanceIds=[iid])
+        inst = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+        fact("ec2 started: State/InstanceType/new PublicIpAddress", (inst["State"], inst["InstanceType"], inst.get("PublicIpAddress")))
+        r = attempt("ec2.terminate_instances", ec2.terminate_instances, InstanceIds=[iid])
+        fact("ec2.terminate_instances CurrentState", r and r["TerminatingInstances"][0]["CurrentState"])
+        inst = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+        fact("ec2 terminated: State/BlockDeviceMappings", (inst["State"], inst.get("BlockDeviceMappings")))
+        attempt("ec2.describe_volumes root after terminate", ec2.describe_volumes, VolumeIds=volume_ids)
+        attempt("ec2.start_instances terminated", ec2.start_instances, InstanceIds=[iid])
+        r = attempt("ec2.run_instances same ClientToken after terminate", ec2.run_instances, **launch)
+        fact("ec2 replay after terminate: InstanceId same/State", r and (r["Instances"][0]["InstanceId"] == iid, r["Instances"][0]["State"]))
+        attempt("ec2.run_instances unknown profile", ec2.run_instances, **{**launch, "ClientToken": "probe-2", "IamInstanceProfile": {"Name": "nope"}})
+        fact("ec2.run_instances unknown profile raw", RAW.get("RunInstances"))
+        key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvQk3VUKpVtGKdVqQ4S2zqWPzD8Gz6QE7Kq7gXgk+3Q probe"
+        r = attempt("ec2.import_key_pair", ec2.import_key_pair, KeyName="probe", PublicKeyMaterial=key.encode())
+        fact("ec2.import_key_pair raw", RAW.get("ImportKeyPair"))
+        attempt("ec2.import_key_pair again", ec2.import_key_pair, KeyName="probe", PublicKeyMaterial=key.encode())
+        timing_launch = {**launch, "ClientToken": "probe-timing", "IamInstanceProfile": {"Name": "probe-ec2-new"}}
+    ec2_timing_facts(client("ec2"), timing_launch)
+
+
+def ec2_timing_facts(ec2: Any, launch: dict[str, Any]) -> None:
+    """state_delay_ms and profile_propagation_ms (/_sandbox/ec2/settings)."""
+    fact("ec2 settings", control("POST", "/_sandbox/ec2/settings", {"state_delay_ms": 300, "profile_propagation_ms": 300}))
+    client("iam").create_instance_profile(InstanceProfileName="probe-ec2-new")
+    attempt("ec2.run_instances profile created just now", ec2.run_instances, **launch)
+    time.sleep(0.35)
+    r = attempt("ec2.run_instances 350 ms later", ec2.run_instances, **launch)
+    iid = r and r["Instances"][0]["InstanceId"]
+    state = lambda: ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]["Name"]  # noqa: E731
+    fact("ec2 state right after launch", state())
+    attempt("ec2.stop_instances pending", ec2.stop_instances, InstanceIds=[iid])
+    time.sleep(0.35)
+    fact("ec2 state 350 ms later", state())
+    ec2.stop_instances(InstanceIds=[iid])
+    fact("ec2 state right after stop", state())
+    attempt("ec2.start_instances stopping", ec2.start_instances, InstanceIds=[iid])
+    time.sleep(0.35)
+    fact("ec2 state 350 ms later", state())
+    r = attempt("ec2.stop_instances stopped", ec2.stop_instances, InstanceIds=[iid])
+    fact("ec2.stop_instances stopped: Current/Previous", r and (r["StoppingInstances"][0]["CurrentState"]["Name"], r["StoppingInstances"][0]["PreviousState"]["Name"]))
+    ec2.terminate_instances(InstanceIds=[iid])
+    fact("ec2 state right after terminate", state())
+    control("POST", "/moto-api/reset")
+    fact("ec2 settings after reset", control("GET", "/_sandbox/ec2/settings"))
+
+
+def fault_facts() -> None:
+    """Faults that hit after the call took effect, and dropped connections (faults extension)."""
+    control("POST", "/moto-api/reset")
+    fact("fault unknown key", control("POST", "/_sandbox/faults", {"service": "ec2", "afer": True}))
+    retrying = boto3.client("ec2", endpoint_url=URL, region_name="us-east-1", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+    attempts: list[int] = []
+    retrying.meta.events.register("before-send.ec2.RunInstances", lambda **_: attempts.append(1))
+    ami = client("ssm").get_parameter(Name="/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64")["Parameter"]["Value"]
+    for spec in ({"after": True}, {"after": True, "reset": True}, {"reset": True}):
+        control("DELETE", "/_sandbox/faults")
+        control("POST", "/_sandbox/faults", {"service": "ec2", "operation": "RunInstances", "status": 503, "code": "Unavailable", **spec})
+        attempts.clear()
+        before = sum(len(r["Instances"]) for r in client("ec2").describe_instances()["Reservations"])
+        r = attempt(f"ec2.run_instances, fault {spec}, SDK retries", retrying.run_instances, ImageId=ami, MinCount=1, MaxCount=1)
+        after = sum(len(r["Instances"]) for r in client("ec2").describe_instances()["Reservations"])
+        fact(f"  attempts/instances launched", (len(attempts), after - before))
+    control("DELETE", "/_sandbox/faults")
+    control("POST", "/_sandbox/faults", {"service": "ec2", "operation": "DescribeVpcs", "status": 403, "code": "UnauthorizedOperation"})
+    attempt("ec2.describe_vpcs with a fault", client("ec2").describe_vpcs)
+    fact("ec2 fault raw", RAW.get("DescribeVpcs"))
+    control("DELETE", "/_sandbox/faults")
+
+
 def msk_cluster_facts(kafka: Any) -> None:
     """Cluster lifecycle (sandbox extension msk_clusters), with fast delays."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -354,6 +494,8 @@ def main() -> None:
     s3_facts()
     msk_facts()
     ec2_default_vpc_facts()
+    ec2_instance_facts()
+    fault_facts()
     calls = json.load(opener.open(f"{URL}/_sandbox/calls"))["calls"]
     fact("sandbox calls recorded", len(calls))
     for c in calls[:3] + calls[-3:]:
