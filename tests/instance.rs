@@ -93,3 +93,34 @@ async fn an_instance_type_change_is_made_in_place() {
     assert_eq!(after[0].instance_type().map(|t| t.as_str()), Some("t3.small"));
     sandbox.pinfra(&["diff", plan]).expect_code(0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_launch_whose_answer_is_lost_does_not_start_a_second_instance() {
+    let sandbox = Sandbox::with_cluster("pinterest-msk-cluster");
+    // RunInstances takes effect, then the answer is lost twice: the SDK sends it again with the
+    // same ClientToken, and EC2 answers with the instance it already launched.
+    sandbox.arm_fault_after("ec2", "RunInstances", 503, "ServiceUnavailable", 2);
+    sandbox.pinfra(&["apply", "--auto-approve", PLAN]).expect_code(0);
+    let launched = sandbox.calls().into_iter().filter(|(_, op, _)| op == "RunInstances").count();
+    assert_eq!(launched, 3, "the launch was sent three times");
+    assert_eq!(instances(&sandbox).await.len(), 1);
+    sandbox.pinfra(&["diff", PLAN]).expect_code(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn going_back_to_an_earlier_configuration_launches_a_new_instance() {
+    // EC2 remembers a ClientToken after its instance is terminated: going back to configuration
+    // A after B would be answered with A's terminated instance.
+    let sandbox = Sandbox::with_cluster("pinterest-msk-cluster");
+    sandbox.pinfra(&["apply", "--auto-approve", PLAN]).expect_code(0);
+    let first = instances(&sandbox).await[0].instance_id().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let other = plan_copy(dir.path(), PLAN, |t| t.replace("confluent_version = \"7.6.1\"", "confluent_version = \"7.7.0\""));
+    sandbox.pinfra(&["apply", "--auto-approve", other.to_str().unwrap()]).expect_code(0);
+    sandbox.pinfra(&["apply", "--auto-approve", PLAN]).expect_code(0);
+    let now = instances(&sandbox).await;
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0].instance_id().unwrap(), first, "a new instance, not the terminated first one");
+    assert_eq!(now[0].state().and_then(|s| s.name()).map(|n| n.as_str()), Some("running"));
+    sandbox.pinfra(&["diff", PLAN]).expect_code(0);
+}

@@ -103,17 +103,21 @@ impl Desired {
         }
     }
 
-    /// The launch's ClientToken: the same for the same instance, different for any change that
-    /// makes it another instance (so a replacement is not answered with the old one).
+    /// The launch's ClientToken: a digest of every RunInstances parameter, so a retry of the
+    /// same launch gets the same token and any other launch another one (EC2 rejects a token
+    /// reused with other parameters).
     fn client_token(&self, owner: &str) -> Option<String> {
-        let Value::Known(Json::String(user_data)) = &self.user_data else { return None };
+        let (Value::Known(Json::String(user_data)), Value::Known(Json::String(group))) = (&self.user_data, &self.security_group) else {
+            return None;
+        };
         let identity = format!(
-            "{owner}|{}|{}|{}|{}|{}",
+            "{owner}|{}|{}|{}|{}|{}|{group}|{:?}",
             self.ami.as_deref().unwrap_or_default(),
+            self.instance_type,
             self.profile,
             self.root_volume_gib,
             sha256(user_data),
-            self.tags.get("Name").map_or("", String::as_str)
+            self.tags
         );
         Some(format!("pinfra-{}", &sha256(&identity)[..48]))
     }
@@ -177,6 +181,38 @@ impl Ec2Instance {
             return Err(ResourceError::refused(format!("{} depends on values that are still unknown", self.id()), "apply again"));
         };
         let tags: Vec<Tag> = desired.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let mut token = token;
+        // EC2 answers a token it has seen with that launch's instance, even once terminated
+        // (after a destroy, or a replacement back to an earlier configuration). Then the launch
+        // is made again with a token derived from the dead instance: still deterministic, so
+        // still safe to retry.
+        for _ in 0..3 {
+            let out = self.run_once(aws, desired, ami, user_data, group, &token, &tags).await?;
+            let Some(instance) = out.instances().first() else {
+                return Err(AwsError::Other { operation: "ec2:RunInstances", detail: "answer without an instance".into() }.into());
+            };
+            let id = instance.instance_id().unwrap_or_default().to_owned();
+            let state = instance.state().and_then(|s| s.name()).cloned();
+            if matches!(state, Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)) {
+                token = format!("pinfra-{}", &sha256(&format!("{token}|{id}"))[..48]);
+                continue;
+            }
+            return Ok(id);
+        }
+        Err(ResourceError::refused("EC2 keeps answering with terminated instances for this launch", "run apply again"))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_once(
+        &self,
+        aws: &Aws,
+        desired: &Desired,
+        ami: &str,
+        user_data: &str,
+        group: &str,
+        token: &str,
+        tags: &[Tag],
+    ) -> Result<aws_sdk_ec2::operation::run_instances::RunInstancesOutput, ResourceError> {
         let run = || async {
             aws.ec2
                 .run_instances()
@@ -184,7 +220,7 @@ impl Ec2Instance {
                 .instance_type(InstanceType::from(desired.instance_type.as_str()))
                 .min_count(1)
                 .max_count(1)
-                .client_token(&token)
+                .client_token(token)
                 .iam_instance_profile(IamInstanceProfileSpecification::builder().name(&desired.profile).build())
                 .security_group_ids(group)
                 .user_data(BASE64.encode(user_data))
@@ -207,17 +243,15 @@ impl Ec2Instance {
                         )
                         .build(),
                 )
-                .tag_specifications(TagSpecification::builder().resource_type(ResourceType::Instance).set_tags(Some(tags.clone())).build())
-                .tag_specifications(TagSpecification::builder().resource_type(ResourceType::Volume).set_tags(Some(tags.clone())).build())
+                .tag_specifications(TagSpecification::builder().resource_type(ResourceType::Instance).set_tags(Some(tags.to_vec())).build())
+                .tag_specifications(TagSpecification::builder().resource_type(ResourceType::Volume).set_tags(Some(tags.to_vec())).build())
                 .send()
                 .await
                 .or_aws("ec2:RunInstances")
         };
         // A just-created instance profile is not usable by EC2 at once.
         let propagating = |e: &AwsError| e.is_code(&["InvalidParameterValue"]) && e.to_string().contains("nstance Profile");
-        let out = retry(Backoff::IAM_PROPAGATION, "ec2:RunInstances", propagating, run).await?;
-        let id = out.instances().first().and_then(|i| i.instance_id()).unwrap_or_default().to_owned();
-        Ok(id)
+        Ok(retry(Backoff::IAM_PROPAGATION, "ec2:RunInstances", propagating, run).await?)
     }
 
     async fn terminate(&self, aws: &Aws, id: &str) -> Result<(), ResourceError> {
@@ -510,8 +544,8 @@ mod tests {
         let mut bigger = desired("one");
         bigger.root_volume_gib = 40;
         assert_ne!(a, bigger.client_token("p/dev").unwrap());
-        let mut other_type = desired("one");
-        other_type.instance_type = "t3.large".into();
-        assert_eq!(a, other_type.client_token("p/dev").unwrap(), "the type changes in place");
+        let mut other_group = desired("one");
+        other_group.security_group = Value::of("sg-2");
+        assert_ne!(a, other_group.client_token("p/dev").unwrap(), "every launch parameter counts");
     }
 }

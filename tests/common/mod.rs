@@ -139,6 +139,14 @@ impl Sandbox {
         self.http("POST", "/_sandbox/msk/settings", Some(&settings.to_string()));
     }
 
+    /// Lets the next `count` matching calls take effect, then answers them with an error (a
+    /// lost response: the SDK retries the same request).
+    pub fn arm_fault_after(&self, service: &str, operation: &str, status: u16, code: &str, count: u32) {
+        let spec =
+            serde_json::json!({"service": service, "operation": operation, "status": status, "code": code, "count": count, "after": true});
+        self.http("POST", "/_sandbox/faults", Some(&spec.to_string()));
+    }
+
     /// Disarms every fault.
     pub fn clear_faults(&self) {
         self.http("DELETE", "/_sandbox/faults", None);
