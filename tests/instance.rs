@@ -124,3 +124,26 @@ async fn going_back_to_an_earlier_configuration_launches_a_new_instance() {
     assert_eq!(now[0].state().and_then(|s| s.name()).map(|n| n.as_str()), Some("running"));
     sandbox.pinfra(&["diff", PLAN]).expect_code(0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ssh_public_key_is_imported_and_given_to_the_instance() {
+    let sandbox = Sandbox::with_cluster("pinterest-msk-cluster");
+    let dir = tempfile::tempdir().unwrap();
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGVhwZCaYk1Jv0wE0c2bUmg5J5mEhO4dXhjTq7cFYf2S test@pinfra";
+    let plan = plan_copy(dir.path(), PLAN, |t| {
+        t.replace("rest_proxy_port = 8082", &format!("rest_proxy_port = 8082\nssh_public_key = \"{key}\""))
+    });
+    let plan = plan.to_str().unwrap();
+    sandbox.pinfra(&["apply", "--auto-approve", plan]).expect_code(0);
+    let running = instances(&sandbox).await;
+    assert_eq!(running[0].key_name(), Some(NAME));
+    sandbox.pinfra(&["diff", plan]).expect_code(0);
+
+    // A private key is refused before anything is sent.
+    let private = plan_copy(dir.path(), PLAN, |t| {
+        t.replace("rest_proxy_port = 8082", "rest_proxy_port = 8082\nssh_public_key = \"-----BEGIN OPENSSH PRIVATE KEY-----\"")
+    });
+    let refused = sandbox.pinfra(&["validate", private.to_str().unwrap()]);
+    refused.expect_code(1);
+    assert!(refused.stderr.contains("this is a private key"), "{}", refused.stderr);
+}

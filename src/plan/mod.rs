@@ -72,6 +72,11 @@ pub struct KafkaClientSpec {
     pub ami: Option<String>,
     /// Size of the encrypted root volume, in GiB; default 20.
     pub root_volume_gib: i32,
+    /// An SSH public key to import as the instance's key pair; pinfra never creates or writes
+    /// private keys.
+    pub ssh_public_key: Option<String>,
+    /// Name of that key pair; default `{user_id}-kafka-client`.
+    pub ssh_key_name: String,
 }
 
 /// One `[[topics]]` entry.
@@ -649,6 +654,7 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
     let mut port = None;
     let (mut group, mut vpc, mut ssh_sources) = (None, None, Vec::new());
     let (mut instance_name, mut instance_type, mut ami, mut root_volume) = (None, None, None, None);
+    let (mut ssh_public_key, mut ssh_key_name) = (None, None);
     let mut proxy_sources: Option<Vec<SpannedString>> = None;
     if let Some(mut t) = table {
         for key in [
@@ -673,8 +679,18 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
         instance_type = t.string(d, "instance_type");
         ami = t.string(d, "ami");
         root_volume = t.integer(d, "root_volume_gib", 8..=16_384);
+        ssh_public_key = t.string(d, "ssh_public_key");
+        ssh_key_name = t.string(d, "ssh_key_name");
         t.finish(d);
     }
+    let key_ok = ssh_public_key.as_ref().is_none_or(|k| check(d, k, "SSH public key", rules::ssh_public_key));
+    let ssh_key_name = name(d, ssh_key_name, "{user_id}-kafka-client", vars, "key pair name", |n| {
+        if n.is_empty() || n.len() > 255 || !n.is_ascii() {
+            Err(Invalid { reason: format!("`{n}` is not a valid key pair name"), hint: Some("1-255 ASCII characters".into()) })
+        } else {
+            Ok(())
+        }
+    });
     let instance_name = name(d, instance_name, "{user_id}-kafka-client", vars, "instance name", |n| {
         if n.is_empty() || n.len() > 255 {
             Err(Invalid { reason: "instance names are 1-255 characters".into(), hint: None })
@@ -725,7 +741,7 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
     };
     let ssh_sources = cidrs(d, &ssh_sources, 22, "SSH", "allow SSH from your own address only, or use SSM Session Manager instead");
     let cidrs_ok = cidrs_ok;
-    let mut ok = vpc_ok && cidrs_ok && type_ok && ami_ok;
+    let mut ok = vpc_ok && cidrs_ok && type_ok && ami_ok && key_ok;
     let mut value = |key: &'static str, default: String, rule: fn(&str) -> Result<(), Invalid>| match values.get(key).cloned().flatten() {
         Some(given) => {
             ok &= check(d, &given, key, rule);
@@ -758,7 +774,10 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
     let rest_proxy_port = u16::try_from(port_value).unwrap_or(8082);
     let security_group = security_group?;
     let instance_name = instance_name?;
+    let ssh_key_name = ssh_key_name?;
     ok.then_some(KafkaClientSpec {
+        ssh_public_key: ssh_public_key.map(|k| k.into_inner().trim().to_owned()),
+        ssh_key_name,
         instance_name,
         instance_type: instance_type.map_or_else(|| "t3.micro".to_owned(), toml::Spanned::into_inner),
         ami: ami.map(toml::Spanned::into_inner),

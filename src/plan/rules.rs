@@ -256,6 +256,23 @@ pub fn instance_type(value: &str) -> Result<(), Invalid> {
     }
 }
 
+/// An OpenSSH public key (`ssh-ed25519 AAAA... comment`); a private key is refused outright.
+pub fn ssh_public_key(value: &str) -> Result<(), Invalid> {
+    if value.contains("PRIVATE KEY") {
+        return invalid("this is a private key", Some("give the public key (the `.pub` file); pinfra never handles private keys"));
+    }
+    let mut parts = value.split_whitespace();
+    let kind_ok = parts
+        .next()
+        .is_some_and(|k| ["ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"].contains(&k));
+    let body_ok = parts.next().is_some_and(|b| b.len() >= 16 && b.chars().all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c)));
+    if kind_ok && body_ok {
+        Ok(())
+    } else {
+        invalid("not an OpenSSH public key", Some("paste the line from your `.pub` file, such as `ssh-ed25519 AAAAC3Nza... you@host`"))
+    }
+}
+
 /// A user tag: AWS's length limits, and no reserved prefixes.
 pub fn tag(key: &str, value: &str) -> Result<(), Invalid> {
     if key.is_empty() || key.len() > 128 {

@@ -19,7 +19,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-use super::{ec2_security_group, iam_instance_profile, iam_role, msk_cluster};
+use super::{ec2_key_pair, ec2_security_group, iam_instance_profile, iam_role, msk_cluster};
 use crate::aws::{Aws, AwsError, Classify};
 use crate::engine::{Change, FieldChange, Fields, Inputs, Kind, Outputs, ResourceError, ResourceId, Tags, Value};
 use crate::plan::{KafkaClientSpec, Plan};
@@ -53,6 +53,8 @@ pub struct Ec2Instance {
     pub security_group: ResourceId,
     /// The cluster.
     pub cluster: ResourceId,
+    /// The SSH key pair, when the plan gives a public key.
+    pub key_pair: Option<ResourceId>,
     /// How to wait for instance states.
     pub poll: Poll,
     /// The AMI, resolved from SSM at observation unless pinned.
@@ -72,6 +74,11 @@ impl Ec2Instance {
             profile: ResourceId::new(iam_instance_profile::KIND, &plan.role.instance_profile),
             security_group: ResourceId::new(ec2_security_group::KIND, &plan.kafka_client.security_group),
             cluster: ResourceId::new(msk_cluster::KIND, plan.msk.cluster.name()),
+            key_pair: plan
+                .kafka_client
+                .ssh_public_key
+                .as_ref()
+                .map(|_| ResourceId::new(ec2_key_pair::KIND, &plan.kafka_client.ssh_key_name)),
             plan,
             templates,
             tags,
@@ -92,6 +99,10 @@ pub struct Desired {
     /// The user-data, once the role ARN and the brokers are known.
     user_data: Value,
     root_volume_gib: i32,
+    /// The key pair name and the digest of its public key, when SSH is planned.
+    key: Option<(String, String)>,
+    /// Why the user-data could not be rendered (a broken `--templates` override).
+    render_error: Option<String>,
     tags: Tags,
 }
 
@@ -111,13 +122,14 @@ impl Desired {
             return None;
         };
         let identity = format!(
-            "{owner}|{}|{}|{}|{}|{}|{group}|{:?}",
+            "{owner}|{}|{}|{}|{}|{}|{group}|{:?}|{:?}",
             self.ami.as_deref().unwrap_or_default(),
             self.instance_type,
             self.profile,
             self.root_volume_gib,
             sha256(user_data),
-            self.tags
+            self.tags,
+            self.key
         );
         Some(format!("pinfra-{}", &sha256(&identity)[..48]))
     }
@@ -135,6 +147,7 @@ pub struct Live {
     security_groups: Vec<String>,
     user_data_sha256: Option<String>,
     root_volume: Option<(i32, bool)>,
+    key_name: Option<String>,
     public_dns: Option<String>,
     public_ip: Option<String>,
     tags: Tags,
@@ -154,14 +167,20 @@ impl Ec2Instance {
         self.describe(aws, vec![Filter::builder().name("instance-id").values(id).build()]).await
     }
 
-    async fn wait_state(&self, aws: &Aws, id: &str, wanted: InstanceStateName) -> Result<aws_sdk_ec2::types::Instance, ResourceError> {
+    async fn wait_state(
+        &self,
+        aws: &Aws,
+        id: &str,
+        wanted: InstanceStateName,
+    ) -> Result<Option<aws_sdk_ec2::types::Instance>, ResourceError> {
         let what = format!("instance {id} to be {}", wanted.as_str());
         poll_until(self.poll, &what, 2, || async {
             let instance = self.by_id(aws, id).await?;
             let state = instance.as_ref().and_then(|i| i.state()).and_then(|s| s.name()).cloned();
             Ok::<_, AwsError>(match (instance, state) {
-                (Some(instance), Some(state)) if state == wanted => Seen::Done(instance),
-                (None, _) if wanted == InstanceStateName::Terminated => Seen::Pending("gone".to_owned()),
+                (Some(instance), Some(state)) if state == wanted => Seen::Done(Some(instance)),
+                // EC2 forgets terminated instances after a while: gone is as good as terminated.
+                (None, _) if wanted == InstanceStateName::Terminated => Seen::Done(None),
                 (_, state) => Seen::Pending(state.map_or_else(|| "not found yet".to_owned(), |s| s.as_str().to_owned())),
             })
         })
@@ -221,6 +240,7 @@ impl Ec2Instance {
                 .min_count(1)
                 .max_count(1)
                 .client_token(token)
+                .set_key_name(desired.key.as_ref().map(|(name, _)| name.clone()))
                 .iam_instance_profile(IamInstanceProfileSpecification::builder().name(&desired.profile).build())
                 .security_group_ids(group)
                 .user_data(BASE64.encode(user_data))
@@ -280,7 +300,9 @@ impl Kind for Ec2Instance {
     }
 
     fn depends_on(&self) -> Vec<ResourceId> {
-        vec![self.role.clone(), self.profile.clone(), self.security_group.clone(), self.cluster.clone()]
+        let mut deps = vec![self.role.clone(), self.profile.clone(), self.security_group.clone(), self.cluster.clone()];
+        deps.extend(self.key_pair.clone());
+        deps
     }
 
     async fn observe(&self, aws: &Aws) -> Result<Option<Live>, AwsError> {
@@ -338,6 +360,7 @@ impl Kind for Ec2Instance {
             security_groups: instance.security_groups().iter().filter_map(|g| g.group_id()).map(str::to_owned).collect(),
             user_data_sha256,
             root_volume,
+            key_name: instance.key_name().map(str::to_owned),
             public_dns: instance.public_dns_name().map(str::to_owned),
             public_ip: instance.public_ip_address().map(str::to_owned),
             tags: instance.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned()))).collect(),
@@ -351,11 +374,17 @@ impl Kind for Ec2Instance {
             bootstrap_servers: inputs.string(&self.cluster, msk_cluster::OUTPUT_BOOTSTRAP),
             zookeeper_connect: inputs.string(&self.cluster, msk_cluster::OUTPUT_ZOOKEEPER),
         };
+        let mut render_error = None;
         let user_data = if live.role_arn.is_some() && live.bootstrap_servers.is_some() {
-            render::render(&self.plan, &self.templates, &live)
-                .ok()
-                .and_then(|r| r.files.into_iter().find(|(name, _)| *name == "user-data.sh").map(|(_, text)| Value::of(text)))
-                .unwrap_or(Value::Unknown)
+            match render::render(&self.plan, &self.templates, &live) {
+                Ok(rendered) => {
+                    rendered.files.into_iter().find(|(name, _)| *name == "user-data.sh").map_or(Value::Unknown, |(_, text)| Value::of(text))
+                }
+                Err(error) => {
+                    render_error = Some(error.to_string());
+                    Value::Unknown
+                }
+            }
         } else {
             Value::Unknown
         };
@@ -367,11 +396,22 @@ impl Kind for Ec2Instance {
             security_group: inputs.get(&self.security_group, "id"),
             user_data,
             root_volume_gib: self.spec.root_volume_gib,
+            render_error,
+            key: self.key_pair.as_ref().map(|id| {
+                let digest = inputs.string(id, "public_key_sha256").unwrap_or_default();
+                (id.name.clone(), digest)
+            }),
             tags: self.tags.clone(),
         }
     }
 
     fn diff(desired: &Desired, live: Option<&Live>) -> Result<Vec<FieldChange>, ResourceError> {
+        if let Some(error) = &desired.render_error {
+            return Err(ResourceError::refused(
+                format!("the user-data cannot be rendered: {error}"),
+                "fix the template, or drop --templates",
+            ));
+        }
         let mut fields = Fields::new(live.is_none());
         // An AMI from SSM moves on by itself; only a pinned one is held to.
         if desired.ami_pinned || live.is_none() {
@@ -395,6 +435,13 @@ impl Kind for Ec2Instance {
         fields.field("security_groups", wanted_groups, live_groups, false);
         let volume = |(size, encrypted): (i32, bool)| serde_json::json!({"size_gib": size, "encrypted": encrypted});
         fields.known("root_volume", volume((desired.root_volume_gib, true)), live.map(|l| l.root_volume.map_or(Json::Null, volume)), true);
+        if let Some(live) = live
+            && live.state == "stopped"
+        {
+            fields.known("state", "running", Some(Json::from(live.state.clone())), false);
+        }
+        // A key is given at launch only: another key pair means another instance.
+        fields.known("key_name", desired.key.as_ref().map(|(name, _)| name.clone()), live.map(|l| Json::from(l.key_name.clone())), true);
         fields.tags("tags", &desired.tags, live.map(|l| &l.tags));
         Ok(fields.finish())
     }
@@ -444,6 +491,10 @@ impl Kind for Ec2Instance {
                         .await
                         .or_aws("ec2:ModifyInstanceAttribute")?;
                 }
+                if change.touches("state") && !change.touches("instance_type") {
+                    // The plan wants a running client: a stopped one is started again.
+                    aws.ec2.start_instances().instance_ids(&live.id).send().await.or_aws("ec2:StartInstances")?;
+                }
                 if change.touches("instance_type") {
                     // EC2 changes the type of a stopped instance only: stop, modify, start.
                     aws.ec2.stop_instances().instance_ids(&live.id).send().await.or_aws("ec2:StopInstances")?;
@@ -460,7 +511,10 @@ impl Kind for Ec2Instance {
                 live.id.clone()
             }
         };
-        let instance = self.wait_state(aws, &id, InstanceStateName::Running).await?;
+        let instance = self
+            .wait_state(aws, &id, InstanceStateName::Running)
+            .await?
+            .ok_or_else(|| ResourceError::refused(format!("instance {id} disappeared while starting"), "run apply again"))?;
         Ok(Self::outputs_of(&instance))
     }
 
@@ -482,6 +536,8 @@ mod tests {
             security_group: Value::of("sg-1"),
             user_data: Value::of(user_data),
             root_volume_gib: 20,
+            key: None,
+            render_error: None,
             tags: Tags::from([("Name".into(), "n".into())]),
         }
     }
@@ -497,6 +553,7 @@ mod tests {
             security_groups: vec!["sg-1".into()],
             user_data_sha256: Some(sha256(user_data)),
             root_volume: Some((20, true)),
+            key_name: None,
             public_dns: Some("ec2-1.compute.amazonaws.com".into()),
             public_ip: Some("203.0.113.1".into()),
             tags: Tags::from([("Name".into(), "n".into())]),

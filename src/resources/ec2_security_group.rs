@@ -53,7 +53,8 @@ pub struct Desired {
 pub struct Live {
     id: String,
     vpc_id: String,
-    /// TCP single-port rules from CIDR blocks; other rules are reported as `other`.
+    /// TCP single-port rules from CIDR blocks; other kinds of rules (port ranges, other
+    /// groups as sources) are not pinfra's and are left alone.
     ingress: BTreeSet<Rule>,
     tags: Tags,
 }

@@ -47,7 +47,8 @@ pub struct TopicScope {
 /// What the plan wants.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
-    trust: Json,
+    /// Unknown until the account is known (from the cluster's ARN).
+    trust: Value,
     /// Unknown until the cluster's ARN is known.
     policy: Value,
     tags: Tags,
@@ -62,16 +63,29 @@ pub struct Live {
     tags: Tags,
 }
 
-/// Trust for both principals that assume the role in the seed's pipeline.
-pub fn trust_policy() -> Json {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": ["ec2.amazonaws.com", "kafkaconnect.amazonaws.com"]},
-            "Action": "sts:AssumeRole"
-        }]
-    })
+/// Trust for the principals that assume the role in the seed's pipeline: EC2 (the Kafka
+/// client) and MSK Connect; and, once the role exists, the role itself, because the Kafka
+/// client's `client.properties` names the role in `awsRoleArn` and IAM lets a role assume
+/// itself only when its trust policy says so.
+pub fn trust_policy(self_arn: Option<&str>) -> Json {
+    let mut statements = vec![json!({
+        "Effect": "Allow",
+        "Principal": {"Service": ["ec2.amazonaws.com", "kafkaconnect.amazonaws.com"]},
+        "Action": "sts:AssumeRole"
+    })];
+    if let Some(arn) = self_arn {
+        statements.push(json!({"Effect": "Allow", "Principal": {"AWS": arn}, "Action": "sts:AssumeRole"}));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// The role's own ARN, from the account in another ARN of the plan (the cluster's).
+fn role_arn_in_account_of(other_arn: &str, role: &str) -> Option<String> {
+    let mut parts = other_arn.split(':');
+    let (Some("arn"), Some(partition), _, _, Some(account)) = (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    (!account.is_empty()).then(|| format!("arn:{partition}:iam::{account}:role/{role}"))
 }
 
 /// The least-privilege policy: the cluster, the plan's topics and groups, MSK Connect's internal
@@ -188,7 +202,11 @@ impl Kind for IamRole {
             Some(arn) => Value::Known(pipeline_policy(&arn, &self.bucket, &self.user_id, &self.topics)),
             None => Value::Unknown,
         };
-        Desired { trust: trust_policy(), policy, tags: self.tags.clone() }
+        let trust = match inputs.string(&self.cluster, msk_cluster::OUTPUT_ARN).and_then(|arn| role_arn_in_account_of(&arn, &self.name)) {
+            Some(arn) => Value::Known(trust_policy(Some(&arn))),
+            None => Value::Unknown,
+        };
+        Desired { trust, policy, tags: self.tags.clone() }
     }
 
     fn diff(desired: &Desired, live: Option<&Live>) -> Result<Vec<FieldChange>, ResourceError> {
@@ -198,7 +216,7 @@ impl Kind for IamRole {
             Value::Unknown => Value::Unknown,
         };
         let mut fields = Fields::new(live.is_none());
-        fields.known("trust", canonical(&desired.trust), live.and_then(|l| l.trust.as_ref()).map(canonical), false);
+        fields.field("trust", canonical_value(&desired.trust), live.and_then(|l| l.trust.as_ref()).map(canonical), false);
         fields.field("policy", canonical_value(&desired.policy), live.and_then(|l| l.policy.as_ref()).map(canonical), false);
         fields.tags("tags", &desired.tags, live.map(|l| &l.tags));
         Ok(fields.finish())
@@ -213,7 +231,7 @@ impl Kind for IamRole {
     }
 
     async fn apply(&self, aws: &Aws, desired: &Desired, live: Option<&Live>, change: &Change) -> Result<Outputs, ResourceError> {
-        let Value::Known(policy) = &desired.policy else {
+        let (Value::Known(policy), Value::Known(trust)) = (&desired.policy, &desired.trust) else {
             return Err(ResourceError::refused(
                 format!("the policy of {} depends on a value that is still unknown", self.id()),
                 "apply again",
@@ -225,7 +243,7 @@ impl Kind for IamRole {
                     aws.iam
                         .update_assume_role_policy()
                         .role_name(&self.name)
-                        .policy_document(desired.trust.to_string())
+                        .policy_document(trust.to_string())
                         .send()
                         .await
                         .or_aws("iam:UpdateAssumeRolePolicy")?;
@@ -240,7 +258,8 @@ impl Kind for IamRole {
                     .iam
                     .create_role()
                     .role_name(&self.name)
-                    .assume_role_policy_document(desired.trust.to_string())
+                    // Without itself: a role cannot be named as a principal before it exists.
+                    .assume_role_policy_document(trust_policy(None).to_string())
                     .description("Kafka client and MSK Connect role of a pinfra pipeline")
                     .set_tags(Some(iam_tags(&desired.tags)))
                     .send()
@@ -263,6 +282,22 @@ impl Kind for IamRole {
                 }
             }
         };
+        if live.is_none() {
+            // Now that the role exists, let it assume itself. IAM may not know the new role as
+            // a principal for a moment.
+            let document = trust.to_string();
+            let propagating = |e: &AwsError| e.is_code(&["MalformedPolicyDocument"]) && e.to_string().contains("rincipal");
+            retry(Backoff::IAM_PROPAGATION, "iam:UpdateAssumeRolePolicy", propagating, || async {
+                aws.iam
+                    .update_assume_role_policy()
+                    .role_name(&self.name)
+                    .policy_document(&document)
+                    .send()
+                    .await
+                    .or_aws("iam:UpdateAssumeRolePolicy")
+            })
+            .await?;
+        }
         if live.is_none() || change.touches("policy") {
             self.put_policy(aws, policy).await?;
         }
@@ -307,19 +342,29 @@ mod tests {
     use crate::engine::Action;
 
     const CLUSTER: &str = "arn:aws:kafka:us-east-1:123456789012:cluster/pinterest-msk-cluster/abc-1";
+    const SELF: &str = "arn:aws:iam::123456789012:role/r";
+
+    #[test]
+    fn the_role_trusts_itself_once_the_account_is_known() {
+        assert_eq!(role_arn_in_account_of(CLUSTER, "r").as_deref(), Some(SELF));
+        assert_eq!(role_arn_in_account_of("not-an-arn", "r"), None);
+        let trust = trust_policy(Some(SELF)).to_string();
+        assert!(trust.contains(&format!("{{\"AWS\":\"{SELF}\"}}")), "{trust}");
+        assert!(!trust_policy(None).to_string().contains("\"AWS\""));
+    }
 
     fn scope() -> TopicScope {
         TopicScope { prefix: "0a1b.".into(), others: vec!["shared-events".into()] }
     }
 
     fn desired(policy: Value) -> Desired {
-        Desired { trust: trust_policy(), policy, tags: Tags::from([("pinfra:env".into(), "dev".into())]) }
+        Desired { trust: Value::Known(trust_policy(Some(SELF))), policy, tags: Tags::from([("pinfra:env".into(), "dev".into())]) }
     }
 
     fn live() -> Live {
         Live {
             arn: "arn:aws:iam::123456789012:role/r".into(),
-            trust: Some(trust_policy()),
+            trust: Some(trust_policy(Some(SELF))),
             policy: Some(pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope())),
             tags: Tags::from([("pinfra:env".into(), "dev".into())]),
         }

@@ -2,6 +2,7 @@
 //! that turns a plan into the engine's nodes.
 
 pub mod ec2_instance;
+pub mod ec2_key_pair;
 pub mod ec2_security_group;
 pub mod iam_instance_profile;
 pub mod iam_role;
@@ -110,6 +111,13 @@ pub fn for_plan(plan: &Arc<Plan>, context: &Context) -> Vec<Box<dyn Node>> {
         ingress,
         tags: tags.clone(),
     }));
+    if let Some(public_key) = &client.ssh_public_key {
+        nodes.push(Box::new(ec2_key_pair::Ec2KeyPair {
+            name: client.ssh_key_name.clone(),
+            public_key: public_key.clone(),
+            tags: tags.clone(),
+        }));
+    }
     nodes.push(Box::new(ec2_instance::Ec2Instance::new(Arc::clone(plan), Arc::clone(&context.templates), tags.clone(), options.poll)));
     nodes.extend(planned);
     nodes.extend(unlisted);

@@ -593,7 +593,8 @@ impl Kind for MskCluster {
     }
 
     async fn apply(&self, aws: &Aws, desired: &Desired, live: Option<&ClusterInfo>, change: &Change) -> Result<Outputs, ResourceError> {
-        let (Some(spec), Some(subnets)) = (&desired.spec, &desired.subnets) else {
+        let subnets = desired.subnets.clone().or_else(|| live.map(|l| l.subnets.clone()));
+        let (Some(spec), Some(subnets)) = (&desired.spec, &subnets) else {
             // Read-only: the engine never asks for a change, so this only reports what exists.
             return live
                 .map(|l| self.outputs(l))
