@@ -83,6 +83,11 @@ async fn an_instance_type_change_is_made_in_place() {
     let diff = sandbox.pinfra(&["diff", plan]);
     diff.expect_code(2);
     assert!(diff.stdout.contains(&format!("~ ec2_instance \"{NAME}\" will be updated in place")), "{}", diff.stdout);
+    assert!(
+        diff.stdout.contains("# the instance type changes in place: the instance is stopped, resized and started again"),
+        "{}",
+        diff.stdout
+    );
     sandbox.reset_calls();
     sandbox.pinfra(&["apply", "--auto-approve", plan]).expect_code(0);
     let writes: Vec<String> = sandbox.calls().into_iter().filter(|(_, _, m)| *m).map(|(_, op, _)| op).collect();

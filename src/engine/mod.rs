@@ -185,6 +185,12 @@ pub trait Kind: Send + Sync + 'static {
     /// The fields that differ. Pure. `Err` refuses a change AWS cannot make.
     fn diff(desired: &Self::Desired, live: Option<&Self::Live>) -> Result<Vec<FieldChange>, ResourceError>;
 
+    /// A sentence for the diff about how these field changes will be made, where the action
+    /// alone does not say (a resize that stops the instance). Pure.
+    fn explain(_fields: &[FieldChange]) -> Option<String> {
+        None
+    }
+
     /// The tags of the live resource, for ownership; `None` for kinds without tags.
     fn live_tags(live: &Self::Live) -> Option<&Tags>;
 
@@ -337,6 +343,7 @@ impl<K: Kind> Node for K {
                 }
             }
         };
+        let note = note.or_else(|| K::explain(&fields));
         Ok(Change { id, action, fields, note })
     }
 

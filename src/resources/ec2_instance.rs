@@ -446,6 +446,15 @@ impl Kind for Ec2Instance {
         Ok(fields.finish())
     }
 
+    fn explain(fields: &[FieldChange]) -> Option<String> {
+        let resized = fields.iter().any(|f| f.path == "instance_type" && f.old.is_some());
+        let replaced = fields.iter().any(|f| f.forces_replace);
+        (resized && !replaced).then(|| {
+            "the instance type changes in place: the instance is stopped, resized and started again (its public IP and DNS name change)"
+                .to_owned()
+        })
+    }
+
     fn live_tags(live: &Live) -> Option<&Tags> {
         Some(&live.tags)
     }
