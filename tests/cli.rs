@@ -2,6 +2,7 @@
 //! missing credentials, an unreachable endpoint and a missing TTY. Snapshots live in
 //! `tests/snapshots/`; `INSTA_UPDATE=always cargo test` rewrites them.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 mod common;
 
 use common::{Run, pinfra_command};

@@ -2,6 +2,7 @@
 //! an encrypted root volume, the role's instance profile; replaced when its user-data changes,
 //! resized in place, never launched twice.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 mod common;
 
 use base64::Engine as _;

@@ -1,5 +1,6 @@
 //! A cluster pinfra creates and updates itself (`[msk.create]`), against the sandbox's MSK.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 mod common;
 
 use common::{Sandbox, plan_copy};

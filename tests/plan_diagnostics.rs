@@ -2,6 +2,7 @@
 //! rendered errors (file:line:col, snippet, hint) are compared with its snapshot in
 //! `tests/snapshots/`. `INSTA_UPDATE=always cargo test` rewrites them; review the diff.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 use pinfra::diagnostics::SourceFile;
 
 #[test]

@@ -1,5 +1,6 @@
 //! `pinfra render`: the Kafka client's files, offline and from the live account.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 mod common;
 
 use std::process::Command;

@@ -1,5 +1,6 @@
 //! Integration tests: the real `pinfra` binary, the real AWS SDK, HTTP to the sandbox.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 mod common;
 
 use common::{Sandbox, plan_copy};

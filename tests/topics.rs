@@ -1,6 +1,7 @@
 //! MSK topics through the topic API, against the sandbox's emulation of it (async states,
 //! MSK's errors, stale answers).
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 mod common;
 
 use common::{Sandbox, plan_copy};

@@ -25,12 +25,12 @@ impl Variables<'_> {
         while let Some(i) = rest.find(['{', '}']) {
             out.push_str(&rest[..i]);
             let tail = &rest[i..];
-            if tail.starts_with("{{") {
+            if let Some(after) = tail.strip_prefix("{{") {
                 out.push('{');
-                rest = &tail[2..];
-            } else if tail.starts_with("}}") {
+                rest = after;
+            } else if let Some(after) = tail.strip_prefix("}}") {
                 out.push('}');
-                rest = &tail[2..];
+                rest = after;
             } else if tail.starts_with('}') {
                 return Err(Invalid { reason: "unmatched `}`".into(), hint: Some("write `}}` for a literal brace".into()) });
             } else {

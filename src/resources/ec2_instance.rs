@@ -63,7 +63,6 @@ pub struct Ec2Instance {
 
 impl Ec2Instance {
     /// An instance for `plan`.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(plan: Arc<Plan>, templates: Arc<Templates>, tags: Tags, poll: Poll) -> Self {
         let mut tags = tags;
         tags.insert("Name".to_owned(), plan.kafka_client.instance_name.clone());
@@ -570,6 +569,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)] // a table of test cases
     fn diff_table() {
         let with = |f: fn(&mut Live)| {
             let mut l = live("#!/bin/bash\n");

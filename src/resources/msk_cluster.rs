@@ -556,13 +556,14 @@ impl Kind for MskCluster {
             fields.known("subnets", subnets.clone(), None, false);
             fields.known("client_authentication", "IAM, TLS in transit", None, false);
         }
-        if let Some(live) = live {
-            if !live.subnets.is_empty() && spec.broker_count % i32::try_from(live.subnets.len()).unwrap_or(1) != 0 {
-                return Err(ResourceError::refused(
-                    format!("{} brokers cannot be spread evenly over the cluster's {} subnets", spec.broker_count, live.subnets.len()),
-                    "MSK needs the broker count to be a multiple of the number of client subnets",
-                ));
-            }
+        if let Some(live) = live
+            && !live.subnets.is_empty()
+            && spec.broker_count % i32::try_from(live.subnets.len()).unwrap_or(1) != 0
+        {
+            return Err(ResourceError::refused(
+                format!("{} brokers cannot be spread evenly over the cluster's {} subnets", spec.broker_count, live.subnets.len()),
+                "MSK needs the broker count to be a multiple of the number of client subnets",
+            ));
         }
         if let Some(live) = live
             && live.state != "ACTIVE"
@@ -708,6 +709,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)] // a table of test cases
     fn checks_of_an_existing_cluster() {
         let read_only = Desired { spec: None, subnets: None, tags: Tags::new() };
         assert_eq!(healthy().problems(), Vec::<String>::new());

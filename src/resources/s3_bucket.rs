@@ -347,6 +347,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)] // a table of test cases
     fn diff_table() {
         let with = |f: fn(&mut Live)| {
             let mut live = converged();

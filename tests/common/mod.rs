@@ -4,6 +4,7 @@
 //! A test that needs the sandbox starts it; if it cannot, the test fails and says why. Nothing
 //! is skipped.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
