@@ -36,7 +36,6 @@ from __future__ import annotations
 import copy
 import functools
 import io
-import json
 import re
 import secrets
 import string
@@ -54,7 +53,7 @@ from werkzeug.wrappers import Response
 from . import msk_settings
 from .core import AwsRequest, Sandbox, json_response
 from .msk_settings import MskSettings
-from .msk_topics import ClusterRef, MskError, bad_request, find_cluster, not_found, request_account
+from .msk_topics import ClusterRef, MskError, bad_request, find_cluster, json_object, not_found, request_account
 
 # ----------------------------------------------------------------------------------- values
 VERSION_ALPHABET = string.ascii_uppercase + string.digits
@@ -591,15 +590,7 @@ def read_body(request: AwsRequest) -> dict[str, Any]:
     data = environ["wsgi.input"].read(length) if length > 0 else b""
     environ["wsgi.input"] = io.BytesIO(data)
     environ["CONTENT_LENGTH"] = str(len(data))
-    if not data.strip():
-        return {}
-    try:
-        body = json.loads(data)
-    except ValueError:
-        raise bad_request("Invalid request body: not JSON.") from None
-    if not isinstance(body, dict):
-        raise bad_request("Invalid request body: expected a JSON object.")
-    return body
+    return json_object(data)
 
 
 def kafka_backend(request: AwsRequest) -> tuple[Any, str, str] | None:

@@ -531,7 +531,11 @@ BROKERS_PATH = re.compile(r"^/v1/clusters/(?P<arn>.+)/bootstrap-brokers/?$")
 
 
 def json_body(request: AwsRequest) -> dict[str, Any]:
-    data = request.werkzeug().get_data()
+    return json_object(request.werkzeug().get_data())
+
+
+def json_object(data: bytes) -> dict[str, Any]:
+    """A request body that must be a JSON object (empty means `{}`), or MSK's BadRequest."""
     if not data.strip():
         return {}
     try:
