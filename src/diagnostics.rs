@@ -90,11 +90,6 @@ impl Diagnostics {
         self.0.iter().filter(|d| d.severity == Severity::Error).count()
     }
 
-    /// Number of warnings.
-    pub fn warning_count(&self) -> usize {
-        self.0.iter().filter(|d| d.severity == Severity::Warning).count()
-    }
-
     /// All findings, sorted by position in the file (file-wide ones first).
     pub fn sorted(&self) -> Vec<&Diagnostic> {
         let mut all: Vec<&Diagnostic> = self.0.iter().collect();

@@ -88,11 +88,6 @@ impl Action {
             Action::Delete => "will be deleted",
         }
     }
-
-    /// Whether applying it calls AWS.
-    pub fn mutates(self) -> bool {
-        self != Action::NoOp
-    }
 }
 
 /// One field that differs.

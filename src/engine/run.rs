@@ -160,11 +160,6 @@ impl Engine {
         Ok(Self { nodes: ordered, ownership, concurrency: concurrency.max(1) })
     }
 
-    /// The resources, in dependency order.
-    pub fn ids(&self) -> Vec<ResourceId> {
-        self.nodes.iter().map(|n| n.id()).collect()
-    }
-
     /// Reads every resource, in parallel with at most `concurrency` at once. All failures are
     /// returned, not only the first.
     pub async fn observe(&self, aws: &Aws) -> Result<Observed, Vec<(ResourceId, AwsError)>> {

@@ -19,7 +19,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-use super::{ec2_key_pair, ec2_security_group, iam_instance_profile, iam_role, msk_cluster};
+use super::{ec2_key_pair, ec2_security_group, ec2_tags, iam_instance_profile, iam_role, msk_cluster};
 use crate::aws::{Aws, AwsError, Classify};
 use crate::engine::{Change, FieldChange, Fields, Inputs, Kind, Outputs, ResourceError, ResourceId, Tags, Value};
 use crate::plan::{KafkaClientSpec, Plan};
@@ -198,7 +198,7 @@ impl Ec2Instance {
         else {
             return Err(ResourceError::refused(format!("{} depends on values that are still unknown", self.id()), "apply again"));
         };
-        let tags: Vec<Tag> = desired.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let tags: Vec<Tag> = ec2_tags::to_ec2(&desired.tags);
         let mut token = token;
         // EC2 answers a token it has seen with that launch's instance, even once terminated
         // (after a destroy, or a replacement back to an earlier configuration). Then the launch
@@ -362,7 +362,7 @@ impl Kind for Ec2Instance {
             key_name: instance.key_name().map(str::to_owned),
             public_dns: instance.public_dns_name().map(str::to_owned),
             public_ip: instance.public_ip_address().map(str::to_owned),
-            tags: instance.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned()))).collect(),
+            tags: ec2_tags::from_ec2(instance.tags()),
             id,
         }))
     }
@@ -475,7 +475,7 @@ impl Kind for Ec2Instance {
             }
             Some(live) => {
                 if change.touches("tags") {
-                    let tags: Vec<Tag> = desired.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+                    let tags: Vec<Tag> = ec2_tags::to_ec2(&desired.tags);
                     aws.ec2.create_tags().resources(&live.id).set_tags(Some(tags)).send().await.or_aws("ec2:CreateTags")?;
                 }
                 if change.touches("metadata_http_tokens") {

@@ -6,6 +6,7 @@ use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
+use super::ec2_tags;
 use crate::aws::{Aws, AwsError, Classify};
 use crate::engine::{Change, FieldChange, Fields, Inputs, Kind, Outputs, ResourceError, ResourceId, Tags, Value};
 
@@ -49,7 +50,7 @@ impl Ec2KeyPair {
     fn all_tags(&self) -> Vec<Tag> {
         let mut tags = self.tags.clone();
         tags.insert(TAG_KEY_SHA256.to_owned(), key_digest(&self.public_key));
-        tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+        ec2_tags::to_ec2(&tags)
     }
 }
 
@@ -63,10 +64,10 @@ impl Kind for Ec2KeyPair {
 
     async fn observe(&self, aws: &Aws) -> Result<Option<Live>, AwsError> {
         match aws.ec2.describe_key_pairs().key_names(&self.name).send().await.or_aws("ec2:DescribeKeyPairs") {
-            Ok(out) => Ok(out.key_pairs().first().map(|k| Live {
-                id: k.key_pair_id().unwrap_or_default().to_owned(),
-                tags: k.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned()))).collect(),
-            })),
+            Ok(out) => Ok(out
+                .key_pairs()
+                .first()
+                .map(|k| Live { id: k.key_pair_id().unwrap_or_default().to_owned(), tags: ec2_tags::from_ec2(k.tags()) })),
             Err(e) if e.is_code(&["InvalidKeyPair.NotFound"]) => Ok(None),
             Err(e) => Err(e),
         }

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification};
 use serde_json::Value as Json;
 
+use super::ec2_tags;
 use crate::aws::{Aws, AwsError, Classify};
 use crate::engine::{Change, FieldChange, Fields, Inputs, Kind, Outputs, ResourceError, ResourceId, Tags, Value};
 
@@ -113,12 +114,7 @@ impl Kind for Ec2SecurityGroup {
                 }
             }
         }
-        Ok(Some(Live {
-            id: group.group_id().unwrap_or_default().to_owned(),
-            vpc_id: vpc,
-            ingress,
-            tags: group.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned()))).collect(),
-        }))
+        Ok(Some(Live { id: group.group_id().unwrap_or_default().to_owned(), vpc_id: vpc, ingress, tags: ec2_tags::from_ec2(group.tags()) }))
     }
 
     fn desired(&self, _inputs: &Inputs) -> Desired {
@@ -142,7 +138,7 @@ impl Kind for Ec2SecurityGroup {
     }
 
     async fn apply(&self, aws: &Aws, desired: &Desired, live: Option<&Live>, change: &Change) -> Result<Outputs, ResourceError> {
-        let tags: Vec<Tag> = desired.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let tags: Vec<Tag> = ec2_tags::to_ec2(&desired.tags);
         let (id, vpc, have) = match live {
             Some(live) => {
                 if change.touches("tags") {

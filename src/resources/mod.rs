@@ -4,6 +4,7 @@
 pub mod ec2_instance;
 pub mod ec2_key_pair;
 pub mod ec2_security_group;
+mod ec2_tags;
 pub mod iam_instance_profile;
 pub mod iam_role;
 pub mod msk_cluster;

@@ -1,0 +1,15 @@
+//! EC2's tag lists and pinfra's tag maps, converted in one place for every EC2 resource kind.
+
+use aws_sdk_ec2::types::Tag;
+
+use crate::engine::Tags;
+
+/// Tags as EC2 takes them.
+pub fn to_ec2(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+/// Tags as EC2 reports them, as a map.
+pub fn from_ec2(tags: &[Tag]) -> Tags {
+    tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned()))).collect()
+}
