@@ -3,7 +3,7 @@
 
     .venv/bin/python scripts/sandbox_probe.py http://127.0.0.1:PORT
 
-Resets moto, runs IAM, S3, STS, MSK and EC2 calls through boto3 and prints one line
+Resets moto, runs IAM, S3, STS, MSK, EC2 and MSK Connect calls through boto3 and prints one line
 per fact, including raw wire snippets (boto3 decodes IAM policy documents; the
 Rust SDK does not). Re-run it after bumping moto and compare with the
 "moto 5.2.5 behaviour we rely on" section of docs/sandbox.md.
@@ -12,6 +12,7 @@ Rust SDK does not). Re-run it after bumping moto and compare with the
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from typing import Any
 
 import boto3
@@ -484,6 +486,128 @@ def msk_topic_facts(kafka: Any, arn: str) -> None:
     fact("kafka.delete_topic Status", r and r["Status"])
 
 
+def kafkaconnect_facts() -> None:
+    """MSK Connect (sandbox extension kafkaconnect; moto has none), with fast delays."""
+    control("POST", "/moto-api/reset")
+    fact("kafkaconnect settings (defaults)", control("GET", "/_sandbox/kafkaconnect/settings"))
+    fact("kafkaconnect settings", control("POST", "/_sandbox/kafkaconnect/settings", {"plugin_delay_ms": 200, "connector_delay_ms": 200, "update_delay_ms": 200}))
+    kc, s3, iam = client("kafkaconnect"), client("s3"), client("iam")
+    s3.create_bucket(Bucket="probe-plugins")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("lib/sink.jar", b"jar")
+    s3.put_object(Bucket="probe-plugins", Key="sink.zip", Body=archive.getvalue())
+    s3.put_object(Bucket="probe-plugins", Key="broken.zip", Body=b"not a zip")
+    role = iam.create_role(RoleName="probe-connect", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
+
+    def location(key: str, bucket: str = "probe-plugins") -> dict[str, Any]:
+        return {"s3Location": {"bucketArn": f"arn:aws:s3:::{bucket}", "fileKey": key}}
+
+    r = attempt("kafkaconnect.create_custom_plugin ZIP", lambda: kc.create_custom_plugin(name="probe-sink", contentType="ZIP", location=location("sink.zip"), tags={"owner": "pinfra"}))
+    fact("kafkaconnect.create_custom_plugin raw", RAW.get("CreateCustomPlugin"))
+    plugin = r and r["customPluginArn"]
+    attempt("kafkaconnect.create_custom_plugin same name", lambda: kc.create_custom_plugin(name="probe-sink", contentType="ZIP", location=location("sink.zip")))
+    attempt("kafkaconnect.create_custom_plugin missing object", lambda: kc.create_custom_plugin(name="probe-x", contentType="ZIP", location=location("nope.zip")))
+    attempt("kafkaconnect.create_custom_plugin missing bucket", lambda: kc.create_custom_plugin(name="probe-x", contentType="ZIP", location=location("sink.zip", "probe-nope")))
+    broken = kc.create_custom_plugin(name="probe-broken", contentType="ZIP", location=location("broken.zip"))["customPluginArn"]
+    if not plugin:
+        return
+    r = kc.describe_custom_plugin(customPluginArn=plugin)
+    fact("kafkaconnect plugin right after create: state/latestRevision", (r["customPluginState"], r.get("latestRevision")))
+    time.sleep(0.25)
+    r = kc.describe_custom_plugin(customPluginArn=plugin)
+    fact("kafkaconnect plugin 250 ms later: state/latestRevision", (r["customPluginState"], r.get("latestRevision")))
+    fact("kafkaconnect.describe_custom_plugin raw creationTime", re.findall(rb'"creationTime": "[^"]*"', RAW.get("DescribeCustomPlugin", b""))[:1])
+    r = kc.describe_custom_plugin(customPluginArn=broken)
+    fact("kafkaconnect plugin from a broken ZIP: state/stateDescription", (r["customPluginState"], r.get("stateDescription")))
+    fact("kafkaconnect.list_tags_for_resource plugin", kc.list_tags_for_resource(resourceArn=plugin)["tags"])
+
+    config = {"connector.class": "io.confluent.connect.s3.S3SinkConnector", "topics": "orders", "s3.bucket.name": "probe-sink", "flush.size": "10"}
+    spec: dict[str, Any] = dict(
+        capacity={"provisionedCapacity": {"mcuCount": 1, "workerCount": 1}},
+        connectorConfiguration=config,
+        kafkaCluster={"apacheKafkaCluster": {"bootstrapServers": "b-1.demo:9098,b-2.demo:9098", "vpc": {"subnets": ["subnet-1", "subnet-2"], "securityGroups": ["sg-1"]}}},
+        kafkaClusterClientAuthentication={"authenticationType": "IAM"},
+        kafkaClusterEncryptionInTransit={"encryptionType": "TLS"},
+        kafkaConnectVersion="2.7.1",
+        plugins=[{"customPlugin": {"customPluginArn": plugin, "revision": 1}}],
+        serviceExecutionRoleArn=role,
+    )
+    attempt("kafkaconnect.create_connector unknown role", kc.create_connector, connectorName="probe-x", **{**spec, "serviceExecutionRoleArn": "arn:aws:iam::123456789012:role/nope"})
+    attempt("kafkaconnect.create_connector CREATE_FAILED plugin", kc.create_connector, connectorName="probe-x", **{**spec, "plugins": [{"customPlugin": {"customPluginArn": broken, "revision": 1}}]})
+    attempt("kafkaconnect.create_connector mcuCount 3", kc.create_connector, connectorName="probe-x", **{**spec, "capacity": {"provisionedCapacity": {"mcuCount": 3, "workerCount": 1}}})
+    attempt("kafkaconnect.create_connector no connector.class", kc.create_connector, connectorName="probe-x", **{**spec, "connectorConfiguration": {"topics": "orders"}})
+    r = attempt("kafkaconnect.create_connector", kc.create_connector, connectorName="probe-sink", tags={"owner": "pinfra"}, **spec)
+    fact("kafkaconnect.create_connector raw", RAW.get("CreateConnector"))
+    attempt("kafkaconnect.create_connector same name", kc.create_connector, connectorName="probe-sink", **spec)
+    if not r:
+        return
+    arn = r["connectorArn"]
+    fact("kafkaconnect connector right after create", kc.describe_connector(connectorArn=arn)["connectorState"])
+    time.sleep(0.25)
+    d = kc.describe_connector(connectorArn=arn)
+    fact("kafkaconnect connector 250 ms later: state/capacity/plugins", (d["connectorState"], d["capacity"], d["plugins"]))
+    fact("kafkaconnect.describe_connector raw (head)", RAW.get("DescribeConnector", b"")[:220])
+    version = d["currentVersion"]
+    attempt("kafkaconnect.update_connector unchanged capacity", kc.update_connector, connectorArn=arn, currentVersion=version, capacity={"provisionedCapacity": {"mcuCount": 1, "workerCount": 1}})
+    attempt("kafkaconnect.update_connector capacity + configuration", kc.update_connector, connectorArn=arn, currentVersion=version, capacity={"provisionedCapacity": {"mcuCount": 2, "workerCount": 1}}, connectorConfiguration=config)
+    attempt("kafkaconnect.update_connector neither", kc.update_connector, connectorArn=arn, currentVersion=version)
+    attempt("kafkaconnect.update_connector stale currentVersion", kc.update_connector, connectorArn=arn, currentVersion="STALE", connectorConfiguration={**config, "flush.size": "5"})
+    r = attempt("kafkaconnect.update_connector configuration", kc.update_connector, connectorArn=arn, currentVersion=version, connectorConfiguration={**config, "flush.size": "5"})
+    fact("kafkaconnect.update_connector raw", RAW.get("UpdateConnector"))
+    attempt("kafkaconnect.update_connector while UPDATING", kc.update_connector, connectorArn=arn, currentVersion=version, connectorConfiguration=config)
+    if r:
+        op = kc.describe_connector_operation(connectorOperationArn=r["connectorOperationArn"])
+        fact("kafkaconnect operation right after: state/steps", (op["connectorOperationState"], [(s["stepType"], s["stepState"]) for s in op["operationSteps"]]))
+        time.sleep(0.25)
+        op = kc.describe_connector_operation(connectorOperationArn=r["connectorOperationArn"])
+        fact("kafkaconnect operation 250 ms later: state/type/endTime set", (op["connectorOperationState"], op["connectorOperationType"], "endTime" in op))
+        fact("kafkaconnect operation origin/target flush.size", (op["originConnectorConfiguration"]["flush.size"], op["targetConnectorConfiguration"]["flush.size"]))
+    d = kc.describe_connector(connectorArn=arn)
+    fact("kafkaconnect connector after update: state/flush.size/new currentVersion", (d["connectorState"], d["connectorConfiguration"]["flush.size"], d["currentVersion"] != version))
+    version = d["currentVersion"]
+
+    fact("kafkaconnect fail-next bad spec", control("POST", "/_sandbox/kafkaconnect/fail-next", {"operation": "update", "state": "FAILED"}))
+    fact("kafkaconnect fail-next update", control("POST", "/_sandbox/kafkaconnect/fail-next", {"operation": "update", "state": "UPDATE_FAILED", "code": "InvalidInput", "message": "probe"}))
+    r = attempt("kafkaconnect.update_connector capacity (fail-next armed)", kc.update_connector, connectorArn=arn, currentVersion=version, capacity={"provisionedCapacity": {"mcuCount": 2, "workerCount": 2}})
+    time.sleep(0.25)
+    if r:
+        op = kc.describe_connector_operation(connectorOperationArn=r["connectorOperationArn"])
+        fact("kafkaconnect failed update operation: state/errorInfo/steps", (op["connectorOperationState"], op.get("errorInfo"), [s["stepState"] for s in op["operationSteps"]]))
+    d = kc.describe_connector(connectorArn=arn)
+    fact("kafkaconnect connector after failed update: state/capacity/same currentVersion", (d["connectorState"], d["capacity"], d["currentVersion"] == version))
+    ops = kc.list_connector_operations(connectorArn=arn)["connectorOperations"]
+    fact("kafkaconnect.list_connector_operations (newest first)", [(o["connectorOperationType"], o["connectorOperationState"]) for o in ops])
+    fact("kafkaconnect fail-next create", control("POST", "/_sandbox/kafkaconnect/fail-next", {"operation": "create", "code": "InvalidInput", "message": "probe"}))
+    doomed = kc.create_connector(connectorName="probe-doomed", **spec)["connectorArn"]
+    time.sleep(0.25)
+    d = kc.describe_connector(connectorArn=doomed)
+    fact("kafkaconnect connector created with fail-next: state/stateDescription", (d["connectorState"], d.get("stateDescription")))
+    control("DELETE", "/_sandbox/kafkaconnect/fail-next")
+
+    r = kc.list_connectors(maxResults=1)
+    r2 = kc.list_connectors(maxResults=1, nextToken=r["nextToken"]) if r.get("nextToken") else {"connectors": []}
+    fact("kafkaconnect.list_connectors maxResults=1, two pages", [c["connectorName"] for c in r["connectors"] + r2["connectors"]])
+    fact("kafkaconnect.list_connectors connectorNamePrefix=probe-d", [c["connectorName"] for c in kc.list_connectors(connectorNamePrefix="probe-d")["connectors"]])
+    attempt("kafkaconnect.tag_resource connector", kc.tag_resource, resourceArn=arn, tags={"env": "dev"})
+    attempt("kafkaconnect.untag_resource connector", kc.untag_resource, resourceArn=arn, tagKeys=["owner"])
+    fact("kafkaconnect.list_tags_for_resource connector", kc.list_tags_for_resource(resourceArn=arn)["tags"])
+    attempt("kafkaconnect.delete_custom_plugin in use", kc.delete_custom_plugin, customPluginArn=plugin)
+    r = attempt("kafkaconnect.delete_connector", kc.delete_connector, connectorArn=arn, currentVersion=version)
+    fact("kafkaconnect.delete_connector state", r and r["connectorState"])
+    kc.delete_connector(connectorArn=doomed)
+    attempt("kafkaconnect.delete_connector again (DELETING)", kc.delete_connector, connectorArn=arn)
+    attempt("kafkaconnect.delete_custom_plugin while its connectors are DELETING", kc.delete_custom_plugin, customPluginArn=plugin)
+    time.sleep(0.25)
+    attempt("kafkaconnect.describe_connector 250 ms after delete", kc.describe_connector, connectorArn=arn)
+    r = attempt("kafkaconnect.delete_custom_plugin unused", kc.delete_custom_plugin, customPluginArn=plugin)
+    fact("kafkaconnect.delete_custom_plugin state", r and r["customPluginState"])
+    attempt("kafkaconnect.describe_custom_plugin other region", client("kafkaconnect", "eu-west-1").describe_custom_plugin, customPluginArn=broken)
+    attempt("kafkaconnect.pause_connector (not emulated)", kc.pause_connector, connectorArn=arn)
+    control("POST", "/moto-api/reset")
+    fact("kafkaconnect after reset: plugins/settings", (kc.list_custom_plugins()["customPlugins"], control("GET", "/_sandbox/kafkaconnect/settings")))
+
+
 def main() -> None:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     opener.open(urllib.request.Request(f"{URL}/moto-api/reset", method="POST")).read()
@@ -496,6 +620,7 @@ def main() -> None:
     ec2_default_vpc_facts()
     ec2_instance_facts()
     fault_facts()
+    kafkaconnect_facts()
     calls = json.load(opener.open(f"{URL}/_sandbox/calls"))["calls"]
     fact("sandbox calls recorded", len(calls))
     for c in calls[:3] + calls[-3:]:

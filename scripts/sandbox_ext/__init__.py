@@ -47,6 +47,9 @@ EXTENSIONS: tuple[str, ...] = (
     # msk_topics, so that cluster transitions are settled before a topic call looks.
     "msk_clusters",  # MSK cluster states, CreateClusterV2 kept whole, in-place updates, deletion
     "msk_topics",  # MSK topic API, GetBootstrapBrokers
+    # MSK Connect (moto has none): custom plugins, worker configurations, connectors and their
+    # operations, tags; after faults, so that armed faults also hit it.
+    "kafkaconnect",
 )
 
 
