@@ -3,6 +3,7 @@
 //! Flow: [`plan::parse`] → [`resources::for_plan`] → [`engine::Engine`] (observe, diff, apply).
 //! See `docs/ARCHITECTURE.md` for the map.
 
+pub mod artifact;
 pub mod aws;
 pub mod cli;
 pub mod commands;

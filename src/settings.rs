@@ -35,6 +35,9 @@ pub struct Environment {
     /// `PINFRA_POLL_INTERVAL_MS`: time between two reads while waiting for AWS (default 2000;
     /// the sandbox's tests make it short).
     pub poll_interval_ms: Option<u64>,
+    /// Where downloads are cached: `PINFRA_CACHE_DIR`, else `$XDG_CACHE_HOME/pinfra`, else
+    /// `$HOME/.cache/pinfra`, else `.pinfra-cache` in the working directory.
+    pub cache_dir: std::path::PathBuf,
 }
 
 impl Environment {
@@ -46,6 +49,11 @@ impl Environment {
             aws_region: var("AWS_REGION"),
             s3_endpoint: var("AWS_ENDPOINT_URL_S3"),
             poll_interval_ms: var("PINFRA_POLL_INTERVAL_MS").and_then(|v| v.parse().ok()),
+            cache_dir: var("PINFRA_CACHE_DIR")
+                .map(std::path::PathBuf::from)
+                .or_else(|| var("XDG_CACHE_HOME").map(|d| std::path::Path::new(&d).join("pinfra")))
+                .or_else(|| var("HOME").map(|h| std::path::Path::new(&h).join(".cache/pinfra")))
+                .unwrap_or_else(|| std::path::PathBuf::from(".pinfra-cache")),
         }
     }
 }

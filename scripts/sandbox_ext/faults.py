@@ -37,6 +37,14 @@ from .core import AwsRequest, Sandbox, json_response
 HOOK_NAME = "faults"
 
 
+def operation_matches(pattern: str, operation: str) -> bool:
+    """Exact, or a prefix when the pattern ends in ``*`` (REST operations carry the resource's
+    path: ``"DELETE /v1/custom-plugins/*"``)."""
+    if pattern.endswith("*"):
+        return operation.startswith(pattern[:-1])
+    return operation == pattern
+
+
 @dataclass
 class Fault:
     service: str
@@ -55,7 +63,7 @@ class Fault:
         return (
             self.fired < self.count
             and call.service == self.service
-            and (self.operation is None or call.operation == self.operation)
+            and (self.operation is None or operation_matches(self.operation, call.operation))
             and (self.query is None or self.query in call.query)
         )
 

@@ -43,6 +43,8 @@ pub struct Aws {
     pub ec2: aws_sdk_ec2::Client,
     /// SSM (the public Amazon Linux AMI parameter).
     pub ssm: aws_sdk_ssm::Client,
+    /// MSK Connect (the sink's custom plugin and connector).
+    pub kafkaconnect: aws_sdk_kafkaconnect::Client,
     /// The region calls go to.
     pub region: String,
     /// The custom endpoint, if any; named in "cannot reach" errors.
@@ -77,6 +79,7 @@ impl Aws {
             kafka: aws_sdk_kafka::Client::new(&config),
             ec2: aws_sdk_ec2::Client::new(&config),
             ssm: aws_sdk_ssm::Client::new(&config),
+            kafkaconnect: aws_sdk_kafkaconnect::Client::new(&config),
             region: settings.region.clone(),
             endpoint: settings.endpoint_url.clone(),
         }
@@ -95,6 +98,7 @@ impl Aws {
             kafka: aws_sdk_kafka::Client::new(&config),
             ec2: aws_sdk_ec2::Client::new(&config),
             ssm: aws_sdk_ssm::Client::new(&config),
+            kafkaconnect: aws_sdk_kafkaconnect::Client::new(&config),
             region: "us-east-1".to_owned(),
             endpoint: None,
         }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
+use crate::artifact::{self, Artifact};
 use crate::aws::{Aws, AwsError, WithHint};
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::diagnostics::SourceFile;
@@ -81,6 +82,29 @@ pub fn load_plan(path: &Path, out: Output) -> anyhow::Result<Plan> {
     }
 }
 
+/// Finds and checks the plan's plugin zip (with `[connect]`): a local file must exist and be a
+/// connector zip. A problem is reported like a plan error, at the plan's `source` key.
+pub fn load_artifact(path: &Path, plan: &Plan, env: &Environment, out: Output) -> anyhow::Result<Option<Arc<Artifact>>> {
+    let Some(connect) = &plan.connect else { return Ok(None) };
+    let plan_dir = path.parent().map_or_else(|| Path::new(".").to_owned(), Path::to_owned);
+    let class = connect.connector.config.get("connector.class").map(String::as_str);
+    match artifact::resolve(&connect.plugin, &plan_dir, &env.cache_dir, class) {
+        Ok(found) => Ok(Some(Arc::new(found))),
+        Err(error) => {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let name = path.display().to_string();
+            let mut diagnostics = crate::diagnostics::Diagnostics::default();
+            diagnostics.push(
+                crate::diagnostics::Diagnostic::error(error.to_string(), Some(connect.plugin.source_span.clone()))
+                    .with_label("the connector's plugin")
+                    .with_hint(error.hint()),
+            );
+            SourceFile { name: &name, text: &text }.emit(&diagnostics, out.color_stderr);
+            Err(Reported(format!("{name}: the plugin zip cannot be used; nothing was sent to AWS")).into())
+        }
+    }
+}
+
 /// Everything a command that talks to AWS needs: the plan, clients, the engine and what was
 /// observed.
 pub struct Session {
@@ -100,6 +124,7 @@ const CONCURRENCY: usize = 8;
 /// Loads the plan, connects and observes every resource.
 pub async fn session(path: &Path, global: &GlobalArgs, env: &Environment, out: Output, prune: bool) -> anyhow::Result<Session> {
     let plan = load_plan(path, out)?;
+    let artifact = load_artifact(path, &plan, env, out)?;
     let (aws_settings, warning) = settings::aws(global, env, &plan.environment.region)?;
     if let Some(warning) = warning
         && !out.quiet
@@ -120,7 +145,7 @@ pub async fn session(path: &Path, global: &GlobalArgs, env: &Environment, out: O
     let options = resources::Options { prune, poll: aws_settings.poll };
     let templates = Arc::new(crate::render::Templates::load(global.templates.as_deref())?);
     let plan = Arc::new(plan);
-    let context = resources::Context { discovery, templates, options };
+    let context = resources::Context { discovery, templates, options, artifact };
     let engine = Engine::new(resources::for_plan(&plan, &context), resources::ownership(&plan), CONCURRENCY)?;
     let observed = engine.observe(&aws).await;
     spinner.finish_and_clear();

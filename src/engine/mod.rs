@@ -159,6 +159,20 @@ pub trait Kind: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// What must be deleted before this resource when the plan is destroyed; by default what it
+    /// depends on is deleted after it. A resource whose apply must wait for another but whose
+    /// deletion must not (an old plugin, deleted after the connector moved off it, and after the
+    /// connector when everything goes) says so here.
+    fn destroy_depends_on(&self) -> Vec<ResourceId> {
+        self.depends_on()
+    }
+
+    /// For a resource the plan no longer wants ([`Presence::Unwanted`]): why it must be kept
+    /// for now (something still uses it); `None` to delete it.
+    fn keep_unwanted(_live: &Self::Live) -> Option<String> {
+        None
+    }
+
     /// A data source is only read: never created, changed or deleted. Its `diff` may still
     /// refuse (a cluster the pipeline cannot use).
     fn read_only(&self) -> bool {
@@ -239,6 +253,8 @@ pub trait Node: Send + Sync {
     fn id(&self) -> ResourceId;
     /// See [`Kind::depends_on`].
     fn depends_on(&self) -> Vec<ResourceId>;
+    /// See [`Kind::destroy_depends_on`].
+    fn destroy_depends_on(&self) -> Vec<ResourceId>;
     /// See [`Kind::read_only`].
     fn read_only(&self) -> bool;
     /// See [`Kind::owned_without_tags`].
@@ -270,6 +286,10 @@ impl<K: Kind> Node for K {
 
     fn depends_on(&self) -> Vec<ResourceId> {
         Kind::depends_on(self)
+    }
+
+    fn destroy_depends_on(&self) -> Vec<ResourceId> {
+        Kind::destroy_depends_on(self)
     }
 
     fn read_only(&self) -> bool {
@@ -304,7 +324,19 @@ impl<K: Kind> Node for K {
         }
         match (Kind::presence(self), live) {
             (Presence::Wanted, _) => {}
-            (Presence::Unwanted, Some(_)) => return Ok(Change { id, action: Action::Delete, fields: Vec::new(), note: None }),
+            (Presence::Unwanted, Some(live)) => {
+                // Only what this plan owns is deleted: a kind with tags must carry ours.
+                let owner = K::live_tags(live).map(|tags| ownership.judge(tags));
+                let note = match owner {
+                    Some(Owner::Unowned) => Some("exists without pinfra's tags; not pinfra's to delete".to_owned()),
+                    Some(Owner::Foreign { plan, env }) => Some(format!("belongs to plan `{plan}`, environment `{env}`")),
+                    _ => K::keep_unwanted(live),
+                };
+                return Ok(match note {
+                    Some(note) => Change { id, action: Action::NoOp, fields: Vec::new(), note: Some(note) },
+                    None => Change { id, action: Action::Delete, fields: Vec::new(), note: None },
+                });
+            }
             (Presence::Unwanted, None) => return Ok(Change { id, action: Action::NoOp, fields: Vec::new(), note: None }),
             (Presence::Unmanaged(note), _) => {
                 return Ok(Change { id, action: Action::NoOp, fields: Vec::new(), note: Some(note.to_owned()) });

@@ -301,21 +301,42 @@ impl Engine {
         Planned { changes, skipped }
     }
 
+    /// The doomed nodes, each after every doomed node that must be deleted before it
+    /// ([`super::Kind::destroy_depends_on`]), ties in reverse registry order.
+    fn destroy_order<'s>(&'s self, doomed: &[ResourceId], observed: &'s Observed) -> Vec<(&'s dyn Node, &'s Observation)> {
+        let mut pending: Vec<(&dyn Node, &Observation)> = self
+            .nodes
+            .iter()
+            .zip(&observed.observations)
+            .rev()
+            .filter(|(node, _)| doomed.contains(&node.id()))
+            .map(|(node, observation)| (node.as_ref(), observation))
+            .collect();
+        let mut ordered = Vec::with_capacity(pending.len());
+        while !pending.is_empty() {
+            // Ready: no other node still waiting must be deleted before it.
+            let ready = pending.iter().position(|(node, _)| {
+                let id = node.id();
+                pending.iter().all(|(other, _)| other.id() == id || !other.destroy_depends_on().contains(&id))
+            });
+            // A cycle is a bug in the kinds; delete the rest in reverse registry order.
+            ordered.push(pending.remove(ready.unwrap_or(0)));
+        }
+        ordered
+    }
+
     /// Deletes what `planned` lists, each resource after everything that depends on it.
     pub async fn destroy(&self, aws: &Aws, observed: &Observed, planned: &Planned, on_event: &(dyn Fn(Event<'_>) + Sync)) -> Outcome {
         let results: Mutex<Vec<(ResourceId, NodeOutcome)>> = Mutex::new(Vec::new());
         let permits = Semaphore::new(self.concurrency);
         let doomed: Vec<ResourceId> = planned.changes.iter().map(|c| c.id.clone()).collect();
         let mut futures: HashMap<ResourceId, NodeFuture<'_>> = HashMap::new();
-        for (node, observation) in self.nodes.iter().zip(&observed.observations).rev() {
+        for (node, observation) in self.destroy_order(&doomed, observed) {
             let id = node.id();
-            if !doomed.contains(&id) {
-                continue;
-            }
             let dependents: Vec<(ResourceId, NodeFuture<'_>)> = self
                 .nodes
                 .iter()
-                .filter(|other| other.depends_on().contains(&id))
+                .filter(|other| other.destroy_depends_on().contains(&id))
                 .filter_map(|other| futures.get(&other.id()).cloned().map(|f| (other.id(), f)))
                 .collect();
             let (results, permits) = (&results, &permits);

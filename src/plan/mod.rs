@@ -4,6 +4,7 @@
 //! diagnostics that point at the offending source. A plan with errors never reaches AWS.
 //! The format is documented in `docs/plan.md`.
 
+pub mod connect;
 mod interpolate;
 mod reader;
 pub mod rules;
@@ -14,6 +15,7 @@ use std::ops::Range;
 use toml::de::DeTable;
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
+pub use connect::{ArtifactSource, Capacity, ConnectSpec, ConnectorSpec, LogDelivery, PluginSpec};
 use interpolate::Variables;
 use reader::{SpannedString, Table};
 use rules::Invalid;
@@ -33,6 +35,8 @@ pub struct Plan {
     pub topics: Vec<TopicSpec>,
     /// The software of the EC2 Kafka client and REST proxy.
     pub kafka_client: KafkaClientSpec,
+    /// `[connect]`: the S3 sink as an MSK Connect plugin and connector; `None` without it.
+    pub connect: Option<ConnectSpec>,
 }
 
 /// The `[kafka_client]` section: versions and download URLs of what the EC2 Kafka client runs.
@@ -251,6 +255,7 @@ fn read(d: &mut Diagnostics, document: &DeTable<'_>) -> Option<Plan> {
     let bucket_table = root.table(d, "bucket");
     let topic_tables = root.array_of_tables(d, "topics");
     let client_table = root.table(d, "kafka_client");
+    let connect_table = root.table(d, "connect");
     root.finish(d);
 
     // Without a valid environment the names cannot be expanded, but the rest of each section is
@@ -278,7 +283,45 @@ fn read(d: &mut Diagnostics, document: &DeTable<'_>) -> Option<Plan> {
     let bucket = read_bucket(d, bucket_table, vars.as_ref());
     let topics = read_topics(d, topic_tables, vars.as_ref());
     let kafka_client = read_kafka_client(d, client_table, vars.as_ref());
-    Some(Plan { msk: msk?, role: role?, bucket: bucket?, topics: topics?, kafka_client: kafka_client?, environment: environment? })
+    let connect = connect_table.map(|t| {
+        let cx = connect::Context {
+            vars: vars.as_ref(),
+            bucket: bucket.as_ref().map(|b| b.name.as_str()),
+            region: environment.as_ref().map(|e| e.region.as_str()),
+        };
+        connect::read_connect(d, t, &cx)
+    });
+    let connect = match connect {
+        Some(spec) => Some(spec?),
+        None => None,
+    };
+    if let (Some(connect), Some(topics)) = (&connect, &topics) {
+        check_topics_regex(d, &connect.connector, topics);
+    }
+    Some(Plan { msk: msk?, role: role?, bucket: bucket?, topics: topics?, kafka_client: kafka_client?, environment: environment?, connect })
+}
+
+/// The connector must read at least one of the plan's topics: a regex that matches none is a
+/// sink that silently moves nothing.
+fn check_topics_regex(d: &mut Diagnostics, connector: &ConnectorSpec, topics: &[TopicSpec]) {
+    let Some(pattern) = connector.config.get("topics.regex") else { return };
+    let span = connector.topics_regex_span.clone().unwrap_or(0..0);
+    match connect::topics_matching(pattern, topics.iter().map(|t| t.name.as_str())) {
+        Err(reason) => d.push(
+            Diagnostic::error(format!("`{pattern}` is not a valid topics regex: {reason}"), Some(span))
+                .with_label("topics regex")
+                .with_hint("Kafka Connect takes a Java regular expression that must match whole topic names, such as `{user_id}\\..*`"),
+        ),
+        Ok(matched) if matched.is_empty() => d.push(
+            Diagnostic::error(format!("the connector's topics regex `{pattern}` matches none of the plan's topics"), Some(span))
+                .with_label("matches nothing")
+                .with_hint(format!(
+                    "the plan's topics are {}; the regex must match a whole name",
+                    topics.iter().map(|t| format!("`{}`", t.name)).collect::<Vec<_>>().join(", ")
+                )),
+        ),
+        Ok(_) => {}
+    }
 }
 
 fn read_environment(d: &mut Diagnostics, root: &mut Table<'_, '_>) -> Option<Environment> {

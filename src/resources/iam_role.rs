@@ -30,6 +30,8 @@ pub struct IamRole {
     pub topics: TopicScope,
     /// The cluster resource whose ARN scopes the policy.
     pub cluster: ResourceId,
+    /// The plan's connector, whose consumer group is `connect-<name>`.
+    pub connector: Option<String>,
     /// Tags, ownership included.
     pub tags: Tags,
 }
@@ -90,10 +92,19 @@ fn role_arn_in_account_of(other_arn: &str, role: &str) -> Option<String> {
 
 /// The least-privilege policy: the cluster, the plan's topics and groups, MSK Connect's internal
 /// topics and groups, and the bucket. No `*` resource.
-pub fn pipeline_policy(cluster_arn: &str, bucket: &str, user_id: &str, topics: &TopicScope) -> Json {
+pub fn pipeline_policy(cluster_arn: &str, bucket: &str, user_id: &str, topics: &TopicScope, connector: Option<&str>) -> Json {
     let scoped = |kind: &str, name: &str| cluster_arn.replacen(":cluster/", &format!(":{kind}/"), 1) + "/" + name;
     let mut topic_arns = vec![scoped("topic", &format!("{}*", topics.prefix)), scoped("topic", "__amazon_msk_connect_*")];
     topic_arns.extend(topics.others.iter().map(|t| scoped("topic", t)));
+    let mut groups = vec![
+        scoped("group", &format!("{user_id}*")),
+        scoped("group", &format!("connect-{user_id}*")),
+        scoped("group", "__amazon_msk_connect_*"),
+    ];
+    // The sink's consumer group, when the connector's name does not start with the user id.
+    if let Some(name) = connector.filter(|n| !n.starts_with(user_id)) {
+        groups.push(scoped("group", &format!("connect-{name}")));
+    }
     json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -116,11 +127,7 @@ pub fn pipeline_policy(cluster_arn: &str, bucket: &str, user_id: &str, topics: &
                 "Sid": "PipelineGroups",
                 "Effect": "Allow",
                 "Action": ["kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"],
-                "Resource": [
-                    scoped("group", &format!("{user_id}*")),
-                    scoped("group", &format!("connect-{user_id}*")),
-                    scoped("group", "__amazon_msk_connect_*")
-                ]
+                "Resource": groups
             },
             {
                 "Sid": "SinkBucket",
@@ -136,6 +143,100 @@ pub fn pipeline_policy(cluster_arn: &str, bucket: &str, user_id: &str, topics: &
             }
         ]
     })
+}
+
+/// What the S3 sink connector needs of the role, in the words of IAM: `(action, resource)`.
+pub fn connector_needs(cluster_arn: &str, bucket: &str, topics: &[&str], connector: &str) -> Vec<(&'static str, String)> {
+    let scoped = |kind: &str, name: &str| cluster_arn.replacen(":cluster/", &format!(":{kind}/"), 1) + "/" + name;
+    let mut needs = vec![("kafka-cluster:Connect", cluster_arn.to_owned()), ("kafka-cluster:DescribeCluster", cluster_arn.to_owned())];
+    for topic in topics {
+        needs.push(("kafka-cluster:DescribeTopic", scoped("topic", topic)));
+        needs.push(("kafka-cluster:ReadData", scoped("topic", topic)));
+    }
+    // MSK Connect keeps offsets, configs and status in internal topics of its own.
+    let internal = scoped("topic", &format!("__amazon_msk_connect_offsets_{connector}"));
+    for action in ["kafka-cluster:CreateTopic", "kafka-cluster:DescribeTopic", "kafka-cluster:ReadData", "kafka-cluster:WriteData"] {
+        needs.push((action, internal.clone()));
+    }
+    for group in [format!("connect-{connector}"), format!("__amazon_msk_connect_{connector}")] {
+        needs.push(("kafka-cluster:AlterGroup", scoped("group", &group)));
+        needs.push(("kafka-cluster:DescribeGroup", scoped("group", &group)));
+    }
+    for action in ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"] {
+        needs.push((action, format!("arn:aws:s3:::{bucket}")));
+    }
+    for action in ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"] {
+        needs
+            .push((action, format!("arn:aws:s3:::{bucket}/topics/{}/partition=0/object.json", topics.first().copied().unwrap_or("topic"))));
+    }
+    needs
+}
+
+/// IAM's wildcard match: `*` any run of characters, `?` one character; case-sensitive, as IAM
+/// compares resources (actions are compared case-insensitively by the caller).
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+fn strings(value: &Json) -> Vec<&str> {
+    match value {
+        Json::String(s) => vec![s.as_str()],
+        Json::Array(items) => items.iter().filter_map(Json::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The needs that no `Allow` statement of `policy` grants (statements with conditions or
+/// `NotAction`/`NotResource` are not counted as granting anything).
+pub fn missing_grants(policy: &Json, needs: &[(&'static str, String)]) -> Vec<String> {
+    let statements: Vec<&Json> = match &policy["Statement"] {
+        Json::Array(items) => items.iter().collect(),
+        single @ Json::Object(_) => vec![single],
+        _ => Vec::new(),
+    };
+    let grants = |action: &str, resource: &str| {
+        statements.iter().any(|s| {
+            s["Effect"] == "Allow"
+                && s.get("Condition").is_none()
+                && strings(&s["Action"]).iter().any(|a| glob(&a.to_ascii_lowercase(), &action.to_ascii_lowercase()))
+                && strings(&s["Resource"]).iter().any(|r| glob(r, resource))
+        })
+    };
+    needs
+        .iter()
+        .filter(|(action, resource)| !grants(action, resource))
+        .map(|(action, resource)| format!("{action} on {resource}"))
+        .collect()
+}
+
+/// Whether `trust` lets `service` assume the role.
+pub fn trusts_service(trust: &Json, service: &str) -> bool {
+    match &trust["Statement"] {
+        Json::Array(items) => items.iter().any(|s| {
+            s["Effect"] == "Allow"
+                && strings(&s["Action"]).contains(&"sts:AssumeRole")
+                && strings(&s["Principal"]["Service"]).contains(&service)
+        }),
+        _ => false,
+    }
 }
 
 pub fn iam_tags(tags: &Tags) -> Vec<aws_sdk_iam::types::Tag> {
@@ -199,7 +300,7 @@ impl Kind for IamRole {
 
     fn desired(&self, inputs: &Inputs) -> Desired {
         let policy = match inputs.string(&self.cluster, msk_cluster::OUTPUT_ARN) {
-            Some(arn) => Value::Known(pipeline_policy(&arn, &self.bucket, &self.user_id, &self.topics)),
+            Some(arn) => Value::Known(pipeline_policy(&arn, &self.bucket, &self.user_id, &self.topics, self.connector.as_deref())),
             None => Value::Unknown,
         };
         let trust = match inputs.string(&self.cluster, msk_cluster::OUTPUT_ARN).and_then(|arn| role_arn_in_account_of(&arn, &self.name)) {
@@ -365,7 +466,7 @@ mod tests {
         Live {
             arn: "arn:aws:iam::123456789012:role/r".into(),
             trust: Some(trust_policy(Some(SELF))),
-            policy: Some(pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope())),
+            policy: Some(pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), None)),
             tags: Tags::from([("pinfra:env".into(), "dev".into())]),
         }
     }
@@ -376,8 +477,8 @@ mod tests {
 
     #[test]
     fn diff_table() {
-        let policy = Value::Known(pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope()));
-        let other_bucket = Value::Known(pipeline_policy(CLUSTER, "other-bucket", "0a1b", &scope()));
+        let policy = Value::Known(pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), None));
+        let other_bucket = Value::Known(pipeline_policy(CLUSTER, "other-bucket", "0a1b", &scope(), None));
         let mut untagged = live();
         untagged.tags.clear();
         let mut reordered = live();
@@ -403,7 +504,7 @@ mod tests {
 
     #[test]
     fn policy_is_scoped_with_no_wildcard_resource() {
-        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope());
+        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), None);
         let text = policy.to_string();
         assert!(text.contains("arn:aws:kafka:us-east-1:123456789012:topic/pinterest-msk-cluster/abc-1/0a1b.*"), "{text}");
         assert!(text.contains("arn:aws:kafka:us-east-1:123456789012:topic/pinterest-msk-cluster/abc-1/shared-events\""), "{text}");
@@ -415,6 +516,43 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_policy_grants_what_the_connector_needs() {
+        let needs = connector_needs(CLUSTER, "user-0a1b-bucket", &["0a1b.pin", "shared-events"], "0a1b-connector");
+        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), Some("0a1b-connector"));
+        assert_eq!(missing_grants(&policy, &needs), Vec::<String>::new());
+        // A connector named outside the user id gets its own group, and nothing else is missed.
+        let needs = connector_needs(CLUSTER, "user-0a1b-bucket", &["0a1b.pin"], "sink");
+        assert_eq!(
+            missing_grants(&pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), Some("sink")), &needs),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            missing_grants(&policy, &needs),
+            [
+                "kafka-cluster:AlterGroup on arn:aws:kafka:us-east-1:123456789012:group/pinterest-msk-cluster/abc-1/connect-sink",
+                "kafka-cluster:DescribeGroup on arn:aws:kafka:us-east-1:123456789012:group/pinterest-msk-cluster/abc-1/connect-sink"
+            ]
+        );
+        // Another bucket, or a topic outside the scope, is not granted.
+        let elsewhere = connector_needs(CLUSTER, "other-bucket", &["other.topic"], "0a1b-connector");
+        let missing = missing_grants(&policy, &elsewhere);
+        assert!(missing.iter().any(|m| m.starts_with("s3:PutObject on arn:aws:s3:::other-bucket/")), "{missing:?}");
+        assert!(missing.iter().any(|m| m.starts_with("kafka-cluster:ReadData on ") && m.ends_with("/other.topic")), "{missing:?}");
+        assert!(trusts_service(&trust_policy(None), "kafkaconnect.amazonaws.com"));
+        assert!(!trusts_service(&json!({"Statement": []}), "kafkaconnect.amazonaws.com"));
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob("a*", "abc"));
+        assert!(glob("a*c", "abbbc"));
+        assert!(glob("a?c", "abc"));
+        assert!(!glob("a?c", "ac"));
+        assert!(!glob("abc", "abcd"));
+        assert!(glob("*", ""));
+    }
+
     fn role() -> IamRole {
         IamRole {
             name: "r".into(),
@@ -422,6 +560,7 @@ mod tests {
             user_id: "u".into(),
             topics: TopicScope::default(),
             cluster: ResourceId::new(msk_cluster::KIND, "c"),
+            connector: None,
             tags: Tags::new(),
         }
     }

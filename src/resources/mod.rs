@@ -8,6 +8,8 @@ mod ec2_tags;
 pub mod iam_instance_profile;
 pub mod iam_role;
 pub mod msk_cluster;
+pub mod msk_connect_plugin;
+pub mod msk_connector;
 pub mod msk_topic;
 pub mod policy;
 pub mod s3_bucket;
@@ -38,6 +40,8 @@ pub struct Context {
     pub templates: Arc<crate::render::Templates>,
     /// Choices that are not part of the plan.
     pub options: Options,
+    /// The connector's plugin zip, resolved (with `[connect]` only).
+    pub artifact: Option<Arc<crate::artifact::Artifact>>,
 }
 
 /// The ownership tags of a plan.
@@ -91,6 +95,7 @@ pub fn for_plan(plan: &Arc<Plan>, context: &Context) -> Vec<Box<dyn Node>> {
                 others: plan.topics.iter().filter(|t| !t.name.starts_with(&plan.msk.topic_prefix)).map(|t| t.name.clone()).collect(),
             },
             cluster: cluster_id,
+            connector: plan.connect.as_ref().map(|c| c.connector.name.clone()),
             tags: tags.clone(),
         }),
         Box::new(iam_instance_profile::IamInstanceProfile {
@@ -122,6 +127,56 @@ pub fn for_plan(plan: &Arc<Plan>, context: &Context) -> Vec<Box<dyn Node>> {
     nodes.push(Box::new(ec2_instance::Ec2Instance::new(Arc::clone(plan), Arc::clone(&context.templates), tags.clone(), options.poll)));
     nodes.extend(planned);
     nodes.extend(unlisted);
+    if let (Some(connect), Some(artifact)) = (&plan.connect, &context.artifact) {
+        nodes.extend(connect_nodes(plan, connect, artifact, context, &tags));
+    }
+    nodes
+}
+
+/// The current plugin, every older plugin of the plan's base name (to clean up), and the
+/// connector.
+fn connect_nodes(
+    plan: &Plan,
+    connect: &crate::plan::ConnectSpec,
+    artifact: &Arc<crate::artifact::Artifact>,
+    context: &Context,
+    tags: &Tags,
+) -> Vec<Box<dyn Node>> {
+    let current = msk_connect_plugin::plugin_name(&connect.plugin.name, artifact);
+    let connector_id = ResourceId::new(msk_connector::KIND, &connect.connector.name);
+    let bucket_id = ResourceId::new(s3_bucket::KIND, &plan.bucket.name);
+    let plugin = |name: &str, artifact: Option<Arc<crate::artifact::Artifact>>| msk_connect_plugin::MskConnectPlugin {
+        name: name.to_owned(),
+        key: format!("{}{}-{}.zip", connect.plugin.key_prefix, connect.plugin.name, artifact.as_ref().map_or("", |a| a.sha256.as_str())),
+        artifact,
+        connector_class: connect.connector.config.get("connector.class").cloned(),
+        bucket: bucket_id.clone(),
+        connector: connector_id.clone(),
+        tags: tags.clone(),
+        discovery: Arc::clone(&context.discovery),
+        poll: context.options.poll,
+    };
+    let older: Vec<msk_connect_plugin::MskConnectPlugin> = context
+        .discovery
+        .connect
+        .iter()
+        .flat_map(|listing| &listing.plugins)
+        .filter(|p| p.name != current)
+        .map(|p| plugin(&p.name, None))
+        .collect();
+    let connector = msk_connector::MskConnector {
+        spec: connect.connector.clone(),
+        bucket: plan.bucket.name.clone(),
+        plugin: ResourceId::new(msk_connect_plugin::KIND, &current),
+        old_plugins: older.iter().map(|p| ResourceId::new(msk_connect_plugin::KIND, &p.name)).collect(),
+        role: ResourceId::new(iam_role::KIND, &plan.role.name),
+        cluster: ResourceId::new(msk_cluster::KIND, plan.msk.cluster.name()),
+        tags: tags.clone(),
+        discovery: Arc::clone(&context.discovery),
+        poll: context.options.poll,
+    };
+    let mut nodes: Vec<Box<dyn Node>> = vec![Box::new(plugin(&current, Some(Arc::clone(artifact)))), Box::new(connector)];
+    nodes.extend(older.into_iter().map(|p| Box::new(p) as Box<dyn Node>));
     nodes
 }
 
@@ -151,7 +206,63 @@ pub fn named_outputs(plan: &Plan, live: &BTreeMap<ResourceId, Outputs>) -> BTree
         ("instance_public_dns", get(ec2_instance::KIND, &plan.kafka_client.instance_name, "public_dns")),
         ("instance_public_ip", get(ec2_instance::KIND, &plan.kafka_client.instance_name, "public_ip")),
         ("role_arn", get(iam_role::KIND, &plan.role.name, "arn")),
+        (
+            "connector_arn",
+            plan.connect.as_ref().map_or(Value::Known(serde_json::Value::Null), |c| get(msk_connector::KIND, &c.connector.name, "arn")),
+        ),
+        (
+            "connector_state",
+            plan.connect.as_ref().map_or(Value::Known(serde_json::Value::Null), |c| get(msk_connector::KIND, &c.connector.name, "state")),
+        ),
         ("instance_profile_name", get(iam_instance_profile::KIND, &plan.role.instance_profile, "name")),
         ("instance_profile_arn", get(iam_instance_profile::KIND, &plan.role.instance_profile, "arn")),
     ])
+}
+
+/// What `validate` finds about the connector against the rest of the plan.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ConnectFindings {
+    /// Facts worth showing (which topics the regex selects).
+    pub notes: Vec<String>,
+    /// Reasons the connector cannot work, each with what to do.
+    pub problems: Vec<String>,
+}
+
+/// Cross-checks the connector against the plan, without AWS: the topics its regex selects, the
+/// bucket it writes to, and the role pinfra gives it (trust for MSK Connect, and a policy that
+/// grants every Kafka and S3 action the sink needs on those topics and that bucket).
+pub fn connect_checks(plan: &Plan) -> ConnectFindings {
+    let mut findings = ConnectFindings::default();
+    let Some(connect) = &plan.connect else { return findings };
+    let connector = &connect.connector;
+    let pattern = connector.config.get("topics.regex").cloned().unwrap_or_default();
+    let matched = crate::plan::connect::topics_matching(&pattern, plan.topics.iter().map(|t| t.name.as_str())).unwrap_or_default();
+    findings.notes.push(format!("connector `{}` reads topics.regex `{pattern}`: matches {}", connector.name, matched.join(", ")));
+    let bucket = connector.config.get("s3.bucket.name").cloned().unwrap_or_default();
+    if bucket != plan.bucket.name {
+        findings.problems.push(format!(
+            "the connector writes to bucket `{bucket}` (config `s3.bucket.name`), which is not the plan's bucket `{}`\n  hint: set `[bucket] name = \"{bucket}\"` so that pinfra manages it (an existing bucket is adopted), or drop the override",
+            plan.bucket.name
+        ));
+    }
+    let cluster_arn = match &plan.msk.cluster {
+        crate::plan::ClusterRef::Arn(arn) => arn.clone(),
+        // The account and the cluster's id are known only to AWS; the check does not depend on them.
+        crate::plan::ClusterRef::Name(name) => {
+            format!("arn:aws:kafka:{}:000000000000:cluster/{name}/00000000-0000-0000-0000-000000000000-1", plan.environment.region)
+        }
+    };
+    let scope = iam_role::TopicScope {
+        prefix: plan.msk.topic_prefix.clone(),
+        others: plan.topics.iter().filter(|t| !t.name.starts_with(&plan.msk.topic_prefix)).map(|t| t.name.clone()).collect(),
+    };
+    let policy = iam_role::pipeline_policy(&cluster_arn, &plan.bucket.name, &plan.environment.user_id, &scope, Some(&connector.name));
+    let needs = iam_role::connector_needs(&cluster_arn, &bucket, &matched, &connector.name);
+    for missing in iam_role::missing_grants(&policy, &needs) {
+        findings.problems.push(format!("the role `{}` would not grant the connector {missing}", plan.role.name));
+    }
+    if !iam_role::trusts_service(&iam_role::trust_policy(None), "kafkaconnect.amazonaws.com") {
+        findings.problems.push(format!("the role `{}` does not trust kafkaconnect.amazonaws.com", plan.role.name));
+    }
+    findings
 }

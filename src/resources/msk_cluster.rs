@@ -34,6 +34,10 @@ pub const OUTPUT_ARN: &str = "arn";
 pub const OUTPUT_BOOTSTRAP: &str = "bootstrap_brokers_sasl_iam";
 /// The output carrying the ZooKeeper connection string, for clusters that have one.
 pub const OUTPUT_ZOOKEEPER: &str = "zookeeper_connect";
+/// The output carrying the brokers' client subnets (a JSON array).
+pub const OUTPUT_SUBNETS: &str = "subnets";
+/// The output carrying the brokers' security groups (a JSON array).
+pub const OUTPUT_SECURITY_GROUPS: &str = "security_groups";
 
 /// What MSK says about the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,20 +159,32 @@ pub struct Discovery {
     /// For a cluster pinfra creates without planned subnets: the default VPC's default
     /// subnets (`None` when there is no default VPC).
     pub default_subnets: Option<Vec<String>>,
+    /// With `[connect]`: the plan's custom plugins (every revision of the zip) and the
+    /// connectors that use them.
+    pub connect: Option<super::msk_connect_plugin::ConnectListing>,
 }
 
 /// Finds the cluster and, if it can serve the topic API, lists the topics under the plan's
 /// prefix (every page).
 pub async fn discover(aws: &Aws, plan: &Plan) -> Result<Discovery, AwsError> {
     let needs_subnets = plan.msk.create.as_ref().is_some_and(|c| c.subnets.is_empty());
-    let (cluster, default_subnets) =
-        tokio::join!(find(aws, &plan.msk.cluster), async { if needs_subnets { default_subnets(aws).await.map(Some) } else { Ok(None) } });
+    let (cluster, default_subnets, connect) = tokio::join!(
+        find(aws, &plan.msk.cluster),
+        async { if needs_subnets { default_subnets(aws).await.map(Some) } else { Ok(None) } },
+        async {
+            match &plan.connect {
+                Some(spec) => super::msk_connect_plugin::list(aws, &spec.plugin.name).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
     let default_subnets = default_subnets?;
+    let connect = connect?;
     let Some(mut cluster) = cluster? else {
-        return Ok(Discovery { default_subnets, ..Discovery::default() });
+        return Ok(Discovery { default_subnets, connect, ..Discovery::default() });
     };
     if !cluster.problems().is_empty() {
-        return Ok(Discovery { cluster: Some(cluster), topics: None, default_subnets });
+        return Ok(Discovery { cluster: Some(cluster), topics: None, default_subnets, connect });
     }
     let planned: Vec<&str> = plan.topics.iter().map(|t| t.name.as_str()).collect();
     let (bootstrap, topics) = tokio::join!(
@@ -176,7 +192,7 @@ pub async fn discover(aws: &Aws, plan: &Plan) -> Result<Discovery, AwsError> {
         list_topics(aws, &cluster.arn, &plan.msk.topic_prefix, &planned),
     );
     cluster.bootstrap_sasl_iam = bootstrap.or_aws("kafka:GetBootstrapBrokers")?.bootstrap_broker_string_sasl_iam().map(str::to_owned);
-    Ok(Discovery { cluster: Some(cluster), topics: Some(topics?), default_subnets })
+    Ok(Discovery { cluster: Some(cluster), topics: Some(topics?), default_subnets, connect })
 }
 
 /// The default VPC's default subnets, one per availability zone, sorted; empty without a
@@ -589,6 +605,10 @@ impl Kind for MskCluster {
         }
         if let Some(zookeeper) = &live.zookeeper {
             outputs.insert(OUTPUT_ZOOKEEPER, Value::of(zookeeper.clone()));
+        }
+        if !live.subnets.is_empty() {
+            outputs.insert(OUTPUT_SUBNETS, Value::of(live.subnets.clone()));
+            outputs.insert(OUTPUT_SECURITY_GROUPS, Value::of(live.security_groups.clone()));
         }
         outputs
     }

@@ -148,6 +148,23 @@ impl Sandbox {
         self.http("POST", "/_sandbox/faults", Some(&spec.to_string()));
     }
 
+    /// Makes the next connector `operation` (`create` or `update`) fail asynchronously, ending
+    /// in `state` with AWS's `code` and `message` (`POST /_sandbox/kafkaconnect/fail-next`).
+    pub fn fail_next_connector(&self, operation: &str, state: &str, code: &str, message: &str) {
+        let spec = serde_json::json!({"operation": operation, "state": state, "code": code, "message": message});
+        self.http("POST", "/_sandbox/kafkaconnect/fail-next", Some(&spec.to_string()));
+    }
+
+    /// Any control route of the sandbox (`/_sandbox/...`), answering its body.
+    pub fn control(&self, method: &str, path: &str, body: Option<&serde_json::Value>) -> String {
+        self.http(method, path, body.map(ToString::to_string).as_deref())
+    }
+
+    /// An MSK Connect client for this sandbox.
+    pub async fn kafkaconnect(&self) -> aws_sdk_kafkaconnect::Client {
+        aws_sdk_kafkaconnect::Client::new(&self.sdk_config("us-east-1").await)
+    }
+
     /// Disarms every fault.
     pub fn clear_faults(&self) {
         self.http("DELETE", "/_sandbox/faults", None);
@@ -199,8 +216,36 @@ impl Drop for Sandbox {
     }
 }
 
+/// The plugin zip the shipped plan names (`plans/artifacts/...`, relative to the plan).
+pub const SHIPPED_ARTIFACT: &str = "artifacts/confluentinc-kafka-connect-s3-10.0.3.zip";
+
+/// Writes the stand-in plugin zip (`scripts/sandbox_plugin_zip.py`) to `path`, with `args`
+/// (`--marker X` for other content, `--variant not-zip` for a broken one).
+pub fn write_plugin_zip(path: &Path, args: &[&str]) {
+    let out = Command::new(root().join(".venv/bin/python"))
+        .arg(root().join("scripts/sandbox_plugin_zip.py"))
+        .arg(path)
+        .args(args)
+        .output()
+        .expect("run sandbox_plugin_zip.py (./scripts/setup-venv makes the venv)");
+    assert!(out.status.success(), "writing the plugin zip failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Makes sure the zip `plans/pinterest.toml` names exists (git ignores it: the real one comes
+/// from Confluent Hub; the stand-in is the same bytes every time, so concurrent tests agree).
+pub fn ensure_shipped_artifact() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let path = root().join("plans").join(SHIPPED_ARTIFACT);
+        if !path.exists() {
+            write_plugin_zip(&path, &[]);
+        }
+    });
+}
+
 /// A `pinfra` command with a clean environment: no AWS variables leak in from the host.
 pub fn pinfra_command(args: &[&str]) -> Command {
+    ensure_shipped_artifact();
     let mut command = Command::new(env!("CARGO_BIN_EXE_pinfra"));
     command.args(args).current_dir(root()).stdin(Stdio::null());
     for (key, _) in std::env::vars() {
@@ -248,5 +293,10 @@ pub fn plan_copy(dir: &Path, plan: &str, edit: impl FnOnce(String) -> String) ->
     let text = std::fs::read_to_string(root().join(plan)).expect("read plan");
     let path = dir.join("plan.toml");
     std::fs::write(&path, edit(text)).expect("write plan");
+    // The plan names its plugin zip relative to itself: put one beside the copy.
+    let zip = dir.join(SHIPPED_ARTIFACT);
+    if !zip.exists() {
+        write_plugin_zip(&zip, &[]);
+    }
     path
 }

@@ -1,0 +1,490 @@
+//! The MSK Connect custom plugin that carries the Confluent S3 sink, content-addressed.
+//!
+//! Custom plugins are immutable: only their tags change. So the plugin's name carries the first
+//! 12 hex digits of the zip's SHA-256 (`<name>-<hash>`) and the zip is uploaded under a key with
+//! the whole hash: a new zip is a new plugin, the connector is replaced onto it, and the old
+//! plugin is deleted afterwards, once no connector uses it. A plugin whose creation failed is
+//! replaced.
+//!
+//! Every plugin under the plan's base name is listed once per run ([`list`]), together with the
+//! connectors and the plugins each one uses.
+
+use std::sync::Arc;
+
+use aws_sdk_kafkaconnect::types::{CustomPluginContentType, CustomPluginLocation, S3Location};
+use serde_json::Value as Json;
+
+use super::msk_cluster::Discovery;
+use crate::artifact::{Artifact, ArtifactError};
+use crate::aws::{Aws, AwsError, Classify};
+use crate::engine::{Change, FieldChange, Fields, Inputs, Kind, Outputs, Presence, ResourceError, ResourceId, Tags, Value};
+use crate::retry::{Poll, Seen, WaitError, poll_until};
+
+/// The kind name.
+pub const KIND: &str = "msk_connect_plugin";
+/// The output carrying the plugin's ARN.
+pub const OUTPUT_ARN: &str = "arn";
+
+/// One custom plugin, as ListCustomPlugins reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginSummary {
+    /// Name.
+    pub name: String,
+    /// ARN.
+    pub arn: String,
+    /// CREATING | CREATE_FAILED | ACTIVE | UPDATING | UPDATE_FAILED | DELETING.
+    pub state: String,
+    /// `s3://bucket/key` of its latest revision.
+    pub location: Option<String>,
+}
+
+/// One connector, as ListConnectors reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorSummary {
+    /// Name.
+    pub name: String,
+    /// State, such as RUNNING or DELETING.
+    pub state: String,
+    /// ARNs of the custom plugins it runs.
+    pub plugins: Vec<String>,
+}
+
+/// The plan's custom plugins and every connector in the region (to know who uses a plugin).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectListing {
+    /// Plugins whose names start with `<base name>-`.
+    pub plugins: Vec<PluginSummary>,
+    /// Every connector.
+    pub connectors: Vec<ConnectorSummary>,
+}
+
+impl ConnectListing {
+    /// The connectors (other than `except`) that use `plugin_arn` and are not being deleted.
+    pub fn users(&self, plugin_arn: &str, except: &str) -> Vec<String> {
+        self.connectors
+            .iter()
+            .filter(|c| c.name != except && c.state != "DELETING" && c.plugins.iter().any(|p| p == plugin_arn))
+            .map(|c| c.name.clone())
+            .collect()
+    }
+}
+
+/// Lists the plugins named `<base>-...` and every connector, all pages.
+pub async fn list(aws: &Aws, base: &str) -> Result<ConnectListing, AwsError> {
+    let prefix = format!("{base}-");
+    let plugins = async {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = aws
+                .kafkaconnect
+                .list_custom_plugins()
+                .name_prefix(&prefix)
+                .set_next_token(token)
+                .send()
+                .await
+                .or_aws("kafkaconnect:ListCustomPlugins")?;
+            for p in page.custom_plugins() {
+                let (Some(name), Some(arn)) = (p.name(), p.custom_plugin_arn()) else { continue };
+                // The prefix filter is a prefix: `a-plugin-x` also matches base `a-plugin-x`'s
+                // neighbours; keep exactly `<base>-<12 hex>`.
+                let Some(hash) = name.strip_prefix(&prefix) else { continue };
+                if hash.len() != 12 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+                    continue;
+                }
+                let location = p
+                    .latest_revision()
+                    .and_then(|r| r.location())
+                    .and_then(|l| l.s3_location())
+                    .map(|s| format!("{}/{}", s.bucket_arn().unwrap_or_default(), s.file_key().unwrap_or_default()));
+                out.push(PluginSummary {
+                    name: name.to_owned(),
+                    arn: arn.to_owned(),
+                    state: p.custom_plugin_state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                    location,
+                });
+            }
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                return Ok::<_, AwsError>(out);
+            }
+        }
+    };
+    let connectors = async {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = aws.kafkaconnect.list_connectors().set_next_token(token).send().await.or_aws("kafkaconnect:ListConnectors")?;
+            for c in page.connectors() {
+                out.push(ConnectorSummary {
+                    name: c.connector_name().unwrap_or_default().to_owned(),
+                    state: c.connector_state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                    plugins: c
+                        .plugins()
+                        .iter()
+                        .filter_map(|p| p.custom_plugin().and_then(|c| c.custom_plugin_arn()).map(str::to_owned))
+                        .collect(),
+                });
+            }
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                return Ok::<_, AwsError>(out);
+            }
+        }
+    };
+    let (plugins, connectors) = tokio::join!(plugins, connectors);
+    Ok(ConnectListing { plugins: plugins?, connectors: connectors? })
+}
+
+/// The plugin name for a zip: `<base>-<first 12 hex digits of its SHA-256>`.
+pub fn plugin_name(base: &str, artifact: &Artifact) -> String {
+    format!("{base}-{}", artifact.short_hash())
+}
+
+/// One custom plugin: the plan's current zip, or an older one to clean up.
+#[derive(Debug, Clone)]
+pub struct MskConnectPlugin {
+    /// Full name, `<base>-<hash>`.
+    pub name: String,
+    /// The zip, for the current plugin; `None` for an older plugin the plan no longer wants.
+    pub artifact: Option<Arc<Artifact>>,
+    /// The connector class the zip must hold.
+    pub connector_class: Option<String>,
+    /// The plan's bucket, where the zip is uploaded.
+    pub bucket: ResourceId,
+    /// The zip's key in that bucket.
+    pub key: String,
+    /// The plan's connector: an older plugin is deleted after it moved to the new one.
+    pub connector: ResourceId,
+    /// Tags, ownership included.
+    pub tags: Tags,
+    /// What discovery listed.
+    pub discovery: Arc<Discovery>,
+    /// How to wait for plugin states.
+    pub poll: Poll,
+}
+
+/// What the plan wants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    location: String,
+    tags: Tags,
+}
+
+/// What MSK Connect has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    arn: String,
+    state: String,
+    location: Option<String>,
+    tags: Tags,
+    /// Connectors other than the plan's that run this plugin.
+    used_by: Vec<String>,
+}
+
+impl MskConnectPlugin {
+    fn bucket_name(&self) -> &str {
+        &self.bucket.name
+    }
+
+    fn location(&self) -> String {
+        format!("arn:aws:s3:::{}/{}", self.bucket_name(), self.key)
+    }
+
+    /// Uploads the zip unless the bucket has it already (the key is content-addressed).
+    async fn upload(&self, aws: &Aws, artifact: &Artifact) -> Result<(), ResourceError> {
+        match aws.s3.head_object().bucket(self.bucket_name()).key(&self.key).send().await.or_aws("s3:HeadObject") {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
+        let bytes = artifact.bytes(self.connector_class.as_deref()).await.map_err(artifact_error)?;
+        aws.s3
+            .put_object()
+            .bucket(self.bucket_name())
+            .key(&self.key)
+            .content_type("application/zip")
+            .metadata("sha256", &artifact.sha256)
+            .body(bytes.into())
+            .send()
+            .await
+            .or_aws("s3:PutObject")?;
+        Ok(())
+    }
+
+    async fn describe(&self, aws: &Aws, arn: &str) -> Result<Option<(String, Option<String>)>, AwsError> {
+        match aws.kafkaconnect.describe_custom_plugin().custom_plugin_arn(arn).send().await.or_aws("kafkaconnect:DescribeCustomPlugin") {
+            Ok(out) => Ok(Some((
+                out.custom_plugin_state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                out.state_description().map(|d| format!("{}: {}", d.code().unwrap_or("error"), d.message().unwrap_or(""))),
+            ))),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn create(&self, aws: &Aws, artifact: &Artifact, tags: &Tags) -> Result<String, ResourceError> {
+        self.upload(aws, artifact).await?;
+        let location = S3Location::builder()
+            .bucket_arn(format!("arn:aws:s3:::{}", self.bucket_name()))
+            .file_key(&self.key)
+            .build()
+            .map_err(|e| AwsError::Other { operation: "kafkaconnect:CreateCustomPlugin", detail: e.to_string() })?;
+        let created = aws
+            .kafkaconnect
+            .create_custom_plugin()
+            .name(&self.name)
+            .content_type(CustomPluginContentType::Zip)
+            .description(format!("pinfra: sha256 {}", artifact.sha256))
+            .location(CustomPluginLocation::builder().s3_location(location).build())
+            .set_tags(Some(tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .or_aws("kafkaconnect:CreateCustomPlugin");
+        let arn = match created {
+            Ok(out) => out.custom_plugin_arn().unwrap_or_default().to_owned(),
+            // Created by an interrupted earlier run: the name holds the hash, so it is this zip.
+            Err(e) if e.is_code(&["ConflictException"]) => {
+                let listing = list(aws, self.name.rsplit_once('-').map_or(&*self.name, |(base, _)| base)).await?;
+                listing.plugins.into_iter().find(|p| p.name == self.name).map(|p| p.arn).ok_or(e)?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.wait_active(aws, &arn).await?;
+        Ok(arn)
+    }
+
+    async fn wait_active(&self, aws: &Aws, arn: &str) -> Result<(), ResourceError> {
+        let what = format!("custom plugin {} to be ACTIVE", self.name);
+        let outcome = poll_until(self.poll, &what, 1, || async {
+            match self.describe(aws, arn).await? {
+                Some((state, _)) if state == "ACTIVE" => Ok(Seen::Done(())),
+                Some((state, reason)) if state == "CREATE_FAILED" => Err(ResourceError::refused(
+                    format!(
+                        "MSK Connect could not create custom plugin {}: {}",
+                        self.name,
+                        reason.unwrap_or_else(|| "no reason given".into())
+                    ),
+                    "check that the zip is the connector's plugin archive; apply again to retry with a new plugin",
+                )),
+                Some((state, _)) => Ok(Seen::Pending(state)),
+                None => Ok(Seen::Pending("not found yet".into())),
+            }
+        })
+        .await;
+        outcome.map_err(wait_error)
+    }
+
+    async fn remove(&self, aws: &Aws, live: &Live) -> Result<(), ResourceError> {
+        match aws.kafkaconnect.delete_custom_plugin().custom_plugin_arn(&live.arn).send().await.or_aws("kafkaconnect:DeleteCustomPlugin") {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) if e.is_code(&["ConflictException", "BadRequestException"]) => {
+                return Err(ResourceError::refused(
+                    format!("MSK Connect refused to delete custom plugin {}: {e}", self.name),
+                    "a connector still uses it; it is deleted by a later apply once no connector does",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let what = format!("custom plugin {} to be deleted", self.name);
+        poll_until(self.poll, &what, 1, || async {
+            Ok::<_, ResourceError>(match self.describe(aws, &live.arn).await? {
+                None => Seen::Done(()),
+                Some((state, _)) => Seen::Pending(state),
+            })
+        })
+        .await
+        .map_err(wait_error)?;
+        // The zip went with the plugin: delete it too when it is under the key pinfra chose.
+        if let Some((bucket, key)) = live.location.as_deref().and_then(|l| l.strip_prefix("arn:aws:s3:::")).and_then(|l| l.split_once('/'))
+            && key.ends_with(".zip")
+            && self.key.rsplit_once('/').is_some_and(|(prefix, _)| key.starts_with(prefix))
+        {
+            match aws.s3.delete_object().bucket(bucket).key(key).send().await.or_aws("s3:DeleteObject") {
+                Err(e) if !e.is_not_found() => return Err(e.into()),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+fn artifact_error(error: ArtifactError) -> ResourceError {
+    let hint = error.hint();
+    ResourceError::refused(error.to_string(), hint)
+}
+
+fn wait_error(error: WaitError<ResourceError>) -> ResourceError {
+    match error {
+        WaitError::Failed(e) => e,
+        timeout @ WaitError::Timeout { .. } => {
+            ResourceError::refused(timeout.to_string(), "raise --timeout, or look at the plugin in the MSK Connect console")
+        }
+    }
+}
+
+impl Kind for MskConnectPlugin {
+    type Desired = Desired;
+    type Live = Live;
+
+    fn id(&self) -> ResourceId {
+        ResourceId::new(KIND, &self.name)
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        if self.artifact.is_some() { vec![self.bucket.clone()] } else { vec![self.connector.clone()] }
+    }
+
+    fn destroy_depends_on(&self) -> Vec<ResourceId> {
+        // The bucket holds the zip: it goes after every plugin. An old plugin goes after the
+        // connector too, which lists it among its own destroy dependencies.
+        vec![self.bucket.clone()]
+    }
+
+    fn presence(&self) -> Presence {
+        if self.artifact.is_some() { Presence::Wanted } else { Presence::Unwanted }
+    }
+
+    fn keep_unwanted(live: &Live) -> Option<String> {
+        (!live.used_by.is_empty())
+            .then(|| format!("an older plugin, still used by connector {}: kept until no connector uses it", live.used_by.join(", ")))
+    }
+
+    async fn observe(&self, aws: &Aws) -> Result<Option<Live>, AwsError> {
+        let Some(listing) = &self.discovery.connect else { return Ok(None) };
+        let Some(summary) = listing.plugins.iter().find(|p| p.name == self.name) else { return Ok(None) };
+        let tags = match aws
+            .kafkaconnect
+            .list_tags_for_resource()
+            .resource_arn(&summary.arn)
+            .send()
+            .await
+            .or_aws("kafkaconnect:ListTagsForResource")
+        {
+            Ok(out) => out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+            // Listed a moment ago, deleted since.
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(Some(Live {
+            arn: summary.arn.clone(),
+            state: summary.state.clone(),
+            location: summary.location.clone(),
+            tags,
+            used_by: listing.users(&summary.arn, &self.connector.name),
+        }))
+    }
+
+    fn desired(&self, _inputs: &Inputs) -> Desired {
+        Desired { location: self.location(), tags: self.tags.clone() }
+    }
+
+    fn diff(desired: &Desired, live: Option<&Live>) -> Result<Vec<FieldChange>, ResourceError> {
+        let mut fields = Fields::new(live.is_none());
+        if let Some(live) = live {
+            // A plugin that failed to create is replaced; one being created or deleted is waited
+            // for by apply.
+            if live.state == "CREATE_FAILED" {
+                fields.known("state", "ACTIVE", Some(Json::String(live.state.clone())), true);
+            }
+        } else {
+            fields.known("location", desired.location.clone(), None, true);
+        }
+        fields.tags("tags", &desired.tags, live.map(|l| &l.tags));
+        Ok(fields.finish())
+    }
+
+    fn live_tags(live: &Live) -> Option<&Tags> {
+        Some(&live.tags)
+    }
+
+    fn outputs(&self, live: &Live) -> Outputs {
+        Outputs::from([(OUTPUT_ARN, Value::of(live.arn.clone())), ("name", Value::of(self.name.clone()))])
+    }
+
+    async fn apply(&self, aws: &Aws, desired: &Desired, live: Option<&Live>, change: &Change) -> Result<Outputs, ResourceError> {
+        let Some(artifact) = &self.artifact else { return Ok(Outputs::new()) };
+        let arn = match live {
+            Some(live) if change.action == crate::engine::Action::Replace => {
+                self.remove(aws, live).await?;
+                self.create(aws, artifact, &desired.tags).await?
+            }
+            Some(live) => {
+                if change.touches("tags") {
+                    aws.kafkaconnect
+                        .tag_resource()
+                        .resource_arn(&live.arn)
+                        .set_tags(Some(desired.tags.clone().into_iter().collect()))
+                        .send()
+                        .await
+                        .or_aws("kafkaconnect:TagResource")?;
+                }
+                // Created by an interrupted run and still CREATING: wait for it.
+                if live.state != "ACTIVE" {
+                    self.wait_active(aws, &live.arn).await?;
+                }
+                live.arn.clone()
+            }
+            None => self.create(aws, artifact, &desired.tags).await?,
+        };
+        Ok(Outputs::from([(OUTPUT_ARN, Value::of(arn)), ("name", Value::of(self.name.clone()))]))
+    }
+
+    async fn delete(&self, aws: &Aws, live: &Live) -> Result<(), ResourceError> {
+        self.remove(aws, live).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(state: &str, tags: &[(&str, &str)]) -> Live {
+        Live {
+            arn: "arn:aws:kafkaconnect:us-east-1:123456789012:custom-plugin/p-0123456789ab/x".into(),
+            state: state.into(),
+            location: None,
+            tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            used_by: Vec::new(),
+        }
+    }
+
+    fn desired() -> Desired {
+        Desired { location: "arn:aws:s3:::b/pinfra/plugins/p.zip".into(), tags: Tags::from([("pinfra:env".into(), "dev".into())]) }
+    }
+
+    #[test]
+    fn diff_table() {
+        let paths = |l: Option<&Live>| -> Vec<(String, bool)> {
+            MskConnectPlugin::diff(&desired(), l).unwrap().into_iter().map(|f| (f.path, f.forces_replace)).collect()
+        };
+        assert_eq!(paths(None), [("location".to_owned(), false), ("tags.pinfra:env".to_owned(), false)]);
+        assert!(paths(Some(&live("ACTIVE", &[("pinfra:env", "dev")]))).is_empty());
+        assert!(paths(Some(&live("CREATING", &[("pinfra:env", "dev")]))).is_empty());
+        assert_eq!(paths(Some(&live("ACTIVE", &[]))), [("tags.pinfra:env".to_owned(), false)]);
+        assert_eq!(paths(Some(&live("CREATE_FAILED", &[("pinfra:env", "dev")]))), [("state".to_owned(), true)]);
+    }
+
+    #[test]
+    fn an_old_plugin_in_use_is_kept() {
+        let mut old = live("ACTIVE", &[]);
+        assert_eq!(MskConnectPlugin::keep_unwanted(&old), None);
+        old.used_by = vec!["someone-elses".into()];
+        assert!(MskConnectPlugin::keep_unwanted(&old).unwrap().contains("someone-elses"));
+    }
+
+    #[test]
+    fn users_ignore_the_plans_connector_and_deleting_ones() {
+        let listing = ConnectListing {
+            plugins: Vec::new(),
+            connectors: vec![
+                ConnectorSummary { name: "mine".into(), state: "RUNNING".into(), plugins: vec!["p".into()] },
+                ConnectorSummary { name: "going".into(), state: "DELETING".into(), plugins: vec!["p".into()] },
+                ConnectorSummary { name: "other".into(), state: "RUNNING".into(), plugins: vec!["p".into(), "q".into()] },
+                ConnectorSummary { name: "unrelated".into(), state: "RUNNING".into(), plugins: vec!["q".into()] },
+            ],
+        };
+        assert_eq!(listing.users("p", "mine"), ["other"]);
+    }
+}
