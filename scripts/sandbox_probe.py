@@ -3,10 +3,11 @@
 
     .venv/bin/python scripts/sandbox_probe.py http://127.0.0.1:PORT
 
-Resets moto, runs IAM, S3, STS, MSK, EC2 and MSK Connect calls through boto3 and prints one line
-per fact, including raw wire snippets (boto3 decodes IAM policy documents; the
-Rust SDK does not). Re-run it after bumping moto and compare with the
-"moto 5.2.5 behaviour we rely on" section of docs/sandbox.md.
+Resets moto, runs IAM, S3, STS, MSK, EC2 and MSK Connect calls through boto3, then the data path
+(execute-api -> stand-in REST proxy -> Kafka log -> emulated S3 sink), and prints one line per
+fact, including raw wire snippets (boto3 decodes IAM policy documents; the Rust SDK does not).
+Re-run it after bumping moto and compare with the "moto 5.2.5 behaviour we rely on" section of
+docs/sandbox.md.
 """
 
 from __future__ import annotations
@@ -608,6 +609,169 @@ def kafkaconnect_facts() -> None:
     fact("kafkaconnect after reset: plugins/settings", (kc.list_custom_plugins()["customPlugins"], control("GET", "/_sandbox/kafkaconnect/settings")))
 
 
+def invoke(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    """A plain (unsigned) HTTP request to the sandbox, as execute-api clients send them."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    try:
+        with opener.open(urllib.request.Request(f"{URL}{path}", data=data, method=method, headers=headers or {})) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def rendered_user_data(bootstrap_servers: str, port: int) -> str:
+    """templates/user-data.sh.j2 with its two here-documents, rendered as pinfra renders them."""
+    import jinja2
+
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(root), undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    common = {"environment": "dev", "role_arn": "arn:aws:iam::123456789012:role/probe-ec2", "bootstrap_servers": bootstrap_servers, "zookeeper_connect": None, "rest_proxy_port": port}
+    newline = lambda text: text if text.endswith("\n") else text + "\n"  # noqa: E731
+    return env.get_template("user-data.sh.j2").render(
+        kafka_version="3.6.0", scala_version="2.13", msk_iam_auth_version="2.2.0", confluent_version="7.6.1",
+        kafka_url="https://example.invalid/kafka.tgz", msk_iam_auth_url="https://example.invalid/iam.jar", confluent_url="https://example.invalid/confluent.tgz",
+        client_properties=newline(env.get_template("client.properties.j2").render(**common)),
+        rest_properties=newline(env.get_template("kafka-rest.properties.j2").render(**common)),
+    )
+
+
+def data_path_facts() -> None:
+    """The data path (sandbox extensions apigateway_compat and data_path): execute-api -> stand-in
+    REST proxy on the EC2 instance -> Kafka log -> emulated S3 sink -> S3."""
+    control("POST", "/moto-api/reset")
+    control("POST", "/_sandbox/kafkaconnect/settings", {"plugin_delay_ms": 0, "connector_delay_ms": 0, "update_delay_ms": 0})
+    control("POST", "/_sandbox/msk/settings", {"topic_delay_ms": 0})
+    kafka, ec2, apigw, s3, kc, iam = (client(s) for s in ("kafka", "ec2", "apigateway", "s3", "kafkaconnect", "iam"))
+    bngi = {"InstanceType": "kafka.m5.large", "ClientSubnets": ["subnet-1", "subnet-2", "subnet-3"], "SecurityGroups": ["sg-1"]}
+    cluster = kafka.create_cluster(
+        ClusterName="probe-data", KafkaVersion="3.6.0", NumberOfBrokerNodes=3, BrokerNodeGroupInfo=bngi,
+        ClientAuthentication={"Sasl": {"Iam": {"Enabled": True}}, "Unauthenticated": {"Enabled": False}},
+    )["ClusterArn"]
+    brokers = kafka.get_bootstrap_brokers(ClusterArn=cluster)["BootstrapBrokerStringSaslIam"]
+    for topic in ("u1.pin", "u1.geo", "other"):
+        kafka.create_topic(ClusterArn=cluster, TopicName=topic, PartitionCount=3, ReplicationFactor=3)
+    ami = client("ssm").get_parameter(Name="/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64")["Parameter"]["Value"]
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t3.micro", UserData=rendered_user_data(brokers, 8082))["Instances"][0]["InstanceId"]
+    dns = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["PublicDnsName"]
+    proxies = control("GET", "/_sandbox/restproxy")["proxies"]
+    fact("restproxy stand-in from the rendered user-data: listeners/cluster found", [(p["listeners"], p["cluster_arn"] == cluster) for p in proxies])
+
+    api = apigw.create_rest_api(name="probe-pipeline")["id"]
+    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
+    resource = apigw.create_resource(restApiId=api, parentId=root, pathPart="{proxy+}")["id"]
+    apigw.put_method(restApiId=api, resourceId=resource, httpMethod="ANY", authorizationType="NONE", requestParameters={"method.request.path.proxy": True})
+
+    def integrate(port: int) -> None:
+        apigw.put_integration(
+            restApiId=api, resourceId=resource, httpMethod="ANY", type="HTTP_PROXY", integrationHttpMethod="ANY",
+            uri=f"http://{dns}:{port}/{{proxy}}", requestParameters={"integration.request.path.proxy": "method.request.path.proxy"},
+        )
+
+    integrate(8082)
+    base = f"/restapis/{api}/prod/_user_request_"
+    json_v2 = {"Content-Type": "application/vnd.kafka.json.v2+json"}
+    fact("execute-api before any deployment (no stage)", invoke("POST", f"{base}/topics/u1.pin", {"records": [{"value": {"n": 0}}]}, json_v2))
+    apigw.create_deployment(restApiId=api, stageName="prod")
+    fact("execute-api POST /topics/u1.pin (v2 JSON)", invoke("POST", f"{base}/topics/u1.pin", {"records": [{"value": {"n": 1}}]}, json_v2))
+    fact("execute-api unknown path (nothing matches /)", invoke("GET", f"/restapis/{api}/prod/_user_request_/"))
+    fact("execute-api unknown stage", invoke("GET", f"/restapis/{api}/nope/_user_request_/topics"))
+    fact("restproxy topic not in the cluster (gateway times out first)", invoke("POST", f"{base}/topics/u1.nope", {"records": [{"value": 1}]}, json_v2))
+    fact("restproxy GET /topics", invoke("GET", f"{base}/topics"))
+    fact("restproxy GET /topics/u1.nope", invoke("GET", f"{base}/topics/u1.nope"))
+    fact("restproxy application/json", invoke("POST", f"{base}/topics/u1.pin", b'{"records":[{"value":1}]}', {"Content-Type": "application/json"}))
+    fact("restproxy no records", invoke("POST", f"{base}/topics/u1.pin", b'{"records":[]}', json_v2))
+    fact("restproxy not JSON", invoke("POST", f"{base}/topics/u1.pin", b'{"records":', json_v2))
+    fact("restproxy keyed records (murmur2)", invoke("POST", f"{base}/topics/u1.geo", {"records": [{"key": "k1", "value": {"a": 1}}, {"key": "k2", "value": {"a": 2}}]}, json_v2))
+
+    s3.create_bucket(Bucket="probe-sink")
+    s3.create_bucket(Bucket="probe-plugins")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("lib/kafka-connect-s3.jar", b"jar")
+    s3.put_object(Bucket="probe-plugins", Key="s3.zip", Body=archive.getvalue())
+    plugin = kc.create_custom_plugin(name="probe-s3", contentType="ZIP", location={"s3Location": {"bucketArn": "arn:aws:s3:::probe-plugins", "fileKey": "s3.zip"}})["customPluginArn"]
+    kc.describe_custom_plugin(customPluginArn=plugin)
+    role = iam.create_role(RoleName="probe-sink", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
+
+    def connector(name: str, config: dict[str, str]) -> str:
+        arn = kc.create_connector(
+            connectorName=name,
+            capacity={"provisionedCapacity": {"mcuCount": 1, "workerCount": 1}},
+            connectorConfiguration={
+                "connector.class": "io.confluent.connect.s3.S3SinkConnector", "s3.bucket.name": "probe-sink",
+                "format.class": "io.confluent.connect.s3.format.json.JsonFormat",
+                "partitioner.class": "io.confluent.connect.storage.partitioner.DefaultPartitioner",
+                "value.converter": "org.apache.kafka.connect.json.JsonConverter", "value.converter.schemas.enable": "false", **config,
+            },
+            kafkaCluster={"apacheKafkaCluster": {"bootstrapServers": brokers, "vpc": {"subnets": ["subnet-1"], "securityGroups": ["sg-1"]}}},
+            kafkaClusterClientAuthentication={"authenticationType": "IAM"},
+            kafkaClusterEncryptionInTransit={"encryptionType": "TLS"},
+            kafkaConnectVersion="2.7.1",
+            plugins=[{"customPlugin": {"customPluginArn": plugin, "revision": 1}}],
+            serviceExecutionRoleArn=role,
+        )["connectorArn"]
+        kc.describe_connector(connectorArn=arn)  # CREATING -> RUNNING (delay 0)
+        return arn
+
+    # Without client()'s after-call hook, which reads (and so empties) GetObject's streamed body.
+    reader = boto3.client("s3", endpoint_url=URL, region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+
+    def content(key: str) -> bytes:
+        return bytes(reader.get_object(Bucket="probe-sink", Key=key)["Body"].read())
+
+    def objects(prefix: str) -> list[str]:
+        return [o["Key"] for o in s3.list_objects_v2(Bucket="probe-sink", Prefix=prefix).get("Contents", [])]
+
+    fact("s3 objects before any connector", objects(""))
+    connector("probe-sink", {"topics.regex": "u1\\..*", "flush.size": "1"})
+    keys = objects("topics/")
+    fact("s3 objects once a connector (topics.regex u1\\..*, flush.size 1) runs", keys)
+    fact("s3 object content", [content(k) for k in keys[:2]])
+    invoke("POST", f"{base}/topics/other", {"records": [{"value": {"x": 1}}]}, json_v2)
+    fact("s3 objects for a topic the regex does not match", objects("topics/other/"))
+
+    connector("probe-three", {"topics": "u1.pin", "flush.size": "3", "topics.dir": "three"})
+    invoke("POST", f"{base}/topics/u1.pin", {"records": [{"value": {"n": 2}, "partition": 0}]}, json_v2)
+    fact("flush.size 3, two records in partition 0", objects("three/"))
+    invoke("POST", f"{base}/topics/u1.pin", {"records": [{"value": {"n": 3}, "partition": 0}]}, json_v2)
+    three = objects("three/")
+    fact("flush.size 3, three records in partition 0", (three, [content(k) for k in three]))
+    sink = control("GET", "/_sandbox/sink")["connectors"]
+    fact("sink state (name, group, offsets, pending, error)", [(c["name"], c["group"], c["offsets"], c["pending"], c["error"]) for c in sink])
+
+    integrate(9999)
+    fact("integration port changed, not redeployed", invoke("POST", f"{base}/topics/u1.pin", {"records": [{"value": {"n": 4}}]}, json_v2)[0])
+    apigw.update_stage(restApiId=api, stageName="prod", patchOperations=[{"op": "replace", "path": "/description", "value": "probe"}])
+    deployment = apigw.create_deployment(restApiId=api, stageName="prod")["id"]
+    stage = apigw.get_stage(restApiId=api, stageName="prod")
+    fact("stage after CreateDeployment(stageName=prod): description/deploymentId new", (stage.get("description"), stage["deploymentId"] == deployment))
+    fact("integration port changed, redeployed", invoke("POST", f"{base}/topics/u1.pin", {"records": [{"value": {"n": 5}}]}, json_v2))
+    keyed = apigw.create_resource(restApiId=api, parentId=root, pathPart="keyed")["id"]
+    apigw.put_method(restApiId=api, resourceId=keyed, httpMethod="POST", authorizationType="NONE", apiKeyRequired=True)
+    apigw.put_integration(restApiId=api, resourceId=keyed, httpMethod="POST", type="HTTP_PROXY", integrationHttpMethod="POST", uri=f"http://{dns}:8082/topics/u1.pin")
+    integrate(8082)
+    apigw.create_deployment(restApiId=api, stageName="prod")
+    key = apigw.create_api_key(name="probe", enabled=True)
+    fact("apiKeyRequired, no x-api-key", invoke("POST", f"{base}/keyed", {"records": [{"value": 1}]}, json_v2))
+    fact("apiKeyRequired, a key in no usage plan", invoke("POST", f"{base}/keyed", {"records": [{"value": 1}]}, {**json_v2, "x-api-key": key["value"]})[0])
+    plan = apigw.create_usage_plan(name="probe", apiStages=[{"apiId": api, "stage": "prod"}])["id"]
+    apigw.create_usage_plan_key(usagePlanId=plan, keyId=key["id"], keyType="API_KEY")
+    fact("apiKeyRequired, a key in the stage's usage plan", invoke("POST", f"{base}/keyed", {"records": [{"value": 1}]}, {**json_v2, "x-api-key": key["value"]})[0])
+    fact("GET /keyed (only POST)", invoke("GET", f"{base}/keyed"))
+    fact("deployment snapshots (uri of {proxy+} ANY)", [[r["methods"]["ANY"]["integration"]["uri"].rsplit(":", 1)[-1] for r in d["resources"] if "ANY" in r["methods"]] for d in control("GET", "/_sandbox/apigateway")["deployments"]])
+    fact("restproxy stop (all)", control("POST", "/_sandbox/restproxy/stop", {})["default"])
+    fact("execute-api, REST proxy stopped", invoke("POST", f"{base}/topics/u1.pin", {"records": [{"value": {"n": 6}}]}, json_v2))
+    control("POST", "/_sandbox/restproxy/start", {"instance_id": iid})
+    fact("execute-api, that instance's REST proxy started again", invoke("POST", f"{base}/topics/u1.pin", {"records": [{"value": {"n": 7}}]}, json_v2)[0])
+    fact("restproxy control bad key", control("POST", "/_sandbox/restproxy/stop", {"instance": iid}))
+    ec2.stop_instances(InstanceIds=[iid])
+    fact("execute-api, instance stopped", invoke("POST", f"{base}/topics/u1.pin", {"records": [{"value": {"n": 8}}]}, json_v2)[0])
+    fact("restproxy record counts", [(t["topic"], t["partitions"]) for t in control("GET", "/_sandbox/restproxy")["topics"]])
+    control("POST", "/moto-api/reset")
+    fact("after reset: restproxy/sink/apigateway", (control("GET", "/_sandbox/restproxy")["topics"], control("GET", "/_sandbox/sink"), control("GET", "/_sandbox/apigateway")))
+
+
 def main() -> None:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     opener.open(urllib.request.Request(f"{URL}/moto-api/reset", method="POST")).read()
@@ -621,6 +785,7 @@ def main() -> None:
     ec2_instance_facts()
     fault_facts()
     kafkaconnect_facts()
+    data_path_facts()
     calls = json.load(opener.open(f"{URL}/_sandbox/calls"))["calls"]
     fact("sandbox calls recorded", len(calls))
     for c in calls[:3] + calls[-3:]:

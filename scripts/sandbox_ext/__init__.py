@@ -46,10 +46,18 @@ EXTENSIONS: tuple[str, ...] = (
     # After faults, so that armed faults also hit the calls these answer; msk_clusters before
     # msk_topics, so that cluster transitions are settled before a topic call looks.
     "msk_clusters",  # MSK cluster states, CreateClusterV2 kept whole, in-place updates, deletion
+    # The data path: stand-in REST proxies on EC2 instances, a Kafka log per cluster, the emulated
+    # S3 sink. Before msk_topics, whose topic store it keeps (it wraps MskTopics.__init__); its
+    # hook only looks (first-boot user-data) and runs the sink, answering nothing.
+    "data_path",
     "msk_topics",  # MSK topic API, GetBootstrapBrokers
     # MSK Connect (moto has none): custom plugins, worker configurations, connectors and their
     # operations, tags; after faults, so that armed faults also hit it.
     "kafkaconnect",
+    # execute-api invocations (/restapis/{id}/{stage}/_user_request_/...), deployments kept as
+    # snapshots, HTTP_PROXY integrations to in-process endpoints (data_path's stand-ins); after
+    # faults, so that an "after" fault on CreateDeployment still takes the snapshot.
+    "apigateway_compat",
 )
 
 
