@@ -76,6 +76,20 @@ pub enum Command {
     Output(OutputArgs),
     /// Write client.properties, kafka-rest.properties and user-data.sh for the Kafka client.
     Render(RenderArgs),
+    /// Send a test record per topic through the API, the REST proxy and the sink, and report
+    /// each hop. Exit code 1 if any hop fails.
+    Verify(VerifyArgs),
+}
+
+/// `pinfra verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The plan file.
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// How long to wait, in seconds, for each record to land in the bucket.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub wait: u64,
 }
 
 /// `pinfra render`.

@@ -14,3 +14,4 @@ pub mod render;
 pub mod resources;
 pub mod retry;
 pub mod settings;
+pub mod verify;

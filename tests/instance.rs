@@ -89,10 +89,15 @@ async fn an_instance_type_change_is_made_in_place() {
         "{}",
         diff.stdout
     );
+    assert!(diff.stdout.contains("route.integration:") && diff.stdout.contains("(known after apply)"), "{}", diff.stdout);
     sandbox.reset_calls();
     sandbox.pinfra(&["apply", "--auto-approve", plan]).expect_code(0);
     let writes: Vec<String> = sandbox.calls().into_iter().filter(|(_, _, m)| *m).map(|(_, op, _)| op).collect();
-    assert_eq!(writes, ["StopInstances", "ModifyInstanceAttribute", "StartInstances"]);
+    // A started instance has a new public DNS name, so the REST API's integration follows it
+    // and is deployed (the diff showed it as known after apply).
+    assert_eq!(&writes[..3], ["StopInstances", "ModifyInstanceAttribute", "StartInstances"]);
+    let api: Vec<&str> = writes[3..].iter().map(|w| w.split(' ').next().unwrap_or_default()).collect();
+    assert_eq!(api, ["PUT", "POST", "PATCH"], "integration, deployment, stage: {writes:?}");
     let after = instances(&sandbox).await;
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].instance_id().unwrap(), before);

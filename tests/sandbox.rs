@@ -25,7 +25,7 @@ fn apply_from_empty_then_diff_shows_no_changes() {
     let sandbox = Sandbox::with_cluster(CLUSTER);
     let diff = sandbox.pinfra(&["diff", PLAN]);
     diff.expect_code(2);
-    assert!(diff.stdout.contains("Plan: 10 to create, 0 unchanged."), "{}", diff.stdout);
+    assert!(diff.stdout.contains("Plan: 11 to create, 0 unchanged."), "{}", diff.stdout);
 
     let apply = sandbox.pinfra(&["apply", "--auto-approve", PLAN]);
     apply.expect_code(0);
@@ -33,7 +33,7 @@ fn apply_from_empty_then_diff_shows_no_changes() {
 
     let diff = sandbox.pinfra(&["diff", PLAN]);
     diff.expect_code(0);
-    assert_eq!(diff.stdout, "No changes. 10 resources are up to date.\n");
+    assert_eq!(diff.stdout, "No changes. 11 resources are up to date.\n");
 }
 
 #[test]
@@ -183,8 +183,9 @@ async fn a_failed_apply_reports_every_failure_and_the_next_apply_converges() {
     );
     assert!(failed.stderr.contains(&format!("s3_bucket \"{BUCKET}\": s3:PutBucketEncryption: AccessDenied")), "{}", failed.stderr);
     assert!(failed.stderr.contains("apply incomplete: 2 resources failed"), "{}", failed.stderr);
-    // The instance waits for its profile; the plugin for its bucket, the connector for its plugin.
-    assert!(failed.stderr.contains("3 resource(s) were not attempted"), "{}", failed.stderr);
+    // The instance waits for its profile, the REST API for the instance; the plugin for its
+    // bucket, the connector for its plugin.
+    assert!(failed.stderr.contains("4 resource(s) were not attempted"), "{}", failed.stderr);
 
     // The role, which did not depend on anything that failed, was created.
     let iam = sandbox.iam().await;
@@ -192,7 +193,7 @@ async fn a_failed_apply_reports_every_failure_and_the_next_apply_converges() {
 
     sandbox.clear_faults();
     let diff = diff_json(&sandbox, PLAN);
-    assert_eq!(diff["summary"]["create"], 4, "left to create: the profile, the instance, the plugin and the connector: {diff:#}");
+    assert_eq!(diff["summary"]["create"], 5, "left to create: the profile, the instance, the API, the plugin and the connector: {diff:#}");
     assert_eq!(diff["summary"]["update"], 1, "the bucket's encryption is left to set: {diff:#}");
     sandbox.pinfra(&["apply", "--auto-approve", PLAN]).expect_code(0);
     sandbox.pinfra(&["diff", PLAN]).expect_code(0);
@@ -207,7 +208,7 @@ fn apply_without_a_terminal_needs_auto_approve_and_changes_nothing() {
     let apply = sandbox.pinfra(&["apply", PLAN]);
     apply.expect_code(1);
     assert!(apply.stderr.contains("stdin is not a terminal"), "{}", apply.stderr);
-    assert!(apply.stdout.contains("Plan: 10 to create"), "the diff is shown first: {}", apply.stdout);
+    assert!(apply.stdout.contains("Plan: 11 to create"), "the diff is shown first: {}", apply.stdout);
     assert_eq!(mutating(&sandbox), Vec::<String>::new());
 }
 

@@ -161,7 +161,7 @@ fn destroy_deletes_the_plans_topics() {
     deleted.sort();
     assert_eq!(deleted, ["DELETE 0a1b2c3d4e5f.geo", "DELETE 0a1b2c3d4e5f.pin", "DELETE 0a1b2c3d4e5f.user"]);
     let diff = diff_json(&sandbox, PLAN);
-    assert_eq!(diff["summary"]["create"], 10, "{diff:#}");
+    assert_eq!(diff["summary"]["create"], 11, "{diff:#}");
 }
 
 #[test]
@@ -231,7 +231,7 @@ fn hundreds_of_topics_are_listed_across_pages() {
     sandbox.reset_calls();
     let diff = sandbox.pinfra(&["diff", plan]);
     diff.expect_code(0);
-    assert_eq!(diff.stdout, "No changes. 260 resources are up to date.\n");
+    assert_eq!(diff.stdout, "No changes. 261 resources are up to date.\n");
     let listings =
         sandbox.calls().into_iter().filter(|(s, op, _)| s == "kafka" && op.starts_with("GET") && op.contains("/topics?")).count();
     assert_eq!(listings, 3, "253 topics in pages of 100");

@@ -45,6 +45,8 @@ pub struct Aws {
     pub ssm: aws_sdk_ssm::Client,
     /// MSK Connect (the sink's custom plugin and connector).
     pub kafkaconnect: aws_sdk_kafkaconnect::Client,
+    /// API Gateway (the REST API in front of the REST proxy).
+    pub apigateway: aws_sdk_apigateway::Client,
     /// The region calls go to.
     pub region: String,
     /// The custom endpoint, if any; named in "cannot reach" errors.
@@ -80,6 +82,7 @@ impl Aws {
             ec2: aws_sdk_ec2::Client::new(&config),
             ssm: aws_sdk_ssm::Client::new(&config),
             kafkaconnect: aws_sdk_kafkaconnect::Client::new(&config),
+            apigateway: aws_sdk_apigateway::Client::new(&config),
             region: settings.region.clone(),
             endpoint: settings.endpoint_url.clone(),
         }
@@ -99,6 +102,7 @@ impl Aws {
             ec2: aws_sdk_ec2::Client::new(&config),
             ssm: aws_sdk_ssm::Client::new(&config),
             kafkaconnect: aws_sdk_kafkaconnect::Client::new(&config),
+            apigateway: aws_sdk_apigateway::Client::new(&config),
             region: "us-east-1".to_owned(),
             endpoint: None,
         }

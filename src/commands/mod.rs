@@ -7,6 +7,7 @@ mod diff;
 mod output;
 mod render;
 mod validate;
+mod verify;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -61,6 +62,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Destroy(args) => destroy::run(args, &cli.global, &env, out).await,
         Command::Output(args) => output::run(args, &cli.global, &env, out).await,
         Command::Render(args) => render::run(args, &cli.global, &env, out).await,
+        Command::Verify(args) => verify::run(args, &cli.global, &env, out).await,
     }
 }
 
@@ -145,7 +147,7 @@ pub async fn session(path: &Path, global: &GlobalArgs, env: &Environment, out: O
     let options = resources::Options { prune, poll: aws_settings.poll };
     let templates = Arc::new(crate::render::Templates::load(global.templates.as_deref())?);
     let plan = Arc::new(plan);
-    let context = resources::Context { discovery, templates, options, artifact };
+    let context = resources::Context { discovery, templates, options, artifact, endpoint: aws.endpoint.clone() };
     let engine = Engine::new(resources::for_plan(&plan, &context), resources::ownership(&plan), CONCURRENCY)?;
     let observed = engine.observe(&aws).await;
     spinner.finish_and_clear();

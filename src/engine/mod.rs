@@ -211,6 +211,13 @@ pub trait Kind: Send + Sync + 'static {
     /// What dependents get from an existing resource.
     fn outputs(&self, live: &Self::Live) -> Outputs;
 
+    /// What dependents can count on at diff time while this resource is changed in place by
+    /// `fields`: by default its current outputs. A kind whose update changes an output (a
+    /// restarted instance gets a new public DNS name) marks that one unknown here.
+    fn outputs_during_update(&self, live: &Self::Live, _fields: &[FieldChange]) -> Outputs {
+        self.outputs(live)
+    }
+
     /// Makes AWS match `desired`; `live` is what was observed, `change` what the diff found.
     /// For [`Action::Replace`](crate::engine::Action::Replace) the kind deletes and creates
     /// again itself (the name is fixed, so always delete first). Must be safe to run again after
@@ -267,6 +274,8 @@ pub trait Node: Send + Sync {
     fn owner(&self, observation: &Observation, ownership: &Ownership) -> Option<Owner>;
     /// Outputs of the observed resource.
     fn live_outputs(&self, observation: &Observation) -> Option<Outputs>;
+    /// The outputs dependents can count on at diff time, given the resource's change.
+    fn planned_outputs(&self, observation: &Observation, change: &Change) -> Option<Outputs>;
     /// Applies `change`.
     fn apply<'a>(
         &'a self,
@@ -385,6 +394,16 @@ impl<K: Kind> Node for K {
 
     fn live_outputs(&self, observation: &Observation) -> Option<Outputs> {
         observation.live::<K::Live>().map(|live| self.outputs(live))
+    }
+
+    fn planned_outputs(&self, observation: &Observation, change: &Change) -> Option<Outputs> {
+        let live = observation.live::<K::Live>()?;
+        match change.action {
+            Action::Update | Action::Adopt => Some(self.outputs_during_update(live, &change.fields)),
+            Action::NoOp => Some(self.outputs(live)),
+            // To be created, replaced or deleted: nothing to count on yet.
+            Action::Create | Action::Replace | Action::Delete => None,
+        }
     }
 
     fn apply<'a>(

@@ -185,10 +185,9 @@ impl Engine {
             let inputs = self.inputs_for(node.as_ref(), &known);
             match node.plan(&inputs, observation, &self.ownership) {
                 Ok(change) => {
-                    // A resource that is about to be created or replaced has no usable outputs yet.
-                    if matches!(change.action, Action::NoOp | Action::Update | Action::Adopt)
-                        && let Some(outputs) = node.live_outputs(observation)
-                    {
+                    // A resource that is about to be created or replaced has no usable outputs yet;
+                    // one changed in place may lose some (`Kind::outputs_during_update`).
+                    if let Some(outputs) = node.planned_outputs(observation, &change) {
                         known.insert(node.id(), outputs);
                     }
                     if !node.read_only() {

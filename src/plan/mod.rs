@@ -4,6 +4,7 @@
 //! diagnostics that point at the offending source. A plan with errors never reaches AWS.
 //! The format is documented in `docs/plan.md`.
 
+pub mod api;
 pub mod connect;
 mod interpolate;
 mod reader;
@@ -15,6 +16,7 @@ use std::ops::Range;
 use toml::de::DeTable;
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
+pub use api::ApiSpec;
 pub use connect::{ArtifactSource, Capacity, ConnectSpec, ConnectorSpec, LogDelivery, PluginSpec};
 use interpolate::Variables;
 use reader::{SpannedString, Table};
@@ -37,6 +39,8 @@ pub struct Plan {
     pub kafka_client: KafkaClientSpec,
     /// `[connect]`: the S3 sink as an MSK Connect plugin and connector; `None` without it.
     pub connect: Option<ConnectSpec>,
+    /// `[api]`: the API Gateway REST API in front of the REST proxy; `None` without it.
+    pub api: Option<ApiSpec>,
 }
 
 /// The `[kafka_client]` section: versions and download URLs of what the EC2 Kafka client runs.
@@ -256,6 +260,7 @@ fn read(d: &mut Diagnostics, document: &DeTable<'_>) -> Option<Plan> {
     let topic_tables = root.array_of_tables(d, "topics");
     let client_table = root.table(d, "kafka_client");
     let connect_table = root.table(d, "connect");
+    let api_table = root.table(d, "api");
     root.finish(d);
 
     // Without a valid environment the names cannot be expanded, but the rest of each section is
@@ -295,10 +300,23 @@ fn read(d: &mut Diagnostics, document: &DeTable<'_>) -> Option<Plan> {
         Some(spec) => Some(spec?),
         None => None,
     };
+    let api = match api_table.map(|t| api::read_api(d, t, vars.as_ref())) {
+        Some(spec) => Some(spec?),
+        None => None,
+    };
     if let (Some(connect), Some(topics)) = (&connect, &topics) {
         check_topics_regex(d, &connect.connector, topics);
     }
-    Some(Plan { msk: msk?, role: role?, bucket: bucket?, topics: topics?, kafka_client: kafka_client?, environment: environment?, connect })
+    Some(Plan {
+        msk: msk?,
+        role: role?,
+        bucket: bucket?,
+        topics: topics?,
+        kafka_client: kafka_client?,
+        environment: environment?,
+        connect,
+        api,
+    })
 }
 
 /// The connector must read at least one of the plan's topics: a regex that matches none is a

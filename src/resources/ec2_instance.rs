@@ -466,6 +466,17 @@ impl Kind for Ec2Instance {
         ])
     }
 
+    fn outputs_during_update(&self, live: &Live, fields: &[FieldChange]) -> Outputs {
+        let mut outputs = self.outputs(live);
+        // A stopped and started instance gets a new public address (without an Elastic IP):
+        // what calls it (the REST API's integration) must follow.
+        if fields.iter().any(|f| f.path == "instance_type" || f.path == "state") {
+            outputs.insert("public_dns", Value::Unknown);
+            outputs.insert("public_ip", Value::Unknown);
+        }
+        outputs
+    }
+
     async fn apply(&self, aws: &Aws, desired: &Desired, live: Option<&Live>, change: &Change) -> Result<Outputs, ResourceError> {
         let id = match live {
             None => self.launch(aws, desired).await?,

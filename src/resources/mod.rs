@@ -1,6 +1,7 @@
 //! Every resource kind pinfra manages, one module each, and [`for_plan`], the one ordered list
 //! that turns a plan into the engine's nodes.
 
+pub mod apigateway_rest_api;
 pub mod ec2_instance;
 pub mod ec2_key_pair;
 pub mod ec2_security_group;
@@ -42,6 +43,8 @@ pub struct Context {
     pub options: Options,
     /// The connector's plugin zip, resolved (with `[connect]` only).
     pub artifact: Option<Arc<crate::artifact::Artifact>>,
+    /// The custom AWS endpoint, if any (invoke URLs on the sandbox differ from AWS's).
+    pub endpoint: Option<String>,
 }
 
 /// The ownership tags of a plan.
@@ -127,6 +130,16 @@ pub fn for_plan(plan: &Arc<Plan>, context: &Context) -> Vec<Box<dyn Node>> {
     nodes.push(Box::new(ec2_instance::Ec2Instance::new(Arc::clone(plan), Arc::clone(&context.templates), tags.clone(), options.poll)));
     nodes.extend(planned);
     nodes.extend(unlisted);
+    if let Some(api) = &plan.api {
+        nodes.push(Box::new(apigateway_rest_api::ApigatewayRestApi {
+            spec: api.clone(),
+            port: plan.kafka_client.rest_proxy_port,
+            instance: ResourceId::new(ec2_instance::KIND, &plan.kafka_client.instance_name),
+            tags: tags.clone(),
+            region: plan.environment.region.clone(),
+            endpoint: context.endpoint.clone(),
+        }));
+    }
     if let (Some(connect), Some(artifact)) = (&plan.connect, &context.artifact) {
         nodes.extend(connect_nodes(plan, connect, artifact, context, &tags));
     }
@@ -206,6 +219,12 @@ pub fn named_outputs(plan: &Plan, live: &BTreeMap<ResourceId, Outputs>) -> BTree
         ("instance_public_dns", get(ec2_instance::KIND, &plan.kafka_client.instance_name, "public_dns")),
         ("instance_public_ip", get(ec2_instance::KIND, &plan.kafka_client.instance_name, "public_ip")),
         ("role_arn", get(iam_role::KIND, &plan.role.name, "arn")),
+        (
+            "invoke_url",
+            plan.api.as_ref().map_or(Value::Known(serde_json::Value::Null), |a| {
+                get(apigateway_rest_api::KIND, &a.name, apigateway_rest_api::OUTPUT_INVOKE_URL)
+            }),
+        ),
         (
             "connector_arn",
             plan.connect.as_ref().map_or(Value::Known(serde_json::Value::Null), |c| get(msk_connector::KIND, &c.connector.name, "arn")),

@@ -315,13 +315,18 @@ fn artifact_error(error: ArtifactError) -> ResourceError {
     ResourceError::refused(error.to_string(), hint)
 }
 
-fn wait_error(error: WaitError<ResourceError>) -> ResourceError {
+/// A failed or timed-out wait for an MSK Connect `what` (plugin, connector), as a resource error.
+pub(super) fn connect_wait_error(error: WaitError<ResourceError>, what: &str) -> ResourceError {
     match error {
         WaitError::Failed(e) => e,
         timeout @ WaitError::Timeout { .. } => {
-            ResourceError::refused(timeout.to_string(), "raise --timeout, or look at the plugin in the MSK Connect console")
+            ResourceError::refused(timeout.to_string(), format!("raise --timeout, or look at the {what} in the MSK Connect console"))
         }
     }
+}
+
+fn wait_error(error: WaitError<ResourceError>) -> ResourceError {
+    connect_wait_error(error, "plugin")
 }
 
 impl Kind for MskConnectPlugin {

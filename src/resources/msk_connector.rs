@@ -474,12 +474,7 @@ impl MskConnector {
 }
 
 fn wait_error(error: WaitError<ResourceError>) -> ResourceError {
-    match error {
-        WaitError::Failed(e) => e,
-        timeout @ WaitError::Timeout { .. } => {
-            ResourceError::refused(timeout.to_string(), "raise --timeout, or look at the connector in the MSK Connect console")
-        }
-    }
+    msk_connect_plugin::connect_wait_error(error, "connector")
 }
 
 impl Kind for MskConnector {

@@ -1,0 +1,98 @@
+//! `pinfra verify PLAN`: one test record per topic through the API, the REST proxy and the sink,
+//! each hop reported; exit 1 if any topic fails a hop.
+
+use std::time::Duration;
+
+use futures::future::join_all;
+
+use crate::cli::{GlobalArgs, VerifyArgs};
+use crate::commands::{ExitStatus, Reported, session};
+use crate::engine::{ResourceId, Value};
+use crate::resources::apigateway_rest_api;
+use crate::settings::{Environment, Output};
+use crate::verify::{self, Target, Wait};
+
+/// Runs the command.
+pub async fn run(args: &VerifyArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
+    let session = session(&args.plan.plan, global, env, out, false).await?;
+    let plan = &session.plan;
+    let (Some(api), Some(connect)) = (&plan.api, &plan.connect) else {
+        return Err(Reported(
+            "verify needs the whole data path: the plan has no `[api]` or no `[connect]`\n  hint: add both (docs/plan.md), apply, then verify"
+                .into(),
+        )
+        .into());
+    };
+    let outputs = session.observed.outputs(&session.engine);
+    let invoke_url = match outputs
+        .get(&ResourceId::new(apigateway_rest_api::KIND, &api.name))
+        .and_then(|o| o.get(apigateway_rest_api::OUTPUT_INVOKE_URL))
+    {
+        Some(Value::Known(serde_json::Value::String(url))) => url.clone(),
+        _ => {
+            return Err(Reported(format!("the REST API `{}` does not exist yet\n  hint: run `pinfra apply` first", api.name)).into());
+        }
+    };
+    let api_key = if api.api_key_required {
+        match apigateway_rest_api::api_key_value(&session.aws, api).await {
+            Ok(Some(value)) => Some(value),
+            Ok(None) => {
+                return Err(Reported(format!("the API key `{}-key` does not exist yet\n  hint: run `pinfra apply` first", api.name)).into());
+            }
+            Err(error) => return Err(Reported(format!("cannot read the API key: {}", crate::aws::WithHint(&error))).into()),
+        }
+    } else {
+        None
+    };
+    let config = &connect.connector.config;
+    let target = Target {
+        invoke_url,
+        bucket: config.get("s3.bucket.name").cloned().unwrap_or_else(|| plan.bucket.name.clone()),
+        topics_dir: config.get("topics.dir").cloned().unwrap_or_else(|| "topics".to_owned()),
+        flush_size: config.get("flush.size").and_then(|f| f.parse().ok()).unwrap_or(1),
+        topics_regex: config.get("topics.regex").cloned(),
+        proxy_port: plan.kafka_client.rest_proxy_port,
+        api_key,
+    };
+    let wait = Wait {
+        timeout: Duration::from_secs(args.wait.max(1)),
+        interval: Duration::from_millis(env.poll_interval_ms.unwrap_or(2000).max(10)),
+    };
+    if !out.quiet {
+        eprintln!(
+            "verify: {} topic(s) through {}; waiting up to {} s for the sink",
+            plan.topics.len(),
+            target.invoke_url,
+            wait.timeout.as_secs()
+        );
+    }
+    let spinner = crate::commands::spinner(out, "sending test records and waiting for the sink".to_owned());
+    let reports = join_all(plan.topics.iter().map(|t| verify::verify_topic(&session.aws, &target, &t.name, wait))).await;
+    spinner.finish_and_clear();
+    for report in &reports {
+        println!("{}", report.topic);
+        for hop in &report.hops {
+            let mark = match hop.ok {
+                Some(true) => "ok  ",
+                Some(false) => "FAIL",
+                None => "skip",
+            };
+            println!("  {mark} {:<5} {}", hop.hop.name(), hop.detail);
+            if let Some(hint) = &hop.hint {
+                println!("       hint: {hint}");
+            }
+        }
+    }
+    let passed = reports.iter().filter(|r| r.passed()).count();
+    println!("verify: {passed} of {} topics passed every hop", reports.len());
+    if passed == reports.len() {
+        Ok(ExitStatus::Success)
+    } else {
+        let failing: Vec<String> = reports
+            .iter()
+            .filter(|r| !r.passed())
+            .map(|r| format!("{} ({})", r.topic, r.hops.iter().find(|h| h.ok == Some(false)).map_or("?", |h| h.hop.name())))
+            .collect();
+        Err(Reported(format!("verify failed for {}", failing.join(", "))).into())
+    }
+}

@@ -1,0 +1,785 @@
+//! The API Gateway REST API in front of the Kafka REST proxy: a regional API with one
+//! `{proxy+}` resource, an ANY method and an HTTP_PROXY integration to
+//! `http://<instance public DNS>:<port>/{proxy}` (authorization NONE, as in the seed), deployed
+//! to one stage with throttling on.
+//!
+//! A REST API deployment is a snapshot: changing a method or an integration does nothing until a
+//! new deployment is made (the trap of hashicorp/terraform#6613). So the route's configuration
+//! is fingerprinted, the fingerprint is written into the deployment's description, and the
+//! stage's deployment is compared by it: any change of the route (a new instance DNS name after
+//! the instance was replaced, another port) shows as `deployment` in the diff and is made live by
+//! a new deployment.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType, IntegrationType, Op, PatchOperation};
+use serde_json::{Value as Json, json};
+
+use crate::artifact::sha256_hex;
+use crate::aws::{Aws, AwsError, Classify};
+use crate::engine::{Action, Change, FieldChange, Fields, Inputs, Kind, Outputs, ResourceError, ResourceId, Tags, Value};
+use crate::plan::ApiSpec;
+
+/// The kind name.
+pub const KIND: &str = "apigateway_rest_api";
+/// The output carrying the invoke URL.
+pub const OUTPUT_INVOKE_URL: &str = "invoke_url";
+/// The greedy path resource, as the seed made it.
+const PROXY_PATH: &str = "/{proxy+}";
+/// Words before the fingerprint in a deployment's description.
+const FINGERPRINT_PREFIX: &str = "pinfra route ";
+
+/// The REST API as the plan declares it.
+#[derive(Debug, Clone)]
+pub struct ApigatewayRestApi {
+    /// Name, stage, API key, throttling.
+    pub spec: ApiSpec,
+    /// The REST proxy's port on the instance.
+    pub port: u16,
+    /// The Kafka client instance whose public DNS name the integration calls.
+    pub instance: ResourceId,
+    /// Tags, ownership included.
+    pub tags: Tags,
+    /// The plan's region.
+    pub region: String,
+    /// The custom AWS endpoint, if any (the sandbox's invoke URLs differ).
+    pub endpoint: Option<String>,
+}
+
+/// What the plan wants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    /// The route (`path`, `method`, `authorization`, `api_key_required`, `integration`); its
+    /// integration URI is unknown until the instance's DNS name is.
+    route: Value,
+    /// Fingerprint of `route`.
+    fingerprint: Value,
+    throttling: Json,
+    /// With `api_key_required`: `{"key", "usage_plan", "stage"}`; else null (not managed).
+    api_key: Json,
+    tags: Tags,
+}
+
+/// What API Gateway has.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Live {
+    id: String,
+    root_id: String,
+    endpoint: String,
+    proxy_resource: Option<String>,
+    /// The route as configured now (not necessarily deployed).
+    route: Json,
+    stage: Option<LiveStage>,
+    /// Read only when the plan requires a key.
+    api_key: Option<LiveKey>,
+    /// `api_key` as the diff compares it.
+    api_key_json: Json,
+    tags: Tags,
+}
+
+/// The API key and the usage plan that admits it, as found.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct LiveKey {
+    key_id: Option<String>,
+    plan_id: Option<String>,
+    /// The plan admits the key to this API's stage.
+    admits: bool,
+}
+
+impl LiveKey {
+    fn json(&self, spec: &ApiSpec) -> Json {
+        match (&self.key_id, &self.plan_id, self.admits) {
+            (Some(_), Some(_), true) => key_json(spec),
+            (Some(_), _, _) => json!({"key": format!("{}-key", spec.name)}),
+            _ => Json::Null,
+        }
+    }
+}
+
+fn key_json(spec: &ApiSpec) -> Json {
+    json!({"key": format!("{}-key", spec.name), "usage_plan": format!("{}-plan", spec.name), "stage": spec.stage})
+}
+
+/// The stage, if it exists.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct LiveStage {
+    /// The fingerprint in its deployment's description; `None` for a deployment pinfra did not make.
+    fingerprint: Option<String>,
+    throttling: Json,
+}
+
+/// The route the plan wants, given the instance's public DNS name.
+pub fn route(api_key_required: bool, integration_uri: &str) -> Json {
+    json!({
+        "path": PROXY_PATH,
+        "method": "ANY",
+        "authorization": "NONE",
+        "api_key_required": api_key_required,
+        "integration": {
+            "type": "HTTP_PROXY",
+            "http_method": "ANY",
+            "uri": integration_uri,
+            "request_parameters": {"integration.request.path.proxy": "method.request.path.proxy"},
+        },
+    })
+}
+
+/// A short, stable digest of a route (serde_json maps are sorted, so equal routes hash alike).
+pub fn fingerprint(route: &Json) -> String {
+    sha256_hex(route.to_string().as_bytes())[..16].to_owned()
+}
+
+fn throttling(rate: f64, burst: i64) -> Json {
+    json!({"rate_limit": rate, "burst_limit": burst})
+}
+
+/// The value of the plan's API key, for `verify`; `None` if it does not exist. A secret: never
+/// printed or logged.
+pub async fn api_key_value(aws: &Aws, spec: &ApiSpec) -> Result<Option<String>, AwsError> {
+    let name = format!("{}-key", spec.name);
+    let keys =
+        aws.apigateway.get_api_keys().name_query(&name).include_values(true).limit(500).send().await.or_aws("apigateway:GetApiKeys")?;
+    Ok(keys.items().iter().find(|k| k.name() == Some(name.as_str())).and_then(|k| k.value()).map(str::to_owned))
+}
+
+/// The URL clients call: API Gateway's, or the sandbox's execute-api route when the endpoint is
+/// a loopback address (the LocalStack convention `/restapis/{id}/{stage}/_user_request_`).
+pub fn invoke_url(endpoint: Option<&str>, region: &str, id: &str, stage: &str) -> String {
+    match endpoint {
+        Some(url) if ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| url.starts_with(p)) => {
+            format!("{}/restapis/{id}/{stage}/_user_request_", url.trim_end_matches('/'))
+        }
+        _ => format!("https://{id}.execute-api.{region}.amazonaws.com/{stage}"),
+    }
+}
+
+impl ApigatewayRestApi {
+    fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// Every REST API with the plan's name (there should be at most one).
+    async fn find(&self, aws: &Aws) -> Result<Vec<aws_sdk_apigateway::types::RestApi>, AwsError> {
+        let mut found = Vec::new();
+        let mut position = None;
+        loop {
+            let page = aws.apigateway.get_rest_apis().limit(500).set_position(position).send().await.or_aws("apigateway:GetRestApis")?;
+            found.extend(page.items().iter().filter(|a| a.name() == Some(self.name())).cloned());
+            position = page.position().map(str::to_owned);
+            if position.is_none() || page.items().is_empty() {
+                return Ok(found);
+            }
+        }
+    }
+
+    async fn read_route(&self, aws: &Aws, id: &str, resource: &str) -> Result<Json, AwsError> {
+        let method = match aws
+            .apigateway
+            .get_method()
+            .rest_api_id(id)
+            .resource_id(resource)
+            .http_method("ANY")
+            .send()
+            .await
+            .or_aws("apigateway:GetMethod")
+        {
+            Ok(method) => method,
+            Err(e) if e.is_not_found() => return Ok(Json::Null),
+            Err(e) => return Err(e),
+        };
+        let integration = method.method_integration().map_or(Json::Null, |i| {
+            let params: BTreeMap<&str, &str> =
+                i.request_parameters().map(|p| p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()).unwrap_or_default();
+            json!({
+                "type": i.r#type().map(|t| t.as_str()),
+                "http_method": i.http_method(),
+                "uri": i.uri(),
+                "request_parameters": params,
+            })
+        });
+        Ok(json!({
+            "path": PROXY_PATH,
+            "method": "ANY",
+            "authorization": method.authorization_type(),
+            "api_key_required": method.api_key_required().unwrap_or(false),
+            "integration": integration,
+        }))
+    }
+
+    async fn read_stage(&self, aws: &Aws, id: &str) -> Result<Option<LiveStage>, AwsError> {
+        let stage = match aws.apigateway.get_stage().rest_api_id(id).stage_name(&self.spec.stage).send().await.or_aws("apigateway:GetStage")
+        {
+            Ok(stage) => stage,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let all = stage.method_settings().and_then(|m| m.get("*/*"));
+        let throttling = match all {
+            Some(s) => throttling(s.throttling_rate_limit(), i64::from(s.throttling_burst_limit())),
+            None => Json::Null,
+        };
+        let fingerprint = match stage.deployment_id() {
+            Some(deployment) => aws
+                .apigateway
+                .get_deployment()
+                .rest_api_id(id)
+                .deployment_id(deployment)
+                .send()
+                .await
+                .or_aws("apigateway:GetDeployment")?
+                .description()
+                .and_then(|d| d.strip_prefix(FINGERPRINT_PREFIX))
+                .map(str::to_owned),
+            None => None,
+        };
+        Ok(Some(LiveStage { fingerprint, throttling }))
+    }
+
+    fn key_name(&self) -> String {
+        format!("{}-key", self.name())
+    }
+
+    fn plan_name(&self) -> String {
+        format!("{}-plan", self.name())
+    }
+
+    /// The key `<name>-key` and the usage plans that hold it.
+    async fn read_key(&self, aws: &Aws, api_id: &str) -> Result<LiveKey, AwsError> {
+        let keys = aws.apigateway.get_api_keys().name_query(self.key_name()).limit(500).send().await.or_aws("apigateway:GetApiKeys")?;
+        let Some(key_id) = keys.items().iter().find(|k| k.name() == Some(self.key_name().as_str())).and_then(|k| k.id()).map(str::to_owned)
+        else {
+            return Ok(LiveKey::default());
+        };
+        let plans = aws.apigateway.get_usage_plans().key_id(&key_id).limit(500).send().await.or_aws("apigateway:GetUsagePlans")?;
+        let plan = plans.items().iter().find(|p| p.name() == Some(self.plan_name().as_str()));
+        Ok(LiveKey {
+            plan_id: plan.and_then(|p| p.id()).map(str::to_owned),
+            admits: plan
+                .is_some_and(|p| p.api_stages().iter().any(|s| s.api_id() == Some(api_id) && s.stage() == Some(self.spec.stage.as_str()))),
+            key_id: Some(key_id),
+        })
+    }
+
+    /// Creates what is missing of the key and its usage plan (after the stage exists).
+    async fn put_key(&self, aws: &Aws, api_id: &str, live: Option<&LiveKey>, tags: &Tags) -> Result<(), ResourceError> {
+        let key_id = match live.and_then(|l| l.key_id.clone()) {
+            Some(id) => id,
+            None => aws
+                .apigateway
+                .create_api_key()
+                .name(self.key_name())
+                .description("pinfra: callers of the pipeline's REST API")
+                .enabled(true)
+                .set_tags(Some(tags.clone().into_iter().collect()))
+                .send()
+                .await
+                .or_aws("apigateway:CreateApiKey")?
+                .id()
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        if live.is_some_and(|l| l.admits) {
+            return Ok(());
+        }
+        let stage = aws_sdk_apigateway::types::ApiStage::builder().api_id(api_id).stage(&self.spec.stage).build();
+        let plan = aws
+            .apigateway
+            .create_usage_plan()
+            .name(self.plan_name())
+            .description("pinfra: admits the pipeline's API key to its stage")
+            .api_stages(stage)
+            .set_tags(Some(tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .or_aws("apigateway:CreateUsagePlan")?;
+        aws.apigateway
+            .create_usage_plan_key()
+            .usage_plan_id(plan.id().unwrap_or_default())
+            .key_id(key_id)
+            .key_type("API_KEY")
+            .send()
+            .await
+            .or_aws("apigateway:CreateUsagePlanKey")?;
+        Ok(())
+    }
+
+    /// Deletes the usage plan, then the key (destroy).
+    async fn remove_key(&self, aws: &Aws, live: &LiveKey) -> Result<(), ResourceError> {
+        if let Some(plan) = &live.plan_id {
+            match aws.apigateway.delete_usage_plan().usage_plan_id(plan).send().await.or_aws("apigateway:DeleteUsagePlan") {
+                Err(e) if !e.is_not_found() => return Err(e.into()),
+                _ => {}
+            }
+        }
+        if let Some(key) = &live.key_id {
+            match aws.apigateway.delete_api_key().api_key(key).send().await.or_aws("apigateway:DeleteApiKey") {
+                Err(e) if !e.is_not_found() => return Err(e.into()),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn create_api(&self, aws: &Aws, tags: &Tags) -> Result<(String, String), ResourceError> {
+        let created = aws
+            .apigateway
+            .create_rest_api()
+            .name(self.name())
+            .description("pinfra: the Kafka REST proxy of the pipeline")
+            .endpoint_configuration(EndpointConfiguration::builder().types(EndpointType::Regional).build())
+            .set_tags(Some(tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .or_aws("apigateway:CreateRestApi")?;
+        let id = created.id().unwrap_or_default().to_owned();
+        let root = match created.root_resource_id() {
+            Some(root) => root.to_owned(),
+            None => self.resources(aws, &id).await?.into_iter().find(|(_, path)| path == "/").map(|(id, _)| id).unwrap_or_default(),
+        };
+        Ok((id, root))
+    }
+
+    async fn resources(&self, aws: &Aws, id: &str) -> Result<Vec<(String, String)>, AwsError> {
+        let mut out = Vec::new();
+        let mut position = None;
+        loop {
+            let page = aws
+                .apigateway
+                .get_resources()
+                .rest_api_id(id)
+                .limit(500)
+                .set_position(position)
+                .send()
+                .await
+                .or_aws("apigateway:GetResources")?;
+            out.extend(page.items().iter().filter_map(|r| Some((r.id()?.to_owned(), r.path()?.to_owned()))));
+            position = page.position().map(str::to_owned);
+            if position.is_none() || page.items().is_empty() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Makes the route match: the resource, the method, the integration.
+    async fn put_route(&self, aws: &Aws, id: &str, root: &str, live: Option<&Live>, route: &Json) -> Result<(), ResourceError> {
+        let resource = match live.and_then(|l| l.proxy_resource.clone()) {
+            Some(resource) => resource,
+            None => {
+                let created = aws
+                    .apigateway
+                    .create_resource()
+                    .rest_api_id(id)
+                    .parent_id(root)
+                    .path_part("{proxy+}")
+                    .send()
+                    .await
+                    .or_aws("apigateway:CreateResource");
+                match created {
+                    Ok(r) => r.id().unwrap_or_default().to_owned(),
+                    // Made by an interrupted earlier run.
+                    Err(e) if e.is_code(&["ConflictException"]) => {
+                        self.resources(aws, id).await?.into_iter().find(|(_, path)| path == PROXY_PATH).map(|(id, _)| id).ok_or(e)?
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        let key_required = route["api_key_required"].as_bool().unwrap_or(false);
+        let live_route = live.map_or(&Json::Null, |l| &l.route);
+        if live_route.is_null() {
+            aws.apigateway
+                .put_method()
+                .rest_api_id(id)
+                .resource_id(&resource)
+                .http_method("ANY")
+                .authorization_type("NONE")
+                .api_key_required(key_required)
+                .request_parameters("method.request.path.proxy", true)
+                .send()
+                .await
+                .or_aws("apigateway:PutMethod")?;
+        } else if live_route["api_key_required"] != route["api_key_required"] || live_route["authorization"] != route["authorization"] {
+            let operation = "apigateway:UpdateMethod";
+            let patch = |path: &str, value: &str| PatchOperation::builder().op(Op::Replace).path(path).value(value).build();
+            aws.apigateway
+                .update_method()
+                .rest_api_id(id)
+                .resource_id(&resource)
+                .http_method("ANY")
+                .patch_operations(patch("/apiKeyRequired", if key_required { "true" } else { "false" }))
+                .patch_operations(patch("/authorizationType", "NONE"))
+                .send()
+                .await
+                .or_aws(operation)?;
+        }
+        if live_route.get("integration") != route.get("integration") {
+            let uri = route["integration"]["uri"].as_str().unwrap_or_default();
+            aws.apigateway
+                .put_integration()
+                .rest_api_id(id)
+                .resource_id(&resource)
+                .http_method("ANY")
+                .r#type(IntegrationType::HttpProxy)
+                .integration_http_method("ANY")
+                .uri(uri)
+                .request_parameters("integration.request.path.proxy", "method.request.path.proxy")
+                .send()
+                .await
+                .or_aws("apigateway:PutIntegration")?;
+        }
+        Ok(())
+    }
+
+    /// A new deployment carrying the fingerprint, pointed at by the stage (created if missing);
+    /// then the stage's throttling.
+    async fn deploy(
+        &self,
+        aws: &Aws,
+        id: &str,
+        live: Option<&LiveStage>,
+        fingerprint: &str,
+        desired: &Desired,
+    ) -> Result<(), ResourceError> {
+        let deployment = aws
+            .apigateway
+            .create_deployment()
+            .rest_api_id(id)
+            .description(format!("{FINGERPRINT_PREFIX}{fingerprint}"))
+            .send()
+            .await
+            .or_aws("apigateway:CreateDeployment")?;
+        let deployment = deployment.id().unwrap_or_default();
+        match live {
+            None => {
+                aws.apigateway
+                    .create_stage()
+                    .rest_api_id(id)
+                    .stage_name(&self.spec.stage)
+                    .deployment_id(deployment)
+                    .set_tags(Some(desired.tags.clone().into_iter().collect()))
+                    .send()
+                    .await
+                    .or_aws("apigateway:CreateStage")?;
+            }
+            Some(_) => {
+                let patch = PatchOperation::builder().op(Op::Replace).path("/deploymentId").value(deployment).build();
+                aws.apigateway
+                    .update_stage()
+                    .rest_api_id(id)
+                    .stage_name(&self.spec.stage)
+                    .patch_operations(patch)
+                    .send()
+                    .await
+                    .or_aws("apigateway:UpdateStage")?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn put_throttling(&self, aws: &Aws, id: &str) -> Result<(), ResourceError> {
+        let patch = |path: &str, value: String| PatchOperation::builder().op(Op::Replace).path(path).value(value).build();
+        aws.apigateway
+            .update_stage()
+            .rest_api_id(id)
+            .stage_name(&self.spec.stage)
+            .patch_operations(patch("/*/*/throttling/rateLimit", format!("{}", self.spec.throttle_rate_limit)))
+            .patch_operations(patch("/*/*/throttling/burstLimit", self.spec.throttle_burst_limit.to_string()))
+            .send()
+            .await
+            .or_aws("apigateway:UpdateStage")?;
+        Ok(())
+    }
+
+    fn outputs_for(&self, id: &str) -> Outputs {
+        Outputs::from([
+            ("id", Value::of(id)),
+            ("stage", Value::of(self.spec.stage.clone())),
+            (OUTPUT_INVOKE_URL, Value::of(invoke_url(self.endpoint.as_deref(), &self.region, id, &self.spec.stage))),
+        ])
+    }
+}
+
+impl Kind for ApigatewayRestApi {
+    type Desired = Desired;
+    type Live = Live;
+
+    fn id(&self) -> ResourceId {
+        ResourceId::new(KIND, self.name())
+    }
+
+    fn depends_on(&self) -> Vec<ResourceId> {
+        vec![self.instance.clone()]
+    }
+
+    async fn observe(&self, aws: &Aws) -> Result<Option<Live>, AwsError> {
+        let found = self.find(aws).await?;
+        let api = match found.as_slice() {
+            [] => return Ok(None),
+            [one] => one,
+            many => {
+                // Only one can be ours; more than one of that name is ambiguous.
+                let ours: Vec<_> =
+                    many.iter().filter(|a| a.tags().is_some_and(|t| self.tags.iter().all(|(k, v)| t.get(k) == Some(v)))).collect();
+                match ours.as_slice() {
+                    [one] => *one,
+                    _ => {
+                        return Err(AwsError::Other {
+                            operation: "apigateway:GetRestApis",
+                            detail: format!("{} REST APIs are named `{}`; rename or delete all but one", many.len(), self.name()),
+                        });
+                    }
+                }
+            }
+        };
+        let id = api.id().unwrap_or_default().to_owned();
+        let resources = self.resources(aws, &id).await?;
+        let root_id = resources.iter().find(|(_, p)| p == "/").map(|(r, _)| r.clone()).unwrap_or_default();
+        let proxy_resource = resources.iter().find(|(_, p)| p == PROXY_PATH).map(|(r, _)| r.clone());
+        let key = async { if self.spec.api_key_required { self.read_key(aws, &id).await.map(Some) } else { Ok(None) } };
+        let route = async {
+            match &proxy_resource {
+                Some(resource) => self.read_route(aws, &id, resource).await,
+                None => Ok(Json::Null),
+            }
+        };
+        let (route, stage, api_key) = tokio::try_join!(route, self.read_stage(aws, &id), key)?;
+        let endpoint =
+            api.endpoint_configuration().map(|e| e.types().iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",")).unwrap_or_default();
+        Ok(Some(Live {
+            id,
+            root_id,
+            endpoint,
+            proxy_resource,
+            route,
+            stage,
+            api_key_json: api_key.as_ref().map_or(Json::Null, |k| k.json(&self.spec)),
+            api_key,
+            tags: api.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+        }))
+    }
+
+    fn desired(&self, inputs: &Inputs) -> Desired {
+        let route = match inputs.string(&self.instance, "public_dns") {
+            Some(dns) if !dns.is_empty() => {
+                Value::Known(route(self.spec.api_key_required, &format!("http://{dns}:{}/{{proxy}}", self.port)))
+            }
+            _ => Value::Unknown,
+        };
+        let fingerprint = match &route {
+            Value::Known(r) => Value::of(fingerprint(r)),
+            Value::Unknown => Value::Unknown,
+        };
+        Desired {
+            route,
+            fingerprint,
+            throttling: throttling(f64::from(self.spec.throttle_rate_limit), i64::from(self.spec.throttle_burst_limit)),
+            api_key: if self.spec.api_key_required { key_json(&self.spec) } else { Json::Null },
+            tags: self.tags.clone(),
+        }
+    }
+
+    fn diff(desired: &Desired, live: Option<&Live>) -> Result<Vec<FieldChange>, ResourceError> {
+        let mut fields = Fields::new(live.is_none());
+        // A regional endpoint; another type is replaced (pinfra does not convert endpoints).
+        fields.known("endpoint", "REGIONAL", live.map(|l| json!(l.endpoint)), true);
+        let live_route = live.map(|l| &l.route);
+        match &desired.route {
+            Value::Known(route) => {
+                for key in ["method", "authorization", "api_key_required"] {
+                    let have = live_route.map(|r| if r.is_null() { Json::Null } else { r[key].clone() });
+                    fields.known(&format!("route.{key}"), route[key].clone(), have, false);
+                }
+                fields.known(
+                    "route.integration",
+                    route["integration"].clone(),
+                    live_route.map(|r| r.get("integration").cloned().unwrap_or(Json::Null)),
+                    false,
+                );
+            }
+            Value::Unknown => fields.field(
+                "route.integration",
+                Value::Unknown,
+                live_route.map(|r| r.get("integration").cloned().unwrap_or(Json::Null)),
+                false,
+            ),
+        }
+        let stage = live.and_then(|l| l.stage.as_ref());
+        fields.field(
+            "deployment",
+            desired.fingerprint.clone(),
+            live.map(|_| stage.and_then(|s| s.fingerprint.clone()).map_or(Json::Null, Json::String)),
+            false,
+        );
+        fields.known("throttling", desired.throttling.clone(), live.map(|_| stage.map_or(Json::Null, |s| s.throttling.clone())), false);
+        if !desired.api_key.is_null() {
+            fields.known("api_key", desired.api_key.clone(), live.map(|l| l.api_key_json.clone()), false);
+        }
+        fields.tags("tags", &desired.tags, live.map(|l| &l.tags));
+        Ok(fields.finish())
+    }
+
+    fn explain(fields: &[FieldChange]) -> Option<String> {
+        fields
+            .iter()
+            .any(|f| f.path == "deployment" && f.old.is_some())
+            .then(|| "a new deployment makes the route live: API Gateway serves what was deployed, not what is configured".to_owned())
+    }
+
+    fn live_tags(live: &Live) -> Option<&Tags> {
+        Some(&live.tags)
+    }
+
+    fn outputs(&self, live: &Live) -> Outputs {
+        self.outputs_for(&live.id)
+    }
+
+    async fn apply(&self, aws: &Aws, desired: &Desired, live: Option<&Live>, change: &Change) -> Result<Outputs, ResourceError> {
+        let (Value::Known(route), Value::Known(Json::String(fingerprint))) = (&desired.route, &desired.fingerprint) else {
+            return Err(ResourceError::refused(
+                format!("the integration of {} needs the instance's public DNS name", self.id()),
+                "the Kafka client instance has no public DNS name yet; apply again once it is running in a subnet with public DNS",
+            ));
+        };
+        let live = if change.action == Action::Replace {
+            if let Some(old) = live {
+                aws.apigateway.delete_rest_api().rest_api_id(&old.id).send().await.or_aws("apigateway:DeleteRestApi")?;
+            }
+            None
+        } else {
+            live
+        };
+        let (id, root) = match live {
+            Some(l) => (l.id.clone(), l.root_id.clone()),
+            None => self.create_api(aws, &desired.tags).await?,
+        };
+        if let Some(l) = live
+            && change.touches("tags")
+        {
+            let arn = format!("arn:aws:apigateway:{}::/restapis/{}", aws.region, l.id);
+            aws.apigateway
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(desired.tags.clone().into_iter().collect()))
+                .send()
+                .await
+                .or_aws("apigateway:TagResource")?;
+        }
+        if live.is_none() || change.touches("route") {
+            self.put_route(aws, &id, &root, live, route).await?;
+        }
+        let stage = live.and_then(|l| l.stage.as_ref());
+        if live.is_none() || change.touches("deployment") || stage.is_none() {
+            self.deploy(aws, &id, stage, fingerprint, desired).await?;
+        }
+        if live.is_none() || change.touches("throttling") || stage.is_none() {
+            self.put_throttling(aws, &id).await?;
+        }
+        if self.spec.api_key_required && (live.is_none() || change.touches("api_key")) {
+            self.put_key(aws, &id, live.and_then(|l| l.api_key.as_ref()), &desired.tags).await?;
+        }
+        Ok(self.outputs_for(&id))
+    }
+
+    async fn delete(&self, aws: &Aws, live: &Live) -> Result<(), ResourceError> {
+        if let Some(key) = &live.api_key {
+            self.remove_key(aws, key).await?;
+        }
+        match aws.apigateway.delete_rest_api().rest_api_id(&live.id).send().await.or_aws("apigateway:DeleteRestApi") {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const URI: &str = "http://ec2-1-2-3-4.compute-1.amazonaws.com:8082/{proxy}";
+
+    fn desired(uri: Option<&str>) -> Desired {
+        let route = uri.map_or(Value::Unknown, |u| Value::Known(route(false, u)));
+        let fingerprint = match &route {
+            Value::Known(r) => Value::of(fingerprint(r)),
+            Value::Unknown => Value::Unknown,
+        };
+        Desired {
+            route,
+            fingerprint,
+            throttling: throttling(100.0, 200),
+            api_key: Json::Null,
+            tags: Tags::from([("pinfra:env".into(), "dev".into())]),
+        }
+    }
+
+    fn converged() -> Live {
+        let r = route(false, URI);
+        Live {
+            id: "abc".into(),
+            root_id: "root".into(),
+            endpoint: "REGIONAL".into(),
+            proxy_resource: Some("res".into()),
+            stage: Some(LiveStage { fingerprint: Some(fingerprint(&r)), throttling: throttling(100.0, 200) }),
+            api_key: None,
+            api_key_json: Json::Null,
+            route: r,
+            tags: Tags::from([("pinfra:env".into(), "dev".into())]),
+        }
+    }
+
+    fn paths(desired: &Desired, live: &Live) -> Vec<String> {
+        ApigatewayRestApi::diff(desired, Some(live)).unwrap().into_iter().map(|f| f.path).collect()
+    }
+
+    #[test]
+    fn converged_is_empty() {
+        assert!(paths(&desired(Some(URI)), &converged()).is_empty());
+    }
+
+    #[test]
+    fn a_new_instance_dns_is_an_integration_update_and_a_redeploy() {
+        let other = "http://ec2-5-6-7-8.compute-1.amazonaws.com:8082/{proxy}";
+        assert_eq!(paths(&desired(Some(other)), &converged()), ["route.integration", "deployment"]);
+        let changes = ApigatewayRestApi::diff(&desired(Some(other)), Some(&converged())).unwrap();
+        assert!(ApigatewayRestApi::explain(&changes).unwrap().contains("new deployment"));
+        // The instance is being replaced: both known after apply.
+        let unknown = ApigatewayRestApi::diff(&desired(None), Some(&converged())).unwrap();
+        assert_eq!(
+            unknown.iter().map(|f| (f.path.as_str(), f.new.clone())).collect::<Vec<_>>(),
+            [("route.integration", Some(Value::Unknown)), ("deployment", Some(Value::Unknown))]
+        );
+    }
+
+    #[test]
+    fn a_route_changed_by_hand_is_fixed_without_a_redeploy_when_the_deployment_has_the_plans_route() {
+        let mut live = converged();
+        live.route["integration"]["uri"] = json!("http://elsewhere:80/{proxy}");
+        assert_eq!(paths(&desired(Some(URI)), &live), ["route.integration"]);
+    }
+
+    #[test]
+    fn a_deployment_not_made_by_pinfra_is_redeployed_and_throttling_restored() {
+        let mut live = converged();
+        live.stage = Some(LiveStage { fingerprint: None, throttling: Json::Null });
+        assert_eq!(paths(&desired(Some(URI)), &live), ["deployment", "throttling"]);
+        live.stage = None;
+        assert_eq!(paths(&desired(Some(URI)), &live), ["deployment", "throttling"]);
+    }
+
+    #[test]
+    fn fingerprints_follow_the_route() {
+        assert_eq!(fingerprint(&route(false, URI)), fingerprint(&route(false, URI)));
+        assert_ne!(fingerprint(&route(false, URI)), fingerprint(&route(true, URI)));
+        assert_eq!(fingerprint(&route(false, URI)).len(), 16);
+    }
+
+    #[test]
+    fn invoke_urls() {
+        assert_eq!(invoke_url(None, "us-east-1", "abc", "dev"), "https://abc.execute-api.us-east-1.amazonaws.com/dev");
+        assert_eq!(
+            invoke_url(Some("http://127.0.0.1:4566/"), "us-east-1", "abc", "dev"),
+            "http://127.0.0.1:4566/restapis/abc/dev/_user_request_"
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! The API Gateway REST API and `pinfra verify` against the sandbox's data path: execute-api
+//! route (deployment snapshots), stand-in REST proxy on the instance, emulated S3 sink.
+
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+mod common;
+
+use common::{Sandbox, plan_copy};
+
+const PLAN: &str = "plans/pinterest.toml";
+const CLUSTER: &str = "pinterest-msk-cluster";
+const API: &str = "0a1b2c3d4e5f-api";
+
+fn applied(sandbox: &Sandbox, plan: &str) {
+    sandbox.pinfra(&["apply", "-q", "--auto-approve", plan]).expect_code(0);
+    sandbox.pinfra(&["diff", "-q", plan]).expect_code(0);
+}
+
+#[test]
+fn apply_then_verify_sends_a_record_through_every_hop() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    let apply = sandbox.pinfra(&["apply", "--auto-approve", PLAN]);
+    apply.expect_code(0);
+    assert!(apply.stdout.contains("invoke_url = http://127.0.0.1:"), "{}", apply.stdout);
+    sandbox.pinfra(&["diff", PLAN]).expect_code(0);
+
+    let verify = sandbox.pinfra(&["verify", PLAN]);
+    verify.expect_code(0);
+    assert!(verify.stdout.contains("verify: 3 of 3 topics passed every hop"), "{}", verify.stdout);
+    for topic in ["pin", "geo", "user"] {
+        let key = format!("s3://user-0a1b2c3d4e5f-bucket/topics/0a1b2c3d4e5f.{topic}/partition=");
+        assert!(verify.stdout.contains(&key), "{topic}: {}", verify.stdout);
+    }
+    assert_eq!(verify.stdout.matches("  ok   proxy accepted at partition").count(), 3, "{}", verify.stdout);
+    // Running it again sends new records and finds them again (not the old objects).
+    sandbox.pinfra(&["verify", PLAN]).expect_code(0);
+}
+
+#[test]
+fn a_new_proxy_port_updates_the_integration_redeploys_and_verify_passes() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_copy(dir.path(), PLAN, |t| t);
+    let plan = plan.to_str().unwrap();
+    applied(&sandbox, plan);
+
+    let plan = plan_copy(dir.path(), PLAN, |t| t.replace("rest_proxy_port = 8082", "rest_proxy_port = 8090"));
+    let plan = plan.to_str().unwrap();
+    let diff = sandbox.pinfra(&["diff", plan]);
+    diff.expect_code(2);
+    assert!(diff.stdout.contains(&format!("~ apigateway_rest_api \"{API}\" will be updated in place")), "{}", diff.stdout);
+    assert!(diff.stdout.contains("route.integration"), "{}", diff.stdout);
+    assert!(diff.stdout.contains("deployment: "), "a redeploy: {}", diff.stdout);
+    assert!(diff.stdout.contains("a new deployment makes the route live"), "{}", diff.stdout);
+
+    sandbox.reset_calls();
+    applied(&sandbox, plan);
+    let deployments = sandbox.calls().into_iter().filter(|(s, o, _)| s == "apigateway" && o.ends_with("/deployments")).count();
+    assert_eq!(deployments, 1, "one new deployment");
+    let verify = sandbox.pinfra(&["verify", plan]);
+    verify.expect_code(0);
+    assert!(verify.stdout.contains("verify: 3 of 3 topics passed every hop"), "{}", verify.stdout);
+}
+
+#[test]
+fn with_the_proxy_stopped_verify_fails_and_names_the_proxy_hop() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    applied(&sandbox, PLAN);
+    sandbox.control("POST", "/_sandbox/restproxy/stop", Some(&serde_json::json!({})));
+    let verify = sandbox.pinfra(&["verify", "--wait", "5", PLAN]);
+    verify.expect_code(1);
+    assert_eq!(verify.stdout.matches("  FAIL proxy ").count(), 3, "{}", verify.stdout);
+    assert!(verify.stdout.contains("  ok   api "), "the gateway itself answered: {}", verify.stdout);
+    assert!(verify.stdout.contains("sudo systemctl status kafka-rest"), "{}", verify.stdout);
+    assert!(verify.stderr.contains("verify failed for 0a1b2c3d4e5f.pin (proxy)"), "{}", verify.stderr);
+}
+
+#[test]
+fn a_topic_the_connector_does_not_read_fails_the_sink_hop() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_copy(dir.path(), PLAN, |t| t.replace("topics_regex = \"{user_id}.*\"", "topics_regex = \"{user_id}\\\\.(pin|geo)\""));
+    let plan = plan.to_str().unwrap();
+    applied(&sandbox, plan);
+    let verify = sandbox.pinfra(&["verify", "--wait", "3", plan]);
+    verify.expect_code(1);
+    assert!(verify.stdout.contains("verify: 2 of 3 topics passed every hop"), "{}", verify.stdout);
+    assert!(verify.stdout.contains("  FAIL sink "), "{}", verify.stdout);
+    assert!(verify.stdout.contains("does not match `0a1b2c3d4e5f.user`"), "{}", verify.stdout);
+    assert!(verify.stderr.contains("verify failed for 0a1b2c3d4e5f.user (sink)"), "{}", verify.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_key_is_required_made_and_used_by_verify_but_never_printed() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_copy(dir.path(), PLAN, |t| t.replace("stage = \"dev\"", "stage = \"dev\"\napi_key_required = true"));
+    let plan = plan.to_str().unwrap();
+    let apply = sandbox.pinfra(&["apply", "--auto-approve", plan]);
+    apply.expect_code(0);
+    sandbox.pinfra(&["diff", "-q", plan]).expect_code(0);
+    let invoke_url = apply.stdout.lines().find_map(|l| l.strip_prefix("invoke_url = ")).unwrap().to_owned();
+
+    // Without the key, API Gateway refuses the call.
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let refused = agent
+        .post(&format!("{invoke_url}/topics/0a1b2c3d4e5f.pin"))
+        .header("Content-Type", "application/vnd.kafka.json.v2+json")
+        .send(r#"{"records":[{"value":{"x":1}}]}"#)
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+
+    let verify = sandbox.pinfra(&["verify", "-vv", plan]);
+    verify.expect_code(0);
+    let apigateway = aws_sdk_apigateway::Client::new(&sandbox.sdk_config("us-east-1").await);
+    let keys = apigateway.get_api_keys().include_values(true).send().await.unwrap();
+    let value = keys.items().iter().find(|k| k.name() == Some("0a1b2c3d4e5f-api-key")).and_then(|k| k.value()).unwrap().to_owned();
+    assert!(!verify.stdout.contains(&value) && !verify.stderr.contains(&value), "the key is a secret");
+}
