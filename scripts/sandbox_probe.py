@@ -432,6 +432,107 @@ def fault_facts() -> None:
     control("DELETE", "/_sandbox/faults")
 
 
+def chaos_facts() -> None:
+    """Random faults at a seeded rate and killing a client at its N-th mutating call (chaos)."""
+    import subprocess
+
+    control("POST", "/moto-api/reset")
+    fact("chaos bad specs", [control("POST", "/_sandbox/chaos", spec)[0] for spec in ({"rate": 0.1, "sed": 1}, {"rate": 1.5}, {"rate": 0.1, "kinds": ["boom"]}, {})])
+    once = Config(s3={"addressing_style": "path"}, retries={"mode": "standard", "total_max_attempts": 1})
+
+    def bare(service: str) -> Any:
+        return boto3.client(service, endpoint_url=URL, region_name="us-east-1", config=once)
+
+    reads = {
+        "iam": lambda: bare("iam").list_roles(),
+        "sts": lambda: bare("sts").get_caller_identity(),
+        "ec2": lambda: bare("ec2").describe_vpcs(),
+        "s3": lambda: bare("s3").list_buckets(),
+        "kafka": lambda: bare("kafka").list_clusters_v2(),
+        "kafkaconnect": lambda: bare("kafkaconnect").list_connectors(),
+        "apigateway": lambda: bare("apigateway").get_rest_apis(),
+        "ssm": lambda: bare("ssm").describe_parameters(),
+    }
+    for kind in ("throttle", "500", "503", "reset", "slow"):
+        control("POST", "/_sandbox/chaos", {"rate": 1.0, "seed": 7, "kinds": [kind], "slow_ms": 50})
+        seen = {}
+        for service, call in reads.items():
+            try:
+                call()
+                seen[service] = "OK"
+            except ClientError as err:
+                seen[service] = f"{err.response['Error'].get('Code')} {err.response['ResponseMetadata'].get('HTTPStatusCode')}"
+            except Exception as err:  # noqa: BLE001
+                seen[service] = type(err).__name__
+        fact(f"chaos rate 1.0 kind {kind}", seen)
+        fact("  injected", control("GET", "/_sandbox/chaos")["injected"])
+    before = control("GET", "/_sandbox/chaos")["requests"]
+    status, _body = invoke("GET", "/restapis/nope/prod/_user_request_/x")
+    fact("chaos: execute-api invocation not hit (status, requests counted)", (status, control("GET", "/_sandbox/chaos")["requests"] - before))
+
+    control("POST", "/_sandbox/chaos", {"rate": 1.0, "seed": 3, "kinds": ["reset"], "services": ["s3"]})
+    for i in range(6):
+        try:
+            bare("s3").create_bucket(Bucket=f"probe-chaos-{i}")
+        except Exception:  # noqa: BLE001 - every one is dropped
+            pass
+    log = control("GET", "/_sandbox/chaos")["log"]
+    control("DELETE", "/_sandbox/chaos")
+    buckets = {b["Name"] for b in client("s3").list_buckets()["Buckets"]}
+    fact("chaos reset: (kind, bucket created) per CreateBucket", [(e["kind"], f"probe-chaos-{i}" in buckets) for i, e in enumerate(log)])
+
+    def seeded_run() -> tuple[list[str], dict[str, Any]]:
+        control("POST", "/_sandbox/chaos", {"rate": 0.1, "seed": 42, "slow_ms": 10})
+        outcomes = []
+        for i in range(50):
+            try:
+                bare("iam").get_user(UserName=f"probe-chaos-{i % 10}")
+                outcomes.append("OK")
+            except ClientError as err:
+                outcomes.append(err.response["Error"]["Code"])
+            except Exception as err:  # noqa: BLE001
+                outcomes.append(type(err).__name__)
+        state = control("GET", "/_sandbox/chaos")
+        control("DELETE", "/_sandbox/chaos")
+        return outcomes, state
+
+    (first, a), (second, b) = seeded_run(), seeded_run()
+    fact("chaos rate 0.1 seed 42 twice: same outcomes, same log", (first == second, a["log"] == b["log"]))
+    fact("  requests/injected/identical_repeats/sdk_retries", (a["requests"], a["injected"], a["identical_repeats"], a["sdk_retries"]))
+    control("POST", "/_sandbox/chaos", {"rate": 1.0, "kinds": ["throttle"], "mutating_only": True, "services": ["iam"]})
+    retrying = boto3.client("iam", endpoint_url=URL, region_name="us-east-1", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+    attempt("chaos mutating_only: iam.list_roles", retrying.list_roles)
+    attempt("chaos mutating_only: iam.create_role (max_attempts 3)", retrying.create_role, RoleName="probe-chaos", AssumeRolePolicyDocument="{}")
+    state = control("GET", "/_sandbox/chaos")
+    fact("  requests/eligible/identical_repeats/sdk_retries", (state["requests"], state["eligible"], state["identical_repeats"], state["sdk_retries"]))
+    control("POST", "/moto-api/reset")
+    state = control("GET", "/_sandbox/chaos")
+    fact("chaos after reset: enabled/requests/total_injected", (state["enabled"], state["requests"], state["total_injected"]))
+
+    victim = subprocess.Popen(["sleep", "60"])
+    fact("kill bad pid", control("POST", "/_sandbox/kill", {"pid": 0})[0])
+    control("POST", "/_sandbox/kill", {"pid": victim.pid, "after_mutating": 2, "signal": "KILL"})
+    s3 = client("s3")
+    s3.list_buckets()
+    s3.create_bucket(Bucket="probe-kill-1")
+    time.sleep(0.3)
+    fact("kill: victim alive after mutating call 1", victim.poll() is None)
+    s3.create_bucket(Bucket="probe-kill-2")
+    try:
+        victim.wait(5)
+    except subprocess.TimeoutExpired:
+        victim.kill()
+    fact("kill: victim exit after mutating call 2", victim.returncode)
+    fact("kill: call 2 took effect", "probe-kill-2" in {b["Name"] for b in s3.list_buckets()["Buckets"]})
+    state = control("GET", "/_sandbox/kill")
+    fact("kill state", {k: state[k] for k in ("armed", "seen", "fired", "operation", "error")})
+    control("POST", "/_sandbox/kill", {"pid": victim.pid, "after_mutating": 1})
+    s3.create_bucket(Bucket="probe-kill-3")
+    fact("kill of a gone pid: error", control("GET", "/_sandbox/kill")["error"])
+    control("POST", "/moto-api/reset")
+    fact("kill after reset: armed/seen/fired", tuple(control("GET", "/_sandbox/kill")[k] for k in ("armed", "seen", "fired")))
+
+
 def msk_cluster_facts(kafka: Any) -> None:
     """Cluster lifecycle (sandbox extension msk_clusters), with fast delays."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -784,6 +885,7 @@ def main() -> None:
     ec2_default_vpc_facts()
     ec2_instance_facts()
     fault_facts()
+    chaos_facts()
     kafkaconnect_facts()
     data_path_facts()
     calls = json.load(opener.open(f"{URL}/_sandbox/calls"))["calls"]

@@ -79,6 +79,20 @@ pub enum Command {
     /// Send a test record per topic through the API, the REST proxy and the sink, and report
     /// each hop. Exit code 1 if any hop fails.
     Verify(VerifyArgs),
+    /// Remove the environment's lock left by a crashed run (`--force`); without it, show who
+    /// holds the lock.
+    Unlock(UnlockArgs),
+}
+
+/// `pinfra unlock`.
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The plan file.
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Really remove the lock.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `pinfra verify`.

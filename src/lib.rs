@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod diagnostics;
 pub mod engine;
+pub mod lock;
 pub mod plan;
 pub mod render;
 pub mod resources;

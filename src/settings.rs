@@ -38,6 +38,10 @@ pub struct Environment {
     /// Where downloads are cached: `PINFRA_CACHE_DIR`, else `$XDG_CACHE_HOME/pinfra`, else
     /// `$HOME/.cache/pinfra`, else `.pinfra-cache` in the working directory.
     pub cache_dir: std::path::PathBuf,
+    /// `USER` (or `LOGNAME`), for the lock's holder.
+    pub user: Option<String>,
+    /// The host name (`HOSTNAME`, else the kernel's), for the lock's holder.
+    pub host: Option<String>,
 }
 
 impl Environment {
@@ -54,6 +58,10 @@ impl Environment {
                 .or_else(|| var("XDG_CACHE_HOME").map(|d| std::path::Path::new(&d).join("pinfra")))
                 .or_else(|| var("HOME").map(|h| std::path::Path::new(&h).join(".cache/pinfra")))
                 .unwrap_or_else(|| std::path::PathBuf::from(".pinfra-cache")),
+            user: var("USER").or_else(|| var("LOGNAME")),
+            host: var("HOSTNAME").or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_owned()).filter(|h| !h.is_empty())
+            }),
         }
     }
 }

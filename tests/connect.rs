@@ -19,7 +19,7 @@ const CONNECTOR: &str = "0a1b2c3d4e5f-connector";
 const BUCKET: &str = "user-0a1b2c3d4e5f-bucket";
 
 fn mutating(sandbox: &Sandbox) -> Vec<String> {
-    sandbox.calls().into_iter().filter(|(_, _, m)| *m).map(|(s, o, _)| format!("{s}:{o}")).collect()
+    sandbox.writes()
 }
 
 fn connect_writes(sandbox: &Sandbox) -> Vec<String> {

@@ -92,7 +92,7 @@ async fn an_instance_type_change_is_made_in_place() {
     assert!(diff.stdout.contains("route.integration:") && diff.stdout.contains("(known after apply)"), "{}", diff.stdout);
     sandbox.reset_calls();
     sandbox.pinfra(&["apply", "--auto-approve", plan]).expect_code(0);
-    let writes: Vec<String> = sandbox.calls().into_iter().filter(|(_, _, m)| *m).map(|(_, op, _)| op).collect();
+    let writes: Vec<String> = sandbox.writes().into_iter().map(|w| w.split_once(':').map_or(w.clone(), |(_, op)| op.to_owned())).collect();
     // A started instance has a new public DNS name, so the REST API's integration follows it
     // and is deployed (the diff showed it as known after apply).
     assert_eq!(&writes[..3], ["StopInstances", "ModifyInstanceAttribute", "StartInstances"]);

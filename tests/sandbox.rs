@@ -11,7 +11,7 @@ const ROLE: &str = "0a1b2c3d4e5f-ec2-access-role";
 const BUCKET: &str = "user-0a1b2c3d4e5f-bucket";
 
 fn mutating(sandbox: &Sandbox) -> Vec<String> {
-    sandbox.calls().into_iter().filter(|(_, _, m)| *m).map(|(s, o, _)| format!("{s}:{o}")).collect()
+    sandbox.writes()
 }
 
 fn diff_json(sandbox: &Sandbox, plan: &str) -> serde_json::Value {

@@ -39,6 +39,9 @@ EXTENSIONS: tuple[str, ...] = (
     "msk_compat",  # MSK timestamps with an offset; 404 NotFoundException for unknown ARNs
     "s3_compat",  # GetBucketVersioning's empty answer as S3 sends it
     "faults",  # armed faults: make the next matching calls fail (tests of partial applies)
+    # POST /_sandbox/chaos: random faults at a seeded rate; POST /_sandbox/kill: kill a client at
+    # its N-th mutating call. Right after faults, so both also hit the calls later ones answer.
+    "chaos",
     "msk_settings",  # GET/POST /_sandbox/msk/settings: MSK delays and formats
     # EC2 instances: ClientToken idempotency, state checks and delays, profile errors (after
     # faults, so that an "after" fault's call goes through it).

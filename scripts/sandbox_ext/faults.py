@@ -18,7 +18,8 @@ sending the error (``status``/``code`` are then unused); with ``"after"`` it hap
 call took effect, without it before.
 
 A fault answers in the error shape of the request's protocol (EC2's ``<Response><Errors>``,
-query XML ``<ErrorResponse>`` for IAM/STS, S3's XML, JSON for the rest), so the SDK sees what
+query XML ``<ErrorResponse>`` for IAM/STS, S3's XML, JSON for the rest: ``__type`` in the body for
+JSON 1.x, ``x-amzn-ErrorType`` for both), so the SDK sees what
 the real service would send. An unknown key or a bad value is refused with 400.
 """
 
@@ -113,12 +114,15 @@ def error_response(request: AwsRequest, fault: Fault) -> Response:
         return Response(body, status=fault.status, mimetype="text/xml")
     if protocol == "query":
         body = (
-            "<ErrorResponse><Error><Type>Sender</Type>"
+            f"<ErrorResponse><Error><Type>{'Receiver' if fault.status >= 500 else 'Sender'}</Type>"
             f"<Code>{fault.code}</Code><Message>{fault.message}</Message>"
             "</Error><RequestId>sandbox</RequestId></ErrorResponse>"
         )
         return Response(body, status=fault.status, mimetype="text/xml")
-    response = Response(json.dumps({"message": fault.message}), status=fault.status, mimetype="application/json")
+    # JSON 1.0/1.1 (X-Amz-Target: ssm, ...) name the error in the body's "__type" (boto3 reads
+    # only that); REST JSON in the x-amzn-ErrorType header. Both SDKs read either.
+    payload = {"__type": fault.code, "message": fault.message} if protocol == "json" else {"message": fault.message}
+    response = Response(json.dumps(payload), status=fault.status, mimetype="application/json")
     response.headers["x-amzn-ErrorType"] = fault.code
     return response
 

@@ -1,9 +1,17 @@
 //! `pinfra apply PLAN`: shows the diff, asks, and makes AWS match the plan.
+//!
+//! A converged environment is only read. When there is something to change, the environment's
+//! lock is taken first and everything is read again under it, so two applies never both write
+//! and what is applied is what is there now. Ctrl-C while applying finishes the calls in
+//! flight, starts nothing new, releases the lock and says what was and wasn't done.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cli::{ApplyArgs, GlobalArgs};
-use crate::commands::{ErrorRef, ExitStatus, confirm, output, progress_printer, report_failures, session};
-use crate::engine::Summary;
+use crate::commands::{ErrorRef, ExitStatus, Reported, confirm, output, progress_printer, report_failures, session, take_lock};
 use crate::engine::render::{self, Style};
+use crate::engine::{NodeOutcome, Summary};
 use crate::settings::{Environment, Output};
 
 /// Runs the command.
@@ -13,18 +21,69 @@ pub async fn run(args: &ApplyArgs, global: &GlobalArgs, env: &Environment, out: 
         .engine
         .plan(&session.observed)
         .map_err(|failures| report_failures("cannot diff", failures.iter().map(|(id, e)| (id, ErrorRef::Resource(e)))))?;
+    if !Summary::of(&planned.changes).has_changes() {
+        print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
+        output::print(&session.plan, &session.observed.outputs(&session.engine), false)?;
+        return Ok(ExitStatus::Success);
+    }
+
+    if !args.auto_approve && !out.interactive_stdin {
+        // Nobody can answer the question: say so before taking the lock.
+        print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
+        confirm("", false, out)?;
+    }
+    let lock = take_lock(&session, "apply", env).await?;
+    let aws = session.aws.clone();
+    let result = locked(session, args, out).await;
+    if let Err(error) = lock.release(&aws).await {
+        eprintln!("warning: the lock could not be released: {}", crate::aws::WithHint(&error));
+    }
+    result
+}
+
+/// The apply itself, under the lock: read again, show, ask, apply.
+async fn locked(session: crate::commands::Session, args: &ApplyArgs, out: Output) -> anyhow::Result<ExitStatus> {
+    let session = session.refresh(out).await?;
+    let planned = session
+        .engine
+        .plan(&session.observed)
+        .map_err(|failures| report_failures("cannot diff", failures.iter().map(|(id, e)| (id, ErrorRef::Resource(e)))))?;
     print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
-    let summary = Summary::of(&planned.changes);
     let mut outputs = session.observed.outputs(&session.engine);
-    if summary.has_changes() {
+    if Summary::of(&planned.changes).has_changes() {
         let question = format!("Apply these changes to environment `{}`?", session.plan.environment.name);
         if !confirm(&question, args.auto_approve, out)? {
             eprintln!("Apply cancelled; nothing was changed.");
             return Ok(ExitStatus::Failure);
         }
-        let outcome = session.engine.apply(&session.aws, &session.observed, &progress_printer(out)).await;
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let watcher = {
+            let flag = Arc::clone(&interrupted);
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    flag.store(true, Ordering::SeqCst);
+                    eprintln!("interrupted: finishing the calls in flight and starting nothing new");
+                }
+            })
+        };
+        let outcome = session.engine.apply(&session.aws, &session.observed, &progress_printer(out), &interrupted).await;
+        watcher.abort();
+        if interrupted.load(Ordering::SeqCst) {
+            let done = outcome.results.iter().filter(|(_, o)| matches!(o, NodeOutcome::Done { .. })).count();
+            let not_started = outcome.results.iter().filter(|(_, o)| matches!(o, NodeOutcome::Skipped { .. })).count();
+            let failed = outcome.failures().count();
+            for (id, o) in &outcome.results {
+                if let NodeOutcome::Skipped { .. } = o {
+                    eprintln!("  not done: {id}");
+                }
+            }
+            return Err(Reported(format!(
+                "apply interrupted: {done} resource(s) done, {failed} failed, {not_started} not started; the lock is released; run `pinfra apply` again to converge"
+            ))
+            .into());
+        }
         if !outcome.is_success() {
-            let skipped = outcome.results.iter().filter(|(_, o)| matches!(o, crate::engine::NodeOutcome::Skipped { .. })).count();
+            let skipped = outcome.results.iter().filter(|(_, o)| matches!(o, NodeOutcome::Skipped { .. })).count();
             let error = report_failures("apply incomplete", outcome.failures().map(|(id, e)| (id, ErrorRef::Resource(e))));
             eprintln!("{skipped} resource(s) were not attempted. Everything else was applied; run `pinfra apply` again to converge.");
             return Err(error);

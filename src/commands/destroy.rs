@@ -2,13 +2,39 @@
 //! without pinfra's ownership tags are never deleted.
 
 use crate::cli::{DestroyArgs, GlobalArgs};
-use crate::commands::{ErrorRef, ExitStatus, confirm, progress_printer, report_failures, session};
+use crate::commands::{ErrorRef, ExitStatus, confirm, progress_printer, report_failures, session, take_lock};
 use crate::engine::render::{self, Style};
 use crate::settings::{Environment, Output};
 
 /// Runs the command.
 pub async fn run(args: &DestroyArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
     let session = session(&args.plan.plan, global, env, out, false).await?;
+    if session.engine.plan_destroy(&session.observed).changes.is_empty() {
+        print!(
+            "{}",
+            render::text(&session.engine.plan_destroy(&session.observed), Style { color: out.color_stdout, show_unchanged: false })
+        );
+        return Ok(ExitStatus::Success);
+    }
+    if !args.auto_approve && !out.interactive_stdin {
+        print!(
+            "{}",
+            render::text(&session.engine.plan_destroy(&session.observed), Style { color: out.color_stdout, show_unchanged: false })
+        );
+        confirm("", false, out)?;
+    }
+    // One mutating run at a time: lock, then read again under the lock.
+    let lock = take_lock(&session, "destroy", env).await?;
+    let aws = session.aws.clone();
+    let result = locked(session.refresh(out).await, args, out).await;
+    if let Err(error) = lock.release(&aws).await {
+        eprintln!("warning: the lock could not be released: {}", crate::aws::WithHint(&error));
+    }
+    result
+}
+
+async fn locked(session: anyhow::Result<crate::commands::Session>, args: &DestroyArgs, out: Output) -> anyhow::Result<ExitStatus> {
+    let session = session?;
     let planned = session.engine.plan_destroy(&session.observed);
     print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
     if planned.changes.is_empty() {

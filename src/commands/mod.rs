@@ -6,6 +6,7 @@ mod destroy;
 mod diff;
 mod output;
 mod render;
+mod unlock;
 mod validate;
 mod verify;
 
@@ -63,6 +64,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Output(args) => output::run(args, &cli.global, &env, out).await,
         Command::Render(args) => render::run(args, &cli.global, &env, out).await,
         Command::Verify(args) => verify::run(args, &cli.global, &env, out).await,
+        Command::Unlock(args) => unlock::run(args, &cli.global, &env, out).await,
     }
 }
 
@@ -118,6 +120,8 @@ pub struct Session {
     pub engine: Engine,
     /// What AWS has now.
     pub observed: Observed,
+    /// How the plan was loaded, to observe again.
+    loaded: Loaded,
 }
 
 /// How many AWS reads or writes run at once.
@@ -134,25 +138,60 @@ pub async fn session(path: &Path, global: &GlobalArgs, env: &Environment, out: O
         eprintln!("warning: {warning}");
     }
     let aws = Aws::connect(&aws_settings).await;
-    let spinner = spinner(out, format!("reading the resources of environment {}", plan.environment.name));
-    let discovery = resources::discover(&aws, &plan).await.map(Arc::new);
-    let discovery = match discovery {
-        Ok(discovery) => discovery,
-        Err(error) => {
-            spinner.finish_and_clear();
-            let id = ResourceId::new(resources::msk_cluster::KIND, plan.msk.cluster.name());
-            return Err(observe_failure(&aws, vec![(id, error)]));
-        }
-    };
-    let options = resources::Options { prune, poll: aws_settings.poll };
     let templates = Arc::new(crate::render::Templates::load(global.templates.as_deref())?);
-    let plan = Arc::new(plan);
-    let context = resources::Context { discovery, templates, options, artifact, endpoint: aws.endpoint.clone() };
-    let engine = Engine::new(resources::for_plan(&plan, &context), resources::ownership(&plan), CONCURRENCY)?;
-    let observed = engine.observe(&aws).await;
-    spinner.finish_and_clear();
-    let observed = observed.map_err(|failures| observe_failure(&aws, failures))?;
-    Ok(Session { plan, aws, engine, observed })
+    let options = resources::Options { prune, poll: aws_settings.poll };
+    Session::observe(Arc::new(plan), aws, Loaded { artifact, templates, options }, out).await
+}
+
+/// What a session keeps of the plan's loading, to observe again (under the lock).
+#[derive(Clone)]
+pub struct Loaded {
+    artifact: Option<Arc<Artifact>>,
+    templates: Arc<crate::render::Templates>,
+    options: resources::Options,
+}
+
+impl Session {
+    /// Discovers and observes every resource of `plan`.
+    async fn observe(plan: Arc<Plan>, aws: Aws, loaded: Loaded, out: Output) -> anyhow::Result<Session> {
+        let spinner = spinner(out, format!("reading the resources of environment {}", plan.environment.name));
+        let discovery = match resources::discover(&aws, &plan).await {
+            Ok(discovery) => Arc::new(discovery),
+            Err(error) => {
+                spinner.finish_and_clear();
+                let id = ResourceId::new(resources::msk_cluster::KIND, plan.msk.cluster.name());
+                return Err(observe_failure(&aws, vec![(id, error)]));
+            }
+        };
+        let context = resources::Context {
+            discovery,
+            templates: Arc::clone(&loaded.templates),
+            options: loaded.options,
+            artifact: loaded.artifact.clone(),
+            endpoint: aws.endpoint.clone(),
+        };
+        let engine = Engine::new(resources::for_plan(&plan, &context), resources::ownership(&plan), CONCURRENCY)?;
+        let observed = engine.observe(&aws).await;
+        spinner.finish_and_clear();
+        let observed = observed.map_err(|failures| observe_failure(&aws, failures))?;
+        Ok(Session { plan, aws, engine, observed, loaded })
+    }
+
+    /// Reads everything again: discovery and every resource (after the lock was taken, so that
+    /// what is applied is what is there now).
+    pub async fn refresh(self, out: Output) -> anyhow::Result<Session> {
+        Session::observe(self.plan, self.aws, self.loaded, out).await
+    }
+}
+
+/// Takes the environment's lock for a mutating command, or reports who holds it.
+pub async fn take_lock(session: &Session, command: &str, env: &Environment) -> anyhow::Result<crate::lock::Lock> {
+    let at = crate::lock::LockRef::of(&session.plan);
+    let holder = crate::lock::whoami(command, env.user.as_deref(), env.host.as_deref());
+    crate::lock::acquire(&session.aws, &at, &holder).await.map_err(|error| {
+        let hint = error.hint().map(|h| format!("\n  hint: {h}")).unwrap_or_default();
+        Reported(format!("{error}{hint}")).into()
+    })
 }
 
 /// Reports failed reads: once, if they share an environmental cause; else one by one.

@@ -7,6 +7,7 @@
 //! wherever this one stopped.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -212,7 +213,10 @@ impl Engine {
 
     /// Applies the plan: each resource once its dependencies are done, independent ones in
     /// parallel. A resource whose dependency failed is skipped; everything else is attempted.
-    pub async fn apply(&self, aws: &Aws, observed: &Observed, on_event: &(dyn Fn(Event<'_>) + Sync)) -> Outcome {
+    ///
+    /// Once `interrupted` is set (Ctrl-C), no resource is started any more: the ones in flight
+    /// finish, the rest are skipped as not started.
+    pub async fn apply(&self, aws: &Aws, observed: &Observed, on_event: &(dyn Fn(Event<'_>) + Sync), interrupted: &AtomicBool) -> Outcome {
         let results: Mutex<Vec<(ResourceId, NodeOutcome)>> = Mutex::new(Vec::new());
         let permits = Semaphore::new(self.concurrency);
         let mut futures: HashMap<ResourceId, NodeFuture<'_>> = HashMap::new();
@@ -252,6 +256,12 @@ impl Engine {
                     return Some(Arc::new(live));
                 }
                 let _permit = permits.acquire().await.ok()?;
+                if interrupted.load(Ordering::SeqCst) {
+                    let reason = "not started: interrupted".to_owned();
+                    on_event(Event::Skipped(&id, &reason));
+                    record(results, id, NodeOutcome::Skipped { reason });
+                    return None;
+                }
                 let started = Instant::now();
                 on_event(Event::Started(&id, change.action));
                 match node.apply(aws, &inputs, observation, &change).await {

@@ -228,8 +228,41 @@ pub fn parse(text: &str) -> Parsed {
         return Parsed { plan: None, diagnostics: d };
     }
     let plan = read(&mut d, document.get_ref());
+    find_secrets(&mut d, text);
     let plan = if d.has_errors() { None } else { plan };
     Parsed { plan, diagnostics: d }
+}
+
+/// PF003: AWS access keys have no place in a plan (it is shared and committed); the connector
+/// and the Kafka client authenticate with the plan's IAM role.
+fn find_secrets(d: &mut Diagnostics, text: &str) {
+    static KEY_ID: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b").ok());
+    static SECRET_KEY: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"(?i)"?[a-z0-9_.\-]*(?:secret[_.\-]?access[_.\-]?key|aws[_.\-]secret)[a-z0-9_.\-]*"?\s*="#).ok()
+    });
+    let hint = "remove it and rotate it: the connector and the Kafka client use the plan's IAM role; credentials for pinfra itself come from AWS_PROFILE or the environment";
+    // Where, without a source snippet: the snippet would print the secret again.
+    let place = |offset: usize| {
+        let before = &text[..offset.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!("line {line}, column {column}")
+    };
+    for found in KEY_ID.iter().flat_map(|r| r.find_iter(text)) {
+        d.push(
+            Diagnostic::error(format!("an AWS access key id is written in the plan ({})", place(found.start())), None)
+                .with_code("PF003")
+                .with_hint(hint),
+        );
+    }
+    for found in SECRET_KEY.iter().flat_map(|r| r.find_iter(text)) {
+        d.push(
+            Diagnostic::error(format!("an AWS secret access key is set in the plan ({})", place(found.start())), None)
+                .with_code("PF003")
+                .with_hint(hint),
+        );
+    }
 }
 
 fn report(d: &mut Diagnostics, span: Range<usize>, label: &str, invalid: Invalid) {
@@ -771,12 +804,16 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
             match rules::cidr(cidr.get_ref()) {
                 Ok(net) => {
                     if net.prefix_len() == 0 {
-                        d.push(
-                            Diagnostic::warning(format!("{what} (port {port}) is open to the whole internet"), Some(cidr.span()))
-                                .with_code(if port == 22 { "PF002" } else { "PF001" })
-                                .with_label("0.0.0.0/0")
-                                .with_hint(world_hint.to_owned()),
-                        );
+                        // SSH open to the world is an error (PF002); the proxy's port a warning
+                        // (PF001: the seed's design has API Gateway call it over the internet).
+                        let message = format!("{what} (port {port}) is open to the whole internet");
+                        let diagnostic = if port == 22 {
+                            cidrs_ok = false;
+                            Diagnostic::error(message, Some(cidr.span())).with_code("PF002")
+                        } else {
+                            Diagnostic::warning(message, Some(cidr.span())).with_code("PF001")
+                        };
+                        d.push(diagnostic.with_label("0.0.0.0/0").with_hint(world_hint.to_owned()));
                     }
                     out.push(net.to_string());
                 }

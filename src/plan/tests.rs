@@ -88,8 +88,39 @@ fn every_error_is_reported_together() {
     );
 }
 
+/// Cases per property: 2000 in `./scripts/test`; `PINFRA_FUZZ_CASES=200000` for a longer run
+/// (docs/RELIABILITY.md).
+fn cases() -> u32 {
+    std::env::var("PINFRA_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn interpolation_never_panics_and_leaves_no_known_placeholder(template in "[a-z{}_ .-]{0,40}") {
+        let vars = super::Variables { pairs: vec![("user_id", "u1"), ("env", "dev"), ("region", "us-east-1"), ("project", "p")] };
+        if let Ok(expanded) = vars.expand(&template) {
+            for name in ["{user_id}", "{env}", "{region}", "{project}"] {
+                prop_assert!(!expanded.contains(name) || template.contains(&format!("{{{name}}}")), "{template} -> {expanded}");
+            }
+        }
+    }
+
+    /// Values that end up in the user-data script: anything that could change the script's
+    /// meaning (quotes, newlines, `$(...)`, backticks, `=`, `;`, spaces) is rejected at parse time.
+    #[test]
+    fn hostile_versions_and_urls_are_rejected_or_harmless(value in "[0-9a-z.$`\"'=;&|()\n\\ /:-]{1,24}") {
+        let quoted = serde_json::to_string(&value).unwrap_or_default();
+        let text = format!("{MINIMAL}\n[kafka_client]\nconfluent_version = {quoted}\nkafka_url = {}\n", serde_json::to_string(&format!("https://mirror.example/{value}")).unwrap_or_default());
+        let parsed = parse(&text);
+        if let Some(plan) = parsed.plan {
+            let safe = |s: &str, extra: &str| s.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c));
+            prop_assert!(safe(&plan.kafka_client.confluent_version, ".-_"), "{:?}", plan.kafka_client.confluent_version);
+            prop_assert!(safe(&plan.kafka_client.kafka_url, "-._~:/?#[]@!&+,;=%"), "{:?}", plan.kafka_client.kafka_url);
+            prop_assert!(!plan.kafka_client.kafka_url.contains(['$', '`', '"', '\'', '\n', ' ', '\\', '(', ')', '|']));
+        }
+    }
 
     #[test]
     fn arbitrary_text_never_panics(text in "\\PC*") {

@@ -592,6 +592,30 @@ mod tests {
         assert_eq!(rule.num_calls(), 3);
     }
 
+    // Answers no real IAM gives, which the sandbox cannot send either: whatever AWS (or a proxy
+    // in between) answers, pinfra reports an error and never panics.
+    #[tokio::test]
+    async fn unexpected_answers_are_errors_not_panics() {
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+        use aws_smithy_runtime_api::http::StatusCode;
+        use aws_smithy_types::body::SdkBody;
+        for (status, body) in [
+            (500, "<html>upstream proxy error</html>"),
+            (200, "not xml at all"),
+            (400, "<ErrorResponse><Error><Code></Code></Error></ErrorResponse>"),
+            (200, ""),
+            (403, "{\"message\": \"json where xml was expected\"}"),
+        ] {
+            let rule = mock!(aws_sdk_iam::Client::get_role).then_http_response(move || {
+                aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body))
+            });
+            let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&rule]);
+            let result = role().observe(&Aws::with_iam(iam)).await;
+            let error = result.expect_err(&format!("HTTP {status} {body:?} is an error"));
+            assert!(error.to_string().starts_with("iam:GetRole"), "{error}");
+        }
+    }
+
     #[tokio::test]
     async fn other_errors_are_not_retried() {
         use aws_sdk_iam::operation::put_role_policy::PutRolePolicyError;

@@ -35,6 +35,11 @@ pub struct Sandbox {
 impl Sandbox {
     /// Starts a sandbox on a free port and waits until it answers.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a sandbox with extra launcher arguments (`--latency-ms 20`).
+    pub fn start_with(extra: &[&str]) -> Self {
         let python = root().join(".venv/bin/python");
         assert!(
             python.exists(),
@@ -47,6 +52,7 @@ impl Sandbox {
         let mut child = Command::new(&python)
             .arg(root().join("scripts/sandbox.py"))
             .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(log.reopen().expect("reopen log"))
             .spawn()
@@ -93,6 +99,14 @@ impl Sandbox {
         self.pinfra_with(args, &[])
     }
 
+    /// Starts `pinfra` in the background against this sandbox (stdout and stderr piped).
+    pub fn pinfra_spawn(&self, args: &[&str]) -> Child {
+        let mut command = pinfra_command(args);
+        command.env("AWS_ENDPOINT_URL", &self.url).env("AWS_ACCESS_KEY_ID", ACCESS_KEY).env("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+        command.env("PINFRA_POLL_INTERVAL_MS", "50").stdout(Stdio::piped()).stderr(Stdio::piped());
+        command.spawn().expect("spawn pinfra")
+    }
+
     /// Runs `pinfra` with extra environment variables.
     pub fn pinfra_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut command = pinfra_command(args);
@@ -120,6 +134,12 @@ impl Sandbox {
                 (c["service"].as_str().unwrap_or_default().to_owned(), op, c["mutating"].as_bool().unwrap_or(true))
             })
             .collect()
+    }
+
+    /// The mutating calls recorded, as `service:operation`, without the environment lock's own
+    /// (taken and released by every apply that changes something).
+    pub fn writes(&self) -> Vec<String> {
+        self.calls().into_iter().filter(|(_, op, m)| *m && !op.contains("/pinfra-locks-")).map(|(s, o, _)| format!("{s}:{o}")).collect()
     }
 
     /// Forgets the recorded calls.
