@@ -63,3 +63,37 @@ fn templates_from_a_directory_override_the_embedded_ones() {
     run.expect_code(0);
     assert_eq!(std::fs::read_to_string(out.join("client.properties")).unwrap(), "# ours\nsecurity.protocol=SASL_SSL\n");
 }
+
+/// The escaping path of hostile input: whatever text the properties files hold (here a
+/// template override full of shell syntax: `$(...)`, backticks, quotes, `=`, `;`, `\`), the
+/// user-data writes it byte for byte and the shell runs none of it, because it goes through a
+/// quoted here-document. The here-document is cut out of the real `user-data.sh` and run by
+/// bash against a temporary file.
+#[test]
+fn shell_syntax_in_the_properties_reaches_the_file_literally_and_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let canary = dir.path().join("canary");
+    let hostile = format!(
+        "listeners=http://0.0.0.0:8082\nid=$(touch {c})\nname=`touch {c}`\nquote=\"a'b\"\\\nsemi=x; touch {c}\nvar=${{HOME}} $HOME\n",
+        c = canary.display()
+    );
+    std::fs::write(dir.path().join("kafka-rest.properties.j2"), &hostile).unwrap();
+    let out = dir.path().join("out");
+    let run = Run::from(
+        pinfra_command(&["render", "--offline", "--templates", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap(), PLAN])
+            .output()
+            .unwrap(),
+    );
+    run.expect_code(0);
+    let user_data = std::fs::read_to_string(out.join("user-data.sh")).unwrap();
+    let start = user_data.find("cat >\"$confluent_dir/etc/kafka-rest/kafka-rest.properties\" <<'PINFRA_REST_PROPERTIES'").unwrap();
+    let end = user_data[start..].find("\nPINFRA_REST_PROPERTIES\n").map(|e| start + e + "\nPINFRA_REST_PROPERTIES\n".len()).unwrap();
+    let written = dir.path().join("written.properties");
+    let block =
+        user_data[start..end].replacen("\"$confluent_dir/etc/kafka-rest/kafka-rest.properties\"", &format!("'{}'", written.display()), 1);
+    let bash = Command::new("bash").arg("-c").arg(&block).output().unwrap();
+    assert!(bash.status.success(), "{}", String::from_utf8_lossy(&bash.stderr));
+    assert_eq!(std::fs::read_to_string(&written).unwrap(), hostile, "byte for byte");
+    assert!(!canary.exists(), "the shell ran something from the properties");
+    shellcheck(&out.join("user-data.sh"));
+}
