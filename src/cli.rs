@@ -45,6 +45,10 @@ pub struct GlobalArgs {
     /// user-data alike.
     #[arg(long, global = true, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    /// The plan's environment to work on: its base environment by default, or one of its
+    /// `[environments.<name>]`. Also read from PINFRA_ENV.
+    #[arg(long = "env", global = true, env = "PINFRA_ENV", value_name = "NAME")]
+    pub env: Option<String>,
     /// When to use colour. NO_COLOR is honoured.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -64,6 +68,8 @@ pub enum ColorChoice {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a new, commented plan (asks on a terminal; flags alone work in scripts).
+    Init(InitArgs),
     /// Check a plan without contacting AWS.
     Validate(PlanArgs),
     /// Show what apply would change. Exit code 0: no changes, 2: changes, 1: error.
@@ -82,6 +88,24 @@ pub enum Command {
     /// Remove the environment's lock left by a crashed run (`--force`); without it, show who
     /// holds the lock.
     Unlock(UnlockArgs),
+}
+
+/// `pinfra init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    // The environment's name and the region are the global `--env` and `--region`.
+    /// The user id the resource names derive from.
+    #[arg(long, value_name = "ID")]
+    pub user_id: Option<String>,
+    /// The MSK cluster, by name or ARN.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// The project (the `pinfra:plan` tag); default `pipeline`.
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// Where to write the plan; never overwritten.
+    #[arg(value_name = "PATH", default_value = "plan.toml")]
+    pub path: std::path::PathBuf,
 }
 
 /// `pinfra unlock`.
@@ -121,7 +145,7 @@ pub struct RenderArgs {
 }
 
 /// The plan file argument.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct PlanArgs {
     /// The plan file (TOML).
     #[arg(value_name = "PLAN")]
@@ -129,7 +153,7 @@ pub struct PlanArgs {
 }
 
 /// `pinfra diff`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DiffArgs {
     /// The plan file.
     #[command(flatten)]
@@ -143,6 +167,9 @@ pub struct DiffArgs {
     /// Also delete topics under the plan's topic prefix that the plan does not list.
     #[arg(long)]
     pub prune: bool,
+    /// Diff every environment of the plan (read concurrently), one after the other.
+    #[arg(long, conflicts_with = "json")]
+    pub all_envs: bool,
 }
 
 /// `pinfra apply`.

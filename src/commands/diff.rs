@@ -1,13 +1,18 @@
-//! `pinfra diff PLAN [--json]`: what apply would change.
+//! `pinfra diff PLAN [--json] [--all-envs]`: what apply would change.
+
+use futures::future::join_all;
 
 use crate::cli::{DiffArgs, GlobalArgs};
-use crate::commands::{ErrorRef, ExitStatus, report_failures, session};
+use crate::commands::{ErrorRef, ExitStatus, Reported, report_failures, session, session_for};
 use crate::engine::Summary;
 use crate::engine::render::{self, Style};
 use crate::settings::{Environment, Output};
 
 /// Runs the command.
 pub async fn run(args: &DiffArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
+    if args.all_envs {
+        return all_envs(args, global, env, out).await;
+    }
     let session = session(&args.plan.plan, global, env, out, args.prune).await?;
     let planned = session
         .engine
@@ -19,4 +24,44 @@ pub async fn run(args: &DiffArgs, global: &GlobalArgs, env: &Environment, out: O
         print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: args.show_unchanged }));
     }
     Ok(if Summary::of(&planned.changes).has_changes() { ExitStatus::Changes } else { ExitStatus::Success })
+}
+
+/// Every environment of the plan, read concurrently, printed one after the other. Exit 1 if
+/// any failed, else 2 if any has changes.
+async fn all_envs(args: &DiffArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
+    let text =
+        std::fs::read_to_string(&args.plan.plan).map_err(|e| Reported(format!("cannot read plan `{}`: {e}", args.plan.plan.display())))?;
+    let names = crate::plan::environments(&text);
+    if names.is_empty() {
+        // Not a readable plan: let the ordinary path report why.
+        return Box::pin(run(&DiffArgs { all_envs: false, ..args.clone() }, global, env, out)).await;
+    }
+    let diffs = join_all(names.iter().map(|name| async move {
+        let session = session_for(&args.plan.plan, Some(name), global, env, out, args.prune).await?;
+        let planned = session.engine.plan(&session.observed).map_err(|failures| {
+            report_failures(&format!("cannot diff environment {name}"), failures.iter().map(|(id, e)| (id, ErrorRef::Resource(e))))
+        })?;
+        let changed = Summary::of(&planned.changes).has_changes();
+        anyhow::Ok((render::text(&planned, Style { color: out.color_stdout, show_unchanged: args.show_unchanged }), changed))
+    }))
+    .await;
+    let (mut failed, mut changed) = (Vec::new(), false);
+    for (name, diff) in names.iter().zip(diffs) {
+        println!("== environment {name}");
+        match diff {
+            Ok((text, has_changes)) => {
+                print!("{text}");
+                changed |= has_changes;
+            }
+            Err(error) => {
+                println!("(failed: {error})");
+                failed.push(name.clone());
+            }
+        }
+        println!();
+    }
+    if !failed.is_empty() {
+        return Err(Reported(format!("diff failed for environment(s) {}", failed.join(", "))).into());
+    }
+    Ok(if changed { ExitStatus::Changes } else { ExitStatus::Success })
 }

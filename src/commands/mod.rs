@@ -4,6 +4,7 @@
 mod apply;
 mod destroy;
 mod diff;
+mod init;
 mod output;
 mod render;
 mod unlock;
@@ -58,6 +59,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     let out = settings::output(&cli.global, &env);
     match &cli.command {
         Command::Validate(args) => validate::run(args, &cli.global, &env, out),
+        Command::Init(args) => init::run(args, &cli.global, &env, out),
         Command::Diff(args) => diff::run(args, &cli.global, &env, out).await,
         Command::Apply(args) => apply::run(args, &cli.global, &env, out).await,
         Command::Destroy(args) => destroy::run(args, &cli.global, &env, out).await,
@@ -69,10 +71,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
 }
 
 /// Reads and checks a plan, printing its diagnostics to stderr. `Err` if it has errors.
-pub fn load_plan(path: &Path, out: Output) -> anyhow::Result<Plan> {
+pub fn load_plan(path: &Path, env: Option<&str>, out: Output) -> anyhow::Result<Plan> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read plan `{}`", path.display()))?;
-    let parsed = plan::parse(&text);
-    let name = path.display().to_string();
+    let parsed = plan::parse_env(&text, env);
+    let name = match env {
+        Some(env) => format!("{} (environment {env})", path.display()),
+        None => path.display().to_string(),
+    };
     let source = SourceFile { name: &name, text: &text };
     if !parsed.diagnostics.is_empty() && (!out.quiet || parsed.diagnostics.has_errors()) {
         source.emit(&parsed.diagnostics, out.color_stderr);
@@ -129,7 +134,19 @@ const CONCURRENCY: usize = 8;
 
 /// Loads the plan, connects and observes every resource.
 pub async fn session(path: &Path, global: &GlobalArgs, env: &Environment, out: Output, prune: bool) -> anyhow::Result<Session> {
-    let plan = load_plan(path, out)?;
+    session_for(path, global.env.as_deref(), global, env, out, prune).await
+}
+
+/// [`session`] for the plan's environment `plan_env` (`None`: the base one).
+pub async fn session_for(
+    path: &Path,
+    plan_env: Option<&str>,
+    global: &GlobalArgs,
+    env: &Environment,
+    out: Output,
+    prune: bool,
+) -> anyhow::Result<Session> {
+    let plan = load_plan(path, plan_env, out)?;
     let artifact = load_artifact(path, &plan, env, out)?;
     let (aws_settings, warning) = settings::aws(global, env, &plan.environment.region)?;
     if let Some(warning) = warning

@@ -14,7 +14,7 @@ use crate::settings::{Environment, Output};
 pub async fn run(args: &RenderArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
     let templates = Templates::load(global.templates.as_deref())?;
     let (plan, live) = if args.offline {
-        (load_plan(&args.plan.plan, out)?, LiveValues::default())
+        (load_plan(&args.plan.plan, global.env.as_deref(), out)?, LiveValues::default())
     } else {
         let session = session(&args.plan.plan, global, env, out, false).await?;
         let outputs = session.observed.outputs(&session.engine);

@@ -8,7 +8,7 @@ use crate::settings::{self, Environment, Output};
 
 /// Runs the command.
 pub async fn run(args: &UnlockArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
-    let plan = load_plan(&args.plan.plan, out)?;
+    let plan = load_plan(&args.plan.plan, global.env.as_deref(), out)?;
     let (aws_settings, _) = settings::aws(global, env, &plan.environment.region)?;
     let aws = crate::aws::Aws::connect(&aws_settings).await;
     let at = LockRef::of(&plan);

@@ -1,12 +1,62 @@
 //! `pinfra validate PLAN`: checks the plan, and the flags against it, without contacting AWS.
+//!
+//! Every environment of the plan is checked (or only `--env`'s), and then all of them together:
+//! no two environments may give the same name to a resource, or they would share (and fight
+//! over) it.
 
 use crate::cli::{GlobalArgs, PlanArgs};
-use crate::commands::{ExitStatus, load_artifact, load_plan};
+use crate::commands::{ExitStatus, Reported, load_artifact, load_plan};
+use crate::plan::Plan;
 use crate::settings::{self, Environment, Output};
 
 /// Runs the command.
 pub fn run(args: &PlanArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
-    let plan = load_plan(&args.plan, out)?;
+    let names: Vec<Option<String>> = match &global.env {
+        Some(one) => vec![Some(one.clone())],
+        None => {
+            let text = std::fs::read_to_string(&args.plan).unwrap_or_default();
+            let all = crate::plan::environments(&text);
+            // The base is parsed as `None`; the others by name.
+            std::iter::once(None).chain(all.into_iter().skip(1).map(Some)).collect()
+        }
+    };
+    let mut plans: Vec<Plan> = Vec::new();
+    let mut failed = 0;
+    for name in &names {
+        match validate_one(args, name.as_deref(), global, env, out) {
+            Ok(plan) => plans.push(plan),
+            Err(error) => {
+                if names.len() == 1 {
+                    return Err(error);
+                }
+                eprintln!("error: {error}");
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(Reported(format!("{}: {failed} of {} environments are not valid", args.plan.display(), names.len())).into());
+    }
+    let clashes = crate::resources::name_clashes(&plans);
+    if !clashes.is_empty() {
+        for clash in &clashes {
+            eprintln!("error: {clash}");
+        }
+        eprintln!("  hint: give each environment its own `user_id` (the default names derive from it), or put `{{env}}` in the names");
+        return Err(Reported(format!("{}: environments would share resources", args.plan.display())).into());
+    }
+    if !out.quiet && plans.len() > 1 {
+        eprintln!(
+            "{} environments, no resource name shared: {}",
+            plans.len(),
+            plans.iter().map(|p| p.environment.name.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn validate_one(args: &PlanArgs, name: Option<&str>, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<Plan> {
+    let plan = load_plan(&args.plan, name, out)?;
     let artifact = load_artifact(&args.plan, &plan, env, out)?;
     let (_, warning) = settings::aws(global, env, &plan.environment.region)?;
     let findings = crate::resources::connect_checks(&plan);
@@ -14,7 +64,7 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs, env: &Environment, out: Output)
         for problem in &findings.problems {
             eprintln!("error: {problem}");
         }
-        return Err(crate::commands::Reported(format!("{}: the connector cannot work with this plan", args.plan.display())).into());
+        return Err(Reported(format!("{}: the connector cannot work with this plan", args.plan.display())).into());
     }
     if !out.quiet {
         for line in &findings.notes {
@@ -34,5 +84,5 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs, env: &Environment, out: Output)
             plan.environment.region
         );
     }
-    Ok(ExitStatus::Success)
+    Ok(plan)
 }

@@ -13,7 +13,7 @@ pub mod rules;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use toml::de::DeTable;
+use toml::de::{DeTable, DeValue};
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 pub use api::ApiSpec;
@@ -213,8 +213,56 @@ pub struct Parsed {
     pub diagnostics: Diagnostics,
 }
 
-/// Reads a plan from its text. Never panics, whatever the input.
+/// Reads a plan from its text, for its base environment. Never panics, whatever the input.
 pub fn parse(text: &str) -> Parsed {
+    parse_env(text, None)
+}
+
+/// The environments a plan declares: its base (`[environment] name`) first, then every
+/// `[environments.<name>]`, in file order. Empty when the text is not a readable plan.
+pub fn environments(text: &str) -> Vec<String> {
+    let (document, errors) = DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        return Vec::new();
+    }
+    let root = document.get_ref();
+    let base = match root.get("environment").map(toml::Spanned::get_ref) {
+        Some(DeValue::Table(t)) => match t.get("name").map(toml::Spanned::get_ref) {
+            Some(DeValue::String(name)) => Some(name.to_string()),
+            _ => None,
+        },
+        _ => None,
+    };
+    let mut names: Vec<String> = base.into_iter().collect();
+    if let Some(DeValue::Table(envs)) = root.get("environments").map(toml::Spanned::get_ref) {
+        names.extend(envs.iter().map(|(k, _)| k.get_ref().to_string()).filter(|n| !names.contains(n)).collect::<Vec<_>>());
+    }
+    names
+}
+
+/// Deep-merges `overlay` into `base`: tables key by key, anything else replaced.
+fn merge<'i>(base: &mut DeTable<'i>, overlay: &DeTable<'i>) {
+    for (key, value) in overlay.iter() {
+        let merged = match (base.get_mut(key.get_ref().as_ref()), value.get_ref()) {
+            (Some(existing), DeValue::Table(over)) => match existing.get_mut() {
+                DeValue::Table(inner) => {
+                    merge(inner, over);
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        if !merged {
+            base.insert(key.clone(), value.clone());
+        }
+    }
+}
+
+/// Reads a plan for environment `env` (`None`: the base environment). `[environments.<env>]`
+/// holds partial sections (`[environments.staging.environment]`, `[environments.staging.kafka_client]`,
+/// ...) merged over the base ones; the environment's name is its key.
+pub fn parse_env(text: &str, env: Option<&str>) -> Parsed {
     let mut d = Diagnostics::default();
     let (document, syntax_errors) = DeTable::parse_recoverable(text);
     for error in &syntax_errors {
@@ -227,7 +275,61 @@ pub fn parse(text: &str) -> Parsed {
     if !syntax_errors.is_empty() {
         return Parsed { plan: None, diagnostics: d };
     }
-    let plan = read(&mut d, document.get_ref());
+    let mut root = document.into_inner();
+    let overlays = match root.remove("environments").map(toml::Spanned::into_inner) {
+        None => None,
+        Some(DeValue::Table(envs)) => Some(envs),
+        Some(_) => {
+            d.push(
+                Diagnostic::error("`environments` must be a table of environments", None)
+                    .with_hint("write `[environments.staging.environment]` with what differs from the base plan"),
+            );
+            return Parsed { plan: None, diagnostics: d };
+        }
+    };
+    let base_name = environments(text).into_iter().next();
+    if let Some(wanted) = env.filter(|e| Some(*e) != base_name.as_deref()) {
+        let Some((key, overlay)) = overlays.as_ref().and_then(|o| o.iter().find(|(k, _)| k.get_ref().as_ref() == wanted)) else {
+            let known = environments(text);
+            d.push(
+                Diagnostic::error(format!("the plan has no environment `{wanted}`"), None)
+                    .with_hint(format!("its environments: {}; add `[environments.{wanted}.environment]` to declare it", known.join(", "))),
+            );
+            return Parsed { plan: None, diagnostics: d };
+        };
+        match overlay.get_ref() {
+            DeValue::Table(over) => {
+                for (section, value) in over.iter() {
+                    if !matches!(value.get_ref(), DeValue::Table(_) | DeValue::Array(_)) {
+                        d.push(
+                            Diagnostic::error(
+                                format!("`environments.{wanted}.{}` must be a section", section.get_ref()),
+                                Some(section.span()),
+                            )
+                            .with_label("not a section")
+                            .with_hint(format!("put environment keys under `[environments.{wanted}.environment]`")),
+                        );
+                    }
+                }
+                merge(&mut root, over);
+                // The environment's name is its key.
+                let name = DeValue::String(std::borrow::Cow::Owned(wanted.to_owned()));
+                if let Some(DeValue::Table(environment)) = root.get_mut("environment").map(toml::Spanned::get_mut) {
+                    environment
+                        .insert(toml::Spanned::new(key.span(), std::borrow::Cow::Borrowed("name")), toml::Spanned::new(key.span(), name));
+                }
+            }
+            _ => {
+                d.push(
+                    Diagnostic::error(format!("`environments.{wanted}` must be a table"), Some(key.span()))
+                        .with_label("not a table")
+                        .with_hint(format!("write `[environments.{wanted}.environment]` with what differs")),
+                );
+                return Parsed { plan: None, diagnostics: d };
+            }
+        }
+    }
+    let plan = read(&mut d, &root);
     find_secrets(&mut d, text);
     let plan = if d.has_errors() { None } else { plan };
     Parsed { plan, diagnostics: d }

@@ -218,6 +218,18 @@ pub fn named_outputs(plan: &Plan, live: &BTreeMap<ResourceId, Outputs>) -> BTree
         ("instance_id", get(ec2_instance::KIND, &plan.kafka_client.instance_name, "id")),
         ("instance_public_dns", get(ec2_instance::KIND, &plan.kafka_client.instance_name, "public_dns")),
         ("instance_public_ip", get(ec2_instance::KIND, &plan.kafka_client.instance_name, "public_ip")),
+        ("instance_ssh", {
+            let client = &plan.kafka_client;
+            match get(ec2_instance::KIND, &client.instance_name, "public_dns") {
+                Value::Known(serde_json::Value::String(dns)) if client.ssh_public_key.is_some() && !client.ssh_sources.is_empty() => {
+                    Value::of(format!("ssh -i <your private key> ec2-user@{dns}"))
+                }
+                Value::Known(_) => {
+                    Value::of("no SSH: set [kafka_client] ssh_public_key and ssh_sources (your address) to reach the instance")
+                }
+                Value::Unknown => Value::Unknown,
+            }
+        }),
         ("role_arn", get(iam_role::KIND, &plan.role.name, "arn")),
         (
             "invoke_url",
@@ -284,4 +296,57 @@ pub fn connect_checks(plan: &Plan) -> ConnectFindings {
         findings.problems.push(format!("the role `{}` does not trust kafkaconnect.amazonaws.com", plan.role.name));
     }
     findings
+}
+
+/// The names a plan gives to resources whose names must be unique, with where they must be
+/// unique: `(kind, scope, name)`; the scope is the account for IAM and S3, else the region.
+pub fn unique_names(plan: &Plan) -> Vec<(&'static str, String, String)> {
+    let region = plan.environment.region.clone();
+    let client = &plan.kafka_client;
+    let mut names = vec![
+        (iam_role::KIND, "account".to_owned(), plan.role.name.clone()),
+        (iam_instance_profile::KIND, "account".to_owned(), plan.role.instance_profile.clone()),
+        (s3_bucket::KIND, "account".to_owned(), plan.bucket.name.clone()),
+        (ec2_security_group::KIND, region.clone(), client.security_group.clone()),
+        (ec2_instance::KIND, region.clone(), client.instance_name.clone()),
+    ];
+    if client.ssh_public_key.is_some() {
+        names.push((ec2_key_pair::KIND, region.clone(), client.ssh_key_name.clone()));
+    }
+    if let Some(connect) = &plan.connect {
+        names.push((msk_connect_plugin::KIND, region.clone(), connect.plugin.name.clone()));
+        names.push((msk_connector::KIND, region.clone(), connect.connector.name.clone()));
+    }
+    if let Some(api) = &plan.api {
+        names.push((apigateway_rest_api::KIND, region.clone(), api.name.clone()));
+    }
+    // Topics share the cluster: the same topic name (or prefix) in two environments of one
+    // cluster is one topic.
+    let cluster = format!("{region}/{}", plan.msk.cluster.name());
+    names.extend(plan.topics.iter().map(|t| (msk_topic::KIND, cluster.clone(), t.name.clone())));
+    names.push(("topic_prefix", cluster, plan.msk.topic_prefix.clone()));
+    names
+}
+
+/// Every resource name two of `plans` (environments of one plan) share, as a sentence each.
+pub fn name_clashes(plans: &[Plan]) -> Vec<String> {
+    let mut seen: BTreeMap<(&'static str, String, String), String> = BTreeMap::new();
+    let mut clashes = Vec::new();
+    for plan in plans {
+        for key in unique_names(plan) {
+            match seen.get(&key) {
+                Some(other) if *other != plan.environment.name => clashes.push(format!(
+                    "environments `{other}` and `{}` both name the {} `{}`",
+                    plan.environment.name,
+                    key.0.replace('_', " "),
+                    key.2
+                )),
+                Some(_) => {}
+                None => {
+                    seen.insert(key, plan.environment.name.clone());
+                }
+            }
+        }
+    }
+    clashes
 }
