@@ -57,6 +57,10 @@ def plan_with_topics(n: int, directory: Path) -> Path:
     extra = "".join(f'\n[[topics]]\nname = "{{user_id}}.bench-{i:04d}"\npartitions = 1\nreplication_factor = 2\n' for i in range(n))
     path = directory / f"bench-{n}.toml"
     path.write_text(text + extra)
+    # The plan names its connector's plugin zip relative to itself: a stand-in beside it.
+    zip_path = directory / "artifacts" / "confluentinc-kafka-connect-s3-10.0.3.zip"
+    if not zip_path.exists():
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "sandbox_plugin_zip.py"), str(zip_path)], check=True, capture_output=True)
     return path
 
 
