@@ -264,7 +264,14 @@ async fn wait_for_object(aws: &Aws, target: &Target, topic: &str, partition: i64
     let started = Instant::now();
     let mut checked: Vec<String> = Vec::new();
     loop {
-        let listing = aws.s3.list_objects_v2().bucket(&target.bucket).prefix(&prefix).send().await.or_aws("s3:ListObjectsV2");
+        // Object names carry zero-padded start offsets, so they sort by offset: start after the
+        // last object that cannot hold this record (a listing stops at 1000 keys).
+        let earliest = (offset - i64::from(target.flush_size)).max(-1);
+        let mut list = aws.s3.list_objects_v2().bucket(&target.bucket).prefix(&prefix);
+        if earliest >= 0 {
+            list = list.start_after(format!("{prefix}{topic}+{partition}+{earliest:010}.json"));
+        }
+        let listing = list.send().await.or_aws("s3:ListObjectsV2");
         match listing {
             Ok(listing) => {
                 for key in listing.contents().iter().filter_map(|o| o.key()) {

@@ -5,11 +5,8 @@
 //! and what is applied is what is there now. Ctrl-C while applying finishes the calls in
 //! flight, starts nothing new, releases the lock and says what was and wasn't done.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use crate::cli::{ApplyArgs, GlobalArgs};
-use crate::commands::{ErrorRef, ExitStatus, Reported, confirm, output, progress_printer, report_failures, session, take_lock};
+use crate::commands::{ErrorRef, ExitStatus, Interrupt, Reported, confirm, output, progress_printer, report_failures, session, take_lock};
 use crate::engine::render::{self, Style};
 use crate::engine::{NodeOutcome, Summary};
 use crate::settings::{Environment, Output};
@@ -34,7 +31,9 @@ pub async fn run(args: &ApplyArgs, global: &GlobalArgs, env: &Environment, out: 
     }
     let lock = take_lock(&session, "apply", env).await?;
     let aws = session.aws.clone();
-    let result = locked(session, args, out).await;
+    let interrupt = Interrupt::watch(aws.clone(), lock.at.clone());
+    let result = locked(session, args, out, &interrupt).await;
+    interrupt.stop();
     if let Err(error) = lock.release(&aws).await {
         eprintln!("warning: the lock could not be released: {}", crate::aws::WithHint(&error));
     }
@@ -42,7 +41,7 @@ pub async fn run(args: &ApplyArgs, global: &GlobalArgs, env: &Environment, out: 
 }
 
 /// The apply itself, under the lock: read again, show, ask, apply.
-async fn locked(session: crate::commands::Session, args: &ApplyArgs, out: Output) -> anyhow::Result<ExitStatus> {
+async fn locked(session: crate::commands::Session, args: &ApplyArgs, out: Output, interrupt: &Interrupt) -> anyhow::Result<ExitStatus> {
     let session = session.refresh(out).await?;
     let planned = session
         .engine
@@ -56,19 +55,9 @@ async fn locked(session: crate::commands::Session, args: &ApplyArgs, out: Output
             eprintln!("Apply cancelled; nothing was changed.");
             return Ok(ExitStatus::Failure);
         }
-        let interrupted = Arc::new(AtomicBool::new(false));
-        let watcher = {
-            let flag = Arc::clone(&interrupted);
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    flag.store(true, Ordering::SeqCst);
-                    eprintln!("interrupted: finishing the calls in flight and starting nothing new");
-                }
-            })
-        };
-        let outcome = session.engine.apply(&session.aws, &session.observed, &progress_printer(out), &interrupted).await;
-        watcher.abort();
-        if interrupted.load(Ordering::SeqCst) {
+        interrupt.changing();
+        let outcome = session.engine.apply(&session.aws, &session.observed, &progress_printer(out), &interrupt.flag).await;
+        if interrupt.interrupted() {
             let done = outcome.results.iter().filter(|(_, o)| matches!(o, NodeOutcome::Done { .. })).count();
             let not_started = outcome.results.iter().filter(|(_, o)| matches!(o, NodeOutcome::Skipped { .. })).count();
             let failed = outcome.failures().count();

@@ -2,7 +2,7 @@
 //! without pinfra's ownership tags are never deleted.
 
 use crate::cli::{DestroyArgs, GlobalArgs};
-use crate::commands::{ErrorRef, ExitStatus, confirm, progress_printer, report_failures, session, take_lock};
+use crate::commands::{ErrorRef, ExitStatus, Interrupt, confirm, progress_printer, report_failures, session, take_lock};
 use crate::engine::render::{self, Style};
 use crate::settings::{Environment, Output};
 
@@ -26,14 +26,21 @@ pub async fn run(args: &DestroyArgs, global: &GlobalArgs, env: &Environment, out
     // One mutating run at a time: lock, then read again under the lock.
     let lock = take_lock(&session, "destroy", env).await?;
     let aws = session.aws.clone();
-    let result = locked(session.refresh(out).await, args, out).await;
+    let interrupt = Interrupt::watch(aws.clone(), lock.at.clone());
+    let result = locked(session.refresh(out).await, args, out, &interrupt).await;
+    interrupt.stop();
     if let Err(error) = lock.release(&aws).await {
         eprintln!("warning: the lock could not be released: {}", crate::aws::WithHint(&error));
     }
     result
 }
 
-async fn locked(session: anyhow::Result<crate::commands::Session>, args: &DestroyArgs, out: Output) -> anyhow::Result<ExitStatus> {
+async fn locked(
+    session: anyhow::Result<crate::commands::Session>,
+    args: &DestroyArgs,
+    out: Output,
+    interrupt: &Interrupt,
+) -> anyhow::Result<ExitStatus> {
     let session = session?;
     let planned = session.engine.plan_destroy(&session.observed);
     print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
@@ -45,7 +52,8 @@ async fn locked(session: anyhow::Result<crate::commands::Session>, args: &Destro
         eprintln!("Destroy cancelled; nothing was deleted.");
         return Ok(ExitStatus::Failure);
     }
-    let outcome = session.engine.destroy(&session.aws, &session.observed, &planned, &progress_printer(out)).await;
+    interrupt.changing();
+    let outcome = session.engine.destroy(&session.aws, &session.observed, &planned, &progress_printer(out), &interrupt.flag).await;
     if !outcome.is_success() {
         return Err(report_failures("destroy incomplete", outcome.failures().map(|(id, e)| (id, ErrorRef::Resource(e)))));
     }

@@ -201,6 +201,60 @@ impl Session {
     }
 }
 
+/// Ctrl-C while a command holds the environment's lock. Before the changes start, it releases
+/// the lock and ends the command (nothing was changed); while they run, the first one lets the
+/// calls in flight finish and starts nothing new (`flag`), a second one ends the process at once
+/// (the lock is then left, and said so).
+pub struct Interrupt {
+    /// Set by the first Ctrl-C while changing.
+    pub flag: Arc<std::sync::atomic::AtomicBool>,
+    changing: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Interrupt {
+    /// Watches for Ctrl-C from now on, for the lock at `at`.
+    pub fn watch(aws: Aws, at: crate::lock::LockRef) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let flag = Arc::new(AtomicBool::new(false));
+        let changing = Arc::new(AtomicBool::new(false));
+        let (f, c) = (Arc::clone(&flag), Arc::clone(&changing));
+        let task = tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                if !c.load(Ordering::SeqCst) {
+                    let released = crate::lock::force_remove(&aws, &at).await.is_ok();
+                    eprintln!(
+                        "interrupted: nothing was changed{}",
+                        if released { "; the lock is released" } else { "; the lock could not be released: `pinfra unlock --force`" }
+                    );
+                    std::process::exit(130);
+                }
+                if f.swap(true, Ordering::SeqCst) {
+                    eprintln!("interrupted again: stopping now; the lock is left held: check, then `pinfra unlock --force`");
+                    std::process::exit(130);
+                }
+                eprintln!("interrupted: finishing the calls in flight and starting nothing new (Ctrl-C again to stop at once)");
+            }
+        });
+        Self { flag, changing, task }
+    }
+
+    /// The changes start: from now on Ctrl-C lets the calls in flight finish.
+    pub fn changing(&self) {
+        self.changing.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether Ctrl-C was pressed while changing.
+    pub fn interrupted(&self) -> bool {
+        self.flag.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Stops watching (before the lock is released).
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
 /// Takes the environment's lock for a mutating command, or reports who holds it.
 pub async fn take_lock(session: &Session, command: &str, env: &Environment) -> anyhow::Result<crate::lock::Lock> {
     let at = crate::lock::LockRef::of(&session.plan);

@@ -15,9 +15,11 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs, env: &Environment, out: Output)
         Some(one) => vec![Some(one.clone())],
         None => {
             let text = std::fs::read_to_string(&args.plan).unwrap_or_default();
-            let all = crate::plan::environments(&text);
+            let base = crate::plan::base_environment(&text);
             // The base is parsed as `None`; the others by name.
-            std::iter::once(None).chain(all.into_iter().skip(1).map(Some)).collect()
+            std::iter::once(None)
+                .chain(crate::plan::environments(&text).into_iter().filter(|n| Some(n) != base.as_ref()).map(Some))
+                .collect()
         }
     };
     let mut plans: Vec<Plan> = Vec::new();

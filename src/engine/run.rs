@@ -335,7 +335,15 @@ impl Engine {
     }
 
     /// Deletes what `planned` lists, each resource after everything that depends on it.
-    pub async fn destroy(&self, aws: &Aws, observed: &Observed, planned: &Planned, on_event: &(dyn Fn(Event<'_>) + Sync)) -> Outcome {
+    /// Like [`Engine::apply`], nothing is started once `interrupted` is set.
+    pub async fn destroy(
+        &self,
+        aws: &Aws,
+        observed: &Observed,
+        planned: &Planned,
+        on_event: &(dyn Fn(Event<'_>) + Sync),
+        interrupted: &AtomicBool,
+    ) -> Outcome {
         let results: Mutex<Vec<(ResourceId, NodeOutcome)>> = Mutex::new(Vec::new());
         let permits = Semaphore::new(self.concurrency);
         let doomed: Vec<ResourceId> = planned.changes.iter().map(|c| c.id.clone()).collect();
@@ -359,6 +367,12 @@ impl Engine {
                     }
                 }
                 let _permit = permits.acquire().await.ok()?;
+                if interrupted.load(Ordering::SeqCst) {
+                    let reason = "not started: interrupted".to_owned();
+                    on_event(Event::Skipped(&id, &reason));
+                    record(results, id, NodeOutcome::Skipped { reason });
+                    return None;
+                }
                 let started = Instant::now();
                 on_event(Event::Started(&id, Action::Delete));
                 match node.delete(aws, observation).await {

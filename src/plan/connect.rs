@@ -263,13 +263,18 @@ fn read_connector(d: &mut Diagnostics, table: Option<Table<'_, '_>>, cx: &Contex
         None => CONNECT_VERSIONS[0].to_owned(),
     };
     let topics_regex_span = overrides.get("topics.regex").map(|(_, v)| v.span()).or_else(|| regex.as_ref().map(toml::Spanned::span));
-    let regex = name(d, regex, "{user_id}.*", cx.vars, "topics regex", |r| {
-        if r.is_empty() {
-            Err(Invalid { reason: "the topics regex is empty".into(), hint: Some("such as `{user_id}.*`".into()) })
-        } else {
-            Ok(())
-        }
-    });
+    // `config.topics` (a list) instead of a regex: then no default regex.
+    let regex = if regex.is_none() && overrides.contains_key("topics") {
+        Some(String::new())
+    } else {
+        name(d, regex, "{user_id}.*", cx.vars, "topics regex", |r| {
+            if r.is_empty() {
+                Err(Invalid { reason: "the topics regex is empty".into(), hint: Some("such as `{user_id}.*`".into()) })
+            } else {
+                Ok(())
+            }
+        })
+    };
     for (list, prefix) in [(&subnets, "subnet"), (&groups, "sg")] {
         for item in list {
             ok &= check(d, item, &format!("{prefix} id"), |v| rules::ec2_id(v, prefix));
@@ -292,7 +297,7 @@ fn read_connector(d: &mut Diagnostics, table: Option<Table<'_, '_>>, cx: &Contex
         });
     }
     let mut config: BTreeMap<String, String> = SEED_SINK_CONFIG.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    if let Some(regex) = &regex {
+    if let Some(regex) = regex.as_ref().filter(|r| !r.is_empty()) {
         config.insert("topics.regex".into(), regex.clone());
     }
     if let Some(bucket) = cx.bucket {

@@ -226,18 +226,26 @@ pub fn environments(text: &str) -> Vec<String> {
         return Vec::new();
     }
     let root = document.get_ref();
-    let base = match root.get("environment").map(toml::Spanned::get_ref) {
+    let mut names: Vec<String> = base_environment(text).into_iter().collect();
+    if let Some(DeValue::Table(envs)) = root.get("environments").map(toml::Spanned::get_ref) {
+        names.extend(envs.iter().map(|(k, _)| k.get_ref().to_string()).filter(|n| !names.contains(n)).collect::<Vec<_>>());
+    }
+    names
+}
+
+/// The base environment's name (`[environment] name`), if the text gives one.
+pub fn base_environment(text: &str) -> Option<String> {
+    let (document, errors) = DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        return None;
+    }
+    match document.get_ref().get("environment").map(toml::Spanned::get_ref) {
         Some(DeValue::Table(t)) => match t.get("name").map(toml::Spanned::get_ref) {
             Some(DeValue::String(name)) => Some(name.to_string()),
             _ => None,
         },
         _ => None,
-    };
-    let mut names: Vec<String> = base.into_iter().collect();
-    if let Some(DeValue::Table(envs)) = root.get("environments").map(toml::Spanned::get_ref) {
-        names.extend(envs.iter().map(|(k, _)| k.get_ref().to_string()).filter(|n| !names.contains(n)).collect::<Vec<_>>());
     }
-    names
 }
 
 /// Deep-merges `overlay` into `base`: tables key by key, anything else replaced.
@@ -341,7 +349,7 @@ fn find_secrets(d: &mut Diagnostics, text: &str) {
     static KEY_ID: std::sync::LazyLock<Option<regex::Regex>> =
         std::sync::LazyLock::new(|| regex::Regex::new(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b").ok());
     static SECRET_KEY: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r#"(?i)"?[a-z0-9_.\-]*(?:secret[_.\-]?access[_.\-]?key|aws[_.\-]secret)[a-z0-9_.\-]*"?\s*="#).ok()
+        regex::Regex::new(r#"(?i)["']?[a-z0-9_.\-]*(?:secret[_.\-]?access[_.\-]?key|aws[_.\-]secret)[a-z0-9_.\-]*["']?\s*="#).ok()
     });
     let hint = "remove it and rotate it: the connector and the Kafka client use the plan's IAM role; credentials for pinfra itself come from AWS_PROFILE or the environment";
     // Where, without a source snippet: the snippet would print the secret again.

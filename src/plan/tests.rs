@@ -145,3 +145,21 @@ proptest! {
         prop_assert!(parsed.plan.is_some() || parsed.diagnostics.has_errors());
     }
 }
+
+#[test]
+fn a_topic_list_replaces_the_default_regex() {
+    let text = format!(
+        "{MINIMAL}\n[connect.plugin]\nsource = \"a.zip\"\n[connect.connector]\nconfig = {{ topics = \"0a1b2c3d4e5f.pin,0a1b2c3d4e5f.geo\" }}\n"
+    );
+    let connector = plan(&text).connect.expect("connect").connector;
+    assert_eq!(connector.config.get("topics").map(String::as_str), Some("0a1b2c3d4e5f.pin,0a1b2c3d4e5f.geo"));
+    assert_eq!(connector.config.get("topics.regex"), None);
+}
+
+#[test]
+fn secrets_in_single_quoted_keys_are_found() {
+    let text =
+        format!("{MINIMAL}\n[connect.plugin]\nsource = \"a.zip\"\n[connect.connector]\nconfig = {{ 'aws.secret.access.key' = 'x' }}\n");
+    let parsed = parse(&text);
+    assert!(parsed.plan.is_none());
+}

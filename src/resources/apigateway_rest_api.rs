@@ -281,6 +281,19 @@ impl ApigatewayRestApi {
         if live.is_some_and(|l| l.admits) {
             return Ok(());
         }
+        // The plan exists but does not admit this API's stage (a replaced API, a renamed
+        // stage): add the stage to it rather than make a second plan of the same name.
+        if let Some(plan_id) = live.and_then(|l| l.plan_id.as_deref()) {
+            let add = PatchOperation::builder().op(Op::Add).path("/apiStages").value(format!("{api_id}:{}", self.spec.stage)).build();
+            aws.apigateway
+                .update_usage_plan()
+                .usage_plan_id(plan_id)
+                .patch_operations(add)
+                .send()
+                .await
+                .or_aws("apigateway:UpdateUsagePlan")?;
+            return Ok(());
+        }
         let stage = aws_sdk_apigateway::types::ApiStage::builder().api_id(api_id).stage(&self.spec.stage).build();
         let plan = aws
             .apigateway
@@ -640,6 +653,8 @@ impl Kind for ApigatewayRestApi {
                 "the Kafka client instance has no public DNS name yet; apply again once it is running in a subnet with public DNS",
             ));
         };
+        // The key and its usage plan outlive a replaced API: keep using them.
+        let old_key = live.and_then(|l| l.api_key.clone());
         let live = if change.action == Action::Replace {
             if let Some(old) = live {
                 aws.apigateway.delete_rest_api().rest_api_id(&old.id).send().await.or_aws("apigateway:DeleteRestApi")?;
@@ -675,7 +690,7 @@ impl Kind for ApigatewayRestApi {
             self.put_throttling(aws, &id).await?;
         }
         if self.spec.api_key_required && (live.is_none() || change.touches("api_key")) {
-            self.put_key(aws, &id, live.and_then(|l| l.api_key.as_ref()), &desired.tags).await?;
+            self.put_key(aws, &id, old_key.as_ref(), &desired.tags).await?;
         }
         Ok(self.outputs_for(&id))
     }

@@ -292,9 +292,6 @@ pub fn connect_checks(plan: &Plan) -> ConnectFindings {
     for missing in iam_role::missing_grants(&policy, &needs) {
         findings.problems.push(format!("the role `{}` would not grant the connector {missing}", plan.role.name));
     }
-    if !iam_role::trusts_service(&iam_role::trust_policy(None), "kafkaconnect.amazonaws.com") {
-        findings.problems.push(format!("the role `{}` does not trust kafkaconnect.amazonaws.com", plan.role.name));
-    }
     findings
 }
 

@@ -392,6 +392,10 @@ impl Kind for MskConnectPlugin {
             // for by apply.
             if live.state == "CREATE_FAILED" {
                 fields.known("state", "ACTIVE", Some(Json::String(live.state.clone())), true);
+            } else if live.state != "ACTIVE" {
+                // Left CREATING by an interrupted run: apply waits for it, so the connector
+                // is created only on an ACTIVE plugin.
+                fields.known("state", "ACTIVE", Some(Json::String(live.state.clone())), false);
             }
         } else {
             fields.known("location", desired.location.clone(), None, true);
@@ -466,7 +470,7 @@ mod tests {
         };
         assert_eq!(paths(None), [("location".to_owned(), false), ("tags.pinfra:env".to_owned(), false)]);
         assert!(paths(Some(&live("ACTIVE", &[("pinfra:env", "dev")]))).is_empty());
-        assert!(paths(Some(&live("CREATING", &[("pinfra:env", "dev")]))).is_empty());
+        assert_eq!(paths(Some(&live("CREATING", &[("pinfra:env", "dev")]))), [("state".to_owned(), false)]);
         assert_eq!(paths(Some(&live("ACTIVE", &[]))), [("tags.pinfra:env".to_owned(), false)]);
         assert_eq!(paths(Some(&live("CREATE_FAILED", &[("pinfra:env", "dev")]))), [("state".to_owned(), true)]);
     }

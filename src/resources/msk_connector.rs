@@ -76,6 +76,9 @@ pub struct MskConnector {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
     immutable: BTreeMap<&'static str, Value>,
+    /// The cluster's SASL/IAM bootstrap string as MSK gives it (for CreateConnector); the diff
+    /// compares `immutable["bootstrap_servers"]`, the brokers' cluster, instead.
+    bootstrap: Option<String>,
     capacity: Json,
     capacity_spec: Capacity,
     config: BTreeMap<String, String>,
@@ -123,6 +126,17 @@ fn logs_json(spec: &ConnectorSpec, bucket: &str) -> Json {
     Json::Object(logs)
 }
 
+/// What a bootstrap string says about the cluster, as a stable value: its brokers' distinct
+/// `<cluster domain>:<port>` suffixes, sorted. MSK answers the brokers in any order (and a subset
+/// for bigger clusters), so comparing the raw string would replace the connector at random.
+fn brokers_cluster(bootstrap: &str) -> String {
+    let mut domains: Vec<&str> =
+        bootstrap.split(',').map(str::trim).filter(|b| !b.is_empty()).map(|b| b.split_once('.').map_or(b, |(_, rest)| rest)).collect();
+    domains.sort_unstable();
+    domains.dedup();
+    domains.join(",")
+}
+
 fn sorted(mut list: Vec<String>) -> Json {
     list.sort();
     json!(list)
@@ -156,7 +170,7 @@ impl MskConnector {
         immutable.insert("service_execution_role", json!(out.service_execution_role_arn().unwrap_or_default()));
         immutable.insert("kafka_connect_version", json!(out.kafka_connect_version().unwrap_or_default()));
         let cluster = out.kafka_cluster().and_then(|k| k.apache_kafka_cluster());
-        immutable.insert("bootstrap_servers", json!(cluster.and_then(|c| c.bootstrap_servers()).unwrap_or_default()));
+        immutable.insert("bootstrap_servers", json!(brokers_cluster(cluster.and_then(|c| c.bootstrap_servers()).unwrap_or_default())));
         let vpc = cluster.and_then(|c| c.vpc());
         immutable.insert("subnets", sorted(vpc.map(|v| v.subnets().to_vec()).unwrap_or_default()));
         immutable.insert("security_groups", sorted(vpc.map(|v| v.security_groups().to_vec()).unwrap_or_default()));
@@ -314,8 +328,13 @@ impl MskConnector {
         let operation = "kafkaconnect:CreateConnector";
         let (plugin, role, version) =
             (text(known("plugin")?), text(known("service_execution_role")?), text(known("kafka_connect_version")?));
-        let (bootstrap, subnets, groups) =
-            (text(known("bootstrap_servers")?), strings(known("subnets")?), strings(known("security_groups")?));
+        let (bootstrap, subnets, groups) = (
+            desired.bootstrap.clone().ok_or_else(|| {
+                ResourceError::refused("the cluster's bootstrap brokers are not known yet", "apply again once the cluster is ACTIVE")
+            })?,
+            strings(known("subnets")?),
+            strings(known("security_groups")?),
+        );
         let vpc = Vpc::builder().set_subnets(Some(subnets)).set_security_groups(Some(groups)).build().map_err(sdk_error(operation))?;
         let cluster = ApacheKafkaCluster::builder().bootstrap_servers(bootstrap).vpc(vpc).build().map_err(sdk_error(operation))?;
         let auth = KafkaClusterClientAuthentication::builder()
@@ -519,7 +538,13 @@ impl Kind for MskConnector {
             ("plugin", inputs.get(&self.plugin, msk_connect_plugin::OUTPUT_ARN)),
             ("service_execution_role", inputs.get(&self.role, "arn")),
             ("kafka_connect_version", Value::of(self.spec.kafka_connect_version.clone())),
-            ("bootstrap_servers", inputs.get(&self.cluster, msk_cluster::OUTPUT_BOOTSTRAP)),
+            (
+                "bootstrap_servers",
+                match inputs.get(&self.cluster, msk_cluster::OUTPUT_BOOTSTRAP) {
+                    Value::Known(Json::String(s)) => Value::of(brokers_cluster(&s)),
+                    other => other,
+                },
+            ),
             ("subnets", from_cluster(msk_cluster::OUTPUT_SUBNETS, &self.spec.subnets, cluster.map(|c| c.subnets.clone()))),
             (
                 "security_groups",
@@ -531,6 +556,7 @@ impl Kind for MskConnector {
         ]);
         Desired {
             immutable,
+            bootstrap: inputs.string(&self.cluster, msk_cluster::OUTPUT_BOOTSTRAP),
             capacity: capacity_json(&self.spec.capacity),
             capacity_spec: self.spec.capacity,
             config: self.spec.config.clone(),
@@ -621,6 +647,7 @@ mod tests {
     fn desired() -> Desired {
         Desired {
             immutable: IMMUTABLE.iter().map(|k| (*k, Value::of(format!("{k}-value")))).collect(),
+            bootstrap: Some("b-1.c.kafka:9098".into()),
             capacity: capacity_json(&Capacity::Provisioned { mcu_count: 1, workers: 1 }),
             capacity_spec: Capacity::Provisioned { mcu_count: 1, workers: 1 },
             config: BTreeMap::from([("flush.size".into(), "1".into()), ("topics.regex".into(), "u.*".into())]),
@@ -706,6 +733,14 @@ mod tests {
         let changes = MskConnector::diff(&desired(), None).unwrap();
         assert_eq!(changes.len(), IMMUTABLE.len() + 1 + 2 + 1);
         assert!(changes.iter().all(|c| !c.forces_replace));
+    }
+
+    #[test]
+    fn broker_order_and_subset_are_not_a_change() {
+        let a = "b-1.c1.x.c2.kafka.us-east-1.amazonaws.com:9098,b-2.c1.x.c2.kafka.us-east-1.amazonaws.com:9098";
+        let b = "b-3.c1.x.c2.kafka.us-east-1.amazonaws.com:9098,b-1.c1.x.c2.kafka.us-east-1.amazonaws.com:9098";
+        assert_eq!(brokers_cluster(a), brokers_cluster(b));
+        assert_ne!(brokers_cluster(a), brokers_cluster("b-1.other.y.c2.kafka.us-east-1.amazonaws.com:9098"));
     }
 
     #[test]
