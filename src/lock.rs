@@ -9,7 +9,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration};
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::{Aws, AwsError, Classify};
@@ -228,19 +228,7 @@ async fn create_bucket(aws: &Aws, at: &LockRef) -> Result<(), AwsError> {
             other?;
         }
     }
-    let block = PublicAccessBlockConfiguration::builder()
-        .block_public_acls(true)
-        .block_public_policy(true)
-        .ignore_public_acls(true)
-        .restrict_public_buckets(true)
-        .build();
-    aws.s3
-        .put_public_access_block()
-        .bucket(&at.bucket)
-        .public_access_block_configuration(block)
-        .send()
-        .await
-        .or_aws("s3:PutPublicAccessBlock")?;
+    crate::resources::s3_bucket::block_public_access(aws, &at.bucket).await?;
     // Default encryption: S3 encrypts every new bucket with SSE-S3 (since January 2023).
     Ok(())
 }

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -57,6 +58,40 @@ class AwsRequest:
 
 
 RequestHook = Callable[[AwsRequest], "Response | None"]
+
+
+class SettingsStore:
+    """An extension's settings, thread-safe: read from the environment at start and on reset
+    (``from_env``), changed through a control route (each value checked by ``validate``).
+    ``store["topic_delay_ms"]`` reads one, ``store.seconds(key)`` a delay in seconds."""
+
+    def __init__(self, from_env: Callable[[], dict[str, Any]], validate: Callable[[str, Any], Any]) -> None:
+        self.lock = threading.Lock()
+        self._from_env = from_env
+        self._validate = validate
+        self._values = from_env()
+
+    def __getitem__(self, key: str) -> Any:
+        with self.lock:
+            return self._values[key]
+
+    def seconds(self, key: str) -> float:
+        return float(self[key]) / 1000.0
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return dict(self._values)
+
+    def update(self, changes: dict[str, Any]) -> dict[str, Any]:
+        validated = {k: self._validate(k, v) for k, v in changes.items()}
+        with self.lock:
+            self._values.update(validated)
+            return dict(self._values)
+
+    def reset(self) -> None:
+        values = self._from_env()
+        with self.lock:
+            self._values = values
 
 
 def json_response(payload: Any, status: int = 200) -> Response:

@@ -109,7 +109,7 @@ from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Request, Response
 
-from .core import AwsRequest, Sandbox, json_response
+from .core import AwsRequest, Sandbox, SettingsStore, json_response
 from .msk_topics import request_account
 
 HOOK_NAME = "kafkaconnect"
@@ -176,34 +176,11 @@ def settings_from_env() -> dict[str, int]:
     return settings
 
 
-class KafkaConnectSettings:
+class KafkaConnectSettings(SettingsStore):
     """The delays; ``settings["plugin_delay_ms"]`` reads one, ``seconds(key)`` a delay in s."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self._values = settings_from_env()
-
-    def __getitem__(self, key: str) -> int:
-        with self.lock:
-            return self._values[key]
-
-    def seconds(self, key: str) -> float:
-        return float(self[key]) / 1000.0
-
-    def snapshot(self) -> dict[str, int]:
-        with self.lock:
-            return dict(self._values)
-
-    def update(self, changes: dict[str, Any]) -> dict[str, int]:
-        validated = {k: validate_setting(k, v) for k, v in changes.items()}
-        with self.lock:
-            self._values.update(validated)
-            return dict(self._values)
-
-    def reset(self) -> None:
-        values = settings_from_env()
-        with self.lock:
-            self._values = values
+        super().__init__(settings_from_env, validate_setting)
 
 
 # ----------------------------------------------------------------------------- fail-next

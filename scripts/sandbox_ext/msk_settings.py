@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from .core import Sandbox, json_response
+from .core import Sandbox, SettingsStore, json_response
 
 INT_SETTINGS: dict[str, tuple[str, int]] = {
     "cluster_delay_ms": ("PINFRA_SANDBOX_CLUSTER_DELAY_MS", 0),
@@ -75,34 +74,11 @@ def settings_from_env() -> dict[str, Any]:
     return settings
 
 
-class MskSettings:
+class MskSettings(SettingsStore):
     """The settings; ``settings["topic_delay_ms"]`` reads one, ``seconds(key)`` a delay in s."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self._values = settings_from_env()
-
-    def __getitem__(self, key: str) -> Any:
-        with self.lock:
-            return self._values[key]
-
-    def seconds(self, key: str) -> float:
-        return float(self[key]) / 1000.0
-
-    def snapshot(self) -> dict[str, Any]:
-        with self.lock:
-            return dict(self._values)
-
-    def update(self, changes: dict[str, Any]) -> dict[str, Any]:
-        validated = {k: validate_setting(k, v) for k, v in changes.items()}
-        with self.lock:
-            self._values.update(validated)
-            return dict(self._values)
-
-    def reset(self) -> None:
-        values = settings_from_env()
-        with self.lock:
-            self._values = values
+        super().__init__(settings_from_env, validate_setting)
 
 
 _current: MskSettings | None = None

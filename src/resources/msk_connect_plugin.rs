@@ -315,6 +315,18 @@ fn artifact_error(error: ArtifactError) -> ResourceError {
     ResourceError::refused(error.to_string(), hint)
 }
 
+/// Adds or overwrites `tags` on an MSK Connect plugin or connector.
+pub(super) async fn tag(aws: &Aws, arn: &str, tags: &Tags) -> Result<(), AwsError> {
+    aws.kafkaconnect
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(tags.clone().into_iter().collect()))
+        .send()
+        .await
+        .or_aws("kafkaconnect:TagResource")?;
+    Ok(())
+}
+
 /// A failed or timed-out wait for an MSK Connect `what` (plugin, connector), as a resource error.
 pub(super) fn connect_wait_error(error: WaitError<ResourceError>, what: &str) -> ResourceError {
     match error {
@@ -421,13 +433,7 @@ impl Kind for MskConnectPlugin {
             }
             Some(live) => {
                 if change.touches("tags") {
-                    aws.kafkaconnect
-                        .tag_resource()
-                        .resource_arn(&live.arn)
-                        .set_tags(Some(desired.tags.clone().into_iter().collect()))
-                        .send()
-                        .await
-                        .or_aws("kafkaconnect:TagResource")?;
+                    tag(aws, &live.arn, &desired.tags).await?;
                 }
                 // Created by an interrupted run and still CREATING: wait for it.
                 if live.state != "ACTIVE" {

@@ -621,13 +621,7 @@ impl Kind for MskConnector {
             (Some(live), _) => {
                 let updated = self.update(aws, desired, live).await?;
                 if change.touches("tags") {
-                    aws.kafkaconnect
-                        .tag_resource()
-                        .resource_arn(&live.arn)
-                        .set_tags(Some(desired.tags.clone().into_iter().collect()))
-                        .send()
-                        .await
-                        .or_aws("kafkaconnect:TagResource")?;
+                    msk_connect_plugin::tag(aws, &live.arn, &desired.tags).await?;
                 }
                 updated
             }

@@ -144,6 +144,24 @@ impl S3Bucket {
     }
 }
 
+/// Turns on all four public access block settings of `bucket` (the plan's bucket, the lock bucket).
+pub async fn block_public_access(aws: &Aws, bucket: &str) -> Result<(), AwsError> {
+    let block = PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .block_public_policy(true)
+        .ignore_public_acls(true)
+        .restrict_public_buckets(true)
+        .build();
+    aws.s3
+        .put_public_access_block()
+        .bucket(bucket)
+        .public_access_block_configuration(block)
+        .send()
+        .await
+        .or_aws("s3:PutPublicAccessBlock")?;
+    Ok(())
+}
+
 impl Kind for S3Bucket {
     type Desired = Desired;
     type Live = Live;
@@ -277,19 +295,7 @@ impl Kind for S3Bucket {
             self.put_tags(aws, &desired.tags, live.map(|l| &l.tags)).await?;
         }
         if creating || change.touches("public_access_block") {
-            let block = PublicAccessBlockConfiguration::builder()
-                .block_public_acls(true)
-                .block_public_policy(true)
-                .ignore_public_acls(true)
-                .restrict_public_buckets(true)
-                .build();
-            aws.s3
-                .put_public_access_block()
-                .bucket(name)
-                .public_access_block_configuration(block)
-                .send()
-                .await
-                .or_aws("s3:PutPublicAccessBlock")?;
+            block_public_access(aws, name).await?;
         }
         if creating || change.touches("encryption") {
             self.put_encryption(aws).await?;
