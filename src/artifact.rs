@@ -158,19 +158,26 @@ pub fn inspect(bytes: &[u8], connector_class: Option<&str>) -> Result<Contents, 
 /// Finds the artifact `spec` names. A local file is read, hashed and checked now (against
 /// `connector_class`); a URL's hash is the plan's pin, and its bytes are fetched only by
 /// [`Artifact::bytes`].
-pub fn resolve(spec: &PluginSpec, plan_dir: &Path, cache_dir: &Path, connector_class: Option<&str>) -> Result<Artifact, ArtifactError> {
-    match &spec.source {
+pub fn resolve(
+    spec: &PluginSpec,
+    plan_dir: &Path,
+    cache_dir: &Path,
+    connector_class: Option<&str>,
+) -> Result<Option<Artifact>, ArtifactError> {
+    Ok(Some(match &spec.source {
+        // An existing plugin: no zip.
+        ArtifactSource::Existing => return Ok(None),
         ArtifactSource::File(file) => {
             let path = plan_dir.join(file);
             let bytes = read_limited(&path)?;
             inspect(&bytes, connector_class).map_err(|problem| ArtifactError::Invalid { origin: path.display().to_string(), problem })?;
-            Ok(Artifact { sha256: sha256_hex(&bytes), origin: Origin::File(path) })
+            Artifact { sha256: sha256_hex(&bytes), origin: Origin::File(path) }
         }
-        ArtifactSource::Url { url, sha256 } => Ok(Artifact {
+        ArtifactSource::Url { url, sha256 } => Artifact {
             sha256: sha256.clone(),
             origin: Origin::Url { url: url.clone(), cache: cache_dir.join("plugins").join(format!("{sha256}.zip")) },
-        }),
-    }
+        },
+    }))
 }
 
 fn read_limited(path: &Path) -> Result<Vec<u8>, ArtifactError> {

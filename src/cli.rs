@@ -70,6 +70,9 @@ pub enum ColorChoice {
 pub enum Command {
     /// Write a new, commented plan (asks on a terminal; flags alone work in scripts).
     Init(InitArgs),
+    /// Write a plan that reproduces a pipeline built by hand (found by the seed's names), and
+    /// list every live value it keeps. Reads only; the next apply adopts what it found.
+    Import(ImportArgs),
     /// Check a plan without contacting AWS.
     Validate(PlanArgs),
     /// Show what apply would change. Exit code 0: no changes, 2: changes, 1: error.
@@ -106,6 +109,24 @@ pub struct InitArgs {
     /// Where to write the plan; never overwritten.
     #[arg(value_name = "PATH", default_value = "plan.toml")]
     pub path: std::path::PathBuf,
+}
+
+/// `pinfra import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    // The environment's name and the region are the global `--env` and `--region`.
+    /// The user id the hand-built resources' names derive from.
+    #[arg(long, value_name = "ID")]
+    pub user_id: String,
+    /// The MSK cluster, by name or ARN; default: the region's only cluster.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// The project (the `pinfra:plan` tag); default `pipeline`.
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// Where to write the plan; never overwritten.
+    #[arg(long, value_name = "PLAN", default_value = "plan.toml")]
+    pub out: std::path::PathBuf,
 }
 
 /// `pinfra unlock`.

@@ -13,6 +13,10 @@ use minijinja::{Environment, UndefinedBehavior, context};
 use crate::plan::Plan;
 
 /// The templates pinfra ships: `(file name, text)`.
+/// A line only pinfra's `user-data.sh` holds (its log file): how `import` tells an instance set
+/// up by pinfra from one set up by hand.
+pub const USER_DATA_MARKER: &str = "/var/log/pinfra-user-data.log";
+
 pub const EMBEDDED: [(&str, &str); 3] = [
     ("client.properties.j2", include_str!("../templates/client.properties.j2")),
     ("kafka-rest.properties.j2", include_str!("../templates/kafka-rest.properties.j2")),

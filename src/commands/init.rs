@@ -89,7 +89,7 @@ fn prompt(question: &str, default: Option<&str>) -> anyhow::Result<String> {
 }
 
 /// The plan's text; every value is written as a TOML string (JSON string syntax is TOML's).
-fn render(env: &str, user_id: &str, region: &str, cluster: &str, project: &str) -> anyhow::Result<String> {
+pub(super) fn render(env: &str, user_id: &str, region: &str, cluster: &str, project: &str) -> anyhow::Result<String> {
     let quote = |v: &str| serde_json::to_string(v).unwrap_or_default();
     let mut templates = minijinja::Environment::new();
     templates.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
@@ -102,7 +102,7 @@ fn render(env: &str, user_id: &str, region: &str, cluster: &str, project: &str) 
 }
 
 /// Creates `path`, failing if it appeared meanwhile (never overwrites).
-fn write_new(path: &Path, text: &str) -> anyhow::Result<()> {
+pub(super) fn write_new(path: &Path, text: &str) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }

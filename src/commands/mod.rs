@@ -4,6 +4,7 @@
 mod apply;
 mod destroy;
 mod diff;
+mod import;
 mod init;
 mod output;
 mod render;
@@ -60,6 +61,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match &cli.command {
         Command::Validate(args) => validate::run(args, &cli.global, &env, out),
         Command::Init(args) => init::run(args, &cli.global, &env, out),
+        Command::Import(args) => import::run(args, &cli.global, &env, out).await,
         Command::Diff(args) => diff::run(args, &cli.global, &env, out).await,
         Command::Apply(args) => apply::run(args, &cli.global, &env, out).await,
         Command::Destroy(args) => destroy::run(args, &cli.global, &env, out).await,
@@ -98,7 +100,7 @@ pub fn load_artifact(path: &Path, plan: &Plan, env: &Environment, out: Output) -
     let plan_dir = path.parent().map_or_else(|| Path::new(".").to_owned(), Path::to_owned);
     let class = connect.connector.config.get("connector.class").map(String::as_str);
     match artifact::resolve(&connect.plugin, &plan_dir, &env.cache_dir, class) {
-        Ok(found) => Ok(Some(Arc::new(found))),
+        Ok(found) => Ok(found.map(Arc::new)),
         Err(error) => {
             let text = std::fs::read_to_string(path).unwrap_or_default();
             let name = path.display().to_string();

@@ -48,6 +48,9 @@ pub enum ArtifactSource {
         /// The expected SHA-256 of the download.
         sha256: String,
     },
+    /// No zip: the custom plugin [`PluginSpec::name`] exists already (made by hand) and is used
+    /// as it is (`existing = "<name>"`); pinfra adopts it and never uploads or replaces it.
+    Existing,
 }
 
 /// `[connect.connector]`.
@@ -153,11 +156,31 @@ pub(super) fn read_connect(d: &mut Diagnostics, mut table: Table<'_, '_>, cx: &C
 
 fn read_plugin(d: &mut Diagnostics, mut t: Table<'_, '_>, vars: Option<&Variables<'_>>) -> Option<PluginSpec> {
     let given_name = t.string(d, "name");
+    let existing = t.string(d, "existing");
     let source = t.string(d, "source");
     let url = t.string(d, "url");
     let sha256 = t.string(d, "sha256");
     let prefix = t.string(d, "key_prefix");
     t.finish(d);
+    if let Some(existing) = existing {
+        let others = [("name", &given_name), ("source", &source), ("url", &url), ("sha256", &sha256), ("key_prefix", &prefix)];
+        if let Some((key, Some(value))) = others.iter().find(|(_, v)| v.is_some()) {
+            d.push(
+                Diagnostic::error(format!("`existing` and `{key}` are both set"), Some(value.span()))
+                    .with_label("not with `existing`")
+                    .with_hint("`existing` names a custom plugin that exists already, by its full name; drop the other keys"),
+            );
+            return None;
+        }
+        let span = existing.span();
+        let plugin_name = name(d, Some(existing), "", vars, "plugin name", |n| connect_name("plugin name", n, 128))?;
+        return Some(PluginSpec {
+            name: plugin_name,
+            source: ArtifactSource::Existing,
+            source_span: span,
+            key_prefix: "pinfra/plugins/".into(),
+        });
+    }
     // The hash suffix takes 13 characters of MSK Connect's 128.
     let plugin_name = name(d, given_name, "{user_id}-plugin", vars, "plugin name", |n| connect_name("plugin name", n, 115));
     let key_prefix = match prefix {
@@ -215,7 +238,9 @@ fn read_plugin(d: &mut Diagnostics, mut t: Table<'_, '_>, vars: Option<&Variable
             d.push(
                 Diagnostic::error("missing required key `connect.plugin.source`", Some(0..0))
                     .with_label("[connect.plugin] needs a zip")
-                    .with_hint("add `source = \"artifacts/confluentinc-kafka-connect-s3-10.0.3.zip\"`, or `url` and `sha256`"),
+                    .with_hint(
+                        "add `source = \"artifacts/confluentinc-kafka-connect-s3-10.0.3.zip\"`, or `url` and `sha256`, or `existing = \"<plugin name>\"`",
+                    ),
             );
             return None;
         }

@@ -17,7 +17,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 pub use api::ApiSpec;
-pub use connect::{ArtifactSource, Capacity, ConnectSpec, ConnectorSpec, LogDelivery, PluginSpec};
+pub use connect::{ArtifactSource, Capacity, ConnectSpec, ConnectorSpec, LogDelivery, PluginSpec, SEED_SINK_CONFIG};
 use interpolate::Variables;
 use reader::{SpannedString, Table};
 use rules::Invalid;
@@ -78,8 +78,21 @@ pub struct KafkaClientSpec {
     pub instance_type: String,
     /// A pinned AMI; `None`: the latest Amazon Linux 2023 from the public SSM parameter.
     pub ami: Option<String>,
-    /// Size of the encrypted root volume, in GiB; default 20.
+    /// Size of the root volume, in GiB; default 20.
     pub root_volume_gib: i32,
+    /// Whether the root volume is encrypted; default true (false only to adopt an instance
+    /// made without encryption, warning PF004).
+    pub root_volume_encrypted: bool,
+    /// Whether the instance metadata service requires IMDSv2 tokens; default true (false only
+    /// to adopt an instance that allows IMDSv1, warning PF005).
+    pub imdsv2: bool,
+    /// Whether pinfra manages the instance's user-data; default true. False for an instance set
+    /// up by other means (by hand over SSH, as in the seed): its user-data is not compared, so a
+    /// different one never replaces it (a new instance still gets pinfra's).
+    pub manage_user_data: bool,
+    /// Whether `ssh_key_name` names a key pair that exists already (`ssh_key_name` given without
+    /// `ssh_public_key`): the instance is launched with it and compared against it.
+    pub ssh_key_existing: bool,
     /// An SSH public key to import as the instance's key pair; pinfra never creates or writes
     /// private keys.
     pub ssh_public_key: Option<String>,
@@ -180,6 +193,9 @@ pub struct RoleSpec {
     pub name: String,
     /// Instance profile name; default: the role's name, as the console does.
     pub instance_profile: String,
+    /// Whether pinfra manages the role's trust policy and its inline policy; default true.
+    /// False for an adopted role whose policies were made by hand: only its tags are managed.
+    pub manage_policies: bool,
 }
 
 /// The `[bucket]` section.
@@ -734,13 +750,13 @@ fn name(
 }
 
 fn read_role(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Option<&Variables<'_>>) -> Option<RoleSpec> {
-    let (role_name, profile) = match table {
+    let (role_name, profile, manage_policies) = match table {
         Some(mut t) => {
-            let fields = (t.string(d, "name"), t.string(d, "instance_profile"));
+            let fields = (t.string(d, "name"), t.string(d, "instance_profile"), t.bool(d, "manage_policies"));
             t.finish(d);
             fields
         }
-        None => (None, None),
+        None => (None, None, None),
     };
     // Both names are checked before either failure ends the section: every error is reported.
     let role_name = name(d, role_name, "{user_id}-ec2-access-role", vars, "role name", |n| rules::iam_name(n, 64));
@@ -748,7 +764,11 @@ fn read_role(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Option<&Va
         Some(p) => name(d, Some(p), "", vars, "instance profile name", |n| rules::iam_name(n, 128)),
         None => role_name.clone(),
     };
-    Some(RoleSpec { name: role_name?, instance_profile: instance_profile? })
+    Some(RoleSpec {
+        name: role_name?,
+        instance_profile: instance_profile?,
+        manage_policies: manage_policies.is_none_or(toml::Spanned::into_inner),
+    })
 }
 
 fn read_bucket(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Option<&Variables<'_>>) -> Option<BucketSpec> {
@@ -859,6 +879,7 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
     let (mut group, mut vpc, mut ssh_sources) = (None, None, Vec::new());
     let (mut instance_name, mut instance_type, mut ami, mut root_volume) = (None, None, None, None);
     let (mut ssh_public_key, mut ssh_key_name) = (None, None);
+    let (mut encrypted, mut imdsv2, mut manage_user_data) = (None, None, None);
     let mut proxy_sources: Option<Vec<SpannedString>> = None;
     if let Some(mut t) = table {
         for key in [
@@ -885,8 +906,28 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
         root_volume = t.integer(d, "root_volume_gib", 8..=16_384);
         ssh_public_key = t.string(d, "ssh_public_key");
         ssh_key_name = t.string(d, "ssh_key_name");
+        encrypted = t.bool(d, "root_volume_encrypted");
+        imdsv2 = t.bool(d, "imdsv2");
+        manage_user_data = t.bool(d, "manage_user_data");
         t.finish(d);
     }
+    if let Some(flag) = encrypted.as_ref().filter(|f| !*f.get_ref()) {
+        d.push(
+            Diagnostic::warning("the Kafka client's root volume is not encrypted", Some(flag.span()))
+                .with_code("PF004")
+                .with_label("unencrypted")
+                .with_hint("drop `root_volume_encrypted` once the instance can be replaced: a new one gets an encrypted volume"),
+        );
+    }
+    if let Some(flag) = imdsv2.as_ref().filter(|f| !*f.get_ref()) {
+        d.push(
+            Diagnostic::warning("the Kafka client allows IMDSv1 (instance metadata without a token)", Some(flag.span()))
+                .with_code("PF005")
+                .with_label("IMDSv1")
+                .with_hint("drop `imdsv2 = false`: software that reads instance metadata with IMDSv1 only is the exception"),
+        );
+    }
+    let ssh_key_existing = ssh_public_key.is_none() && ssh_key_name.is_some();
     let key_ok = ssh_public_key.as_ref().is_none_or(|k| check(d, k, "SSH public key", rules::ssh_public_key));
     let ssh_key_name = name(d, ssh_key_name, "{user_id}-kafka-client", vars, "key pair name", |n| {
         if n.is_empty() || n.len() > 255 || !n.is_ascii() {
@@ -990,6 +1031,10 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
         instance_type: instance_type.map_or_else(|| "t3.micro".to_owned(), toml::Spanned::into_inner),
         ami: ami.map(toml::Spanned::into_inner),
         root_volume_gib: root_volume.map_or(20, |v| i32::try_from(*v.get_ref()).unwrap_or(20)),
+        root_volume_encrypted: encrypted.is_none_or(toml::Spanned::into_inner),
+        imdsv2: imdsv2.is_none_or(toml::Spanned::into_inner),
+        manage_user_data: manage_user_data.is_none_or(toml::Spanned::into_inner),
+        ssh_key_existing,
         security_group,
         vpc_id: vpc.map(toml::Spanned::into_inner),
         proxy_sources,

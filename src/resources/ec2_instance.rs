@@ -98,6 +98,10 @@ pub struct Desired {
     /// The user-data, once the role ARN and the brokers are known.
     user_data: Value,
     root_volume_gib: i32,
+    root_volume_encrypted: bool,
+    imdsv2: bool,
+    /// Whether the user-data is compared (false: the instance was set up by other means).
+    manage_user_data: bool,
     /// The key pair name and the digest of its public key, when SSH is planned.
     key: Option<(String, String)>,
     /// Why the user-data could not be rendered (a broken `--templates` override).
@@ -120,7 +124,7 @@ impl Desired {
         let (Value::Known(Json::String(user_data)), Value::Known(Json::String(group))) = (&self.user_data, &self.security_group) else {
             return None;
         };
-        let identity = format!(
+        let mut identity = format!(
             "{owner}|{}|{}|{}|{}|{}|{group}|{:?}|{:?}",
             self.ami.as_deref().unwrap_or_default(),
             self.instance_type,
@@ -130,6 +134,13 @@ impl Desired {
             self.tags,
             self.key
         );
+        // Only the exceptions are added, so the tokens of default launches stay as they were.
+        if !self.root_volume_encrypted {
+            identity.push_str("|unencrypted");
+        }
+        if !self.imdsv2 {
+            identity.push_str("|imdsv1");
+        }
         Some(format!("pinfra-{}", &sha256(&identity)[..48]))
     }
 }
@@ -150,6 +161,10 @@ pub struct Live {
     public_dns: Option<String>,
     public_ip: Option<String>,
     tags: Tags,
+}
+
+fn http_tokens(imdsv2: bool) -> HttpTokensState {
+    if imdsv2 { HttpTokensState::Required } else { HttpTokensState::Optional }
 }
 
 fn sha256(text: &str) -> String {
@@ -245,7 +260,7 @@ impl Ec2Instance {
                 .user_data(BASE64.encode(user_data))
                 .metadata_options(
                     InstanceMetadataOptionsRequest::builder()
-                        .http_tokens(HttpTokensState::Required)
+                        .http_tokens(http_tokens(desired.imdsv2))
                         .http_endpoint(InstanceMetadataEndpointState::Enabled)
                         .build(),
                 )
@@ -256,7 +271,7 @@ impl Ec2Instance {
                             EbsBlockDevice::builder()
                                 .volume_size(desired.root_volume_gib)
                                 .volume_type(VolumeType::Gp3)
-                                .encrypted(true)
+                                .encrypted(desired.root_volume_encrypted)
                                 .delete_on_termination(true)
                                 .build(),
                         )
@@ -395,11 +410,19 @@ impl Kind for Ec2Instance {
             security_group: inputs.get(&self.security_group, "id"),
             user_data,
             root_volume_gib: self.spec.root_volume_gib,
+            root_volume_encrypted: self.spec.root_volume_encrypted,
+            imdsv2: self.spec.imdsv2,
+            manage_user_data: self.spec.manage_user_data,
             render_error,
-            key: self.key_pair.as_ref().map(|id| {
-                let digest = inputs.string(id, "public_key_sha256").unwrap_or_default();
-                (id.name.clone(), digest)
-            }),
+            key: match &self.key_pair {
+                Some(id) => {
+                    let digest = inputs.string(id, "public_key_sha256").unwrap_or_default();
+                    Some((id.name.clone(), digest))
+                }
+                // A key pair that exists already, by name.
+                None if self.spec.ssh_key_existing => Some((self.spec.ssh_key_name.clone(), String::new())),
+                None => None,
+            },
             tags: self.tags.clone(),
         }
     }
@@ -416,7 +439,11 @@ impl Kind for Ec2Instance {
         if desired.ami_pinned || live.is_none() {
             fields.known("ami", desired.ami.clone().unwrap_or_default(), live.map(|l| Json::from(l.ami.clone())), true);
         }
-        fields.field("user_data_sha256", desired.user_data_sha256(), live.map(|l| Json::from(l.user_data_sha256.clone())), true);
+        // Unmanaged user-data (an instance set up by hand) is not compared: a new instance
+        // still gets pinfra's.
+        if desired.manage_user_data || live.is_none() {
+            fields.field("user_data_sha256", desired.user_data_sha256(), live.map(|l| Json::from(l.user_data_sha256.clone())), true);
+        }
         fields.known("instance_type", desired.instance_type.clone(), live.map(|l| Json::from(l.instance_type.clone())), false);
         let profile_matches = |l: &Live| l.profile_arn.as_deref().is_some_and(|arn| arn.ends_with(&format!("/{}", desired.profile)));
         fields.known(
@@ -425,7 +452,7 @@ impl Kind for Ec2Instance {
             live.map(|l| if profile_matches(l) { Json::from(desired.profile.clone()) } else { Json::from(l.profile_arn.clone()) }),
             true,
         );
-        fields.known("metadata_http_tokens", "required", live.map(|l| Json::from(l.http_tokens.clone())), false);
+        fields.known("metadata_http_tokens", http_tokens(desired.imdsv2).as_str(), live.map(|l| Json::from(l.http_tokens.clone())), false);
         let live_groups = live.map(|l| Json::from(l.security_groups.clone()));
         let wanted_groups = match &desired.security_group {
             Value::Known(Json::String(id)) => Value::of(vec![id.clone()]),
@@ -433,7 +460,12 @@ impl Kind for Ec2Instance {
         };
         fields.field("security_groups", wanted_groups, live_groups, false);
         let volume = |(size, encrypted): (i32, bool)| serde_json::json!({"size_gib": size, "encrypted": encrypted});
-        fields.known("root_volume", volume((desired.root_volume_gib, true)), live.map(|l| l.root_volume.map_or(Json::Null, volume)), true);
+        fields.known(
+            "root_volume",
+            volume((desired.root_volume_gib, desired.root_volume_encrypted)),
+            live.map(|l| l.root_volume.map_or(Json::Null, volume)),
+            true,
+        );
         if let Some(live) = live
             && live.state == "stopped"
         {
@@ -493,7 +525,7 @@ impl Kind for Ec2Instance {
                     aws.ec2
                         .modify_instance_metadata_options()
                         .instance_id(&live.id)
-                        .http_tokens(HttpTokensState::Required)
+                        .http_tokens(http_tokens(desired.imdsv2))
                         .http_endpoint(InstanceMetadataEndpointState::Enabled)
                         .send()
                         .await
@@ -555,6 +587,9 @@ mod tests {
             security_group: Value::of("sg-1"),
             user_data: Value::of(user_data),
             root_volume_gib: 20,
+            root_volume_encrypted: true,
+            imdsv2: true,
+            manage_user_data: true,
             key: None,
             render_error: None,
             tags: Tags::from([("Name".into(), "n".into())]),
@@ -600,6 +635,24 @@ mod tests {
             let got: Vec<(&str, bool)> = changes.iter().map(|c| (c.path.as_str(), c.forces_replace)).collect();
             assert_eq!(got, expected, "{name}");
         }
+    }
+
+    #[test]
+    fn a_hand_built_instance_is_held_to_what_the_plan_says_of_it() {
+        let mut d = desired("#!/bin/bash\n");
+        d.manage_user_data = false;
+        d.root_volume_encrypted = false;
+        d.imdsv2 = false;
+        let mut l = live("set up by hand over SSH");
+        l.user_data_sha256 = None;
+        l.root_volume = Some((20, false));
+        l.http_tokens = Some("optional".into());
+        assert_eq!(Ec2Instance::diff(&d, Some(&l)).unwrap(), vec![], "unmanaged user-data, the live volume and IMDS kept");
+        l.root_volume = Some((20, true));
+        let paths: Vec<String> = Ec2Instance::diff(&d, Some(&l)).unwrap().into_iter().map(|c| c.path).collect();
+        assert_eq!(paths, ["root_volume"], "what the plan pins is still compared");
+        let created: Vec<String> = Ec2Instance::diff(&d, None).unwrap().into_iter().map(|c| c.path).collect();
+        assert!(created.contains(&"user_data_sha256".to_owned()), "a new instance gets pinfra's user-data: {created:?}");
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub struct IamRole {
     pub cluster: ResourceId,
     /// The plan's connector, whose consumer group is `connect-<name>`.
     pub connector: Option<String>,
+    /// Whether pinfra manages the trust policy and its inline policy on an existing role
+    /// (`[role] manage_policies`); a role pinfra creates always gets them.
+    pub manage_policies: bool,
     /// Tags, ownership included.
     pub tags: Tags,
 }
@@ -53,6 +56,7 @@ pub struct Desired {
     trust: Value,
     /// Unknown until the cluster's ARN is known.
     policy: Value,
+    manage_policies: bool,
     tags: Tags,
 }
 
@@ -307,7 +311,7 @@ impl Kind for IamRole {
             Some(arn) => Value::Known(trust_policy(Some(&arn))),
             None => Value::Unknown,
         };
-        Desired { trust, policy, tags: self.tags.clone() }
+        Desired { trust, policy, manage_policies: self.manage_policies, tags: self.tags.clone() }
     }
 
     fn diff(desired: &Desired, live: Option<&Live>) -> Result<Vec<FieldChange>, ResourceError> {
@@ -317,8 +321,11 @@ impl Kind for IamRole {
             Value::Unknown => Value::Unknown,
         };
         let mut fields = Fields::new(live.is_none());
-        fields.field("trust", canonical_value(&desired.trust), live.and_then(|l| l.trust.as_ref()).map(canonical), false);
-        fields.field("policy", canonical_value(&desired.policy), live.and_then(|l| l.policy.as_ref()).map(canonical), false);
+        // An adopted role whose policies are its own: only its tags are pinfra's.
+        if desired.manage_policies || live.is_none() {
+            fields.field("trust", canonical_value(&desired.trust), live.and_then(|l| l.trust.as_ref()).map(canonical), false);
+            fields.field("policy", canonical_value(&desired.policy), live.and_then(|l| l.policy.as_ref()).map(canonical), false);
+        }
         fields.tags("tags", &desired.tags, live.map(|l| &l.tags));
         Ok(fields.finish())
     }
@@ -332,6 +339,15 @@ impl Kind for IamRole {
     }
 
     async fn apply(&self, aws: &Aws, desired: &Desired, live: Option<&Live>, change: &Change) -> Result<Outputs, ResourceError> {
+        if let Some(live) = live
+            && !change.touches("trust")
+            && !change.touches("policy")
+        {
+            if change.touches("tags") {
+                aws.iam.tag_role().role_name(&self.name).set_tags(Some(iam_tags(&desired.tags))).send().await.or_aws("iam:TagRole")?;
+            }
+            return Ok(Outputs::from([("arn", Value::of(live.arn.clone())), ("name", Value::of(self.name.clone()))]));
+        }
         let (Value::Known(policy), Value::Known(trust)) = (&desired.policy, &desired.trust) else {
             return Err(ResourceError::refused(
                 format!("the policy of {} depends on a value that is still unknown", self.id()),
@@ -459,7 +475,12 @@ mod tests {
     }
 
     fn desired(policy: Value) -> Desired {
-        Desired { trust: Value::Known(trust_policy(Some(SELF))), policy, tags: Tags::from([("pinfra:env".into(), "dev".into())]) }
+        Desired {
+            trust: Value::Known(trust_policy(Some(SELF))),
+            policy,
+            manage_policies: true,
+            tags: Tags::from([("pinfra:env".into(), "dev".into())]),
+        }
     }
 
     fn live() -> Live {
@@ -469,6 +490,10 @@ mod tests {
             policy: Some(pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), None)),
             tags: Tags::from([("pinfra:env".into(), "dev".into())]),
         }
+    }
+
+    fn other_bucket_unmanaged() -> Value {
+        Value::Known(pipeline_policy(CLUSTER, "other-bucket", "0a1b", &scope(), None))
     }
 
     fn paths(changes: &[FieldChange]) -> Vec<&str> {
@@ -492,7 +517,19 @@ mod tests {
             ("statement order is not a change", desired(policy.clone()), Some(reordered), vec![]),
             ("policy change", desired(other_bucket), Some(live()), vec!["policy"]),
             ("unknown policy is a change", desired(Value::Unknown), Some(live()), vec!["policy"]),
-            ("missing tag", desired(policy), Some(untagged), vec!["tags.pinfra:env"]),
+            ("missing tag", desired(policy.clone()), Some(untagged.clone()), vec!["tags.pinfra:env"]),
+            (
+                "policies not managed: only tags",
+                Desired { manage_policies: false, ..desired(other_bucket_unmanaged()) },
+                Some(untagged),
+                vec!["tags.pinfra:env"],
+            ),
+            (
+                "policies not managed, but a new role gets them",
+                Desired { manage_policies: false, ..desired(policy) },
+                None,
+                vec!["trust", "policy", "tags.pinfra:env"],
+            ),
         ];
         for (name, desired, live, expected) in cases {
             let changes = IamRole::diff(&desired, live.as_ref()).expect(name);
@@ -561,6 +598,7 @@ mod tests {
             topics: TopicScope::default(),
             cluster: ResourceId::new(msk_cluster::KIND, "c"),
             connector: None,
+            manage_policies: true,
             tags: Tags::new(),
         }
     }

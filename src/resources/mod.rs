@@ -99,6 +99,7 @@ pub fn for_plan(plan: &Arc<Plan>, context: &Context) -> Vec<Box<dyn Node>> {
             },
             cluster: cluster_id,
             connector: plan.connect.as_ref().map(|c| c.connector.name.clone()),
+            manage_policies: plan.role.manage_policies,
             tags: tags.clone(),
         }),
         Box::new(iam_instance_profile::IamInstanceProfile {
@@ -140,28 +141,31 @@ pub fn for_plan(plan: &Arc<Plan>, context: &Context) -> Vec<Box<dyn Node>> {
             endpoint: context.endpoint.clone(),
         }));
     }
-    if let (Some(connect), Some(artifact)) = (&plan.connect, &context.artifact) {
-        nodes.extend(connect_nodes(plan, connect, artifact, context, &tags));
+    if let Some(connect) = &plan.connect {
+        nodes.extend(connect_nodes(plan, connect, context.artifact.as_ref(), context, &tags));
     }
     nodes
 }
 
 /// The current plugin, every older plugin of the plan's base name (to clean up), and the
-/// connector.
+/// connector. Without a zip (`existing`), the plugin is the one of that name, and there are no
+/// older ones.
 fn connect_nodes(
     plan: &Plan,
     connect: &crate::plan::ConnectSpec,
-    artifact: &Arc<crate::artifact::Artifact>,
+    artifact: Option<&Arc<crate::artifact::Artifact>>,
     context: &Context,
     tags: &Tags,
 ) -> Vec<Box<dyn Node>> {
-    let current = msk_connect_plugin::plugin_name(&connect.plugin.name, artifact);
+    let existing = artifact.is_none();
+    let current = artifact.map_or_else(|| connect.plugin.name.clone(), |a| msk_connect_plugin::plugin_name(&connect.plugin.name, a));
     let connector_id = ResourceId::new(msk_connector::KIND, &connect.connector.name);
     let bucket_id = ResourceId::new(s3_bucket::KIND, &plan.bucket.name);
     let plugin = |name: &str, artifact: Option<Arc<crate::artifact::Artifact>>| msk_connect_plugin::MskConnectPlugin {
         name: name.to_owned(),
         key: format!("{}{}-{}.zip", connect.plugin.key_prefix, connect.plugin.name, artifact.as_ref().map_or("", |a| a.sha256.as_str())),
         artifact,
+        existing: false,
         connector_class: connect.connector.config.get("connector.class").cloned(),
         bucket: bucket_id.clone(),
         connector: connector_id.clone(),
@@ -174,7 +178,7 @@ fn connect_nodes(
         .connect
         .iter()
         .flat_map(|listing| &listing.plugins)
-        .filter(|p| p.name != current)
+        .filter(|p| p.name != current && !existing)
         .map(|p| plugin(&p.name, None))
         .collect();
     let connector = msk_connector::MskConnector {
@@ -188,7 +192,8 @@ fn connect_nodes(
         discovery: Arc::clone(&context.discovery),
         poll: context.options.poll,
     };
-    let mut nodes: Vec<Box<dyn Node>> = vec![Box::new(plugin(&current, Some(Arc::clone(artifact)))), Box::new(connector)];
+    let current_plugin = msk_connect_plugin::MskConnectPlugin { existing, ..plugin(&current, artifact.map(Arc::clone)) };
+    let mut nodes: Vec<Box<dyn Node>> = vec![Box::new(current_plugin), Box::new(connector)];
     nodes.extend(older.into_iter().map(|p| Box::new(p) as Box<dyn Node>));
     nodes
 }
@@ -275,6 +280,13 @@ pub fn connect_checks(plan: &Plan) -> ConnectFindings {
             "the connector writes to bucket `{bucket}` (config `s3.bucket.name`), which is not the plan's bucket `{}`\n  hint: set `[bucket] name = \"{bucket}\"` so that pinfra manages it (an existing bucket is adopted), or drop the override",
             plan.bucket.name
         ));
+    }
+    if !plan.role.manage_policies {
+        findings.notes.push(format!(
+            "role `{}` keeps its own policies (`manage_policies = false`): pinfra does not check what they grant the connector",
+            plan.role.name
+        ));
+        return findings;
     }
     let cluster_arn = match &plan.msk.cluster {
         crate::plan::ClusterRef::Arn(arn) => arn.clone(),

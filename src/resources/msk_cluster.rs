@@ -173,7 +173,10 @@ pub async fn discover(aws: &Aws, plan: &Plan) -> Result<Discovery, AwsError> {
         async { if needs_subnets { default_subnets(aws).await.map(Some) } else { Ok(None) } },
         async {
             match &plan.connect {
-                Some(spec) => super::msk_connect_plugin::list(aws, &spec.plugin.name).await.map(Some),
+                Some(spec) => {
+                    let exact = spec.plugin.source == crate::plan::ArtifactSource::Existing;
+                    super::msk_connect_plugin::list(aws, &spec.plugin.name, exact).await.map(Some)
+                }
                 None => Ok(None),
             }
         },

@@ -69,9 +69,10 @@ impl ConnectListing {
     }
 }
 
-/// Lists the plugins named `<base>-...` and every connector, all pages.
-pub async fn list(aws: &Aws, base: &str) -> Result<ConnectListing, AwsError> {
-    let prefix = format!("{base}-");
+/// Lists the plugins named `<base>-<12 hex>` (or, with `exact`, the plugin named `base`) and
+/// every connector, all pages.
+pub async fn list(aws: &Aws, base: &str, exact: bool) -> Result<ConnectListing, AwsError> {
+    let prefix = if exact { base.to_owned() } else { format!("{base}-") };
     let plugins = async {
         let mut out = Vec::new();
         let mut token = None;
@@ -89,7 +90,8 @@ pub async fn list(aws: &Aws, base: &str) -> Result<ConnectListing, AwsError> {
                 // The prefix filter is a prefix: `a-plugin-x` also matches base `a-plugin-x`'s
                 // neighbours; keep exactly `<base>-<12 hex>`.
                 let Some(hash) = name.strip_prefix(&prefix) else { continue };
-                if hash.len() != 12 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+                let wanted = if exact { hash.is_empty() } else { hash.len() == 12 && hash.chars().all(|c| c.is_ascii_hexdigit()) };
+                if !wanted {
                     continue;
                 }
                 let location = p
@@ -146,8 +148,12 @@ pub fn plugin_name(base: &str, artifact: &Artifact) -> String {
 pub struct MskConnectPlugin {
     /// Full name, `<base>-<hash>`.
     pub name: String,
-    /// The zip, for the current plugin; `None` for an older plugin the plan no longer wants.
+    /// The zip, for the current plugin; `None` for an older plugin the plan no longer wants,
+    /// and for an existing one.
     pub artifact: Option<Arc<Artifact>>,
+    /// A plugin that exists already (`existing = "<name>"`): wanted, adopted, never uploaded or
+    /// replaced.
+    pub existing: bool,
     /// The connector class the zip must hold.
     pub connector_class: Option<String>,
     /// The plan's bucket, where the zip is uploaded.
@@ -168,6 +174,7 @@ pub struct MskConnectPlugin {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
     location: String,
+    existing: bool,
     tags: Tags,
 }
 
@@ -245,7 +252,7 @@ impl MskConnectPlugin {
             Ok(out) => out.custom_plugin_arn().unwrap_or_default().to_owned(),
             // Created by an interrupted earlier run: the name holds the hash, so it is this zip.
             Err(e) if e.is_code(&["ConflictException"]) => {
-                let listing = list(aws, self.name.rsplit_once('-').map_or(&*self.name, |(base, _)| base)).await?;
+                let listing = list(aws, self.name.rsplit_once('-').map_or(&*self.name, |(base, _)| base), false).await?;
                 listing.plugins.into_iter().find(|p| p.name == self.name).map(|p| p.arn).ok_or(e)?
             }
             Err(e) => return Err(e.into()),
@@ -350,7 +357,11 @@ impl Kind for MskConnectPlugin {
     }
 
     fn depends_on(&self) -> Vec<ResourceId> {
-        if self.artifact.is_some() { vec![self.bucket.clone()] } else { vec![self.connector.clone()] }
+        match (&self.artifact, self.existing) {
+            (Some(_), _) => vec![self.bucket.clone()],
+            (None, true) => Vec::new(),
+            (None, false) => vec![self.connector.clone()],
+        }
     }
 
     fn destroy_depends_on(&self) -> Vec<ResourceId> {
@@ -360,7 +371,7 @@ impl Kind for MskConnectPlugin {
     }
 
     fn presence(&self) -> Presence {
-        if self.artifact.is_some() { Presence::Wanted } else { Presence::Unwanted }
+        if self.artifact.is_some() || self.existing { Presence::Wanted } else { Presence::Unwanted }
     }
 
     fn keep_unwanted(live: &Live) -> Option<String> {
@@ -394,15 +405,26 @@ impl Kind for MskConnectPlugin {
     }
 
     fn desired(&self, _inputs: &Inputs) -> Desired {
-        Desired { location: self.location(), tags: self.tags.clone() }
+        Desired { location: self.location(), existing: self.existing, tags: self.tags.clone() }
     }
 
     fn diff(desired: &Desired, live: Option<&Live>) -> Result<Vec<FieldChange>, ResourceError> {
+        if desired.existing && live.is_none() {
+            return Err(ResourceError::refused(
+                "the custom plugin named by `[connect.plugin] existing` does not exist",
+                "check its name in the MSK Connect console, or give `source` (the zip) so that pinfra makes the plugin",
+            ));
+        }
         let mut fields = Fields::new(live.is_none());
         if let Some(live) = live {
             // A plugin that failed to create is replaced; one being created or deleted is waited
             // for by apply.
-            if live.state == "CREATE_FAILED" {
+            if live.state == "CREATE_FAILED" && desired.existing {
+                return Err(ResourceError::refused(
+                    "the custom plugin named by `[connect.plugin] existing` failed to create (CREATE_FAILED)",
+                    "make the plugin again by hand, or give `source` (the zip) so that pinfra makes one",
+                ));
+            } else if live.state == "CREATE_FAILED" {
                 fields.known("state", "ACTIVE", Some(Json::String(live.state.clone())), true);
             } else if live.state != "ACTIVE" {
                 // Left CREATING by an interrupted run: apply waits for it, so the connector
@@ -425,8 +447,39 @@ impl Kind for MskConnectPlugin {
     }
 
     async fn apply(&self, aws: &Aws, desired: &Desired, live: Option<&Live>, change: &Change) -> Result<Outputs, ResourceError> {
-        let Some(artifact) = &self.artifact else { return Ok(Outputs::new()) };
-        let arn = match live {
+        let arn = match (live, &self.artifact) {
+            // An existing plugin: tags only (diff refused a missing or failed one).
+            (Some(live), None) if self.existing => {
+                if change.touches("tags") {
+                    tag(aws, &live.arn, &desired.tags).await?;
+                }
+                if live.state != "ACTIVE" {
+                    self.wait_active(aws, &live.arn).await?;
+                }
+                live.arn.clone()
+            }
+            (_, None) => return Ok(Outputs::new()),
+            (live, Some(artifact)) => self.converge(aws, artifact, desired, live, change).await?,
+        };
+        Ok(Outputs::from([(OUTPUT_ARN, Value::of(arn)), ("name", Value::of(self.name.clone()))]))
+    }
+
+    async fn delete(&self, aws: &Aws, live: &Live) -> Result<(), ResourceError> {
+        self.remove(aws, live).await
+    }
+}
+
+impl MskConnectPlugin {
+    /// Creates, replaces, tags or waits for the plan's content-addressed plugin.
+    async fn converge(
+        &self,
+        aws: &Aws,
+        artifact: &Artifact,
+        desired: &Desired,
+        live: Option<&Live>,
+        change: &Change,
+    ) -> Result<String, ResourceError> {
+        Ok(match live {
             Some(live) if change.action == crate::engine::Action::Replace => {
                 self.remove(aws, live).await?;
                 self.create(aws, artifact, &desired.tags).await?
@@ -442,12 +495,7 @@ impl Kind for MskConnectPlugin {
                 live.arn.clone()
             }
             None => self.create(aws, artifact, &desired.tags).await?,
-        };
-        Ok(Outputs::from([(OUTPUT_ARN, Value::of(arn)), ("name", Value::of(self.name.clone()))]))
-    }
-
-    async fn delete(&self, aws: &Aws, live: &Live) -> Result<(), ResourceError> {
-        self.remove(aws, live).await
+        })
     }
 }
 
@@ -466,7 +514,11 @@ mod tests {
     }
 
     fn desired() -> Desired {
-        Desired { location: "arn:aws:s3:::b/pinfra/plugins/p.zip".into(), tags: Tags::from([("pinfra:env".into(), "dev".into())]) }
+        Desired {
+            location: "arn:aws:s3:::b/pinfra/plugins/p.zip".into(),
+            existing: false,
+            tags: Tags::from([("pinfra:env".into(), "dev".into())]),
+        }
     }
 
     #[test]
