@@ -1,0 +1,1207 @@
+//! `pinfra import --user-id ID [--region R] [--cluster NAME] [--env NAME] [--out PLAN]`: finds a
+//! pipeline built by hand (the seed's way: in the console) by the names the seed's naming gives,
+//! and writes a plan that reproduces it, so that the next `diff` shows it adopted, not created
+//! or replaced.
+//!
+//! It only reads. Where a live value differs from pinfra's default, the plan keeps the live value
+//! and the report on stdout lists it; what the plan cannot reproduce (and the adopting apply will
+//! therefore change) is listed too. The plan is parsed before it is written, and an existing
+//! file is never overwritten.
+//!
+//! Discovery happens in [`discover`] (AWS calls only); [`generate`] turns what was found into
+//! the plan's text and the report, a pure function tested without AWS.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use aws_sdk_ec2::types::Filter;
+use base64::Engine as _;
+
+use crate::aws::{Aws, AwsError, Classify};
+use crate::cli::{GlobalArgs, ImportArgs};
+use crate::commands::{ExitStatus, Reported};
+use crate::diagnostics::SourceFile;
+use crate::plan::SEED_SINK_CONFIG;
+use crate::resources::{self, Discovery};
+use crate::settings::{self, Environment, Output};
+
+/// Runs the command.
+pub async fn run(args: &ImportArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
+    let path = &args.out;
+    if path.exists() {
+        return Err(Reported(format!(
+            "`{}` exists already; pinfra import never overwrites a file\n  hint: name another file with --out",
+            path.display()
+        ))
+        .into());
+    }
+    let Some(region) = global.region.clone().or_else(|| env.aws_region.clone()) else {
+        return Err(Reported(
+            "import needs the region of the hand-built pipeline\n  hint: pass --region (for example --region us-east-1)".into(),
+        )
+        .into());
+    };
+    let env_name = global.env.clone().unwrap_or_else(|| "dev".to_owned());
+    let project = args.project.clone().unwrap_or_else(|| "pipeline".to_owned());
+    let (aws_settings, warning) = settings::aws(global, env, &region)?;
+    if let Some(warning) = warning
+        && !out.quiet
+    {
+        eprintln!("warning: {warning}");
+    }
+    let aws = Aws::connect(&aws_settings).await;
+    let cluster = match &args.cluster {
+        Some(cluster) => cluster.clone(),
+        None => only_cluster(&aws, &region).await?,
+    };
+    // The default plan for these names: it tells discovery what to look for.
+    let base_text = super::init::render(&env_name, &args.user_id, &region, &cluster, &project)?;
+    let parsed = crate::plan::parse(&base_text);
+    let Some(base) = parsed.plan else {
+        let name = format!("{} (the plan for these flags)", path.display());
+        SourceFile { name: &name, text: &base_text }.emit(&parsed.diagnostics, out.color_stderr);
+        return Err(Reported("these flags do not make a valid plan; nothing was read".into()).into());
+    };
+    let spinner = super::spinner(out, format!("looking for the pipeline of user id {} in {region}", args.user_id));
+    let found = discover(&aws, &base).await;
+    spinner.finish_and_clear();
+    let found =
+        found.map_err(|e| Reported(format!("{e}\n  hint: {}", e.hint().unwrap_or_else(|| "check the credentials and region".into()))))?;
+    let generated = generate(&Header { env: env_name, project, region, user_id: args.user_id.clone(), cluster }, &found);
+    let parsed = crate::plan::parse(&generated.text);
+    if parsed.diagnostics.has_errors() {
+        let name = path.display().to_string();
+        SourceFile { name: &name, text: &generated.text }.emit(&parsed.diagnostics, out.color_stderr);
+        return Err(Reported(format!("{}: the live values do not make a valid plan; nothing was written", path.display())).into());
+    }
+    super::init::write_new(path, &generated.text)?;
+    print!("{}", generated.report(&path.display().to_string()));
+    if !out.quiet {
+        let p = path.display();
+        eprintln!("next: pinfra diff {p}   # what was found shows as adopt; then pinfra apply {p}");
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// The region's only MSK cluster, or an error listing them.
+async fn only_cluster(aws: &Aws, region: &str) -> anyhow::Result<String> {
+    let mut names = Vec::new();
+    let mut pages = aws.kafka.list_clusters_v2().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.or_aws("kafka:ListClustersV2")?;
+        names.extend(page.cluster_info_list().iter().filter_map(|c| c.cluster_name()).map(str::to_owned));
+    }
+    match names.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(Reported(format!("there is no MSK cluster in {region}\n  hint: pass --cluster, or --region of the pipeline")).into()),
+        many => {
+            Err(Reported(format!("{region} has {} MSK clusters ({})\n  hint: pass --cluster NAME", many.len(), many.join(", "))).into())
+        }
+    }
+}
+
+/// The values the plan's `[environment]` and `[msk]` get.
+#[derive(Debug, Clone)]
+pub struct Header {
+    /// Environment name.
+    pub env: String,
+    /// Project.
+    pub project: String,
+    /// Region.
+    pub region: String,
+    /// User id.
+    pub user_id: String,
+    /// The cluster, by name or ARN, as given.
+    pub cluster: String,
+}
+
+/// What was found in the account.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// Topics under `<user_id>.`: name, partitions, replication factor.
+    pub topics: Vec<(String, i32, i32)>,
+    /// The cluster's broker subnets and security groups.
+    pub cluster_network: (Vec<String>, Vec<String>),
+    /// The role.
+    pub role: Option<FoundRole>,
+    /// The bucket.
+    pub bucket: Option<FoundBucket>,
+    /// The Kafka client instance and its security group.
+    pub instance: Option<FoundInstance>,
+    /// The custom plugin the connector runs (or the one of the seed's name).
+    pub plugin: Option<FoundPlugin>,
+    /// The connector.
+    pub connector: Option<FoundConnector>,
+    /// The REST API.
+    pub api: Option<FoundApi>,
+}
+
+/// The IAM role.
+#[derive(Debug, Clone, Default)]
+pub struct FoundRole {
+    /// Name.
+    pub name: String,
+    /// Whether it has pinfra's inline policy.
+    pub has_pinfra_policy: bool,
+    /// Its other policies: inline names and attached ARNs.
+    pub other_policies: Vec<String>,
+}
+
+/// The bucket.
+#[derive(Debug, Clone, Default)]
+pub struct FoundBucket {
+    /// Name.
+    pub name: String,
+    /// `Enabled`, `Suspended`, or `None` (never enabled).
+    pub versioning: Option<String>,
+    /// `AES256`, `aws:kms` (with its key), or `None`.
+    pub encryption: Option<(String, Option<String>)>,
+    /// Whether all four public access block settings are on.
+    pub public_access_blocked: bool,
+}
+
+/// The Kafka client instance.
+#[derive(Debug, Clone, Default)]
+pub struct FoundInstance {
+    /// Its `Name` tag.
+    pub name: String,
+    /// Instance id.
+    pub id: String,
+    /// Instance type.
+    pub instance_type: String,
+    /// AMI.
+    pub ami: String,
+    /// Root volume size (GiB) and encryption.
+    pub root_volume: Option<(i32, bool)>,
+    /// `required` or `optional`.
+    pub http_tokens: Option<String>,
+    /// Whether its user-data is one pinfra rendered.
+    pub pinfra_user_data: bool,
+    /// Key pair name.
+    pub key_name: Option<String>,
+    /// Instance profile name.
+    pub profile: Option<String>,
+    /// Public DNS name.
+    pub public_dns: Option<String>,
+    /// The security group (the first the instance has).
+    pub security_group: Option<FoundGroup>,
+}
+
+/// The instance's security group.
+#[derive(Debug, Clone, Default)]
+pub struct FoundGroup {
+    /// Group name.
+    pub name: String,
+    /// Its VPC, when it is not the region's default VPC.
+    pub vpc_id: Option<String>,
+    /// Ingress rules: (protocol, from port, to port, IPv4 CIDR), one per CIDR.
+    pub ingress: Vec<(String, i32, i32, String)>,
+    /// Ingress rules from other security groups or IPv6 ranges (not reproducible).
+    pub other_ingress: usize,
+}
+
+/// The custom plugin.
+#[derive(Debug, Clone, Default)]
+pub struct FoundPlugin {
+    /// Name.
+    pub name: String,
+    /// State.
+    pub state: String,
+}
+
+/// The connector.
+#[derive(Debug, Clone, Default)]
+pub struct FoundConnector {
+    /// Name.
+    pub name: String,
+    /// State.
+    pub state: String,
+    /// Kafka Connect version.
+    pub kafka_connect_version: String,
+    /// Its whole configuration.
+    pub config: BTreeMap<String, String>,
+    /// `(mcu, workers)` when provisioned.
+    pub provisioned: Option<(i32, i32)>,
+    /// `(mcu, min, max, scale in %, scale out %, max tasks)` when autoscaling.
+    pub autoscaling: Option<(i32, i32, i32, i32, i32, i32)>,
+    /// Subnets and security groups.
+    pub network: (Vec<String>, Vec<String>),
+    /// Role it runs as (name, from its ARN).
+    pub role: String,
+    /// CloudWatch log group, when logs go there.
+    pub log_group: Option<String>,
+    /// S3 log delivery: bucket and prefix.
+    pub log_bucket: Option<(String, String)>,
+    /// Whether it uses IAM authentication and TLS (what pinfra always sets).
+    pub iam_and_tls: bool,
+}
+
+/// The REST API.
+#[derive(Debug, Clone, Default)]
+pub struct FoundApi {
+    /// Name.
+    pub name: String,
+    /// Endpoint type (`REGIONAL`, `EDGE`, `PRIVATE`).
+    pub endpoint: String,
+    /// The stage (the first if several) and the others' names.
+    pub stage: Option<String>,
+    /// Other stages.
+    pub other_stages: Vec<String>,
+    /// `*/*` throttling of the stage: rate and burst.
+    pub throttling: Option<(f64, i32)>,
+    /// Whether the stage's deployment carries pinfra's fingerprint.
+    pub pinfra_deployment: bool,
+    /// Whether the ANY method on `{proxy+}` requires an API key; `None`: no such method.
+    pub api_key_required: Option<bool>,
+    /// The integration's type and URI.
+    pub integration: Option<(String, String)>,
+}
+
+/// Everything [`discover`] reads, concurrently where it can.
+pub async fn discover(aws: &Aws, base: &crate::plan::Plan) -> Result<Found, AwsError> {
+    let discovery = resources::discover(aws, base).await?;
+    let Some(cluster) = &discovery.cluster else {
+        return Err(AwsError::Other {
+            operation: "kafka:ListClustersV2",
+            detail: format!("no MSK cluster `{}` in {}", base.msk.cluster.name(), base.environment.region),
+        });
+    };
+    let mut found = Found {
+        topics: discovery.topics.iter().flatten().map(|(name, t)| (name.clone(), t.partitions, t.replication_factor)).collect(),
+        cluster_network: (cluster.subnets.clone(), cluster.security_groups.clone()),
+        ..Found::default()
+    };
+    let user_id = &base.environment.user_id;
+    let (instance, connector, api) = tokio::join!(
+        find_instance(aws, &base.kafka_client.instance_name, user_id),
+        find_connector(aws, base, &discovery),
+        find_api(aws, base)
+    );
+    found.instance = instance?;
+    let (connector, plugin) = connector?;
+    found.connector = connector;
+    found.plugin = plugin;
+    found.api = api?;
+    // The role: the seed's name, else the instance's, else the connector's.
+    let profile_role = match found.instance.as_ref().and_then(|i| i.profile.clone()) {
+        Some(profile) => profile_role(aws, &profile).await?,
+        None => None,
+    };
+    let candidates = [Some(base.role.name.clone()), profile_role, found.connector.as_ref().map(|c| c.role.clone())];
+    for name in candidates.into_iter().flatten() {
+        if let Some(role) = find_role(aws, &name).await? {
+            found.role = Some(role);
+            break;
+        }
+    }
+    let bucket_candidates =
+        [Some(base.bucket.name.clone()), found.connector.as_ref().and_then(|c| c.config.get("s3.bucket.name").cloned())];
+    for name in bucket_candidates.into_iter().flatten() {
+        if let Some(bucket) = find_bucket(aws, &name).await? {
+            found.bucket = Some(bucket);
+            break;
+        }
+    }
+    Ok(found)
+}
+
+async fn profile_role(aws: &Aws, profile: &str) -> Result<Option<String>, AwsError> {
+    match aws.iam.get_instance_profile().instance_profile_name(profile).send().await.or_aws("iam:GetInstanceProfile") {
+        Ok(out) => Ok(out.instance_profile().and_then(|p| p.roles().first()).map(|r| r.role_name().to_owned())),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+async fn find_role(aws: &Aws, name: &str) -> Result<Option<FoundRole>, AwsError> {
+    match aws.iam.get_role().role_name(name).send().await.or_aws("iam:GetRole") {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let (inline, attached) =
+        tokio::join!(aws.iam.list_role_policies().role_name(name).send(), aws.iam.list_attached_role_policies().role_name(name).send());
+    let inline: Vec<String> = inline.or_aws("iam:ListRolePolicies")?.policy_names().to_vec();
+    let attached: Vec<String> = attached
+        .or_aws("iam:ListAttachedRolePolicies")?
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn())
+        .map(str::to_owned)
+        .collect();
+    let has_pinfra_policy = inline.iter().any(|p| p == resources::iam_role::POLICY_NAME);
+    let other_policies = inline.into_iter().filter(|p| p != resources::iam_role::POLICY_NAME).chain(attached).collect();
+    Ok(Some(FoundRole { name: name.to_owned(), has_pinfra_policy, other_policies }))
+}
+
+async fn find_bucket(aws: &Aws, name: &str) -> Result<Option<FoundBucket>, AwsError> {
+    match aws.s3.head_bucket().bucket(name).send().await.or_aws("s3:HeadBucket") {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let (versioning, encryption, block) = tokio::join!(
+        aws.s3.get_bucket_versioning().bucket(name).send(),
+        aws.s3.get_bucket_encryption().bucket(name).send(),
+        aws.s3.get_public_access_block().bucket(name).send()
+    );
+    let versioning = versioning.or_aws("s3:GetBucketVersioning")?.status().map(|s| s.as_str().to_owned());
+    let encryption = match encryption.or_aws("s3:GetBucketEncryption") {
+        Ok(out) => out
+            .server_side_encryption_configuration()
+            .and_then(|c| c.rules().first())
+            .and_then(|r| r.apply_server_side_encryption_by_default())
+            .map(|d| (d.sse_algorithm().as_str().to_owned(), d.kms_master_key_id().map(str::to_owned))),
+        Err(e) if e.is_code(&["ServerSideEncryptionConfigurationNotFoundError"]) => None,
+        Err(e) => return Err(e),
+    };
+    let public_access_blocked = match block.or_aws("s3:GetPublicAccessBlock") {
+        Ok(out) => out.public_access_block_configuration().is_some_and(|c| {
+            [c.block_public_acls(), c.ignore_public_acls(), c.block_public_policy(), c.restrict_public_buckets()]
+                .iter()
+                .all(|v| *v == Some(true))
+        }),
+        Err(e) if e.is_code(&["NoSuchPublicAccessBlockConfiguration"]) => false,
+        Err(e) => return Err(e),
+    };
+    Ok(Some(FoundBucket { name: name.to_owned(), versioning, encryption, public_access_blocked }))
+}
+
+/// The instance named `name`, else the only one whose `Name` tag holds the user id.
+async fn find_instance(aws: &Aws, name: &str, user_id: &str) -> Result<Option<FoundInstance>, AwsError> {
+    let live =
+        || Filter::builder().name("instance-state-name").values("pending").values("running").values("stopping").values("stopped").build();
+    let by_name = |pattern: &str| {
+        aws.ec2.describe_instances().filters(Filter::builder().name("tag:Name").values(pattern).build()).filters(live()).send()
+    };
+    let mut instances: Vec<aws_sdk_ec2::types::Instance> =
+        by_name(name).await.or_aws("ec2:DescribeInstances")?.reservations().iter().flat_map(|r| r.instances()).cloned().collect();
+    if instances.is_empty() {
+        instances = by_name(&format!("*{user_id}*"))
+            .await
+            .or_aws("ec2:DescribeInstances")?
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .cloned()
+            .collect();
+        if instances.len() > 1 {
+            return Err(AwsError::Other {
+                operation: "ec2:DescribeInstances",
+                detail: format!(
+                    "{} instances have `{user_id}` in their Name tag and none is named `{name}`; rename the Kafka client `{name}`",
+                    instances.len()
+                ),
+            });
+        }
+    }
+    let Some(instance) = instances.into_iter().next() else { return Ok(None) };
+    let id = instance.instance_id().unwrap_or_default().to_owned();
+    let tag_name = instance.tags().iter().find(|t| t.key() == Some("Name")).and_then(|t| t.value()).unwrap_or(name).to_owned();
+    let root_volume_id = instance
+        .block_device_mappings()
+        .iter()
+        .find(|m| m.device_name() == instance.root_device_name())
+        .and_then(|m| m.ebs())
+        .and_then(|e| e.volume_id())
+        .map(str::to_owned);
+    let group_id = instance.security_groups().first().and_then(|g| g.group_id()).map(str::to_owned);
+    let (user_data, volume, group) = tokio::join!(
+        aws.ec2.describe_instance_attribute().instance_id(&id).attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData).send(),
+        async {
+            match &root_volume_id {
+                Some(v) => aws.ec2.describe_volumes().volume_ids(v).send().await.map(Some),
+                None => Ok(None),
+            }
+        },
+        async {
+            match &group_id {
+                Some(g) => find_group(aws, g).await,
+                None => Ok(None),
+            }
+        }
+    );
+    let user_data = user_data
+        .or_aws("ec2:DescribeInstanceAttribute")?
+        .user_data()
+        .and_then(|u| u.value())
+        .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let root_volume = volume
+        .or_aws("ec2:DescribeVolumes")?
+        .and_then(|v| v.volumes().first().map(|v| (v.size().unwrap_or_default(), v.encrypted().unwrap_or(false))));
+    Ok(Some(FoundInstance {
+        name: tag_name,
+        instance_type: instance.instance_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+        ami: instance.image_id().unwrap_or_default().to_owned(),
+        root_volume,
+        http_tokens: instance.metadata_options().and_then(|m| m.http_tokens()).map(|t| t.as_str().to_owned()),
+        pinfra_user_data: user_data.contains(crate::render::USER_DATA_MARKER),
+        key_name: instance.key_name().map(str::to_owned),
+        profile: instance.iam_instance_profile().and_then(|p| p.arn()).and_then(|arn| arn.rsplit('/').next()).map(str::to_owned),
+        public_dns: instance.public_dns_name().filter(|d| !d.is_empty()).map(str::to_owned),
+        security_group: group?,
+        id,
+    }))
+}
+
+async fn find_group(aws: &Aws, id: &str) -> Result<Option<FoundGroup>, AwsError> {
+    let out = aws.ec2.describe_security_groups().group_ids(id).send().await.or_aws("ec2:DescribeSecurityGroups")?;
+    let Some(group) = out.security_groups().first() else { return Ok(None) };
+    let vpc = group.vpc_id().map(str::to_owned);
+    let default_vpc = aws
+        .ec2
+        .describe_vpcs()
+        .filters(Filter::builder().name("is-default").values("true").build())
+        .send()
+        .await
+        .or_aws("ec2:DescribeVpcs")?
+        .vpcs()
+        .first()
+        .and_then(|v| v.vpc_id())
+        .map(str::to_owned);
+    let mut ingress = Vec::new();
+    let mut other_ingress = 0;
+    for permission in group.ip_permissions() {
+        let protocol = permission.ip_protocol().unwrap_or_default().to_owned();
+        let (from, to) = (permission.from_port().unwrap_or(-1), permission.to_port().unwrap_or(-1));
+        other_ingress += permission.user_id_group_pairs().len() + permission.ipv6_ranges().len() + permission.prefix_list_ids().len();
+        for range in permission.ip_ranges() {
+            if let Some(cidr) = range.cidr_ip() {
+                ingress.push((protocol.clone(), from, to, cidr.to_owned()));
+            }
+        }
+    }
+    Ok(Some(FoundGroup {
+        name: group.group_name().unwrap_or_default().to_owned(),
+        vpc_id: vpc.filter(|v| Some(v) != default_vpc.as_ref()),
+        ingress,
+        other_ingress,
+    }))
+}
+
+/// The connector of the seed's name and the plugin it runs; without a connector, the plugin of
+/// the seed's name.
+async fn find_connector(
+    aws: &Aws,
+    base: &crate::plan::Plan,
+    discovery: &Discovery,
+) -> Result<(Option<FoundConnector>, Option<FoundPlugin>), AwsError> {
+    let Some(connect) = &base.connect else { return Ok((None, None)) };
+    let name = &connect.connector.name;
+    let listing = aws.kafkaconnect.list_connectors().connector_name_prefix(name).send().await.or_aws("kafkaconnect:ListConnectors")?;
+    let arn =
+        listing.connectors().iter().find(|c| c.connector_name() == Some(name.as_str())).and_then(|c| c.connector_arn()).map(str::to_owned);
+    let connector = match arn {
+        Some(arn) => Some(aws.kafkaconnect.describe_connector().connector_arn(arn).send().await.or_aws("kafkaconnect:DescribeConnector")?),
+        None => None,
+    };
+    let plugin_arn = connector
+        .as_ref()
+        .and_then(|c| c.plugins().iter().find_map(|p| p.custom_plugin().and_then(|c| c.custom_plugin_arn())).map(str::to_owned));
+    let plugin = match plugin_arn {
+        Some(arn) => {
+            let out = aws
+                .kafkaconnect
+                .describe_custom_plugin()
+                .custom_plugin_arn(arn)
+                .send()
+                .await
+                .or_aws("kafkaconnect:DescribeCustomPlugin")?;
+            Some(FoundPlugin {
+                name: out.name().unwrap_or_default().to_owned(),
+                state: out.custom_plugin_state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            })
+        }
+        None => {
+            let listing = resources::msk_connect_plugin::list(aws, &connect.plugin.name, true).await?;
+            listing.plugins.into_iter().next().map(|p| FoundPlugin { name: p.name, state: p.state })
+        }
+    };
+    let _ = discovery;
+    let Some(c) = connector else { return Ok((None, plugin)) };
+    let cluster = c.kafka_cluster().and_then(|k| k.apache_kafka_cluster());
+    let vpc = cluster.and_then(|k| k.vpc());
+    let capacity = c.capacity();
+    let logs = c.log_delivery().and_then(|l| l.worker_log_delivery());
+    let found = FoundConnector {
+        name: name.clone(),
+        state: c.connector_state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        kafka_connect_version: c.kafka_connect_version().unwrap_or_default().to_owned(),
+        config: c.connector_configuration().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+        provisioned: capacity.and_then(|c| c.provisioned_capacity()).map(|p| (p.mcu_count(), p.worker_count())),
+        autoscaling: capacity.and_then(|c| c.auto_scaling()).map(|a| {
+            (
+                a.mcu_count(),
+                a.min_worker_count(),
+                a.max_worker_count(),
+                a.scale_in_policy().map_or(0, |p| p.cpu_utilization_percentage()),
+                a.scale_out_policy().map_or(0, |p| p.cpu_utilization_percentage()),
+                a.max_autoscaling_task_count(),
+            )
+        }),
+        network: (vpc.map(|v| v.subnets().to_vec()).unwrap_or_default(), vpc.map(|v| v.security_groups().to_vec()).unwrap_or_default()),
+        role: c.service_execution_role_arn().and_then(|arn| arn.rsplit('/').next()).unwrap_or_default().to_owned(),
+        log_group: logs.and_then(|l| l.cloud_watch_logs()).filter(|c| c.enabled()).and_then(|c| c.log_group()).map(str::to_owned),
+        log_bucket: logs
+            .and_then(|l| l.s3())
+            .filter(|s| s.enabled())
+            .map(|s| (s.bucket().unwrap_or_default().to_owned(), s.prefix().unwrap_or_default().to_owned())),
+        iam_and_tls: c.kafka_cluster_client_authentication().and_then(|a| a.authentication_type()).map(|t| t.as_str()) == Some("IAM")
+            && c.kafka_cluster_encryption_in_transit().and_then(|e| e.encryption_type()).map(|t| t.as_str()) == Some("TLS"),
+    };
+    Ok((Some(found), plugin))
+}
+
+async fn find_api(aws: &Aws, base: &crate::plan::Plan) -> Result<Option<FoundApi>, AwsError> {
+    let Some(spec) = &base.api else { return Ok(None) };
+    let mut api = None;
+    let mut position = None;
+    loop {
+        let page = aws.apigateway.get_rest_apis().limit(500).set_position(position).send().await.or_aws("apigateway:GetRestApis")?;
+        api = api.or_else(|| page.items().iter().find(|a| a.name() == Some(spec.name.as_str())).cloned());
+        position = page.position().map(str::to_owned);
+        if api.is_some() || position.is_none() || page.items().is_empty() {
+            break;
+        }
+    }
+    let Some(api) = api else { return Ok(None) };
+    let id = api.id().unwrap_or_default().to_owned();
+    let endpoint =
+        api.endpoint_configuration().and_then(|e| e.types().first()).map_or_else(|| "EDGE".to_owned(), |t| t.as_str().to_owned());
+    let (resources, stages) = tokio::join!(
+        aws.apigateway.get_resources().rest_api_id(&id).limit(500).send(),
+        aws.apigateway.get_stages().rest_api_id(&id).send()
+    );
+    let proxy = resources
+        .or_aws("apigateway:GetResources")?
+        .items()
+        .iter()
+        .find(|r| r.path() == Some("/{proxy+}"))
+        .and_then(|r| r.id())
+        .map(str::to_owned);
+    let method = match &proxy {
+        Some(resource) => match aws
+            .apigateway
+            .get_method()
+            .rest_api_id(&id)
+            .resource_id(resource)
+            .http_method("ANY")
+            .send()
+            .await
+            .or_aws("apigateway:GetMethod")
+        {
+            Ok(m) => Some(m),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    let mut stages: Vec<aws_sdk_apigateway::types::Stage> = stages.or_aws("apigateway:GetStages")?.item().to_vec();
+    // The plan's stage first, if it is there.
+    stages.sort_by_key(|s| s.stage_name() != Some(spec.stage.as_str()));
+    let stage = stages.first();
+    let pinfra_deployment = match stage.and_then(|s| s.deployment_id()) {
+        Some(deployment) => aws
+            .apigateway
+            .get_deployment()
+            .rest_api_id(&id)
+            .deployment_id(deployment)
+            .send()
+            .await
+            .or_aws("apigateway:GetDeployment")?
+            .description()
+            .is_some_and(|d| d.starts_with("pinfra route ")),
+        None => false,
+    };
+    Ok(Some(FoundApi {
+        name: spec.name.clone(),
+        endpoint,
+        stage: stage.and_then(|s| s.stage_name()).map(str::to_owned),
+        other_stages: stages.iter().skip(1).filter_map(|s| s.stage_name()).map(str::to_owned).collect(),
+        throttling: stage
+            .and_then(|s| s.method_settings())
+            .and_then(|m| m.get("*/*"))
+            .map(|s| (s.throttling_rate_limit(), s.throttling_burst_limit())),
+        pinfra_deployment,
+        api_key_required: method.as_ref().map(|m| m.api_key_required().unwrap_or(false)),
+        integration: method
+            .as_ref()
+            .and_then(|m| m.method_integration())
+            .map(|i| (i.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default(), i.uri().unwrap_or_default().to_owned())),
+    }))
+}
+
+/// The plan's text and the report.
+#[derive(Debug, Clone, Default)]
+pub struct Generated {
+    /// The plan.
+    pub text: String,
+    /// Live values that differ from pinfra's defaults, kept in the plan.
+    pub kept: Vec<String>,
+    /// What the first apply changes beyond adopting (the plan cannot keep it), each with why.
+    pub changes: Vec<String>,
+    /// What was not found: the first apply creates it.
+    pub missing: Vec<String>,
+}
+
+impl Generated {
+    /// The report users read.
+    pub fn report(&self, path: &str) -> String {
+        let mut out = format!("wrote {path}\n");
+        let mut section = |title: &str, items: &[String]| {
+            if !items.is_empty() {
+                let _ = writeln!(out, "{title}:");
+                for item in items {
+                    let _ = writeln!(out, "  - {item}");
+                }
+            }
+        };
+        section("kept as found (differs from pinfra's defaults)", &self.kept);
+        section("changed by the first apply (the plan cannot keep it)", &self.changes);
+        section("not found (the first apply creates it)", &self.missing);
+        out
+    }
+}
+
+/// A TOML string (JSON's string syntax is TOML's basic string).
+fn q(value: &str) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn list(values: &[String]) -> String {
+    format!("[{}]", values.iter().map(|v| q(v)).collect::<Vec<_>>().join(", "))
+}
+
+/// A live value as a plan string that takes placeholders: braces doubled (literal), and the
+/// user id written as `{user_id}` where the value derives from it.
+fn templated(value: &str, user_id: &str) -> String {
+    let literal = value.replace('{', "{{").replace('}', "}}");
+    if user_id.is_empty() { literal } else { literal.replace(user_id, "{user_id}") }
+}
+
+fn sorted(list: &[String]) -> Vec<String> {
+    let mut list = list.to_vec();
+    list.sort();
+    list
+}
+
+/// The plan that reproduces `found`, and the report.
+pub fn generate(header: &Header, found: &Found) -> Generated {
+    let mut g = Generated::default();
+    let uid = header.user_id.as_str();
+    let t = |name: &str| q(&templated(name, uid));
+    let text = &mut g.text;
+    let _ = writeln!(text, "# The pipeline of user id {uid}, as `pinfra import` found it in {}.", header.region);
+    let _ = writeln!(text, "# Values that differ from pinfra's defaults are kept as found; the format is docs/plan.md.");
+    let _ = writeln!(
+        text,
+        "\n[environment]\nname = {}\nproject = {}\nregion = {}\nuser_id = {}",
+        q(&header.env),
+        q(&header.project),
+        q(&header.region),
+        q(uid)
+    );
+    let _ = writeln!(text, "\n[msk]\ncluster = {}", q(&header.cluster));
+    if found.topics.is_empty() {
+        g.missing.push(format!("topics under `{uid}.`: the plan lists the seed's three (`{uid}.pin`, `{uid}.geo`, `{uid}.user`)"));
+        for suffix in ["pin", "geo", "user"] {
+            let _ = writeln!(text, "\n[[topics]]\nname = \"{{user_id}}.{suffix}\"\npartitions = 3\nreplication_factor = 3");
+        }
+    }
+    for (name, partitions, replication) in &found.topics {
+        let _ = writeln!(text, "\n[[topics]]\nname = {}\npartitions = {partitions}\nreplication_factor = {replication}", t(name));
+    }
+
+    // [role]
+    let role_default = format!("{uid}-ec2-access-role");
+    let role_name = found.role.as_ref().map_or(role_default.clone(), |r| r.name.clone());
+    let _ = writeln!(text, "\n[role]\nname = {}", t(&role_name));
+    match &found.role {
+        Some(role) => {
+            if role.name != role_default {
+                g.kept.push(format!("role is `{}` (pinfra's default `{role_default}`)", role.name));
+            }
+            if !role.has_pinfra_policy {
+                let _ = writeln!(text, "manage_policies = false   # its policies were made by hand; pinfra manages only its tags");
+                let policies = if role.other_policies.is_empty() { "none".to_owned() } else { role.other_policies.join(", ") };
+                g.kept.push(format!(
+                    "role `{}` keeps its own policies ({policies}): `manage_policies = false`; drop it to have pinfra add its least-privilege policy and trust",
+                    role.name
+                ));
+            }
+        }
+        None => g.missing.push(format!("the role `{role_name}` and its instance profile")),
+    }
+    if let Some(profile) = found.instance.as_ref().and_then(|i| i.profile.as_ref()).filter(|p| **p != role_name) {
+        let _ = writeln!(text, "instance_profile = {}", t(profile));
+        g.kept.push(format!("instance profile is `{profile}` (pinfra's default: the role's name)"));
+    }
+
+    // [bucket]
+    let bucket_default = format!("user-{uid}-bucket");
+    let bucket_name = found.bucket.as_ref().map_or(bucket_default.clone(), |b| b.name.clone());
+    let _ = writeln!(text, "\n[bucket]\nname = {}", t(&bucket_name));
+    match &found.bucket {
+        Some(bucket) => {
+            if bucket.name != bucket_default {
+                g.kept.push(format!("bucket is `{}` (pinfra's default `{bucket_default}`)", bucket.name));
+            }
+            if bucket.versioning.as_deref() == Some("Enabled") {
+                let _ = writeln!(text, "versioning = true");
+                g.kept.push(format!("bucket `{}` has versioning on", bucket.name));
+            }
+            match &bucket.encryption {
+                Some((algorithm, key)) if algorithm == "aws:kms" => {
+                    let _ = writeln!(text, "encryption = \"sse-kms\"");
+                    if let Some(key) = key {
+                        let _ = writeln!(text, "kms_key_arn = {}", q(key));
+                    }
+                    g.kept.push(format!("bucket `{}` is encrypted with SSE-KMS", bucket.name));
+                }
+                Some(_) => {}
+                None => g.changes.push(format!("bucket `{}` has no default encryption: the apply turns on SSE-S3", bucket.name)),
+            }
+            if !bucket.public_access_blocked {
+                g.changes
+                    .push(format!("bucket `{}` does not block all public access: the apply turns the public access block on", bucket.name));
+            }
+        }
+        None => g.missing.push(format!("the bucket `{bucket_name}`")),
+    }
+
+    // [kafka_client]
+    let port = api_port(found).unwrap_or(8082);
+    let _ = writeln!(text, "\n[kafka_client]\nrest_proxy_port = {port}");
+    if port != 8082 {
+        g.kept.push(format!("the REST proxy listens on port {port} (pinfra's default 8082)"));
+    }
+    match &found.instance {
+        Some(instance) => client_section(&mut g, instance, port, uid),
+        None => g.missing.push(format!("the Kafka client instance `{uid}-kafka-client` and its security group")),
+    }
+
+    // [connect]
+    let text = &mut g.text;
+    match &found.plugin {
+        Some(plugin) => {
+            let _ = writeln!(
+                text,
+                "\n[connect.plugin]\n# Made by hand: used as it is (pinfra never uploads or replaces it).\nexisting = {}",
+                t(&plugin.name)
+            );
+            g.kept.push(format!(
+                "plugin `{}` is used as it is (`existing`); to let pinfra manage the zip, give `source` instead (a new, content-addressed plugin)",
+                plugin.name
+            ));
+            if plugin.state != "ACTIVE" {
+                g.changes
+                    .push(format!("plugin `{}` is {}: pinfra uses an existing plugin only once it is ACTIVE", plugin.name, plugin.state));
+            }
+        }
+        None => {
+            let _ = writeln!(text, "\n[connect.plugin]\nsource = \"artifacts/confluentinc-kafka-connect-s3-10.0.3.zip\"");
+            g.missing.push(format!("the custom plugin `{uid}-plugin`: put the Confluent S3 sink's zip at artifacts/ beside the plan"));
+        }
+    }
+    match &found.connector {
+        Some(connector) => connector_section(&mut g, connector, found, header, &bucket_name, &role_name),
+        None => {
+            let _ = writeln!(g.text, "\n[connect.connector]\ntopics_regex = \"{{user_id}}.*\"");
+            g.missing.push(format!("the connector `{uid}-connector`"));
+        }
+    }
+
+    // [api]
+    match &found.api {
+        Some(api) => api_section(&mut g, api, found),
+        None => {
+            let _ = writeln!(g.text, "\n[api]\nstage = {}", q(&header.env));
+            g.missing.push(format!("the REST API `{uid}-api`"));
+        }
+    }
+    g
+}
+
+/// The port the REST API's integration calls, if it names one.
+fn api_port(found: &Found) -> Option<u16> {
+    let (_, uri) = found.api.as_ref()?.integration.as_ref()?;
+    let authority = uri.strip_prefix("http://").or_else(|| uri.strip_prefix("https://"))?.split('/').next()?;
+    authority.rsplit_once(':').and_then(|(_, port)| port.parse().ok())
+}
+
+fn client_section(g: &mut Generated, instance: &FoundInstance, port: u16, uid: &str) {
+    let text = &mut g.text;
+    let default_name = format!("{uid}-kafka-client");
+    if instance.name != default_name {
+        let _ = writeln!(text, "instance_name = {}", q(&templated(&instance.name, uid)));
+        g.kept.push(format!("instance is named `{}` (pinfra's default `{default_name}`)", instance.name));
+    }
+    let _ = writeln!(text, "instance_type = {}", q(&instance.instance_type));
+    if instance.instance_type != "t3.micro" {
+        g.kept.push(format!("instance {} is a {} (pinfra's default t3.micro)", instance.id, instance.instance_type));
+    }
+    let _ = writeln!(
+        text,
+        "ami = {}   # pinned to the live AMI; without it, the latest Amazon Linux 2023 (which would replace the instance)",
+        q(&instance.ami)
+    );
+    g.kept.push(format!("instance {} runs AMI {}, pinned (pinfra's default: the latest Amazon Linux 2023)", instance.id, instance.ami));
+    if let Some((size, encrypted)) = instance.root_volume {
+        let _ = writeln!(text, "root_volume_gib = {size}");
+        if size != 20 {
+            g.kept.push(format!("instance {} has a {size} GiB root volume (pinfra's default 20)", instance.id));
+        }
+        if !encrypted {
+            let _ = writeln!(text, "root_volume_encrypted = false   # as found; a new instance should drop this");
+            g.kept.push(format!("instance {} has an unencrypted root volume (pinfra's default: encrypted; warning PF004)", instance.id));
+        }
+    }
+    if instance.http_tokens.as_deref() == Some("optional") {
+        let _ = writeln!(text, "imdsv2 = false   # as found: IMDSv1 allowed");
+        g.kept.push(format!("instance {} allows IMDSv1 (pinfra's default: IMDSv2 only; warning PF005)", instance.id));
+    }
+    if !instance.pinfra_user_data {
+        let _ = writeln!(text, "manage_user_data = false   # set up by hand: its user-data is not pinfra's and is not compared");
+        g.kept.push(format!(
+            "instance {} was set up without pinfra's user-data: `manage_user_data = false` (`pinfra render` still writes the properties files)",
+            instance.id
+        ));
+    }
+    if let Some(key) = &instance.key_name {
+        let _ = writeln!(text, "ssh_key_name = {}   # an existing key pair", q(&templated(key, uid)));
+        g.kept.push(format!("instance {} uses the key pair `{key}`", instance.id));
+    }
+    if instance.profile.is_none() {
+        g.changes
+            .push(format!("instance {} has no instance profile: the plan gives it the role's, which replaces the instance", instance.id));
+    }
+    let Some(group) = &instance.security_group else {
+        g.changes.push(format!("instance {} has no security group pinfra can read", instance.id));
+        return;
+    };
+    let _ = writeln!(text, "security_group = {}", q(&templated(&group.name, uid)));
+    if group.name != default_name {
+        g.kept.push(format!("security group is `{}` (pinfra's default `{default_name}`)", group.name));
+    }
+    if let Some(vpc) = &group.vpc_id {
+        let _ = writeln!(text, "vpc_id = {}", q(vpc));
+        g.kept.push(format!("security group `{}` is in {vpc}, not the default VPC", group.name));
+    }
+    let (mut proxy, mut ssh) = (Vec::new(), Vec::new());
+    for (protocol, from, to, cidr) in &group.ingress {
+        let tcp = protocol == "tcp" || protocol == "6";
+        if tcp && *from == i32::from(port) && *to == i32::from(port) {
+            proxy.push(cidr.clone());
+        } else if tcp && *from == 22 && *to == 22 {
+            if cidr.ends_with("/0") {
+                g.changes.push(format!(
+                    "security group `{}` lets the whole internet reach SSH ({cidr}); pinfra refuses that (PF002), so the apply revokes it: add your own address to `ssh_sources`",
+                    group.name
+                ));
+            } else {
+                ssh.push(cidr.clone());
+            }
+        } else {
+            g.changes.push(format!(
+                "security group `{}` allows {protocol} {from}-{to} from {cidr}: not in the plan, the apply revokes it",
+                group.name
+            ));
+        }
+    }
+    if group.other_ingress > 0 {
+        g.changes.push(format!(
+            "security group `{}` has {} rule(s) from other groups, IPv6 ranges or prefix lists: pinfra leaves them alone",
+            group.name, group.other_ingress
+        ));
+    }
+    let _ = writeln!(text, "proxy_sources = {}", list(&proxy));
+    let _ = writeln!(text, "ssh_sources = {}", list(&ssh));
+    if !ssh.is_empty() {
+        g.kept.push(format!("SSH is open to {}", ssh.join(", ")));
+    }
+}
+
+fn connector_section(g: &mut Generated, connector: &FoundConnector, found: &Found, header: &Header, bucket: &str, role: &str) {
+    let uid = header.user_id.as_str();
+    let text = &mut g.text;
+    let _ = writeln!(text, "\n[connect.connector]");
+    let default_name = format!("{uid}-connector");
+    if connector.name != default_name {
+        let _ = writeln!(text, "name = {}", q(&templated(&connector.name, uid)));
+    }
+    let _ = writeln!(text, "kafka_connect_version = {}", q(&connector.kafka_connect_version));
+    let live = &connector.config;
+    if let Some(regex) = live.get("topics.regex") {
+        let _ = writeln!(text, "topics_regex = {}", q(&templated(regex, uid)));
+    }
+    // The configuration pinfra would write, and what the live one changes of it.
+    let mut derived: BTreeMap<String, String> = SEED_SINK_CONFIG.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    derived.insert("s3.bucket.name".into(), bucket.to_owned());
+    derived.insert("s3.region".into(), header.region.clone());
+    let mut overrides = BTreeMap::new();
+    for (key, value) in live {
+        if key == "topics.regex" {
+            continue;
+        }
+        if derived.get(key) != Some(value) {
+            overrides.insert(key.clone(), value.clone());
+            match derived.get(key) {
+                Some(default) => g.kept.push(format!("connector has {key}={value} (pinfra's default {default})")),
+                None => g.kept.push(format!("connector has {key}={value} (not among pinfra's defaults)")),
+            }
+        }
+    }
+    for (key, default) in &derived {
+        if !live.contains_key(key) {
+            g.changes.push(format!("connector has no {key}: the apply sets {key}={default} (pinfra's sink settings), in place"));
+        }
+    }
+    if !live.contains_key("topics.regex") && !live.contains_key("topics") {
+        g.changes.push("connector has neither topics nor topics.regex: the apply sets topics.regex".to_owned());
+    }
+    if !overrides.is_empty() {
+        let body: Vec<String> = overrides.iter().map(|(k, v)| format!("{} = {}", q(k), q(&templated(v, uid)))).collect();
+        let _ = writeln!(text, "config = {{ {} }}", body.join(", "));
+    }
+    let (cluster_subnets, cluster_groups) = &found.cluster_network;
+    if sorted(&connector.network.0) != sorted(cluster_subnets) {
+        let _ = writeln!(text, "subnets = {}", list(&connector.network.0));
+        g.kept.push(format!("connector runs in subnets {} (pinfra's default: the brokers')", connector.network.0.join(", ")));
+    }
+    if sorted(&connector.network.1) != sorted(cluster_groups) {
+        let _ = writeln!(text, "security_groups = {}", list(&connector.network.1));
+        g.kept.push(format!("connector uses security groups {} (pinfra's default: the brokers')", connector.network.1.join(", ")));
+    }
+    if let Some(group) = &connector.log_group {
+        let _ = writeln!(text, "log_group = {}", q(group));
+        g.kept.push(format!("connector logs to CloudWatch group {group}"));
+    }
+    if let Some((log_bucket, prefix)) = &connector.log_bucket {
+        if log_bucket == bucket {
+            let _ = writeln!(text, "log_bucket_prefix = {}", q(prefix));
+            g.kept.push(format!("connector logs to s3://{log_bucket}/{prefix}"));
+        } else {
+            g.changes.push(format!("connector logs to bucket {log_bucket}, not the plan's: changing log delivery replaces the connector"));
+        }
+    }
+    if connector.role != role {
+        g.changes.push(format!(
+            "connector runs as role `{}`, but the plan has one role (`{role}`) for the instance and the connector: the apply replaces the connector",
+            connector.role
+        ));
+    }
+    if !connector.iam_and_tls {
+        g.changes.push("connector does not use IAM authentication with TLS: the apply replaces it (pinfra always uses both)".to_owned());
+    }
+    if connector.state != "RUNNING" {
+        g.changes.push(format!("connector is {}: a FAILED connector is replaced by the apply", connector.state));
+    }
+    match (connector.provisioned, connector.autoscaling) {
+        (Some((mcu, workers)), _) => {
+            let _ = writeln!(text, "\n[connect.connector.capacity]\nmcu_count = {mcu}\nworkers = {workers}");
+            if (mcu, workers) != (1, 1) {
+                g.kept.push(format!("connector has {workers} worker(s) of {mcu} MCU (pinfra's default 1 of 1)"));
+            }
+        }
+        (None, Some((mcu, min, max, scale_in, scale_out, max_tasks))) => {
+            let _ = writeln!(
+                text,
+                "\n[connect.connector.capacity]\nmcu_count = {mcu}\nmin_workers = {min}\nmax_workers = {max}\nscale_in_cpu = {scale_in}\nscale_out_cpu = {scale_out}"
+            );
+            if max_tasks > 0 {
+                let _ = writeln!(text, "max_tasks = {max_tasks}");
+            }
+            g.kept.push(format!("connector autoscales {min}-{max} workers of {mcu} MCU"));
+        }
+        (None, None) => {}
+    }
+}
+
+fn api_section(g: &mut Generated, api: &FoundApi, found: &Found) {
+    let text = &mut g.text;
+    let _ = writeln!(text, "\n[api]");
+    let stage = api.stage.clone().unwrap_or_else(|| "dev".to_owned());
+    let _ = writeln!(text, "stage = {}", q(&stage));
+    if !api.other_stages.is_empty() {
+        g.kept.push(format!("API `{}` has other stages ({}): pinfra manages `{stage}` only", api.name, api.other_stages.join(", ")));
+    }
+    if api.stage.is_none() {
+        g.changes.push(format!("API `{}` has no stage: the apply deploys it to `dev`", api.name));
+    }
+    match api.throttling {
+        Some((rate, burst)) if rate >= 1.0 && burst >= 1 => {
+            // The plan takes whole requests per second.
+            #[allow(clippy::cast_possible_truncation)]
+            let whole = rate.round() as i64;
+            let _ = writeln!(text, "throttle_rate_limit = {whole}");
+            let _ = writeln!(text, "throttle_burst_limit = {burst}");
+            if rate.fract() != 0.0 {
+                g.changes.push(format!(
+                    "stage `{stage}` throttles at {rate} requests/s: the plan takes whole numbers, so the apply sets {whole}"
+                ));
+            }
+            if (whole, burst) != (100, 200) {
+                g.kept.push(format!("stage `{stage}` throttles at {whole} requests/s, burst {burst} (pinfra's default 100, 200)"));
+            }
+        }
+        _ => g.changes.push(format!("stage `{stage}` has no throttling: the apply sets 100 requests/s, burst 200")),
+    }
+    if api.api_key_required == Some(true) {
+        let _ = writeln!(text, "api_key_required = true");
+        g.changes.push(format!(
+            "API `{}` requires an API key: pinfra manages its own key `{}-key` and usage plan (a hand-made key keeps working only if its usage plan admits the stage)",
+            api.name, api.name
+        ));
+    }
+    if api.endpoint != "REGIONAL" {
+        g.changes.push(format!("API `{}` is {}, not REGIONAL: the apply replaces it", api.name, api.endpoint));
+    }
+    if !api.pinfra_deployment && api.stage.is_some() {
+        g.changes.push(format!(
+            "stage `{stage}` serves a deployment made by hand, which pinfra cannot compare: the apply makes a new deployment of the same route (with pinfra's fingerprint)"
+        ));
+    }
+    let expected = found.instance.as_ref().and_then(|i| i.public_dns.as_ref());
+    match (&api.integration, expected) {
+        (Some((kind, uri)), Some(dns)) if kind == "HTTP_PROXY" && uri.contains(dns.as_str()) => {}
+        (Some((kind, uri)), _) => {
+            g.changes.push(format!("the API's integration is {kind} {uri}: the apply points it at the instance's REST proxy"))
+        }
+        (None, _) => g.changes.push("the API has no ANY method on /{proxy+}: the apply makes it".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Header {
+        Header {
+            env: "dev".into(),
+            project: "pipeline".into(),
+            region: "us-east-1".into(),
+            user_id: "0a1b2c3d4e5f".into(),
+            cluster: "c".into(),
+        }
+    }
+
+    fn hand_built() -> Found {
+        let uid = "0a1b2c3d4e5f";
+        let mut config: BTreeMap<String, String> = SEED_SINK_CONFIG.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        config.insert("tasks.max".into(), "3".into());
+        config.insert("topics.regex".into(), format!("{uid}.*"));
+        config.insert("s3.bucket.name".into(), format!("user-{uid}-bucket"));
+        config.insert("s3.region".into(), "us-east-1".into());
+        Found {
+            topics: ["pin", "geo", "user"].iter().map(|s| (format!("{uid}.{s}"), 3, 3)).collect(),
+            cluster_network: (vec!["subnet-1".into()], vec!["sg-1".into()]),
+            role: Some(FoundRole {
+                name: format!("{uid}-ec2-access-role"),
+                has_pinfra_policy: false,
+                other_policies: vec!["msk-s3-access".into()],
+            }),
+            bucket: Some(FoundBucket {
+                name: format!("user-{uid}-bucket"),
+                versioning: None,
+                encryption: Some(("AES256".into(), None)),
+                public_access_blocked: true,
+            }),
+            instance: Some(FoundInstance {
+                name: format!("{uid}-kafka-client"),
+                id: "i-1".into(),
+                instance_type: "t2.micro".into(),
+                ami: "ami-0123456789abcdef0".into(),
+                root_volume: Some((8, false)),
+                http_tokens: Some("required".into()),
+                pinfra_user_data: false,
+                key_name: Some(format!("{uid}-key-pair")),
+                profile: Some(format!("{uid}-ec2-access-role")),
+                public_dns: Some("ec2-1.compute-1.amazonaws.com".into()),
+                security_group: Some(FoundGroup {
+                    name: "launch-wizard-1".into(),
+                    vpc_id: None,
+                    ingress: vec![("tcp".into(), 22, 22, "203.0.113.7/32".into()), ("tcp".into(), 8082, 8082, "0.0.0.0/0".into())],
+                    other_ingress: 0,
+                }),
+            }),
+            plugin: Some(FoundPlugin { name: format!("{uid}-plugin"), state: "ACTIVE".into() }),
+            connector: Some(FoundConnector {
+                name: format!("{uid}-connector"),
+                state: "RUNNING".into(),
+                kafka_connect_version: "2.7.1".into(),
+                config,
+                provisioned: Some((1, 1)),
+                network: (vec!["subnet-1".into()], vec!["sg-1".into()]),
+                role: format!("{uid}-ec2-access-role"),
+                iam_and_tls: true,
+                ..FoundConnector::default()
+            }),
+            api: Some(FoundApi {
+                name: format!("{uid}-api"),
+                endpoint: "REGIONAL".into(),
+                stage: Some("dev".into()),
+                throttling: Some((10000.0, 5000)),
+                api_key_required: Some(false),
+                integration: Some(("HTTP_PROXY".into(), "http://ec2-1.compute-1.amazonaws.com:8082/{proxy}".into())),
+                ..FoundApi::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn a_hand_built_pipeline_makes_a_valid_plan_that_keeps_its_live_values() {
+        let generated = generate(&header(), &hand_built());
+        let parsed = crate::plan::parse(&generated.text);
+        assert!(!parsed.diagnostics.has_errors(), "{:?}\n{}", parsed.diagnostics, generated.text);
+        let plan = parsed.plan.unwrap();
+        assert_eq!(plan.kafka_client.instance_type, "t2.micro");
+        assert_eq!(plan.kafka_client.root_volume_gib, 8);
+        assert!(!plan.kafka_client.root_volume_encrypted && !plan.kafka_client.manage_user_data && plan.kafka_client.ssh_key_existing);
+        assert_eq!(plan.kafka_client.ssh_key_name, "0a1b2c3d4e5f-key-pair");
+        assert_eq!(plan.kafka_client.security_group, "launch-wizard-1");
+        assert_eq!(plan.kafka_client.ssh_sources, ["203.0.113.7/32"]);
+        assert!(!plan.role.manage_policies);
+        let connect = plan.connect.unwrap();
+        assert_eq!(connect.plugin.source, crate::plan::ArtifactSource::Existing);
+        assert_eq!(connect.plugin.name, "0a1b2c3d4e5f-plugin");
+        assert_eq!(connect.connector.config.get("tasks.max").map(String::as_str), Some("3"));
+        let api = plan.api.unwrap();
+        assert_eq!((api.throttle_rate_limit, api.throttle_burst_limit), (10000, 5000));
+        let report = generated.report("p.toml");
+        assert!(report.contains("connector has tasks.max=3 (pinfra's default 1)"), "{report}");
+        assert!(report.contains("deployment made by hand"), "{report}");
+        assert!(generated.missing.is_empty(), "{:?}", generated.missing);
+    }
+
+    #[test]
+    fn what_the_plan_cannot_keep_is_listed_as_a_change() {
+        let mut found = hand_built();
+        if let Some(group) = found.instance.as_mut().and_then(|i| i.security_group.as_mut()) {
+            group.ingress.push(("tcp".into(), 22, 22, "0.0.0.0/0".into()));
+            group.ingress.push(("tcp".into(), 9092, 9092, "10.0.0.0/8".into()));
+        }
+        found.bucket.as_mut().unwrap().encryption = None;
+        found.api = None;
+        let generated = generate(&header(), &found);
+        assert!(crate::plan::parse(&generated.text).plan.is_some(), "still a valid plan:\n{}", generated.text);
+        let changes = generated.changes.join("\n");
+        assert!(changes.contains("SSH (0.0.0.0/0)"), "{changes}");
+        assert!(changes.contains("9092"), "{changes}");
+        assert!(changes.contains("no default encryption"), "{changes}");
+        assert_eq!(generated.missing, ["the REST API `0a1b2c3d4e5f-api`"]);
+    }
+
+    #[test]
+    fn hostile_live_values_stay_strings() {
+        let mut found = hand_built();
+        let hostile = "\"\n[y]\n${env:SECRET} {user_id} }{";
+        found.connector.as_mut().unwrap().config.insert("transforms.x".into(), hostile.into());
+        let generated = generate(&header(), &found);
+        assert!(!generated.text.contains("\n[y]"));
+        let parsed = crate::plan::parse(&generated.text);
+        let plan = parsed.plan.unwrap_or_else(|| panic!("{:?}\n{}", parsed.diagnostics, generated.text));
+        assert_eq!(plan.connect.unwrap().connector.config.get("transforms.x").map(String::as_str), Some(hostile), "kept byte for byte");
+    }
+}
