@@ -352,6 +352,9 @@ def ec2_instance_facts() -> None:
         volume_ids = [m["Ebs"]["VolumeId"] for m in inst.get("BlockDeviceMappings", [])]
         r = attempt(f"ec2.describe_volumes root [{region}]", ec2.describe_volumes, VolumeIds=volume_ids)
         fact(f"ec2 root volume Size/VolumeType/Encrypted/Tags [{region}]", r and [(v["Size"], v["VolumeType"], v["Encrypted"], v.get("Tags")) for v in r["Volumes"]])
+        volumes = (r or {}).get("Volumes", [])
+        extra = [(v.get("Throughput"), v.get("MultiAttachEnabled"), [a.get("DeleteOnTermination") for a in v["Attachments"]]) for v in volumes]
+        fact(f"ec2 root volume Throughput/MultiAttachEnabled/Attachments.DeleteOnTermination [{region}]", extra)
         r = attempt(f"ec2.describe_instance_attribute userData [{region}]", ec2.describe_instance_attribute, InstanceId=iid, Attribute="userData")
         fact(f"ec2 userData round-trips [{region}]", r and base64.b64decode(r["UserData"]["Value"]) == user_data)
         if region != "us-east-1":
@@ -379,6 +382,9 @@ def ec2_instance_facts() -> None:
         r = attempt("ec2.import_key_pair", ec2.import_key_pair, KeyName="probe", PublicKeyMaterial=key.encode())
         fact("ec2.import_key_pair raw", RAW.get("ImportKeyPair"))
         attempt("ec2.import_key_pair again", ec2.import_key_pair, KeyName="probe", PublicKeyMaterial=key.encode())
+        attempt("ec2.create_key_pair (no KeyType)", ec2.create_key_pair, KeyName="probe-created")
+        r = attempt("ec2.describe_key_pairs created", ec2.describe_key_pairs, KeyNames=["probe-created"])
+        fact("ec2 created key pair KeyType", r and r["KeyPairs"][0].get("KeyType"))
         timing_launch = {**launch, "ClientToken": "probe-timing", "IamInstanceProfile": {"Name": "probe-ec2-new"}}
     ec2_timing_facts(client("ec2"), timing_launch)
 
@@ -873,6 +879,31 @@ def data_path_facts() -> None:
     fact("after reset: restproxy/sink/apigateway", (control("GET", "/_sandbox/restproxy")["topics"], control("GET", "/_sandbox/sink"), control("GET", "/_sandbox/apigateway")))
 
 
+def apigateway_tags_facts() -> None:
+    apigw = client("apigateway")
+    api = apigw.create_rest_api(name="probe-tags", tags={"a": "1"})["id"]
+    arn = f"arn:aws:apigateway:us-east-1::/restapis/{api}"
+    r = attempt("apigateway.tag_resource REST API ARN", apigw.tag_resource, resourceArn=arn, tags={"b": "2"})
+    fact("apigateway.tag_resource status", r and r["ResponseMetadata"]["HTTPStatusCode"])
+    r = attempt("apigateway.get_tags REST API ARN", apigw.get_tags, resourceArn=arn)
+    fact("apigateway.get_tags tags", r and r.get("tags"))
+    fact("apigateway.get_rest_apis tags", [a.get("tags") for a in apigw.get_rest_apis()["items"] if a["id"] == api])
+    attempt("apigateway.untag_resource REST API ARN", apigw.untag_resource, resourceArn=arn, tagKeys=["a", "missing"])
+    fact("apigateway.get_rest_api tags after untag", apigw.get_rest_api(restApiId=api).get("tags"))
+    attempt("apigateway.get_tags unknown REST API", apigw.get_tags, resourceArn="arn:aws:apigateway:us-east-1::/restapis/nope")
+    attempt("apigateway.tag_resource aws: key", apigw.tag_resource, resourceArn=arn, tags={"aws:x": "1"})
+    root = next(r["id"] for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/")
+    apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+    apigw.create_deployment(restApiId=api, stageName="dev")
+    attempt("apigateway.tag_resource stage ARN", apigw.tag_resource, resourceArn=f"{arn}/stages/dev", tags={"s": "1"})
+    fact("apigateway.get_tags stage ARN", apigw.get_tags(resourceArn=f"{arn}/stages/dev").get("tags"))
+    patch = [{"op": "replace", "path": "/*/*/throttling/rateLimit", "value": "10000"}]
+    apigw.update_stage(restApiId=api, stageName="dev", patchOperations=patch)
+    stage = apigw.get_stage(restApiId=api, stageName="dev")
+    fact("apigateway.get_stage description/methodSettings */*", (stage.get("description"), stage.get("methodSettings", {}).get("*/*")))
+
+
 def main() -> None:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     opener.open(urllib.request.Request(f"{URL}/moto-api/reset", method="POST")).read()
@@ -888,6 +919,7 @@ def main() -> None:
     chaos_facts()
     kafkaconnect_facts()
     data_path_facts()
+    apigateway_tags_facts()
     calls = json.load(opener.open(f"{URL}/_sandbox/calls"))["calls"]
     fact("sandbox calls recorded", len(calls))
     for c in calls[:3] + calls[-3:]:

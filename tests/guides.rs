@@ -84,3 +84,8 @@ fn blocks_are_found_in_order() {
     let md = "text\n```sh\na\nb\n```\n```text\nno\n```\n```sh\nc\n```\n";
     assert_eq!(sh_blocks(md), ["a\nb\n", "c\n"]);
 }
+
+#[test]
+fn take_over_a_hand_built_pipeline() {
+    run_guide("take-over-a-hand-built-pipeline.md");
+}

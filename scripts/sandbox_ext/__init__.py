@@ -58,8 +58,9 @@ EXTENSIONS: tuple[str, ...] = (
     # operations, tags; after faults, so that armed faults also hit it.
     "kafkaconnect",
     # execute-api invocations (/restapis/{id}/{stage}/_user_request_/...), deployments kept as
-    # snapshots, HTTP_PROXY integrations to in-process endpoints (data_path's stand-ins); after
-    # faults, so that an "after" fault on CreateDeployment still takes the snapshot.
+    # snapshots, HTTP_PROXY integrations to in-process endpoints (data_path's stand-ins), tags by
+    # REST API ARN; after faults, so that an "after" fault on CreateDeployment still takes the
+    # snapshot.
     "apigateway_compat",
 )
 

@@ -1,6 +1,7 @@
 """API Gateway REST APIs as clients call them (execute-api), with deployments as snapshots
 (moto 5.2.5 serves the control plane only; its execute-api mock works with the decorators, not in
-server mode, and a deployment there is a label, not a copy of the API).
+server mode, and a deployment there is a label, not a copy of the API), and tagging a REST API by
+its ARN (see the end).
 
 Invoke route (LocalStack's path convention; unsigned, as the seed's clients call it; the real URL
 is ``https://{restApiId}.execute-api.{region}.amazonaws.com/{stage}/{path}``):
@@ -58,11 +59,31 @@ non-proxy integrations (HTTP, AWS, AWS_PROXY, MOCK), VPC links, binary media typ
                                  "requestParameters", "timeoutInMillis"}}}}]}]}
 
 ``POST /moto-api/reset`` forgets every snapshot.
+
+Tags of a REST API by ARN (moto 5.2.5 routes ``/tags/{resourceArn}`` for stage ARNs only and
+answers 404 with an HTML page for ``arn:aws:apigateway:{region}::/restapis/{restApiId}``):
+
+    GET    /tags/{resourceArn}                        GetTags       200 {"tags": {...}}
+    PUT    /tags/{resourceArn}  {"tags": {...}}       TagResource   204 (merges, a key overwrites)
+    DELETE /tags/{resourceArn}?tagKeys=a&tagKeys=b    UntagResource 204 (unknown keys ignored)
+
+The tags live on moto's RestAPI (``tags``), so GetRestApi, GetRestApis and CreateRestApi's
+``tags`` show the same. An API id unknown in the request's region, or an ARN naming another
+region: 404 ``NotFoundException`` "Invalid API identifier specified {account}:{restApiId}" (API
+Gateway's wording for an unknown REST API). TagResource without a ``tags`` object of strings, a
+key of 0 or more than 128 characters, a value of more than 256, a key starting with ``aws:`` or
+more than 50 tags on the API afterwards: 400 ``BadRequestException`` (AWS's tag limits; the
+wording is the sandbox's). Other ARNs (stages, ...) are left to moto.
+
+Stages as API Gateway describes them (GetStage, GetStages, UpdateStage): no ``description`` when
+none was given (moto: ``""``), and a method setting that a patch creates (``/*/*/throttling/...``)
+starts from API Gateway's defaults with ``cacheDataEncrypted`` false (moto: true).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import json
 import re
@@ -73,7 +94,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urlsplit
 
 from werkzeug.wrappers import Request, Response
 
@@ -85,6 +106,11 @@ DEFAULT_TIMEOUT_MS = 29000
 
 INVOKE_PATH = re.compile(r"^/restapis/(?P<api>[^/]+)/(?P<stage>[^/]+)/_user_request_(?P<path>/.*)?$")
 DEPLOYMENTS_PATH = re.compile(r"^/restapis/(?P<api>[^/]+)/deployments/?$")
+# werkzeug hands over the path decoded, so the ARN's slashes are path separators here.
+REST_API_TAGS_PATH = re.compile(r"^/tags/arn:(?P<partition>[^:/]+):apigateway:(?P<region>[^:/]*)::/restapis/(?P<api>[^/]+)/?$")
+MAX_TAGS = 50
+MAX_TAG_KEY = 128
+MAX_TAG_VALUE = 256
 PLACEHOLDER = re.compile(r"\{(?P<name>[^{}]+)\}")
 # Hop-by-hop and framing headers that are not passed on either way.
 NOT_FORWARDED = {"host", "content-length", "connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection"}
@@ -538,14 +564,97 @@ def create_deployment(sandbox: Sandbox, store: Deployments, request: AwsRequest,
     return response
 
 
+# ------------------------------------------------------------------------------------ tags
+def api_error(status: int, code: str, message: str) -> Response:
+    return gateway_error(status, code, json.dumps({"message": message}))
+
+
+def tag_problem(tags: Any) -> str | None:
+    """Why TagResource's ``tags`` would be refused, or None."""
+    if not isinstance(tags, dict):
+        return "Invalid tags: expected a map of tag keys to values."
+    for key, value in tags.items():
+        if not isinstance(value, str):
+            return f"Invalid tags: the value of {key!r} must be a string."
+        if not 1 <= len(key) <= MAX_TAG_KEY:
+            return f"Invalid tag key {key!r}: a key has 1 to {MAX_TAG_KEY} characters."
+        if len(value) > MAX_TAG_VALUE:
+            return f"Invalid tag value for {key!r}: a value has at most {MAX_TAG_VALUE} characters."
+        if key.lower().startswith("aws:"):
+            return f"Invalid tag key {key!r}: the aws: prefix is reserved for AWS use."
+    return None
+
+
+def rest_api_tags(request: AwsRequest, match: re.Match[str]) -> Response | None:
+    """GetTags, TagResource and UntagResource for a REST API's ARN (other methods: moto)."""
+    from moto.apigateway.models import apigateway_backends
+
+    if request.method not in ("GET", "PUT", "DELETE"):
+        return None
+    account = request_account(request)
+    region = request.call.region or match["region"]
+    api = apigateway_backends[account][region].apis.get(match["api"]) if match["region"] == region else None
+    if api is None:
+        return api_error(404, "NotFoundException", f"Invalid API identifier specified {account}:{match['api']}")
+
+    if request.method == "GET":
+        response = json_response({"tags": dict(api.tags or {})})
+    elif request.method == "PUT":
+        try:
+            body = json.loads(read_body(request.environ) or b"{}")
+        except ValueError:
+            return api_error(400, "BadRequestException", "Invalid request body: not JSON.")
+        tags = body.get("tags") if isinstance(body, dict) else None
+        problem = tag_problem(tags)
+        if problem is not None:
+            return api_error(400, "BadRequestException", problem)
+        merged = {**(api.tags or {}), **tags}
+        if len(merged) > MAX_TAGS:
+            message = f"Invalid tags: a resource has at most {MAX_TAGS} tags ({len(merged)} after this request)."
+            return api_error(400, "BadRequestException", message)
+        api.tags = merged
+        response = Response(status=204)
+    else:
+        keys = set(parse_qs(str(request.environ.get("QUERY_STRING", ""))).get("tagKeys", []))
+        api.tags = {k: v for k, v in (api.tags or {}).items() if k not in keys}
+        response = Response(status=204)
+    response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
+    return response
+
+
+def patch_stages() -> None:
+    """moto's Stage answers as API Gateway's (see the module docstring)."""
+    from moto.apigateway.models import Stage
+
+    original_to_json = Stage.to_json
+    original_defaults = Stage._get_default_method_settings
+
+    @functools.wraps(original_to_json)
+    def to_json(self: Any) -> dict[str, Any]:
+        answer = original_to_json(self)
+        if not answer.get("description"):
+            answer.pop("description", None)
+        return answer
+
+    @functools.wraps(original_defaults)
+    def default_method_settings(self: Any) -> dict[str, Any]:
+        return {**original_defaults(self), "cacheDataEncrypted": False}
+
+    Stage.to_json = to_json  # type: ignore[method-assign]
+    Stage._get_default_method_settings = default_method_settings  # type: ignore[method-assign]
+
+
 def install(sandbox: Sandbox) -> None:
     store = Deployments()
+    patch_stages()
 
     def hook(request: AwsRequest) -> Response | None:
         if match := INVOKE_PATH.match(request.path):
             return invoke(store, request, match)
         if request.call.service == "apigateway" and request.method == "POST" and (match := DEPLOYMENTS_PATH.match(request.path)):
             return create_deployment(sandbox, store, request, match)
+        if request.call.service == "apigateway" and (match := REST_API_TAGS_PATH.match(request.path)):
+            return rest_api_tags(request, match)
         return None
 
     def listing(_request: Request) -> Response:

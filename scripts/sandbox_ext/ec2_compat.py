@@ -22,6 +22,11 @@
    in (moto: a random 10.x address outside the subnet), and the network interface's
    ``association.publicDnsName`` is EC2's ``ec2-<ip>.compute-1.amazonaws.com`` /
    ``ec2-<ip>.<region>.compute.amazonaws.com`` (moto: ``ip-<ip>.ec2.internal``).
+6. DescribeVolumes as EC2 answers it: an attachment carries ``deleteOnTermination`` (the
+   instance's block device mapping's, false for AttachVolume; moto: absent), a gp3 volume created
+   without ``Throughput`` reports EC2's default 125 MiB/s and ``multiAttachEnabled`` is false
+   unless set (moto: both absent). A key pair created without ``KeyType`` is ``rsa`` (EC2's
+   default; moto: no ``keyType`` in DescribeKeyPairs).
 
     GET  /_sandbox/ec2/settings   {"state_delay_ms", "profile_propagation_ms"}
     POST /_sandbox/ec2/settings   set any subset (JSON object); answers the new settings;
@@ -46,6 +51,7 @@ from werkzeug.wrappers import Request, Response
 
 from .core import AwsRequest, Sandbox, json_response
 
+GP3_DEFAULT_THROUGHPUT = 125  # MiB/s
 STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
 SETTINGS_ENV = {
     "state_delay_ms": "PINFRA_SANDBOX_EC2_STATE_DELAY_MS",
@@ -153,7 +159,12 @@ def install(sandbox: Sandbox) -> None:
     from moto.core.utils import utcnow
     from moto.ec2 import utils as ec2_utils
     from moto.ec2.exceptions import EC2ClientError
-    from moto.ec2.models import elastic_network_interfaces, instances
+    from moto.ec2.models import (
+        elastic_block_store,
+        elastic_network_interfaces,
+        instances,
+        key_pairs,
+    )
     from moto.ec2.responses import instances as instance_responses
     from moto.ec2.responses._base_response import EC2BaseResponse
 
@@ -347,6 +358,35 @@ def install(sandbox: Sandbox) -> None:
         return answer
 
     elastic_network_interfaces.NetworkInterface.association = property(association)  # type: ignore[assignment]
+
+    # ------------------------------------------------------------ 6. volumes and key pairs
+    ebs_backend = elastic_block_store.EBSBackend
+    original_create_volume = ebs_backend.create_volume
+    original_attach_volume = ebs_backend.attach_volume
+
+    def create_volume(self: Any, *args: Any, **kwargs: Any) -> Any:
+        volume = original_create_volume(self, *args, **kwargs)
+        if volume.volume_type == "gp3" and volume.throughput is None:
+            volume.throughput = GP3_DEFAULT_THROUGHPUT
+        if volume.multi_attach_enabled is None:
+            volume.multi_attach_enabled = False
+        return volume
+
+    def attach_volume(self: Any, volume_id: str, instance_id: str, device_path: str, delete_on_termination: bool = False) -> Any:
+        attachment = original_attach_volume(self, volume_id, instance_id, device_path, delete_on_termination)
+        if attachment is not None:
+            attachment.delete_on_termination = bool(delete_on_termination)
+        return attachment
+
+    ebs_backend.create_volume = create_volume  # type: ignore[method-assign]
+    ebs_backend.attach_volume = attach_volume  # type: ignore[method-assign]
+
+    original_create_key_pair = key_pairs.KeyPairBackend.create_key_pair
+
+    def create_key_pair(self: Any, name: str, key_type: str | None, tags: dict[str, str]) -> Any:
+        return original_create_key_pair(self, name, key_type or "rsa", tags)
+
+    key_pairs.KeyPairBackend.create_key_pair = create_key_pair  # type: ignore[method-assign]
 
     # ------------------------------------------------------------ routes and hooks
     def get_settings(_request: Request) -> Response:

@@ -851,7 +851,7 @@ fn client_section(g: &mut Generated, instance: &FoundInstance, port: u16, uid: &
     if let Some((size, encrypted)) = instance.root_volume {
         let _ = writeln!(text, "root_volume_gib = {size}");
         if size != 20 {
-            g.kept.push(format!("instance {} has a {size} GiB root volume (pinfra's default 20)", instance.id));
+            g.kept.push(format!("instance {} has a root volume of {size} GiB (pinfra's default 20)", instance.id));
         }
         if !encrypted {
             let _ = writeln!(text, "root_volume_encrypted = false   # as found; a new instance should drop this");

@@ -924,7 +924,7 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
             Diagnostic::warning("the Kafka client allows IMDSv1 (instance metadata without a token)", Some(flag.span()))
                 .with_code("PF005")
                 .with_label("IMDSv1")
-                .with_hint("drop `imdsv2 = false`: software that reads instance metadata with IMDSv1 only is the exception"),
+                .with_hint("drop it: IMDSv2 blocks the SSRF-style credential theft IMDSv1 allows"),
         );
     }
     let ssh_key_existing = ssh_public_key.is_none() && ssh_key_name.is_some();

@@ -163,3 +163,38 @@ fn secrets_in_single_quoted_keys_are_found() {
     let parsed = parse(&text);
     assert!(parsed.plan.is_none());
 }
+
+#[test]
+fn what_adopting_a_hand_built_pipeline_needs() {
+    let text = format!(
+        "{MINIMAL}\n[role]\nmanage_policies = false\n[kafka_client]\nroot_volume_encrypted = false\nimdsv2 = false\nmanage_user_data = false\nssh_key_name = \"{{user_id}}-key-pair\"\nproxy_sources = []\n[connect.plugin]\nexisting = \"{{user_id}}-plugin\"\n"
+    );
+    let parsed = parse(&text);
+    let codes: Vec<Option<&str>> = parsed.diagnostics.sorted().iter().map(|d| d.code).collect();
+    assert_eq!(codes, [Some("PF004"), Some("PF005")], "warnings, not errors: {:?}", parsed.diagnostics);
+    let plan = parsed.plan.unwrap();
+    assert!(!plan.role.manage_policies);
+    let client = &plan.kafka_client;
+    assert!(!client.root_volume_encrypted && !client.imdsv2 && !client.manage_user_data);
+    assert!(client.ssh_key_existing, "a key name without a public key is an existing key pair");
+    assert_eq!(client.ssh_key_name, "0a1b2c3d4e5f-key-pair");
+    let plugin = &plan.connect.unwrap().plugin;
+    assert_eq!((plugin.name.as_str(), &plugin.source), ("0a1b2c3d4e5f-plugin", &ArtifactSource::Existing));
+
+    let defaults = plan_defaults();
+    assert!(defaults.role.manage_policies && defaults.kafka_client.root_volume_encrypted && defaults.kafka_client.imdsv2);
+    assert!(defaults.kafka_client.manage_user_data && !defaults.kafka_client.ssh_key_existing);
+}
+
+fn plan_defaults() -> Plan {
+    plan(MINIMAL)
+}
+
+#[test]
+fn an_existing_plugin_takes_no_zip() {
+    let text = format!("{MINIMAL}\n[connect.plugin]\nexisting = \"p\"\nsource = \"x.zip\"\n");
+    let parsed = parse(&text);
+    assert!(parsed.plan.is_none());
+    let message = parsed.diagnostics.sorted().iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("\n");
+    assert!(message.contains("`existing` and `source` are both set"), "{message}");
+}

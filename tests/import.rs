@@ -1,0 +1,143 @@
+//! `pinfra import` against a pipeline built the way the seed built it: by raw API calls, as a
+//! person clicks through the console (`scripts/sandbox_seed.py handbuilt`), not by pinfra. The
+//! plan it writes must reproduce what it found: the next diff shows adopt only (never create,
+//! replace or delete), the adopting apply launches and replaces nothing, and a diff after it is
+//! empty.
+
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+mod common;
+
+use std::process::Command;
+
+use common::{Sandbox, root, write_plugin_zip};
+
+const USER_ID: &str = "7e8f9a0b1c2d";
+const CLUSTER: &str = "pinterest-msk-cluster";
+
+/// Builds the hand-made pipeline into `sandbox` and returns what the seeder printed (JSON).
+fn hand_build(sandbox: &Sandbox, dir: &std::path::Path) -> serde_json::Value {
+    sandbox.seed_cluster(CLUSTER, "us-east-1");
+    let zip = dir.join("confluentinc-kafka-connect-s3-10.0.3.zip");
+    write_plugin_zip(&zip, &[]);
+    let out = Command::new(root().join(".venv/bin/python"))
+        .arg(root().join("scripts/sandbox_seed.py"))
+        .args(["--endpoint", &sandbox.url, "handbuilt", USER_ID, "--cluster", CLUSTER, "--zip"])
+        .arg(&zip)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the hand-built pipeline could not be made: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("the seeder prints its ids as JSON")
+}
+
+fn diff_json(sandbox: &Sandbox, plan: &str) -> (i32, serde_json::Value) {
+    let run = sandbox.pinfra(&["diff", "--json", plan]);
+    (run.code, serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("diff --json is JSON ({e}):\n{}\n{}", run.stdout, run.stderr)))
+}
+
+#[test]
+fn a_hand_built_pipeline_is_imported_and_then_only_adopted() {
+    let sandbox = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    let made = hand_build(&sandbox, dir.path());
+    let plan = dir.path().join("imported.toml");
+    let plan_arg = plan.to_str().unwrap();
+
+    sandbox.reset_calls();
+    let import = sandbox.pinfra(&["--region", "us-east-1", "import", "--user-id", USER_ID, "--out", plan_arg]);
+    import.expect_code(0);
+    assert!(sandbox.writes().is_empty(), "import only reads: {:?}", sandbox.writes());
+    let report = &import.stdout;
+    for expected in [
+        "connector has tasks.max=3 (pinfra's default 1)",
+        "is a t2.micro (pinfra's default t3.micro)",
+        "root volume of 8 GiB",
+        "unencrypted root volume",
+        "uses the key pair `7e8f9a0b1c2d-key-pair`",
+        "security group is `launch-wizard-1`",
+        "keeps its own policies (msk-s3-access)",
+        "plugin `7e8f9a0b1c2d-plugin` is used as it is",
+        "throttles at 10000 requests/s, burst 5000",
+        "deployment made by hand",
+    ] {
+        assert!(report.contains(expected), "the report lists `{expected}`:\n{report}");
+    }
+    assert!(!report.contains("not found"), "everything was found:\n{report}");
+    let text = std::fs::read_to_string(&plan).unwrap();
+    assert!(text.contains("existing = \"{user_id}-plugin\""), "{text}");
+    sandbox.pinfra(&["validate", plan_arg]).expect_code(0);
+
+    // The next diff: every resource adopted, nothing created, replaced, updated or deleted.
+    let (code, diff) = diff_json(&sandbox, plan_arg);
+    assert_eq!(code, 2, "adopting is a change");
+    let changes = diff["changes"].as_array().unwrap();
+    let mut adopted: Vec<String> = Vec::new();
+    for change in changes {
+        let (id, action) = (change["address"].as_str().unwrap_or_default(), change["action"].as_str().unwrap_or_default());
+        assert!(action == "adopt" || action == "no-op", "{id}: {action}, expected adopt: {change:#}");
+        if action == "no-op" {
+            continue;
+        }
+        adopted.push(id.to_owned());
+        for field in change["fields"].as_array().unwrap() {
+            let path = field["path"].as_str().unwrap();
+            // Tags are what adopting writes; the REST API's hand-made deployment is redeployed (the
+            // report says so): pinfra cannot compare a deployment it did not fingerprint.
+            let allowed = path.starts_with("tags.") || (id.starts_with("apigateway_rest_api") && path == "deployment");
+            assert!(allowed, "{id} changes `{path}` beyond adopting: {field:#}");
+        }
+    }
+    for kind in ["s3_bucket", "iam_role", "iam_instance_profile", "ec2_security_group", "ec2_instance", "msk_connect_plugin", "msk_connector", "apigateway_rest_api"] {
+        assert!(adopted.iter().any(|id| id.starts_with(kind)), "{kind} is adopted: {adopted:?}");
+    }
+
+    // The adopting apply tags and redeploys; it launches, creates and deletes nothing.
+    sandbox.reset_calls();
+    sandbox.pinfra(&["apply", "-q", "--auto-approve", plan_arg]).expect_code(0);
+    let writes = sandbox.writes();
+    let forbidden = ["Create", "Run", "Delete", "Terminate", "Put", "Update", "Modify", "Authorize", "Revoke", "Attach"];
+    for call in &writes {
+        let operation = call.split_once(':').map_or(call.as_str(), |(_, op)| op);
+        let tagging = operation.starts_with("Tag") || operation == "CreateTags" || operation == "PutBucketTagging";
+        let allowed = tagging || operation == "CreateDeployment" || operation == "UpdateStage";
+        assert!(allowed || !forbidden.iter().any(|f| operation.starts_with(f)), "the adopting apply made {call}: {writes:?}");
+    }
+    let (code, diff) = diff_json(&sandbox, plan_arg);
+    assert_eq!(code, 0, "converged after adopting: {diff:#}");
+
+    // The resources are the hand-made ones, not new ones.
+    let output = sandbox.pinfra(&["output", "--json", plan_arg]);
+    output.expect_code(0);
+    let outputs: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+    assert_eq!(outputs["instance_id"], made["instance_id"], "{outputs:#}");
+    assert_eq!(outputs["connector_arn"], made["connector_arn"], "{outputs:#}");
+}
+
+#[test]
+fn import_never_overwrites_and_names_what_is_missing() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    let dir = tempfile::tempdir().unwrap();
+    let taken = dir.path().join("taken.toml");
+    std::fs::write(&taken, "# mine\n").unwrap();
+    let run = sandbox.pinfra(&["--region", "us-east-1", "import", "--user-id", USER_ID, "--out", taken.to_str().unwrap()]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("never overwrites"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&taken).unwrap(), "# mine\n");
+
+    // Nothing built yet: the plan is the seed's defaults, and the report says what apply creates.
+    let plan = dir.path().join("empty.toml");
+    let run = sandbox.pinfra(&["--region", "us-east-1", "import", "--user-id", USER_ID, "--out", plan.to_str().unwrap()]);
+    run.expect_code(0);
+    for missing in ["the role `7e8f9a0b1c2d-ec2-access-role`", "the bucket", "the Kafka client instance", "the connector", "the REST API"] {
+        assert!(run.stdout.contains(missing), "reported missing: {missing}\n{}", run.stdout);
+    }
+    // The plan names the plugin zip that apply would upload; with it beside the plan, it is valid.
+    write_plugin_zip(&dir.path().join("artifacts/confluentinc-kafka-connect-s3-10.0.3.zip"), &[]);
+    sandbox.pinfra(&["validate", plan.to_str().unwrap()]).expect_code(0);
+
+    // Two clusters and no --cluster: which one is asked for.
+    sandbox.seed_cluster("another-cluster", "us-east-1");
+    let run = sandbox.pinfra(&["--region", "us-east-1", "import", "--user-id", USER_ID, "--out", dir.path().join("x.toml").to_str().unwrap()]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("2 MSK clusters") && run.stderr.contains("--cluster"), "{}", run.stderr);
+}
