@@ -87,7 +87,16 @@ fn a_hand_built_pipeline_is_imported_and_then_only_adopted() {
             assert!(allowed, "{id} changes `{path}` beyond adopting: {field:#}");
         }
     }
-    for kind in ["s3_bucket", "iam_role", "iam_instance_profile", "ec2_security_group", "ec2_instance", "msk_connect_plugin", "msk_connector", "apigateway_rest_api"] {
+    for kind in [
+        "s3_bucket",
+        "iam_role",
+        "iam_instance_profile",
+        "ec2_security_group",
+        "ec2_instance",
+        "msk_connect_plugin",
+        "msk_connector",
+        "apigateway_rest_api",
+    ] {
         assert!(adopted.iter().any(|id| id.starts_with(kind)), "{kind} is adopted: {adopted:?}");
     }
 
@@ -137,7 +146,8 @@ fn import_never_overwrites_and_names_what_is_missing() {
 
     // Two clusters and no --cluster: which one is asked for.
     sandbox.seed_cluster("another-cluster", "us-east-1");
-    let run = sandbox.pinfra(&["--region", "us-east-1", "import", "--user-id", USER_ID, "--out", dir.path().join("x.toml").to_str().unwrap()]);
+    let run =
+        sandbox.pinfra(&["--region", "us-east-1", "import", "--user-id", USER_ID, "--out", dir.path().join("x.toml").to_str().unwrap()]);
     run.expect_code(1);
     assert!(run.stderr.contains("2 MSK clusters") && run.stderr.contains("--cluster"), "{}", run.stderr);
 }
