@@ -2,9 +2,11 @@
 //! create-if-absent (`PutObject` with `If-None-Match: *`, which answers 412 when the object
 //! exists).
 //!
-//! The lock lives in a bucket of its own, `pinfra-locks-<user_id>-<region>` (created on first
-//! use, private, encrypted by S3's default, never deleted by `destroy`), under `<project>/<env>.lock`, and
-//! records who holds it and since when. A run that crashed leaves its lock behind: the next run
+//! The lock lives in a bucket of its own, `pinfra-locks-<account>-<region>` (created on first
+//! use, private, encrypted by S3's default, never deleted by `destroy`), under
+//! `<project>/<user_id>/<env>.lock`, and records who holds it and since when. Bucket names are
+//! global: every call names the account as the bucket's expected owner, so a bucket of that name
+//! in another account is refused (S3 answers 403), never written to. A run that crashed leaves its lock behind: the next run
 //! reports it with its holder and age, and only `pinfra unlock --force` removes it.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -85,18 +87,31 @@ pub struct LockRef {
     pub region: String,
     /// The environment, for messages.
     pub env: String,
+    /// The account that must own the bucket.
+    pub owner: String,
 }
 
 impl LockRef {
-    /// The lock of `plan`'s environment.
-    pub fn of(plan: &Plan) -> Self {
+    /// The lock of `plan`'s environment in `account`.
+    pub fn of(plan: &Plan, account: &str) -> Self {
         let env = &plan.environment;
         Self {
-            bucket: format!("pinfra-locks-{}-{}", env.user_id.to_ascii_lowercase(), env.region),
-            key: format!("{}/{}.lock", env.project, env.name),
+            bucket: format!("pinfra-locks-{account}-{}", env.region),
+            key: format!("{}/{}/{}.lock", env.project, env.user_id, env.name),
             region: env.region.clone(),
             env: env.name.clone(),
+            owner: account.to_owned(),
         }
+    }
+
+    /// The lock of `plan`'s environment in the caller's account (GetCallerIdentity).
+    pub async fn find(aws: &Aws, plan: &Plan) -> Result<Self, AwsError> {
+        let identity = aws.sts.get_caller_identity().send().await.or_aws("sts:GetCallerIdentity")?;
+        let account = identity
+            .account()
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| AwsError::Other { operation: "sts:GetCallerIdentity", detail: "the answer names no account".into() })?;
+        Ok(Self::of(plan, account))
     }
 }
 
@@ -147,6 +162,7 @@ pub async fn acquire(aws: &Aws, at: &LockRef, holder: &Holder) -> Result<Lock, L
             .put_object()
             .bucket(&at.bucket)
             .key(&at.key)
+            .expected_bucket_owner(&at.owner)
             .if_none_match("*")
             .content_type("application/json")
             .body(body.clone().into())
@@ -174,7 +190,7 @@ pub async fn acquire(aws: &Aws, at: &LockRef, holder: &Holder) -> Result<Lock, L
 
 /// What the lock object says, or `None` when there is no lock.
 pub async fn read(aws: &Aws, at: &LockRef) -> Result<Option<Holder>, AwsError> {
-    match aws.s3.get_object().bucket(&at.bucket).key(&at.key).send().await.or_aws("s3:GetObject") {
+    match aws.s3.get_object().bucket(&at.bucket).key(&at.key).expected_bucket_owner(&at.owner).send().await.or_aws("s3:GetObject") {
         Ok(out) => {
             let bytes = out.body.collect().await.map(|b| b.into_bytes().to_vec()).unwrap_or_default();
             Ok(Some(serde_json::from_slice(&bytes).unwrap_or_else(|_| Holder {
@@ -193,7 +209,7 @@ pub async fn read(aws: &Aws, at: &LockRef) -> Result<Option<Holder>, AwsError> {
 
 /// Deletes the lock whatever it says (`pinfra unlock --force`).
 pub async fn force_remove(aws: &Aws, at: &LockRef) -> Result<(), AwsError> {
-    match aws.s3.delete_object().bucket(&at.bucket).key(&at.key).send().await.or_aws("s3:DeleteObject") {
+    match aws.s3.delete_object().bucket(&at.bucket).key(&at.key).expected_bucket_owner(&at.owner).send().await.or_aws("s3:DeleteObject") {
         Err(e) if !(e.is_not_found() || e.is_code(&["NoSuchKey"])) => Err(e),
         _ => Ok(()),
     }
@@ -202,7 +218,7 @@ pub async fn force_remove(aws: &Aws, at: &LockRef) -> Result<(), AwsError> {
 impl Lock {
     /// Deletes the lock, if it is still this run's (`If-Match` on its ETag where S3 supports it).
     pub async fn release(self, aws: &Aws) -> Result<(), AwsError> {
-        let mut delete = aws.s3.delete_object().bucket(&self.at.bucket).key(&self.at.key);
+        let mut delete = aws.s3.delete_object().bucket(&self.at.bucket).key(&self.at.key).expected_bucket_owner(&self.at.owner);
         if let Some(etag) = &self.etag {
             delete = delete.if_match(etag);
         }
@@ -224,6 +240,12 @@ async fn create_bucket(aws: &Aws, at: &LockRef) -> Result<(), AwsError> {
     }
     match create.send().await.or_aws("s3:CreateBucket") {
         Err(e) if e.is_code(&["BucketAlreadyOwnedByYou"]) => {}
+        Err(e) if e.is_code(&["BucketAlreadyExists"]) => {
+            return Err(AwsError::Other {
+                operation: "s3:CreateBucket",
+                detail: format!("the lock bucket name `{}` belongs to another account; pinfra will not use it", at.bucket),
+            });
+        }
         other => {
             other?;
         }
@@ -247,6 +269,17 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_796_083_199), "2026-11-30T23:59:59Z");
+    }
+
+    #[test]
+    fn the_lock_is_per_account_region_and_environment() {
+        let text = "[environment]\nname = \"staging\"\nproject = \"pinterest\"\nregion = \"ap-southeast-2\"\nuser_id = \"0a1b2c3d4e5f\"\n[msk]\ncluster = \"c\"\n";
+        let plan = crate::plan::parse(text).plan.unwrap();
+        let at = LockRef::of(&plan, "123456789012");
+        assert_eq!(at.bucket, "pinfra-locks-123456789012-ap-southeast-2");
+        assert!(at.bucket.len() <= 63, "an S3 bucket name");
+        assert_eq!(at.key, "pinterest/0a1b2c3d4e5f/staging.lock", "two user ids in one account have two locks");
+        assert_eq!(at.owner, "123456789012");
     }
 
     #[test]

@@ -9,8 +9,9 @@ use common::{Run, Sandbox};
 
 const PLAN: &str = "plans/pinterest.toml";
 const CLUSTER: &str = "pinterest-msk-cluster";
-const LOCK_BUCKET: &str = "pinfra-locks-0a1b2c3d4e5f-us-east-1";
-const LOCK_KEY: &str = "pinterest/dev.lock";
+/// The sandbox's account is moto's default.
+const LOCK_BUCKET: &str = "pinfra-locks-123456789012-us-east-1";
+const LOCK_KEY: &str = "pinterest/0a1b2c3d4e5f/dev.lock";
 
 fn mutating(sandbox: &Sandbox) -> Vec<String> {
     sandbox.writes()

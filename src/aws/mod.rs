@@ -47,6 +47,8 @@ pub struct Aws {
     pub kafkaconnect: aws_sdk_kafkaconnect::Client,
     /// API Gateway (the REST API in front of the REST proxy).
     pub apigateway: aws_sdk_apigateway::Client,
+    /// STS (the account, for the lock bucket).
+    pub sts: aws_sdk_sts::Client,
     /// The region calls go to.
     pub region: String,
     /// The custom endpoint, if any; named in "cannot reach" errors.
@@ -83,6 +85,7 @@ impl Aws {
             ssm: aws_sdk_ssm::Client::new(&config),
             kafkaconnect: aws_sdk_kafkaconnect::Client::new(&config),
             apigateway: aws_sdk_apigateway::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
             region: settings.region.clone(),
             endpoint: settings.endpoint_url.clone(),
         }
@@ -103,6 +106,7 @@ impl Aws {
             ssm: aws_sdk_ssm::Client::new(&config),
             kafkaconnect: aws_sdk_kafkaconnect::Client::new(&config),
             apigateway: aws_sdk_apigateway::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
             region: "us-east-1".to_owned(),
             endpoint: None,
         }

@@ -259,7 +259,9 @@ impl Interrupt {
 
 /// Takes the environment's lock for a mutating command, or reports who holds it.
 pub async fn take_lock(session: &Session, command: &str, env: &Environment) -> anyhow::Result<crate::lock::Lock> {
-    let at = crate::lock::LockRef::of(&session.plan);
+    let at = crate::lock::LockRef::find(&session.aws, &session.plan)
+        .await
+        .map_err(|e| Reported(format!("cannot find the account for the lock: {}", crate::aws::WithHint(&e))))?;
     let holder = crate::lock::whoami(command, env.user.as_deref(), env.host.as_deref());
     crate::lock::acquire(&session.aws, &at, &holder).await.map_err(|error| {
         let hint = error.hint().map(|h| format!("\n  hint: {h}")).unwrap_or_default();

@@ -11,7 +11,9 @@ pub async fn run(args: &UnlockArgs, global: &GlobalArgs, env: &Environment, out:
     let plan = load_plan(&args.plan.plan, global.env.as_deref(), out)?;
     let (aws_settings, _) = settings::aws(global, env, &plan.environment.region)?;
     let aws = crate::aws::Aws::connect(&aws_settings).await;
-    let at = LockRef::of(&plan);
+    let at = LockRef::find(&aws, &plan)
+        .await
+        .map_err(|e| Reported(format!("cannot find the account for the lock: {}", crate::aws::WithHint(&e))))?;
     let holder = lock::read(&aws, &at).await.map_err(|e| Reported(format!("cannot read the lock: {}", crate::aws::WithHint(&e))))?;
     let Some(holder) = holder else {
         eprintln!("environment `{}` is not locked (s3://{}/{})", at.env, at.bucket, at.key);
