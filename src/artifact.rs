@@ -132,6 +132,21 @@ fn class_path(class: &str) -> String {
 /// Checks that `bytes` is a zip with jars in it and, if `connector_class` is given, that one of
 /// them (or the zip itself) holds that class. `Err` says what is wrong, in a sentence.
 pub fn inspect(bytes: &[u8], connector_class: Option<&str>) -> Result<Contents, String> {
+    inspect_within(bytes, connector_class, Limits { jar: MAX_JAR_BYTES, total: MAX_ZIP_BYTES })
+}
+
+/// How much `inspect` decompresses at most: one jar, and all the jars it opens together (a zip
+/// bomb is refused, never inflated).
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    jar: u64,
+    total: u64,
+}
+
+/// The most one jar of a connector plugin may hold uncompressed.
+const MAX_JAR_BYTES: u64 = 256 << 20;
+
+fn inspect_within(bytes: &[u8], connector_class: Option<&str>, limits: Limits) -> Result<Contents, String> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("not a zip archive ({e})"))?;
     let names: Vec<String> = archive.file_names().filter_map(Result::ok).map(|n| n.into_owned()).collect();
     let jars: Vec<String> = names.iter().filter(|n| n.to_ascii_lowercase().ends_with(".jar")).cloned().collect();
@@ -143,10 +158,27 @@ pub fn inspect(bytes: &[u8], connector_class: Option<&str>) -> Result<Contents, 
     if names.contains(&wanted) {
         return Ok(Contents { jars });
     }
+    let mut budget = limits.total;
+    let too_big = |jar: &str| {
+        format!(
+            "{jar} inflates beyond {} MiB (or the jars together beyond {} MiB): not a connector plugin",
+            limits.jar >> 20,
+            limits.total >> 20
+        )
+    };
     for jar in &jars {
         let mut entry = archive.by_name(jar).map_err(|e| format!("cannot read {jar} ({e})"))?;
+        let limit = limits.jar.min(budget);
+        // The declared size first (cheap), then the bytes actually inflated (a header can lie).
+        if entry.size() > limit {
+            return Err(too_big(jar));
+        }
         let mut inner = Vec::new();
-        entry.by_ref().take(MAX_ZIP_BYTES).read_to_end(&mut inner).map_err(|e| format!("cannot read {jar} ({e})"))?;
+        entry.by_ref().take(limit + 1).read_to_end(&mut inner).map_err(|e| format!("cannot read {jar} ({e})"))?;
+        if inner.len() as u64 > limit {
+            return Err(too_big(jar));
+        }
+        budget -= inner.len() as u64;
         let Ok(inner) = zip::ZipArchive::new(Cursor::new(inner)) else { continue };
         if inner.file_names().filter_map(Result::ok).any(|n| n == wanted.as_str()) {
             return Ok(Contents { jars });
@@ -279,6 +311,19 @@ mod tests {
         let zip = zip_of(&[("confluentinc-kafka-connect-s3/lib/kafka-connect-s3.jar", &jar), ("manifest.json", b"{}")]);
         let contents = inspect(&zip, Some(CLASS)).unwrap();
         assert_eq!(contents.jars, ["confluentinc-kafka-connect-s3/lib/kafka-connect-s3.jar"]);
+    }
+
+    #[test]
+    fn a_zip_bomb_is_refused_without_being_inflated() {
+        let zeros = vec![0_u8; 3 << 20];
+        let bomb = zip_of(&[("lib/huge.jar", &zeros)]);
+        assert!(bomb.len() < 1 << 20, "deflate squeezes the zeros: {} bytes", bomb.len());
+        let limits = Limits { jar: 1 << 20, total: 4 << 20 };
+        let error = inspect_within(&bomb, Some(CLASS), limits).unwrap_err();
+        assert!(error.contains("lib/huge.jar inflates beyond 1 MiB"), "{error}");
+        let two = zip_of(&[("a.jar", &zeros[..(1 << 20) - 1]), ("b.jar", &zeros[..(1 << 20) - 1])]);
+        let error = inspect_within(&two, Some(CLASS), Limits { jar: 1 << 20, total: 3 << 19 }).unwrap_err();
+        assert!(error.contains("b.jar") && error.contains("together"), "the budget is shared: {error}");
     }
 
     #[test]
