@@ -37,7 +37,6 @@ from .core import Sandbox
 # Installed in this order; request hooks run in the same order.
 EXTENSIONS: tuple[str, ...] = (
     "msk_compat",  # MSK timestamps with an offset; 404 NotFoundException for unknown ARNs
-    "s3_compat",  # GetBucketVersioning's empty answer as S3 sends it
     "faults",  # armed faults: make the next matching calls fail (tests of partial applies)
     # POST /_sandbox/chaos: random faults at a seeded rate; POST /_sandbox/kill: kill a client at
     # its N-th mutating call. Right after faults, so both also hit the calls later ones answer.
@@ -62,6 +61,10 @@ EXTENSIONS: tuple[str, ...] = (
     # REST API ARN; after faults, so that an "after" fault on CreateDeployment still takes the
     # snapshot.
     "apigateway_compat",
+    # GetBucketVersioning's answer as S3 sends it; the bucket owner condition
+    # (x-amz-expected-bucket-owner). Last, so that armed faults and chaos hit a call before it is
+    # refused, an "after" fault's call is refused too, and data_path's sink still runs first.
+    "s3_compat",
 )
 
 

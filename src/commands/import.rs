@@ -712,6 +712,9 @@ pub fn generate(header: &Header, found: &Found) -> Generated {
     }
     for (name, partitions, replication) in &found.topics {
         let _ = writeln!(text, "\n[[topics]]\nname = {}\npartitions = {partitions}\nreplication_factor = {replication}", t(name));
+        if (*partitions, *replication) != (3, 3) {
+            g.kept.push(format!("topic {name} has {partitions} partition(s), replication factor {replication} (pinfra's default 3, 3)"));
+        }
     }
 
     // [role]
