@@ -36,12 +36,13 @@ URL = sys.argv[1] if len(sys.argv) > 1 else os.environ["PINFRA_SANDBOX_URL"]
 RAW: dict[str, bytes] = {}
 
 
-def client(service: str, region: str = "us-east-1") -> Any:
+def client(service: str, region: str = "us-east-1", **credentials: Any) -> Any:
     c = boto3.client(
         service,
         endpoint_url=URL,
         region_name=region,
         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        **credentials,
     )
 
     def keep_raw(http_response: Any, model: Any, **_: Any) -> None:
@@ -225,6 +226,35 @@ def s3_facts() -> None:
     attempt("s3 delete_bucket missing", s3.delete_bucket, Bucket="b-plain")
     s3.list_buckets()
     fact("s3 list_buckets raw CreationDate", raw_tag("ListBuckets", "CreationDate"))
+
+
+def s3_owner_facts() -> None:
+    """A bucket of another account (sts.assume_role into it) and the bucket owner condition
+    (x-amz-expected-bucket-owner, sandbox extension s3_compat)."""
+    creds = client("sts").assume_role(RoleArn="arn:aws:iam::111111111111:role/probe", RoleSessionName="probe")["Credentials"]
+    other = {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretAccessKey"], "aws_session_token": creds["SessionToken"]}
+    fact("sts.assume_role 111111111111 credentials: get_caller_identity Account", client("sts", **other).get_caller_identity()["Account"])
+    s3, s3o, eu = client("s3"), client("s3", **other), client("s3", "eu-west-1")
+    b = "probe-locks-123456789012-us-east-1"
+    attempt("s3 create_bucket as 111111111111", s3o.create_bucket, Bucket=b)
+    attempt("s3 us-east-1 create_bucket of another account's name", s3.create_bucket, Bucket=b)
+    attempt("s3 eu-west-1 create_bucket of another account's name", eu.create_bucket, Bucket=b, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    attempt("s3 put_object ExpectedBucketOwner=123456789012 (owner 111111111111)", s3.put_object, Bucket=b, Key="k", Body=b"x", ExpectedBucketOwner="123456789012")
+    attempt("s3 put_object ExpectedBucketOwner=111111111111 as 111111111111", s3o.put_object, Bucket=b, Key="k", Body=b"x", ExpectedBucketOwner="111111111111")
+    attempt("s3 get_object ExpectedBucketOwner=123456789012 (owner 111111111111)", s3.get_object, Bucket=b, Key="k", ExpectedBucketOwner="123456789012")
+    fact("s3 get_object wrong owner raw", RAW.get("GetObject"))
+    attempt("s3 head_object ExpectedBucketOwner=123456789012 (owner 111111111111)", s3.head_object, Bucket=b, Key="k", ExpectedBucketOwner="123456789012")
+    fact("s3 head_object wrong owner raw", RAW.get("HeadObject"))
+    attempt("s3 list_objects_v2 ExpectedBucketOwner=123456789012 (owner 111111111111)", s3.list_objects_v2, Bucket=b, ExpectedBucketOwner="123456789012")
+    attempt("s3 get_object without ExpectedBucketOwner (another account's bucket)", s3.get_object, Bucket=b, Key="k")
+    attempt("s3 get_object ExpectedBucketOwner=abc", s3o.get_object, Bucket=b, Key="k", ExpectedBucketOwner="abc")
+    attempt("s3 get_object ExpectedBucketOwner, missing bucket", s3.get_object, Bucket="probe-nope", Key="k", ExpectedBucketOwner="123456789012")
+    s3.create_bucket(Bucket="probe-own")
+    attempt(
+        "s3 copy_object ExpectedSourceBucketOwner=123456789012 (source owner 111111111111)",
+        s3.copy_object, Bucket="probe-own", Key="k", CopySource={"Bucket": b, "Key": "k"}, ExpectedSourceBucketOwner="123456789012",
+    )
+    attempt("s3 put_object ExpectedBucketOwner=123456789012 (own bucket)", s3.put_object, Bucket="probe-own", Key="k", Body=b"x", ExpectedBucketOwner="123456789012")
 
 
 def msk_facts() -> None:
@@ -912,6 +942,7 @@ def main() -> None:
     fact("sts account", r and r["Account"])
     iam_facts()
     s3_facts()
+    s3_owner_facts()
     msk_facts()
     ec2_default_vpc_facts()
     ec2_instance_facts()

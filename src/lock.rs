@@ -28,6 +28,15 @@ pub enum LockError {
         /// Who holds it.
         holder: Holder,
     },
+    /// The lock bucket is not the account's (another account owns the name), or this identity
+    /// may not use it: S3 refused the call (403).
+    #[error("the lock bucket `{bucket}` is not usable by account {account}: S3 refused access (another account may own the name)")]
+    Refused {
+        /// The bucket.
+        bucket: String,
+        /// The account that should own it.
+        account: String,
+    },
     /// An AWS call failed.
     #[error(transparent)]
     Aws(#[from] AwsError),
@@ -39,6 +48,10 @@ impl LockError {
         match self {
             LockError::Held { .. } => Some(
                 "wait for that run to finish; if it crashed or was killed, check nothing is running, then `pinfra unlock --force PLAN`"
+                    .into(),
+            ),
+            LockError::Refused { .. } => Some(
+                "pinfra never writes its lock into a bucket another account owns; check that this identity may use S3 on it (docs/permissions.md), or that the account owns the bucket"
                     .into(),
             ),
             LockError::Aws(e) => e.hint(),
@@ -182,6 +195,9 @@ pub async fn acquire(aws: &Aws, at: &LockRef, holder: &Holder) -> Result<Lock, L
                 };
             }
             Err(e) if e.is_code(&["NoSuchBucket"]) && attempt == 0 => create_bucket(aws, at).await?,
+            Err(e) if e.is_code(&["AccessDenied"]) => {
+                return Err(LockError::Refused { bucket: at.bucket.clone(), account: at.owner.clone() });
+            }
             Err(e) => return Err(e.into()),
         }
     }

@@ -200,3 +200,39 @@ fn ctrl_c_finishes_the_calls_in_flight_releases_the_lock_and_says_what_is_left()
     sandbox.pinfra(&["apply", "-q", "--auto-approve", PLAN]).expect_code(0);
     sandbox.pinfra(&["diff", "-q", PLAN]).expect_code(0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lock_bucket_another_account_owns_is_never_written_to() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    // Another account (moto: assumed-role credentials act in the role's account) takes the
+    // global name of this account's lock bucket first.
+    let config = sandbox.sdk_config("us-east-1").await;
+    let assumed = aws_sdk_sts::Client::new(&config)
+        .assume_role()
+        .role_arn("arn:aws:iam::111111111111:role/squatter")
+        .role_session_name("squatter")
+        .send()
+        .await
+        .unwrap();
+    let c = assumed.credentials().unwrap();
+    let credentials = aws_sdk_s3::config::Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "squatter",
+    );
+    let other = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config).credentials_provider(credentials).force_path_style(true).build(),
+    );
+    other.create_bucket().bucket(LOCK_BUCKET).send().await.unwrap();
+
+    sandbox.reset_calls();
+    let apply = sandbox.pinfra(&["apply", "--auto-approve", PLAN]);
+    apply.expect_code(1);
+    assert!(apply.stderr.contains(&format!("the lock bucket `{LOCK_BUCKET}` is not usable by account 123456789012")), "{}", apply.stderr);
+    let listing = other.list_objects_v2().bucket(LOCK_BUCKET).send().await.unwrap();
+    assert_eq!(listing.key_count(), Some(0), "nothing was written into the other account's bucket");
+    let writes: Vec<String> = mutating(&sandbox).into_iter().filter(|w| !w.contains(LOCK_BUCKET)).collect();
+    assert_eq!(writes, Vec::<String>::new(), "nothing was changed");
+}

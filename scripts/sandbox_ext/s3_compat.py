@@ -46,10 +46,8 @@ def versioning_body(status: str | None) -> str:
 
 def error_response(request: AwsRequest, status: int, code: str, message: str) -> Response:
     """S3's XML error (as ``faults`` sends it); a HEAD answer has no body."""
-    if request.method == "HEAD":
-        return Response(b"", status=status)
     body = f"{XML_HEAD}<Error><Code>{code}</Code><Message>{message}</Message><RequestId>sandbox</RequestId></Error>"
-    return Response(body, status=status, mimetype="application/xml")
+    return Response(b"" if request.method == "HEAD" else body, status=status, mimetype="application/xml")
 
 
 def is_s3(request: AwsRequest) -> bool:
