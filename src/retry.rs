@@ -57,6 +57,28 @@ pub struct Poll {
     pub interval: Duration,
     /// Give up after this long.
     pub timeout: Duration,
+    /// How often a wait says it is still waiting (through [`report_waits_with`]); zero: never.
+    pub report_every: Duration,
+}
+
+/// Where long waits say they are still waiting: set once by the command (stderr), unset in
+/// quiet mode and in library use.
+static WAIT_REPORTER: std::sync::OnceLock<fn(&str)> = std::sync::OnceLock::new();
+
+/// Makes every [`poll_until`] longer than [`Poll::report_every`] call `report` with a line such
+/// as `still waiting for connector x to be RUNNING: CREATING, 1m30s of 30m`, every period.
+pub fn report_waits_with(report: fn(&str)) {
+    let _ = WAIT_REPORTER.set(report);
+}
+
+/// `90 s` as `1m30s`.
+fn minutes(d: Duration) -> String {
+    let secs = d.as_secs();
+    match (secs / 60, secs % 60) {
+        (0, s) => format!("{s}s"),
+        (m, 0) => format!("{m}m"),
+        (m, s) => format!("{m}m{s:02}s"),
+    }
 }
 
 /// Why waiting ended without the awaited state.
@@ -95,6 +117,7 @@ where
     Fut: Future<Output = Result<Seen<T>, E>>,
 {
     let started = tokio::time::Instant::now();
+    let mut next_report = poll.report_every;
     let mut streak = 0;
     let mut last: String;
     loop {
@@ -115,6 +138,15 @@ where
         if started.elapsed() >= poll.timeout {
             return Err(WaitError::Timeout { what: what.to_owned(), last, waited: started.elapsed() });
         }
+        if !poll.report_every.is_zero()
+            && started.elapsed() >= next_report
+            && let Some(report) = WAIT_REPORTER.get()
+        {
+            report(&format!("still waiting for {what}: {last}, {} of {}", minutes(started.elapsed()), minutes(poll.timeout)));
+            while next_report <= started.elapsed() {
+                next_report += poll.report_every;
+            }
+        }
         tokio::time::sleep(poll.interval).await;
     }
 }
@@ -131,6 +163,13 @@ mod tests {
     use std::cell::Cell;
 
     #[test]
+    fn waits_are_reported_in_minutes() {
+        assert_eq!(minutes(Duration::from_secs(45)), "45s");
+        assert_eq!(minutes(Duration::from_secs(90)), "1m30s");
+        assert_eq!(minutes(Duration::from_secs(1800)), "30m");
+    }
+
+    #[test]
     fn delays_grow_and_are_capped() {
         let b = Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(1), attempts: 5 };
         assert_eq!(b.delay(0, 1.0), Duration::from_millis(100));
@@ -141,7 +180,7 @@ mod tests {
 
     #[tokio::test]
     async fn polling_needs_consecutive_sightings_and_times_out() {
-        let poll = Poll { interval: Duration::from_millis(1), timeout: Duration::from_secs(5) };
+        let poll = Poll { interval: Duration::from_millis(1), timeout: Duration::from_secs(5), report_every: Duration::ZERO };
         // A stale answer in between resets the streak: ACTIVE, CREATING, ACTIVE, ACTIVE.
         let answers = std::sync::Mutex::new(vec!["ACTIVE", "ACTIVE", "CREATING", "ACTIVE"]);
         let reads = Cell::new(0);
@@ -154,7 +193,7 @@ mod tests {
         assert_eq!(result.unwrap(), 7);
         assert_eq!(reads.get(), 4);
 
-        let short = Poll { interval: Duration::from_millis(1), timeout: Duration::from_millis(20) };
+        let short = Poll { interval: Duration::from_millis(1), timeout: Duration::from_millis(20), report_every: Duration::ZERO };
         let result: Result<(), WaitError<String>> =
             poll_until(short, "topic", 2, || async { Ok(Seen::Pending("CREATING".to_owned())) }).await;
         let error = result.unwrap_err().to_string();

@@ -35,6 +35,9 @@ pub struct Environment {
     /// `PINFRA_POLL_INTERVAL_MS`: time between two reads while waiting for AWS (default 2000;
     /// the sandbox's tests make it short).
     pub poll_interval_ms: Option<u64>,
+    /// `PINFRA_WAIT_REPORT_MS`: how often a long wait says it is still waiting (default 30000;
+    /// 0: never).
+    pub wait_report_ms: Option<u64>,
     /// Where downloads are cached: `PINFRA_CACHE_DIR`, else `$XDG_CACHE_HOME/pinfra`, else
     /// `$HOME/.cache/pinfra`, else `.pinfra-cache` in the working directory.
     pub cache_dir: std::path::PathBuf,
@@ -53,6 +56,7 @@ impl Environment {
             aws_region: var("AWS_REGION"),
             s3_endpoint: var("AWS_ENDPOINT_URL_S3"),
             poll_interval_ms: var("PINFRA_POLL_INTERVAL_MS").and_then(|v| v.parse().ok()),
+            wait_report_ms: var("PINFRA_WAIT_REPORT_MS").and_then(|v| v.parse().ok()),
             cache_dir: var("PINFRA_CACHE_DIR")
                 .map(std::path::PathBuf::from)
                 .or_else(|| var("XDG_CACHE_HOME").map(|d| std::path::Path::new(&d).join("pinfra")))
@@ -114,6 +118,7 @@ pub fn aws(global: &GlobalArgs, env: &Environment, plan_region: &str) -> Result<
         poll: Poll {
             interval: Duration::from_millis(env.poll_interval_ms.unwrap_or(2000).max(10)),
             timeout: Duration::from_secs(global.timeout.max(1)),
+            report_every: Duration::from_millis(env.wait_report_ms.unwrap_or(30_000)),
         },
     };
     Ok((settings, warning))

@@ -382,3 +382,19 @@ fn a_pinned_download_is_verified_then_cached() {
 fn plugin_names_blocking(sandbox: &Sandbox) -> Vec<String> {
     tokio::runtime::Runtime::new().unwrap().block_on(plugin_names(sandbox))
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_wait_says_it_is_still_waiting() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    sandbox.control("POST", "/_sandbox/kafkaconnect/settings", Some(&serde_json::json!({"connector_delay_ms": 1500})));
+    let apply = sandbox.pinfra_with(&["apply", "--auto-approve", PLAN], &[("PINFRA_WAIT_REPORT_MS", "400")]);
+    apply.expect_code(0);
+    let reports: Vec<&str> = apply.stderr.lines().filter(|l| l.contains("... still waiting for connector")).collect();
+    assert!(!reports.is_empty(), "{}", apply.stderr);
+    assert!(reports.iter().all(|l| l.contains("CREATING") && l.ends_with(" of 30m")), "state and timeout: {reports:?}");
+    // Quiet means quiet.
+    sandbox.pinfra(&["destroy", "-q", "--auto-approve", PLAN]).expect_code(0);
+    let quiet = sandbox.pinfra_with(&["apply", "-q", "--auto-approve", PLAN], &[("PINFRA_WAIT_REPORT_MS", "400")]);
+    quiet.expect_code(0);
+    assert!(!quiet.stderr.contains("still waiting"), "{}", quiet.stderr);
+}

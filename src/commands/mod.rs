@@ -58,6 +58,9 @@ pub struct Reported(pub String);
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     let env = Environment::capture();
     let out = settings::output(&cli.global, &env);
+    if !out.quiet {
+        crate::retry::report_waits_with(|line| eprintln!("  ... {line}"));
+    }
     match &cli.command {
         Command::Validate(args) => validate::run(args, &cli.global, &env, out),
         Command::Init(args) => init::run(args, &cli.global, &env, out),
