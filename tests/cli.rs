@@ -92,3 +92,19 @@ fn unknown_subcommands_suggest_the_right_one_and_exit_1() {
     run.expect_code(1);
     assert!(run.stderr.contains("similar subcommand exists: 'apply'"), "{}", run.stderr);
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    // `pinfra render ... | head -0`: the reader is gone before pinfra writes a line.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let dir = tempfile::tempdir().unwrap();
+    let out = pinfra_command(&["render", "--offline", "--out", dir.path().to_str().unwrap(), "plans/pinterest.toml"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "no panic: {stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

@@ -68,14 +68,24 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs, env: &Environment, out:
     let found =
         found.map_err(|e| Reported(format!("{e}\n  hint: {}", e.hint().unwrap_or_else(|| "check the credentials and region".into()))))?;
     let generated = generate(&Header { env: env_name, project, region, user_id: args.user_id.clone(), cluster }, &found);
+    let mut generated = generated;
     let parsed = crate::plan::parse(&generated.text);
-    if parsed.diagnostics.has_errors() {
+    let Some(plan) = parsed.plan.filter(|_| !parsed.diagnostics.has_errors()) else {
         let name = path.display().to_string();
         SourceFile { name: &name, text: &generated.text }.emit(&parsed.diagnostics, out.color_stderr);
         return Err(Reported(format!("{}: the live values do not make a valid plan; nothing was written", path.display())).into());
-    }
+    };
+    generated.blockers.extend(resources::connect_checks(&plan).problems);
     super::init::write_new(path, &generated.text)?;
     print!("{}", generated.report(&path.display().to_string()));
+    if !generated.blockers.is_empty() {
+        return Err(Reported(format!(
+            "{}: written, but {} thing(s) block adopting the pipeline as it is\n  hint: fix what `blocks adopting` lists, then import again (to another --out)",
+            path.display(),
+            generated.blockers.len()
+        ))
+        .into());
+    }
     if !out.quiet {
         let p = path.display();
         eprintln!("next: pinfra diff {p}   # what was found shows as adopt; then pinfra apply {p}");
@@ -158,6 +168,8 @@ pub struct FoundBucket {
     pub encryption: Option<(String, Option<String>)>,
     /// Whether all four public access block settings are on.
     pub public_access_blocked: bool,
+    /// Why pinfra cannot use it (another account's, another region's), if so.
+    pub unusable: Option<String>,
 }
 
 /// The Kafka client instance.
@@ -167,6 +179,8 @@ pub struct FoundInstance {
     pub name: String,
     /// Instance id.
     pub id: String,
+    /// State (`running`, `stopped`, ...).
+    pub state: String,
     /// Instance type.
     pub instance_type: String,
     /// AMI.
@@ -185,6 +199,8 @@ pub struct FoundInstance {
     pub public_dns: Option<String>,
     /// The security group (the first the instance has).
     pub security_group: Option<FoundGroup>,
+    /// Its other security groups, by id (the plan gives the instance one).
+    pub other_groups: Vec<String>,
 }
 
 /// The instance's security group.
@@ -253,6 +269,10 @@ pub struct FoundApi {
     pub pinfra_deployment: bool,
     /// Whether the ANY method on `{proxy+}` requires an API key; `None`: no such method.
     pub api_key_required: Option<bool>,
+    /// Its authorization type.
+    pub authorization: Option<String>,
+    /// How many REST APIs have this name (pinfra needs exactly one).
+    pub same_name: usize,
     /// The integration's type and URI.
     pub integration: Option<(String, String)>,
 }
@@ -266,6 +286,13 @@ pub async fn discover(aws: &Aws, base: &crate::plan::Plan) -> Result<Found, AwsE
             detail: format!("no MSK cluster `{}` in {}", base.msk.cluster.name(), base.environment.region),
         });
     };
+    let problems = cluster.problems();
+    if !problems.is_empty() {
+        return Err(AwsError::Other {
+            operation: "kafka:DescribeClusterV2",
+            detail: format!("the MSK cluster `{}` cannot serve the pipeline: {}", base.msk.cluster.name(), problems.join("; ")),
+        });
+    }
     let mut found = Found {
         topics: discovery.topics.iter().flatten().map(|(name, t)| (name.clone(), t.partitions, t.replication_factor)).collect(),
         cluster_network: (cluster.subnets.clone(), cluster.security_groups.clone()),
@@ -282,22 +309,23 @@ pub async fn discover(aws: &Aws, base: &crate::plan::Plan) -> Result<Found, AwsE
     found.connector = connector;
     found.plugin = plugin;
     found.api = api?;
-    // The role: the seed's name, else the instance's, else the connector's.
+    // The role: the one the instance runs with, else the seed's name, else the connector's.
     let profile_role = match found.instance.as_ref().and_then(|i| i.profile.clone()) {
         Some(profile) => profile_role(aws, &profile).await?,
         None => None,
     };
-    let candidates = [Some(base.role.name.clone()), profile_role, found.connector.as_ref().map(|c| c.role.clone())];
+    let candidates = [profile_role, Some(base.role.name.clone()), found.connector.as_ref().map(|c| c.role.clone())];
     for name in candidates.into_iter().flatten() {
         if let Some(role) = find_role(aws, &name).await? {
             found.role = Some(role);
             break;
         }
     }
+    // The bucket: the one the connector writes to, else the seed's name.
     let bucket_candidates =
-        [Some(base.bucket.name.clone()), found.connector.as_ref().and_then(|c| c.config.get("s3.bucket.name").cloned())];
+        [found.connector.as_ref().and_then(|c| c.config.get("s3.bucket.name").cloned()), Some(base.bucket.name.clone())];
     for name in bucket_candidates.into_iter().flatten() {
-        if let Some(bucket) = find_bucket(aws, &name).await? {
+        if let Some(bucket) = find_bucket(aws, &name, &base.environment.region).await? {
             found.bucket = Some(bucket);
             break;
         }
@@ -334,11 +362,24 @@ async fn find_role(aws: &Aws, name: &str) -> Result<Option<FoundRole>, AwsError>
     Ok(Some(FoundRole { name: name.to_owned(), has_pinfra_policy, other_policies }))
 }
 
-async fn find_bucket(aws: &Aws, name: &str) -> Result<Option<FoundBucket>, AwsError> {
-    match aws.s3.head_bucket().bucket(name).send().await.or_aws("s3:HeadBucket") {
-        Ok(_) => {}
+async fn find_bucket(aws: &Aws, name: &str, region: &str) -> Result<Option<FoundBucket>, AwsError> {
+    // GetBucketLocation answers from any region (HeadBucket answers a bare 301 for a bucket in
+    // another region, which the Rust SDK does not follow).
+    let unusable = |why: String| Ok(Some(FoundBucket { name: name.to_owned(), unusable: Some(why), ..FoundBucket::default() }));
+    let location = match aws.s3.get_bucket_location().bucket(name).send().await.or_aws("s3:GetBucketLocation") {
+        Ok(out) => match out.location_constraint().map(|c| c.as_str().to_owned()).unwrap_or_default().as_str() {
+            "" => "us-east-1".to_owned(),
+            "EU" => "eu-west-1".to_owned(),
+            other => other.to_owned(),
+        },
         Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) if e.is_code(&["AccessDenied", "AllAccessDisabled"]) => {
+            return unusable("belongs to another account, or this identity may not read it".into());
+        }
         Err(e) => return Err(e),
+    };
+    if location != region {
+        return unusable(format!("is in {location}, not in the plan's region {region} (a bucket cannot move)"));
     }
     let (versioning, encryption, block) = tokio::join!(
         aws.s3.get_bucket_versioning().bucket(name).send(),
@@ -364,7 +405,7 @@ async fn find_bucket(aws: &Aws, name: &str) -> Result<Option<FoundBucket>, AwsEr
         Err(e) if e.is_code(&["NoSuchPublicAccessBlockConfiguration"]) => false,
         Err(e) => return Err(e),
     };
-    Ok(Some(FoundBucket { name: name.to_owned(), versioning, encryption, public_access_blocked }))
+    Ok(Some(FoundBucket { name: name.to_owned(), versioning, encryption, public_access_blocked, unusable: None }))
 }
 
 /// The instance named `name`, else the only one whose `Name` tag holds the user id.
@@ -406,6 +447,7 @@ async fn find_instance(aws: &Aws, name: &str, user_id: &str) -> Result<Option<Fo
         .and_then(|e| e.volume_id())
         .map(str::to_owned);
     let group_id = instance.security_groups().first().and_then(|g| g.group_id()).map(str::to_owned);
+    let other_groups: Vec<String> = instance.security_groups().iter().skip(1).filter_map(|g| g.group_id()).map(str::to_owned).collect();
     let (user_data, volume, group) = tokio::join!(
         aws.ec2.describe_instance_attribute().instance_id(&id).attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData).send(),
         async {
@@ -433,6 +475,8 @@ async fn find_instance(aws: &Aws, name: &str, user_id: &str) -> Result<Option<Fo
         .and_then(|v| v.volumes().first().map(|v| (v.size().unwrap_or_default(), v.encrypted().unwrap_or(false))));
     Ok(Some(FoundInstance {
         name: tag_name,
+        state: instance.state().and_then(|s| s.name()).map(|n| n.as_str().to_owned()).unwrap_or_default(),
+        other_groups,
         instance_type: instance.instance_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
         ami: instance.image_id().unwrap_or_default().to_owned(),
         root_volume,
@@ -490,9 +534,25 @@ async fn find_connector(
 ) -> Result<(Option<FoundConnector>, Option<FoundPlugin>), AwsError> {
     let Some(connect) = &base.connect else { return Ok((None, None)) };
     let name = &connect.connector.name;
-    let listing = aws.kafkaconnect.list_connectors().connector_name_prefix(name).send().await.or_aws("kafkaconnect:ListConnectors")?;
-    let arn =
-        listing.connectors().iter().find(|c| c.connector_name() == Some(name.as_str())).and_then(|c| c.connector_arn()).map(str::to_owned);
+    let mut arn = None;
+    let mut token = None;
+    loop {
+        let page = aws
+            .kafkaconnect
+            .list_connectors()
+            .connector_name_prefix(name)
+            .set_next_token(token)
+            .send()
+            .await
+            .or_aws("kafkaconnect:ListConnectors")?;
+        arn = arn.or_else(|| {
+            page.connectors().iter().find(|c| c.connector_name() == Some(name.as_str())).and_then(|c| c.connector_arn()).map(str::to_owned)
+        });
+        token = page.next_token().map(str::to_owned);
+        if arn.is_some() || token.is_none() {
+            break;
+        }
+    }
     let connector = match arn {
         Some(arn) => Some(aws.kafkaconnect.describe_connector().connector_arn(arn).send().await.or_aws("kafkaconnect:DescribeConnector")?),
         None => None,
@@ -556,17 +616,18 @@ async fn find_connector(
 
 async fn find_api(aws: &Aws, base: &crate::plan::Plan) -> Result<Option<FoundApi>, AwsError> {
     let Some(spec) = &base.api else { return Ok(None) };
-    let mut api = None;
+    let mut named = Vec::new();
     let mut position = None;
     loop {
         let page = aws.apigateway.get_rest_apis().limit(500).set_position(position).send().await.or_aws("apigateway:GetRestApis")?;
-        api = api.or_else(|| page.items().iter().find(|a| a.name() == Some(spec.name.as_str())).cloned());
+        named.extend(page.items().iter().filter(|a| a.name() == Some(spec.name.as_str())).cloned());
         position = page.position().map(str::to_owned);
-        if api.is_some() || position.is_none() || page.items().is_empty() {
+        if position.is_none() || page.items().is_empty() {
             break;
         }
     }
-    let Some(api) = api else { return Ok(None) };
+    let same_name = named.len();
+    let Some(api) = named.into_iter().next() else { return Ok(None) };
     let id = api.id().unwrap_or_default().to_owned();
     let endpoint =
         api.endpoint_configuration().and_then(|e| e.types().first()).map_or_else(|| "EDGE".to_owned(), |t| t.as_str().to_owned());
@@ -626,6 +687,8 @@ async fn find_api(aws: &Aws, base: &crate::plan::Plan) -> Result<Option<FoundApi
             .map(|s| (s.throttling_rate_limit(), s.throttling_burst_limit())),
         pinfra_deployment,
         api_key_required: method.as_ref().map(|m| m.api_key_required().unwrap_or(false)),
+        authorization: method.as_ref().and_then(|m| m.authorization_type()).map(str::to_owned),
+        same_name,
         integration: method
             .as_ref()
             .and_then(|m| m.method_integration())
@@ -642,6 +705,9 @@ pub struct Generated {
     pub kept: Vec<String>,
     /// What the first apply changes beyond adopting (the plan cannot keep it), each with why.
     pub changes: Vec<String>,
+    /// What stops the adoption: a resource pinfra would have to replace (it never replaces
+    /// what it does not own) or cannot use; fixed by hand first.
+    pub blockers: Vec<String>,
     /// What was not found: the first apply creates it.
     pub missing: Vec<String>,
 }
@@ -658,6 +724,7 @@ impl Generated {
                 }
             }
         };
+        section("blocks adopting (fix by hand, then import again; pinfra never replaces what it does not own)", &self.blockers);
         section("kept as found (differs from pinfra's defaults)", &self.kept);
         section("changed by the first apply (the plan cannot keep it)", &self.changes);
         section("not found (the first apply creates it)", &self.missing);
@@ -747,6 +814,9 @@ pub fn generate(header: &Header, found: &Found) -> Generated {
     let bucket_name = found.bucket.as_ref().map_or(bucket_default.clone(), |b| b.name.clone());
     let _ = writeln!(text, "\n[bucket]\nname = {}", t(&bucket_name));
     match &found.bucket {
+        Some(FoundBucket { name, unusable: Some(why), .. }) => {
+            g.blockers.push(format!("bucket `{name}` {why}: pinfra cannot adopt it"));
+        }
         Some(bucket) => {
             if bucket.name != bucket_default {
                 g.kept.push(format!("bucket is `{}` (pinfra's default `{bucket_default}`)", bucket.name));
@@ -758,11 +828,22 @@ pub fn generate(header: &Header, found: &Found) -> Generated {
             match &bucket.encryption {
                 Some((algorithm, key)) if algorithm == "aws:kms" => {
                     let _ = writeln!(text, "encryption = \"sse-kms\"");
-                    if let Some(key) = key {
-                        let _ = writeln!(text, "kms_key_arn = {}", q(key));
+                    match key {
+                        Some(key) if key.starts_with("arn:") => {
+                            let _ = writeln!(text, "kms_key_arn = {}", q(key));
+                            g.kept.push(format!("bucket `{}` is encrypted with SSE-KMS, key {key}", bucket.name));
+                        }
+                        Some(key) => g.changes.push(format!(
+                            "bucket `{}` is encrypted with KMS key `{key}`, which the plan names by ARN only: the apply sets the AWS managed key unless you add `kms_key_arn = \"<the key's ARN>\"`",
+                            bucket.name
+                        )),
+                        None => g.kept.push(format!("bucket `{}` is encrypted with SSE-KMS (the AWS managed key)", bucket.name)),
                     }
-                    g.kept.push(format!("bucket `{}` is encrypted with SSE-KMS", bucket.name));
                 }
+                Some((algorithm, _)) if algorithm != "AES256" => g.changes.push(format!(
+                    "bucket `{}` is encrypted with {algorithm}, which the plan cannot express: the apply sets SSE-S3",
+                    bucket.name
+                )),
                 Some(_) => {}
                 None => g.changes.push(format!("bucket `{}` has no default encryption: the apply turns on SSE-S3", bucket.name)),
             }
@@ -818,7 +899,7 @@ pub fn generate(header: &Header, found: &Found) -> Generated {
 
     // [api]
     match &found.api {
-        Some(api) => api_section(&mut g, api, found),
+        Some(api) => api_section(&mut g, api, found, &header.env),
         None => {
             let _ = writeln!(g.text, "\n[api]\nstage = {}", q(&header.env));
             g.missing.push(format!("the REST API `{uid}-api`"));
@@ -865,11 +946,31 @@ fn client_section(g: &mut Generated, instance: &FoundInstance, port: u16, uid: &
         let _ = writeln!(text, "imdsv2 = false   # as found: IMDSv1 allowed");
         g.kept.push(format!("instance {} allows IMDSv1 (pinfra's default: IMDSv2 only; warning PF005)", instance.id));
     }
-    if !instance.pinfra_user_data {
-        let _ = writeln!(text, "manage_user_data = false   # set up by hand: its user-data is not pinfra's and is not compared");
+    // Even a user-data pinfra rendered was rendered from a plan import cannot know: it is never
+    // compared until the user says so.
+    let _ = writeln!(text, "manage_user_data = false   # set up outside this plan: its user-data is not compared");
+    if instance.pinfra_user_data {
+        g.kept.push(format!(
+            "instance {} runs a user-data pinfra rendered for another plan: `manage_user_data = false`; drop it to compare (a difference replaces the instance)",
+            instance.id
+        ));
+    } else {
         g.kept.push(format!(
             "instance {} was set up without pinfra's user-data: `manage_user_data = false` (`pinfra render` still writes the properties files)",
             instance.id
+        ));
+    }
+    if instance.state == "stopped" {
+        g.changes.push(format!("instance {} is stopped: the apply starts it (the plan wants a running Kafka client)", instance.id));
+    }
+    if instance.root_volume.is_none() {
+        g.blockers.push(format!("instance {}: its root volume cannot be read, so the plan cannot match it (a replacement)", instance.id));
+    }
+    if !instance.other_groups.is_empty() {
+        g.changes.push(format!(
+            "instance {} has more security groups ({}): the plan gives it one, so the apply detaches the others",
+            instance.id,
+            instance.other_groups.join(", ")
         ));
     }
     if let Some(key) = &instance.key_name {
@@ -877,8 +978,10 @@ fn client_section(g: &mut Generated, instance: &FoundInstance, port: u16, uid: &
         g.kept.push(format!("instance {} uses the key pair `{key}`", instance.id));
     }
     if instance.profile.is_none() {
-        g.changes
-            .push(format!("instance {} has no instance profile: the plan gives it the role's, which replaces the instance", instance.id));
+        g.blockers.push(format!(
+            "instance {} has no instance profile: the plan's profile forces a replacement; attach the role's instance profile in the EC2 console first",
+            instance.id
+        ));
     }
     let Some(group) = &instance.security_group else {
         g.changes.push(format!("instance {} has no security group pinfra can read", instance.id));
@@ -906,11 +1009,11 @@ fn client_section(g: &mut Generated, instance: &FoundInstance, port: u16, uid: &
             } else {
                 ssh.push(cidr.clone());
             }
+        } else if tcp && from == to {
+            g.changes.push(format!("security group `{}` allows tcp {from} from {cidr}: not in the plan, the apply revokes it", group.name));
         } else {
-            g.changes.push(format!(
-                "security group `{}` allows {protocol} {from}-{to} from {cidr}: not in the plan, the apply revokes it",
-                group.name
-            ));
+            g.kept
+                .push(format!("security group `{}` allows {protocol} {from}-{to} from {cidr}: pinfra leaves such rules alone", group.name));
         }
     }
     if group.other_ingress > 0 {
@@ -982,24 +1085,29 @@ fn connector_section(g: &mut Generated, connector: &FoundConnector, found: &Foun
         g.kept.push(format!("connector logs to CloudWatch group {group}"));
     }
     if let Some((log_bucket, prefix)) = &connector.log_bucket {
-        if log_bucket == bucket {
+        let prefix_ok = !prefix.is_empty() && prefix.ends_with('/') && !prefix.starts_with('/');
+        if log_bucket == bucket && prefix_ok {
             let _ = writeln!(text, "log_bucket_prefix = {}", q(prefix));
             g.kept.push(format!("connector logs to s3://{log_bucket}/{prefix}"));
         } else {
-            g.changes.push(format!("connector logs to bucket {log_bucket}, not the plan's: changing log delivery replaces the connector"));
+            g.blockers.push(format!(
+                "connector logs to s3://{log_bucket}/{prefix}, which the plan cannot express (the plan's bucket, a prefix ending in `/`): a replacement"
+            ));
         }
     }
     if connector.role != role {
-        g.changes.push(format!(
-            "connector runs as role `{}`, but the plan has one role (`{role}`) for the instance and the connector: the apply replaces the connector",
+        g.blockers.push(format!(
+            "connector runs as role `{}`, but the plan has one role (`{role}`) for the instance and the connector: a replacement",
             connector.role
         ));
     }
     if !connector.iam_and_tls {
-        g.changes.push("connector does not use IAM authentication with TLS: the apply replaces it (pinfra always uses both)".to_owned());
+        g.blockers.push("connector does not use IAM authentication with TLS, which pinfra always uses: a replacement".to_owned());
     }
-    if connector.state != "RUNNING" {
-        g.changes.push(format!("connector is {}: a FAILED connector is replaced by the apply", connector.state));
+    match connector.state.as_str() {
+        "RUNNING" => {}
+        "FAILED" => g.blockers.push("connector is FAILED: pinfra would replace it; delete it by hand (the plan makes it again)".to_owned()),
+        state => g.changes.push(format!("connector is {state}: the apply waits for it")),
     }
     match (connector.provisioned, connector.autoscaling) {
         (Some((mcu, workers)), _) => {
@@ -1022,34 +1130,37 @@ fn connector_section(g: &mut Generated, connector: &FoundConnector, found: &Foun
     }
 }
 
-fn api_section(g: &mut Generated, api: &FoundApi, found: &Found) {
+fn api_section(g: &mut Generated, api: &FoundApi, found: &Found, header_env: &str) {
     let text = &mut g.text;
     let _ = writeln!(text, "\n[api]");
-    let stage = api.stage.clone().unwrap_or_else(|| "dev".to_owned());
+    let stage = api.stage.clone().unwrap_or_else(|| header_env.to_owned());
     let _ = writeln!(text, "stage = {}", q(&stage));
     if !api.other_stages.is_empty() {
         g.kept.push(format!("API `{}` has other stages ({}): pinfra manages `{stage}` only", api.name, api.other_stages.join(", ")));
     }
     if api.stage.is_none() {
-        g.changes.push(format!("API `{}` has no stage: the apply deploys it to `dev`", api.name));
+        g.changes.push(format!("API `{}` has no stage: the apply deploys it to `{stage}`", api.name));
     }
     match api.throttling {
-        Some((rate, burst)) if rate >= 1.0 && burst >= 1 => {
-            // The plan takes whole requests per second.
+        Some((rate, burst)) => {
+            // The plan takes whole requests per second, 1-10000, and a burst of 1-5000.
             #[allow(clippy::cast_possible_truncation)]
-            let whole = rate.round() as i64;
+            let whole = (rate.round() as i64).clamp(1, 10_000);
+            let burst_kept = burst.clamp(1, 5_000);
             let _ = writeln!(text, "throttle_rate_limit = {whole}");
-            let _ = writeln!(text, "throttle_burst_limit = {burst}");
-            if rate.fract() != 0.0 {
+            let _ = writeln!(text, "throttle_burst_limit = {burst_kept}");
+            #[allow(clippy::cast_precision_loss)]
+            let exact = (whole as f64 - rate).abs() < f64::EPSILON && burst_kept == burst;
+            if !exact {
                 g.changes.push(format!(
-                    "stage `{stage}` throttles at {rate} requests/s: the plan takes whole numbers, so the apply sets {whole}"
+                    "stage `{stage}` throttles at {rate} requests/s, burst {burst}: the plan takes 1-10000 whole requests/s and a burst of 1-5000, so the apply sets {whole}, {burst_kept}"
                 ));
             }
-            if (whole, burst) != (100, 200) {
-                g.kept.push(format!("stage `{stage}` throttles at {whole} requests/s, burst {burst} (pinfra's default 100, 200)"));
+            if (whole, burst_kept) != (100, 200) {
+                g.kept.push(format!("stage `{stage}` throttles at {whole} requests/s, burst {burst_kept} (pinfra's default 100, 200)"));
             }
         }
-        _ => g.changes.push(format!("stage `{stage}` has no throttling: the apply sets 100 requests/s, burst 200")),
+        None => g.changes.push(format!("stage `{stage}` has no throttling: the apply sets 100 requests/s, burst 200")),
     }
     if api.api_key_required == Some(true) {
         let _ = writeln!(text, "api_key_required = true");
@@ -1059,16 +1170,26 @@ fn api_section(g: &mut Generated, api: &FoundApi, found: &Found) {
         ));
     }
     if api.endpoint != "REGIONAL" {
-        g.changes.push(format!("API `{}` is {}, not REGIONAL: the apply replaces it", api.name, api.endpoint));
+        g.blockers.push(format!("API `{}` is {}, not REGIONAL: pinfra would replace it", api.name, api.endpoint));
+    }
+    if api.same_name > 1 {
+        g.blockers.push(format!("{} REST APIs are named `{}`: delete all but one by hand", api.same_name, api.name));
+    }
+    if api.authorization.as_deref().is_some_and(|a| a != "NONE") {
+        g.changes.push(format!(
+            "the API's ANY method uses {} authorization: the apply sets NONE, as the seed's design has it (use `api_key_required` to require a key)",
+            api.authorization.as_deref().unwrap_or_default()
+        ));
     }
     if !api.pinfra_deployment && api.stage.is_some() {
         g.changes.push(format!(
             "stage `{stage}` serves a deployment made by hand, which pinfra cannot compare: the apply makes a new deployment of the same route (with pinfra's fingerprint)"
         ));
     }
-    let expected = found.instance.as_ref().and_then(|i| i.public_dns.as_ref());
+    let port = api_port(found).unwrap_or(8082);
+    let expected = found.instance.as_ref().and_then(|i| i.public_dns.as_ref()).map(|dns| format!("http://{dns}:{port}/{{proxy}}"));
     match (&api.integration, expected) {
-        (Some((kind, uri)), Some(dns)) if kind == "HTTP_PROXY" && uri.contains(dns.as_str()) => {}
+        (Some((kind, uri)), Some(expected)) if kind == "HTTP_PROXY" && *uri == expected => {}
         (Some((kind, uri)), _) => {
             g.changes.push(format!("the API's integration is {kind} {uri}: the apply points it at the instance's REST proxy"))
         }
@@ -1110,10 +1231,13 @@ mod tests {
                 versioning: None,
                 encryption: Some(("AES256".into(), None)),
                 public_access_blocked: true,
+                unusable: None,
             }),
             instance: Some(FoundInstance {
                 name: format!("{uid}-kafka-client"),
                 id: "i-1".into(),
+                state: "running".into(),
+                other_groups: Vec::new(),
                 instance_type: "t2.micro".into(),
                 ami: "ami-0123456789abcdef0".into(),
                 root_volume: Some((8, false)),
@@ -1194,6 +1318,22 @@ mod tests {
         assert!(changes.contains("9092"), "{changes}");
         assert!(changes.contains("no default encryption"), "{changes}");
         assert_eq!(generated.missing, ["the REST API `0a1b2c3d4e5f-api`"]);
+    }
+
+    #[test]
+    fn what_pinfra_would_have_to_replace_blocks_the_adoption() {
+        let mut found = hand_built();
+        found.connector.as_mut().unwrap().role = "another-role".into();
+        found.instance.as_mut().unwrap().profile = None;
+        found.api.as_mut().unwrap().endpoint = "EDGE".into();
+        found.bucket.as_mut().unwrap().unusable = Some("is in eu-west-1, not in the plan's region us-east-1".into());
+        let generated = generate(&header(), &found);
+        let blockers = generated.blockers.join("\n");
+        for expected in ["runs as role `another-role`", "has no instance profile", "is EDGE, not REGIONAL", "is in eu-west-1"] {
+            assert!(blockers.contains(expected), "{expected}: {blockers}");
+        }
+        assert!(generated.report("p.toml").contains("blocks adopting"), "the report leads with them");
+        assert!(generated.changes.iter().all(|c| !c.contains("replace")), "a replacement is never promised: {:?}", generated.changes);
     }
 
     #[test]
