@@ -494,17 +494,7 @@ async fn find_group(aws: &Aws, id: &str) -> Result<Option<FoundGroup>, AwsError>
     let out = aws.ec2.describe_security_groups().group_ids(id).send().await.or_aws("ec2:DescribeSecurityGroups")?;
     let Some(group) = out.security_groups().first() else { return Ok(None) };
     let vpc = group.vpc_id().map(str::to_owned);
-    let default_vpc = aws
-        .ec2
-        .describe_vpcs()
-        .filters(Filter::builder().name("is-default").values("true").build())
-        .send()
-        .await
-        .or_aws("ec2:DescribeVpcs")?
-        .vpcs()
-        .first()
-        .and_then(|v| v.vpc_id())
-        .map(str::to_owned);
+    let default_vpc = resources::ec2_security_group::default_vpc(aws).await?;
     let mut ingress = Vec::new();
     let mut other_ingress = 0;
     for permission in group.ip_permissions() {

@@ -69,19 +69,24 @@ fn permission(rule: &Rule) -> IpPermission {
         .build()
 }
 
+/// The region's default VPC, if it has one.
+pub async fn default_vpc(aws: &Aws) -> Result<Option<String>, AwsError> {
+    let vpcs = aws
+        .ec2
+        .describe_vpcs()
+        .filters(Filter::builder().name("is-default").values("true").build())
+        .send()
+        .await
+        .or_aws("ec2:DescribeVpcs")?;
+    Ok(vpcs.vpcs().first().and_then(|v| v.vpc_id()).map(str::to_owned))
+}
+
 impl Ec2SecurityGroup {
     async fn vpc(&self, aws: &Aws) -> Result<Option<String>, AwsError> {
-        if let Some(vpc) = &self.vpc_id {
-            return Ok(Some(vpc.clone()));
+        match &self.vpc_id {
+            Some(vpc) => Ok(Some(vpc.clone())),
+            None => default_vpc(aws).await,
         }
-        let vpcs = aws
-            .ec2
-            .describe_vpcs()
-            .filters(Filter::builder().name("is-default").values("true").build())
-            .send()
-            .await
-            .or_aws("ec2:DescribeVpcs")?;
-        Ok(vpcs.vpcs().first().and_then(|v| v.vpc_id()).map(str::to_owned))
     }
 }
 

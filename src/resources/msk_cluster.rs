@@ -202,14 +202,7 @@ pub async fn discover(aws: &Aws, plan: &Plan) -> Result<Discovery, AwsError> {
 /// default VPC.
 async fn default_subnets(aws: &Aws) -> Result<Vec<String>, AwsError> {
     use aws_sdk_ec2::types::Filter;
-    let vpcs = aws
-        .ec2
-        .describe_vpcs()
-        .filters(Filter::builder().name("is-default").values("true").build())
-        .send()
-        .await
-        .or_aws("ec2:DescribeVpcs")?;
-    let Some(vpc) = vpcs.vpcs().first().and_then(|v| v.vpc_id()) else { return Ok(Vec::new()) };
+    let Some(vpc) = super::ec2_security_group::default_vpc(aws).await? else { return Ok(Vec::new()) };
     let subnets = aws
         .ec2
         .describe_subnets()
