@@ -20,8 +20,10 @@ fn init_logging(verbose: u8, quiet: bool) {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 
-/// A reader that stops early (`pinfra output | head -1`) closes stdout: that ends the command
-/// quietly, as it does for Unix tools, instead of a panic from `println!`.
+/// A reader that stops early (`pinfra diff | head -1`) closes stdout: that ends the command
+/// quietly with 141 (128 + SIGPIPE, what a Unix tool killed by the signal reports), instead of a
+/// panic from `println!`. Never while a lock is held: output under the lock goes through
+/// `commands::data`, which does not panic, so that the lock is always released.
 fn exit_quietly_on_broken_pipe() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -31,8 +33,8 @@ fn exit_quietly_on_broken_pipe() {
             .map(String::as_str)
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or_default();
-        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
-            std::process::exit(0);
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") && !pinfra::lock::holding() {
+            std::process::exit(141);
         }
         default(info);
     }));

@@ -151,3 +151,75 @@ fn import_never_overwrites_and_names_what_is_missing() {
     run.expect_code(1);
     assert!(run.stderr.contains("2 MSK clusters") && run.stderr.contains("--cluster"), "{}", run.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn destroy_keeps_an_adopted_plugin_another_connector_runs() {
+    let sandbox = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    hand_build(&sandbox, dir.path());
+    let plan = dir.path().join("imported.toml");
+    let plan_arg = plan.to_str().unwrap();
+    sandbox.pinfra(&["--region", "us-east-1", "import", "--user-id", USER_ID, "--out", plan_arg]).expect_code(0);
+    sandbox.pinfra(&["apply", "-q", "--auto-approve", plan_arg]).expect_code(0);
+
+    // A second, hand-made connector outside the plan runs the same plugin.
+    let client = sandbox.kafkaconnect().await;
+    let listed = client.list_connectors().send().await.unwrap();
+    let arn = listed.connectors().first().and_then(|c| c.connector_arn()).unwrap().to_owned();
+    let mine = client.describe_connector().connector_arn(arn).send().await.unwrap();
+    let cluster = mine.kafka_cluster().and_then(|k| k.apache_kafka_cluster()).unwrap();
+    let vpc = cluster.vpc().unwrap();
+    let plugin_arn = mine.plugins().first().and_then(|p| p.custom_plugin()).and_then(|c| c.custom_plugin_arn()).unwrap().to_owned();
+    use aws_sdk_kafkaconnect::types as t;
+    client
+        .create_connector()
+        .connector_name("someone-elses-connector")
+        .kafka_connect_version(mine.kafka_connect_version().unwrap())
+        .service_execution_role_arn(mine.service_execution_role_arn().unwrap())
+        .set_connector_configuration(mine.connector_configuration().cloned())
+        .capacity(
+            t::Capacity::builder()
+                .provisioned_capacity(t::ProvisionedCapacity::builder().mcu_count(1).worker_count(1).build())
+                .build(),
+        )
+        .kafka_cluster(
+            t::KafkaCluster::builder()
+                .apache_kafka_cluster(
+                    t::ApacheKafkaCluster::builder()
+                        .bootstrap_servers(cluster.bootstrap_servers().unwrap())
+                        .vpc(
+                            t::Vpc::builder()
+                                .set_subnets(Some(vpc.subnets().to_vec()))
+                                .set_security_groups(Some(vpc.security_groups().to_vec()))
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .kafka_cluster_client_authentication(
+            t::KafkaClusterClientAuthentication::builder()
+                .authentication_type(t::KafkaClusterClientAuthenticationType::Iam)
+                .build()
+                .unwrap(),
+        )
+        .kafka_cluster_encryption_in_transit(
+            t::KafkaClusterEncryptionInTransit::builder().encryption_type(t::KafkaClusterEncryptionInTransitType::Tls).build().unwrap(),
+        )
+        .plugins(
+            t::Plugin::builder()
+                .custom_plugin(t::CustomPlugin::builder().custom_plugin_arn(&plugin_arn).revision(1).build().unwrap())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let destroy = sandbox.pinfra(&["destroy", "--auto-approve", plan_arg]);
+    let all = format!("{}\n{}", destroy.stdout, destroy.stderr);
+    assert!(all.contains("still used by connector someone-elses-connector"), "the plugin is kept, and said so:\n{all}");
+    let plugins = client.list_custom_plugins().send().await.unwrap();
+    assert!(plugins.custom_plugins().iter().any(|p| p.custom_plugin_arn() == Some(plugin_arn.as_str())), "the plugin is still there");
+}

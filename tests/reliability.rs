@@ -236,3 +236,26 @@ async fn a_lock_bucket_another_account_owns_is_never_written_to() {
     let writes: Vec<String> = mutating(&sandbox).into_iter().filter(|w| !w.contains(LOCK_BUCKET)).collect();
     assert_eq!(writes, Vec::<String>::new(), "nothing was changed");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_apply_whose_reader_went_away_finishes_and_releases_the_lock() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    // `pinfra apply --auto-approve plan | head -0`: stdout is closed before the diff is printed.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut command = common::pinfra_command(&["apply", "--auto-approve", PLAN]);
+    command
+        .env("AWS_ENDPOINT_URL", &sandbox.url)
+        .env("AWS_ACCESS_KEY_ID", common::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", common::SECRET_KEY)
+        .env("PINFRA_POLL_INTERVAL_MS", "50")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped());
+    let out = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "the apply finished: {stderr}");
+    let s3 = sandbox.s3("us-east-1").await;
+    assert!(s3.head_object().bucket(LOCK_BUCKET).key(LOCK_KEY).send().await.is_err(), "the lock is released");
+    sandbox.pinfra(&["diff", "-q", PLAN]).expect_code(0);
+}

@@ -47,7 +47,7 @@ async fn locked(session: crate::commands::Session, args: &ApplyArgs, out: Output
         .engine
         .plan(&session.observed)
         .map_err(|failures| report_failures("cannot diff", failures.iter().map(|(id, e)| (id, ErrorRef::Resource(e)))))?;
-    print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
+    crate::commands::data(&render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
     let mut outputs = session.observed.outputs(&session.engine);
     if Summary::of(&planned.changes).has_changes() {
         let question = format!("Apply these changes to environment `{}`?", session.plan.environment.name);

@@ -43,7 +43,7 @@ async fn locked(
 ) -> anyhow::Result<ExitStatus> {
     let session = session?;
     let planned = session.engine.plan_destroy(&session.observed);
-    print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
+    crate::commands::data(&render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
     if planned.changes.is_empty() {
         return Ok(ExitStatus::Success);
     }

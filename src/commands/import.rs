@@ -928,12 +928,13 @@ fn client_section(g: &mut Generated, instance: &FoundInstance, port: u16, uid: &
             g.kept.push(format!("instance {} has a root volume of {size} GiB (pinfra's default 20)", instance.id));
         }
         if !encrypted {
-            let _ = writeln!(text, "root_volume_encrypted = false   # as found; a new instance should drop this");
+            let _ =
+                writeln!(text, "root_volume_encrypted = false   # as found: not required of this instance (a new one is always encrypted)");
             g.kept.push(format!("instance {} has an unencrypted root volume (pinfra's default: encrypted; warning PF004)", instance.id));
         }
     }
     if instance.http_tokens.as_deref() == Some("optional") {
-        let _ = writeln!(text, "imdsv2 = false   # as found: IMDSv1 allowed");
+        let _ = writeln!(text, "imdsv2 = false   # as found: IMDSv1 allowed on this instance (a new one requires IMDSv2)");
         g.kept.push(format!("instance {} allows IMDSv1 (pinfra's default: IMDSv2 only; warning PF005)", instance.id));
     }
     // Even a user-data pinfra rendered was rendered from a plan import cannot know: it is never

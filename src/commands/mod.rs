@@ -295,6 +295,18 @@ fn environmental(failures: &[(ResourceId, AwsError)]) -> Option<&AwsError> {
     same.then_some(first)
 }
 
+/// Writes data to stdout. A reader that went away (`pinfra apply ... | head -1`) does not stop
+/// the command: what it was doing (an apply under the lock) finishes, and the lock is released.
+pub fn data(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => eprintln!("warning: cannot write to stdout: {e}"),
+        Ok(()) => {}
+    }
+}
+
 /// A spinner on stderr when it is a terminal; hidden otherwise.
 pub fn spinner(out: Output, message: String) -> indicatif::ProgressBar {
     if !out.interactive_stderr {

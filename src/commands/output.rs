@@ -32,15 +32,17 @@ pub fn print(plan: &Plan, live: &BTreeMap<ResourceId, Outputs>, json: bool) -> a
                 )
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&map)?);
+        crate::commands::data(&format!("{}\n", serde_json::to_string_pretty(&map)?));
     } else {
+        let mut text = String::new();
         for (name, value) in outputs {
-            match value {
-                Value::Known(serde_json::Value::String(s)) => println!("{name} = {s}"),
-                Value::Known(other) => println!("{name} = {other}"),
-                Value::Unknown => println!("{name} = (not created yet)"),
-            }
+            text.push_str(&match value {
+                Value::Known(serde_json::Value::String(s)) => format!("{name} = {s}\n"),
+                Value::Known(other) => format!("{name} = {other}\n"),
+                Value::Unknown => format!("{name} = (not created yet)\n"),
+            });
         }
+        crate::commands::data(&text);
     }
     Ok(())
 }

@@ -272,6 +272,9 @@ pub trait Node: Send + Sync {
     fn plan(&self, inputs: &Inputs, observation: &Observation, ownership: &Ownership) -> Result<Change, ResourceError>;
     /// The ownership of the observed resource.
     fn owner(&self, observation: &Observation, ownership: &Ownership) -> Option<Owner>;
+    /// Why an observed resource this plan owns is kept by `destroy` ([`Kind::keep_unwanted`]:
+    /// something outside the plan still uses it), if it is.
+    fn kept(&self, observation: &Observation) -> Option<String>;
     /// Outputs of the observed resource.
     fn live_outputs(&self, observation: &Observation) -> Option<Outputs>;
     /// The outputs dependents can count on at diff time, given the resource's change.
@@ -390,6 +393,10 @@ impl<K: Kind> Node for K {
 
     fn owner(&self, observation: &Observation, ownership: &Ownership) -> Option<Owner> {
         observation.live::<K::Live>().and_then(K::live_tags).map(|tags| ownership.judge(tags))
+    }
+
+    fn kept(&self, observation: &Observation) -> Option<String> {
+        observation.live::<K::Live>().and_then(K::keep_unwanted)
     }
 
     fn live_outputs(&self, observation: &Observation) -> Option<Outputs> {

@@ -298,7 +298,10 @@ impl Engine {
                 continue;
             }
             match node.owner(observation, &self.ownership) {
-                Some(Owner::Ours) => changes.push(Change { id: node.id(), action: Action::Delete, fields: Vec::new(), note: None }),
+                Some(Owner::Ours) => match node.kept(observation) {
+                    Some(reason) => skipped.push((node.id(), reason)),
+                    None => changes.push(Change { id: node.id(), action: Action::Delete, fields: Vec::new(), note: None }),
+                },
                 None if node.owned_without_tags() => {
                     changes.push(Change { id: node.id(), action: Action::Delete, fields: Vec::new(), note: None })
                 }

@@ -80,11 +80,13 @@ pub struct KafkaClientSpec {
     pub ami: Option<String>,
     /// Size of the root volume, in GiB; default 20.
     pub root_volume_gib: i32,
-    /// Whether the root volume is encrypted; default true (false only to adopt an instance
-    /// made without encryption, warning PF004).
+    /// Whether an existing instance's root volume must be encrypted; default true. False (to
+    /// adopt an instance made without encryption, warning PF004) only stops requiring it: a new
+    /// instance is always encrypted.
     pub root_volume_encrypted: bool,
-    /// Whether the instance metadata service requires IMDSv2 tokens; default true (false only
-    /// to adopt an instance that allows IMDSv1, warning PF005).
+    /// Whether an existing instance must require IMDSv2 tokens; default true. False (to adopt an
+    /// instance that allows IMDSv1, warning PF005) only stops requiring it: a new instance always
+    /// requires them, and a hardened one is never weakened.
     pub imdsv2: bool,
     /// Whether pinfra manages the instance's user-data; default true. False for an instance set
     /// up by other means (by hand over SSH, as in the seed): its user-data is not compared, so a
@@ -913,18 +915,18 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
     }
     if let Some(flag) = encrypted.as_ref().filter(|f| !*f.get_ref()) {
         d.push(
-            Diagnostic::warning("the Kafka client's root volume is not encrypted", Some(flag.span()))
+            Diagnostic::warning("pinfra does not require the Kafka client's root volume to be encrypted", Some(flag.span()))
                 .with_code("PF004")
-                .with_label("unencrypted")
-                .with_hint("drop `root_volume_encrypted` once the instance can be replaced: a new one gets an encrypted volume"),
+                .with_label("unencrypted allowed")
+                .with_hint("drop it once the instance can be replaced (pinfra launches every new instance encrypted)"),
         );
     }
     if let Some(flag) = imdsv2.as_ref().filter(|f| !*f.get_ref()) {
         d.push(
-            Diagnostic::warning("the Kafka client allows IMDSv1 (instance metadata without a token)", Some(flag.span()))
+            Diagnostic::warning("pinfra does not require the Kafka client to use IMDSv2 (IMDSv1 is allowed)", Some(flag.span()))
                 .with_code("PF005")
-                .with_label("IMDSv1")
-                .with_hint("drop it: IMDSv2 blocks the SSRF-style credential theft IMDSv1 allows"),
+                .with_label("IMDSv1 allowed")
+                .with_hint("drop it: IMDSv2 blocks the SSRF-style credential theft IMDSv1 allows, and it changes in place"),
         );
     }
     let ssh_key_existing = ssh_public_key.is_none() && ssh_key_name.is_some();

@@ -98,8 +98,11 @@ pub struct Desired {
     /// The user-data, once the role ARN and the brokers are known.
     user_data: Value,
     root_volume_gib: i32,
+    /// Whether an existing instance's root volume must be encrypted (a new one always is).
     root_volume_encrypted: bool,
+    /// Whether an existing instance must require IMDSv2 (a new one always does).
     imdsv2: bool,
+
     /// Whether the user-data is compared (false: the instance was set up by other means).
     manage_user_data: bool,
     /// The key pair name and the digest of its public key, when SSH is planned.
@@ -124,7 +127,7 @@ impl Desired {
         let (Value::Known(Json::String(user_data)), Value::Known(Json::String(group))) = (&self.user_data, &self.security_group) else {
             return None;
         };
-        let mut identity = format!(
+        let identity = format!(
             "{owner}|{}|{}|{}|{}|{}|{group}|{:?}|{:?}",
             self.ami.as_deref().unwrap_or_default(),
             self.instance_type,
@@ -134,13 +137,7 @@ impl Desired {
             self.tags,
             self.key
         );
-        // Only the exceptions are added, so the tokens of default launches stay as they were.
-        if !self.root_volume_encrypted {
-            identity.push_str("|unencrypted");
-        }
-        if !self.imdsv2 {
-            identity.push_str("|imdsv1");
-        }
+
         Some(format!("pinfra-{}", &sha256(&identity)[..48]))
     }
 }
@@ -161,10 +158,6 @@ pub struct Live {
     public_dns: Option<String>,
     public_ip: Option<String>,
     tags: Tags,
-}
-
-fn http_tokens(imdsv2: bool) -> HttpTokensState {
-    if imdsv2 { HttpTokensState::Required } else { HttpTokensState::Optional }
 }
 
 fn sha256(text: &str) -> String {
@@ -260,7 +253,7 @@ impl Ec2Instance {
                 .user_data(BASE64.encode(user_data))
                 .metadata_options(
                     InstanceMetadataOptionsRequest::builder()
-                        .http_tokens(http_tokens(desired.imdsv2))
+                        .http_tokens(HttpTokensState::Required)
                         .http_endpoint(InstanceMetadataEndpointState::Enabled)
                         .build(),
                 )
@@ -271,7 +264,7 @@ impl Ec2Instance {
                             EbsBlockDevice::builder()
                                 .volume_size(desired.root_volume_gib)
                                 .volume_type(VolumeType::Gp3)
-                                .encrypted(desired.root_volume_encrypted)
+                                .encrypted(true)
                                 .delete_on_termination(true)
                                 .build(),
                         )
@@ -452,20 +445,22 @@ impl Kind for Ec2Instance {
             live.map(|l| if profile_matches(l) { Json::from(desired.profile.clone()) } else { Json::from(l.profile_arn.clone()) }),
             true,
         );
-        fields.known("metadata_http_tokens", http_tokens(desired.imdsv2).as_str(), live.map(|l| Json::from(l.http_tokens.clone())), false);
+        // `imdsv2 = false` (an adopted instance) only stops requiring it: never a downgrade.
+        if desired.imdsv2 || live.is_none() {
+            fields.known("metadata_http_tokens", "required", live.map(|l| Json::from(l.http_tokens.clone())), false);
+        }
         let live_groups = live.map(|l| Json::from(l.security_groups.clone()));
         let wanted_groups = match &desired.security_group {
             Value::Known(Json::String(id)) => Value::of(vec![id.clone()]),
             _ => Value::Unknown,
         };
         fields.field("security_groups", wanted_groups, live_groups, false);
-        let volume = |(size, encrypted): (i32, bool)| serde_json::json!({"size_gib": size, "encrypted": encrypted});
-        fields.known(
-            "root_volume",
-            volume((desired.root_volume_gib, desired.root_volume_encrypted)),
-            live.map(|l| l.root_volume.map_or(Json::Null, volume)),
-            true,
-        );
+        // `root_volume_encrypted = false` (an adopted instance) only stops requiring encryption.
+        let require = desired.root_volume_encrypted || live.is_none();
+        let volume = |(size, encrypted): (i32, bool)| {
+            if require { serde_json::json!({"size_gib": size, "encrypted": encrypted}) } else { serde_json::json!({"size_gib": size}) }
+        };
+        fields.known("root_volume", volume((desired.root_volume_gib, true)), live.map(|l| l.root_volume.map_or(Json::Null, volume)), true);
         if let Some(live) = live
             && live.state == "stopped"
         {
@@ -525,7 +520,7 @@ impl Kind for Ec2Instance {
                     aws.ec2
                         .modify_instance_metadata_options()
                         .instance_id(&live.id)
-                        .http_tokens(http_tokens(desired.imdsv2))
+                        .http_tokens(HttpTokensState::Required)
                         .http_endpoint(InstanceMetadataEndpointState::Enabled)
                         .send()
                         .await
@@ -649,10 +644,16 @@ mod tests {
         l.http_tokens = Some("optional".into());
         assert_eq!(Ec2Instance::diff(&d, Some(&l)).unwrap(), vec![], "unmanaged user-data, the live volume and IMDS kept");
         l.root_volume = Some((20, true));
+        l.http_tokens = Some("required".into());
+        assert_eq!(Ec2Instance::diff(&d, Some(&l)).unwrap(), vec![], "a hardened instance is never weakened");
+        l.root_volume = Some((8, false));
         let paths: Vec<String> = Ec2Instance::diff(&d, Some(&l)).unwrap().into_iter().map(|c| c.path).collect();
-        assert_eq!(paths, ["root_volume"], "what the plan pins is still compared");
-        let created: Vec<String> = Ec2Instance::diff(&d, None).unwrap().into_iter().map(|c| c.path).collect();
-        assert!(created.contains(&"user_data_sha256".to_owned()), "a new instance gets pinfra's user-data: {created:?}");
+        assert_eq!(paths, ["root_volume"], "the size is still compared");
+        let created = Ec2Instance::diff(&d, None).unwrap();
+        let field = |path: &str| created.iter().find(|c| c.path == path).and_then(|c| c.new.clone());
+        assert!(field("user_data_sha256").is_some(), "a new instance gets pinfra's user-data");
+        assert_eq!(field("metadata_http_tokens"), Some(Value::of("required")), "a new instance requires IMDSv2");
+        assert_eq!(field("root_volume"), Some(Value::of(serde_json::json!({"size_gib": 20, "encrypted": true}))), "and is encrypted");
     }
 
     #[test]

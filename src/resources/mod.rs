@@ -157,7 +157,11 @@ fn connect_nodes(
     context: &Context,
     tags: &Tags,
 ) -> Vec<Box<dyn Node>> {
-    let existing = artifact.is_none();
+    let existing = connect.plugin.source == crate::plan::ArtifactSource::Existing;
+    if !existing && artifact.is_none() {
+        // A zip plan whose zip was not resolved (no caller does this): no plugin to plan.
+        return Vec::new();
+    }
     let current = artifact.map_or_else(|| connect.plugin.name.clone(), |a| msk_connect_plugin::plugin_name(&connect.plugin.name, a));
     let connector_id = ResourceId::new(msk_connector::KIND, &connect.connector.name);
     let bucket_id = ResourceId::new(s3_bucket::KIND, &plan.bucket.name);

@@ -305,8 +305,10 @@ impl MskConnectPlugin {
         .map_err(wait_error)?;
         // The zip went with the plugin: delete it too when it is under the key pinfra chose.
         if let Some((bucket, key)) = live.location.as_deref().and_then(|l| l.strip_prefix("arn:aws:s3:::")).and_then(|l| l.split_once('/'))
+            && !self.existing
+            && bucket == self.bucket_name()
             && key.ends_with(".zip")
-            && self.key.rsplit_once('/').is_some_and(|(prefix, _)| key.starts_with(prefix))
+            && self.key.rsplit_once('/').is_some_and(|(prefix, _)| key.starts_with(&format!("{prefix}/")))
         {
             match aws.s3.delete_object().bucket(bucket).key(key).send().await.or_aws("s3:DeleteObject") {
                 Err(e) if !e.is_not_found() => return Err(e.into()),
@@ -376,7 +378,7 @@ impl Kind for MskConnectPlugin {
 
     fn keep_unwanted(live: &Live) -> Option<String> {
         (!live.used_by.is_empty())
-            .then(|| format!("an older plugin, still used by connector {}: kept until no connector uses it", live.used_by.join(", ")))
+            .then(|| format!("still used by connector {} outside the plan: kept until no other connector uses it", live.used_by.join(", ")))
     }
 
     async fn observe(&self, aws: &Aws) -> Result<Option<Live>, AwsError> {
