@@ -159,24 +159,29 @@ fn inspect_within(bytes: &[u8], connector_class: Option<&str>, limits: Limits) -
         return Ok(Contents { jars });
     }
     let mut budget = limits.total;
-    let too_big = |jar: &str| {
-        format!(
-            "{jar} inflates beyond {} MiB (or the jars together beyond {} MiB): not a connector plugin",
-            limits.jar >> 20,
-            limits.total >> 20
-        )
-    };
+    let mut skipped: Vec<&str> = Vec::new();
+    let over_budget = || format!("its jars inflate beyond {} MiB together: not a connector plugin (a zip bomb?)", limits.total >> 20);
     for jar in &jars {
         let mut entry = archive.by_name(jar).map_err(|e| format!("cannot read {jar} ({e})"))?;
-        let limit = limits.jar.min(budget);
-        // The declared size first (cheap), then the bytes actually inflated (a header can lie).
-        if entry.size() > limit {
-            return Err(too_big(jar));
+        // A jar bigger than a connector's own (an SDK bundle, or a bomb) is not opened: the
+        // declared size first (cheap), then the bytes actually inflated (a header can lie).
+        if entry.size() > limits.jar {
+            skipped.push(jar);
+            continue;
         }
+        if budget == 0 {
+            return Err(over_budget());
+        }
+        let limit = limits.jar.min(budget);
         let mut inner = Vec::new();
         entry.by_ref().take(limit + 1).read_to_end(&mut inner).map_err(|e| format!("cannot read {jar} ({e})"))?;
         if inner.len() as u64 > limit {
-            return Err(too_big(jar));
+            if limit < limits.jar {
+                return Err(over_budget());
+            }
+            skipped.push(jar);
+            budget -= limit;
+            continue;
         }
         budget -= inner.len() as u64;
         let Ok(inner) = zip::ZipArchive::new(Cursor::new(inner)) else { continue };
@@ -184,7 +189,12 @@ fn inspect_within(bytes: &[u8], connector_class: Option<&str>, limits: Limits) -
             return Ok(Contents { jars });
         }
     }
-    Err(format!("none of its {} jar(s) holds the connector class `{class}` ({wanted})", jars.len()))
+    let not_opened = if skipped.is_empty() {
+        String::new()
+    } else {
+        format!("; not opened, over {} MiB uncompressed: {}", limits.jar >> 20, skipped.join(", "))
+    };
+    Err(format!("none of its {} jar(s) holds the connector class `{class}` ({wanted}){not_opened}", jars.len()))
 }
 
 /// Finds the artifact `spec` names. A local file is read, hashed and checked now (against
@@ -320,10 +330,14 @@ mod tests {
         assert!(bomb.len() < 1 << 20, "deflate squeezes the zeros: {} bytes", bomb.len());
         let limits = Limits { jar: 1 << 20, total: 4 << 20 };
         let error = inspect_within(&bomb, Some(CLASS), limits).unwrap_err();
-        assert!(error.contains("lib/huge.jar inflates beyond 1 MiB"), "{error}");
+        assert!(error.ends_with("not opened, over 1 MiB uncompressed: lib/huge.jar"), "{error}");
+        // A big jar beside the connector's own is passed over, not fatal.
+        let real =
+            zip_of(&[("lib/huge.jar", &zeros), ("lib/sink.jar", &zip_of(&[("io/confluent/connect/s3/S3SinkConnector.class", b"x")]))]);
+        assert!(inspect_within(&real, Some(CLASS), limits).is_ok());
         let two = zip_of(&[("a.jar", &zeros[..(1 << 20) - 1]), ("b.jar", &zeros[..(1 << 20) - 1])]);
         let error = inspect_within(&two, Some(CLASS), Limits { jar: 1 << 20, total: 3 << 19 }).unwrap_err();
-        assert!(error.contains("b.jar") && error.contains("together"), "the budget is shared: {error}");
+        assert!(error.contains("inflate beyond 1 MiB together"), "the budget is shared: {error}");
     }
 
     #[test]

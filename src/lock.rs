@@ -30,12 +30,16 @@ pub enum LockError {
     },
     /// The lock bucket is not the account's (another account owns the name), or this identity
     /// may not use it: S3 refused the call (403).
-    #[error("the lock bucket `{bucket}` is not usable by account {account}: S3 refused access (another account may own the name)")]
+    #[error(
+        "the lock bucket `{bucket}` is not usable by account {account}: S3 refused access ({detail}); another account may own the name, or this identity may not use it"
+    )]
     Refused {
         /// The bucket.
         bucket: String,
         /// The account that should own it.
         account: String,
+        /// S3's answer.
+        detail: String,
     },
     /// An AWS call failed.
     #[error(transparent)]
@@ -210,7 +214,7 @@ pub async fn acquire(aws: &Aws, at: &LockRef, holder: &Holder) -> Result<Lock, L
             }
             Err(e) if e.is_code(&["NoSuchBucket"]) && attempt == 0 => create_bucket(aws, at).await?,
             Err(e) if e.is_code(&["AccessDenied"]) => {
-                return Err(LockError::Refused { bucket: at.bucket.clone(), account: at.owner.clone() });
+                return Err(LockError::Refused { bucket: at.bucket.clone(), account: at.owner.clone(), detail: e.to_string() });
             }
             Err(e) => return Err(e.into()),
         }
@@ -281,7 +285,7 @@ async fn create_bucket(aws: &Aws, at: &LockRef) -> Result<(), AwsError> {
             other?;
         }
     }
-    crate::resources::s3_bucket::block_public_access(aws, &at.bucket).await?;
+    crate::resources::s3_bucket::block_public_access(aws, &at.bucket, Some(&at.owner)).await?;
     // Default encryption: S3 encrypts every new bucket with SSE-S3 (since January 2023).
     Ok(())
 }

@@ -144,8 +144,9 @@ impl S3Bucket {
     }
 }
 
-/// Turns on all four public access block settings of `bucket` (the plan's bucket, the lock bucket).
-pub async fn block_public_access(aws: &Aws, bucket: &str) -> Result<(), AwsError> {
+/// Turns on all four public access block settings of `bucket` (the plan's bucket, the lock
+/// bucket, which passes its `expected_owner`: S3 refuses the call for another account's bucket).
+pub async fn block_public_access(aws: &Aws, bucket: &str, expected_owner: Option<&str>) -> Result<(), AwsError> {
     let block = PublicAccessBlockConfiguration::builder()
         .block_public_acls(true)
         .block_public_policy(true)
@@ -155,6 +156,7 @@ pub async fn block_public_access(aws: &Aws, bucket: &str) -> Result<(), AwsError
     aws.s3
         .put_public_access_block()
         .bucket(bucket)
+        .set_expected_bucket_owner(expected_owner.map(str::to_owned))
         .public_access_block_configuration(block)
         .send()
         .await
@@ -295,7 +297,7 @@ impl Kind for S3Bucket {
             self.put_tags(aws, &desired.tags, live.map(|l| &l.tags)).await?;
         }
         if creating || change.touches("public_access_block") {
-            block_public_access(aws, name).await?;
+            block_public_access(aws, name, None).await?;
         }
         if creating || change.touches("encryption") {
             self.put_encryption(aws).await?;
