@@ -178,9 +178,7 @@ async fn destroy_keeps_an_adopted_plugin_another_connector_runs() {
         .service_execution_role_arn(mine.service_execution_role_arn().unwrap())
         .set_connector_configuration(mine.connector_configuration().cloned())
         .capacity(
-            t::Capacity::builder()
-                .provisioned_capacity(t::ProvisionedCapacity::builder().mcu_count(1).worker_count(1).build())
-                .build(),
+            t::Capacity::builder().provisioned_capacity(t::ProvisionedCapacity::builder().mcu_count(1).worker_count(1).build()).build(),
         )
         .kafka_cluster(
             t::KafkaCluster::builder()
