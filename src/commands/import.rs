@@ -28,13 +28,7 @@ use crate::settings::{self, Environment, Output};
 /// Runs the command.
 pub async fn run(args: &ImportArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
     let path = &args.out;
-    if path.exists() {
-        return Err(Reported(format!(
-            "`{}` exists already; pinfra import never overwrites a file\n  hint: name another file with --out",
-            path.display()
-        ))
-        .into());
-    }
+    super::init::refuse_existing(path, "import", "name another file with --out")?;
     let Some(region) = global.region.clone().or_else(|| env.aws_region.clone()) else {
         return Err(Reported(
             "import needs the region of the hand-built pipeline\n  hint: pass --region (for example --region us-east-1)".into(),

@@ -19,13 +19,7 @@ const TEMPLATE: &str = include_str!("../../templates/plan.toml.j2");
 /// Runs the command.
 pub fn run(args: &InitArgs, global: &GlobalArgs, _env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
     let path = &args.path;
-    if path.exists() {
-        return Err(Reported(format!(
-            "`{}` exists already; pinfra init never overwrites a file\n  hint: name another file (`pinfra init new-plan.toml`) or edit this one",
-            path.display()
-        ))
-        .into());
-    }
+    refuse_existing(path, "init", "name another file (`pinfra init new-plan.toml`) or edit this one")?;
     let ask = out.interactive_stdin && std::io::stderr().is_terminal();
     let value = |given: &Option<String>, question: &str, default: Option<&str>| -> anyhow::Result<String> {
         if let Some(v) = given {
@@ -99,6 +93,16 @@ pub(super) fn render(env: &str, user_id: &str, region: &str, cluster: &str, proj
         env => quote(env), user_id => quote(user_id), region => quote(region), cluster => quote(cluster), project => quote(project),
     })?;
     Ok(text)
+}
+
+/// Refuses a `path` that exists: `command` (init, import) never overwrites a file.
+pub(super) fn refuse_existing(path: &Path, command: &str, hint: &str) -> anyhow::Result<()> {
+    if path.exists() {
+        return Err(
+            Reported(format!("`{}` exists already; pinfra {command} never overwrites a file\n  hint: {hint}", path.display())).into()
+        );
+    }
+    Ok(())
 }
 
 /// Creates `path`, failing if it appeared meanwhile (never overwrites).
