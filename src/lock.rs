@@ -253,16 +253,27 @@ impl Lock {
     /// Deletes the lock, if it is still this run's (`If-Match` on its ETag where S3 supports it).
     pub async fn release(self, aws: &Aws) -> Result<(), AwsError> {
         HELD.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        let mut delete = aws.s3.delete_object().bucket(&self.at.bucket).key(&self.at.key).expected_bucket_owner(&self.at.owner);
-        if let Some(etag) = &self.etag {
-            delete = delete.if_match(etag);
-        }
-        match delete.send().await.or_aws("s3:DeleteObject") {
-            // Someone forced it away and took it: theirs now.
-            Err(e) if e.is_code(&["PreconditionFailed"]) => Ok(()),
-            Err(e) if !(e.is_not_found() || e.is_code(&["NoSuchKey"])) => Err(e),
-            _ => Ok(()),
-        }
+        remove_if_ours(aws, &self.at, self.etag.as_deref()).await
+    }
+
+    /// Its ETag, for [`remove_if_ours`] from elsewhere (the Ctrl-C handler).
+    pub fn etag(&self) -> Option<String> {
+        self.etag.clone()
+    }
+}
+
+/// Deletes the lock at `at` only if it is still the one with `etag` (when known): a lock that
+/// was forced away and taken by another run is left to that run.
+pub async fn remove_if_ours(aws: &Aws, at: &LockRef, etag: Option<&str>) -> Result<(), AwsError> {
+    let mut delete = aws.s3.delete_object().bucket(&at.bucket).key(&at.key).expected_bucket_owner(&at.owner);
+    if let Some(etag) = etag {
+        delete = delete.if_match(etag);
+    }
+    match delete.send().await.or_aws("s3:DeleteObject") {
+        // Someone forced it away and took it: theirs now.
+        Err(e) if e.is_code(&["PreconditionFailed"]) => Ok(()),
+        Err(e) if !(e.is_not_found() || e.is_code(&["NoSuchKey"])) => Err(e),
+        _ => Ok(()),
     }
 }
 

@@ -221,3 +221,28 @@ async fn destroy_keeps_an_adopted_plugin_another_connector_runs() {
     let plugins = client.list_custom_plugins().send().await.unwrap();
     assert!(plugins.custom_plugins().iter().any(|p| p.custom_plugin_arn() == Some(plugin_arn.as_str())), "the plugin is still there");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn giving_the_adopted_plugin_a_zip_moves_the_connector_and_retires_the_hand_made_plugin() {
+    let sandbox = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    hand_build(&sandbox, dir.path());
+    let plan = dir.path().join("imported.toml");
+    let plan_arg = plan.to_str().unwrap();
+    sandbox.pinfra(&["--region", "us-east-1", "import", "--user-id", USER_ID, "--out", plan_arg]).expect_code(0);
+    sandbox.pinfra(&["apply", "-q", "--auto-approve", plan_arg]).expect_code(0);
+
+    // The next step the guide suggests: let pinfra manage the zip.
+    write_plugin_zip(&dir.path().join("sink.zip"), &[]);
+    let text = std::fs::read_to_string(&plan).unwrap().replace("existing = \"{user_id}-plugin\"", "source = \"sink.zip\"");
+    std::fs::write(&plan, text).unwrap();
+    sandbox.pinfra(&["apply", "-q", "--auto-approve", plan_arg]).expect_code(0);
+    sandbox.pinfra(&["diff", "-q", plan_arg]).expect_code(0);
+
+    let client = sandbox.kafkaconnect().await;
+    let names: Vec<String> =
+        client.list_custom_plugins().send().await.unwrap().custom_plugins().iter().filter_map(|p| p.name().map(str::to_owned)).collect();
+    assert_eq!(names.len(), 1, "one plugin left: {names:?}");
+    let hashed = names[0].strip_prefix(&format!("{USER_ID}-plugin-")).unwrap_or_default();
+    assert_eq!(hashed.len(), 12, "the content-addressed one: {names:?}");
+}

@@ -31,7 +31,7 @@ pub async fn run(args: &ApplyArgs, global: &GlobalArgs, env: &Environment, out: 
     }
     let lock = take_lock(&session, "apply", env).await?;
     let aws = session.aws.clone();
-    let interrupt = Interrupt::watch(aws.clone(), lock.at.clone());
+    let interrupt = Interrupt::watch(aws.clone(), &lock);
     let result = locked(session, args, out, &interrupt).await;
     interrupt.stop();
     if let Err(error) = lock.release(&aws).await {

@@ -26,7 +26,7 @@ pub async fn run(args: &DestroyArgs, global: &GlobalArgs, env: &Environment, out
     // One mutating run at a time: lock, then read again under the lock.
     let lock = take_lock(&session, "destroy", env).await?;
     let aws = session.aws.clone();
-    let interrupt = Interrupt::watch(aws.clone(), lock.at.clone());
+    let interrupt = Interrupt::watch(aws.clone(), &lock);
     let result = locked(session.refresh(out).await, args, out, &interrupt).await;
     interrupt.stop();
     if let Err(error) = lock.release(&aws).await {

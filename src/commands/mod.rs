@@ -218,16 +218,17 @@ pub struct Interrupt {
 }
 
 impl Interrupt {
-    /// Watches for Ctrl-C from now on, for the lock at `at`.
-    pub fn watch(aws: Aws, at: crate::lock::LockRef) -> Self {
+    /// Watches for Ctrl-C from now on, for `lock` (released only if it is still this run's).
+    pub fn watch(aws: Aws, lock: &crate::lock::Lock) -> Self {
         use std::sync::atomic::{AtomicBool, Ordering};
+        let (at, etag) = (lock.at.clone(), lock.etag());
         let flag = Arc::new(AtomicBool::new(false));
         let changing = Arc::new(AtomicBool::new(false));
         let (f, c) = (Arc::clone(&flag), Arc::clone(&changing));
         let task = tokio::spawn(async move {
             while tokio::signal::ctrl_c().await.is_ok() {
                 if !c.load(Ordering::SeqCst) {
-                    let released = crate::lock::force_remove(&aws, &at).await.is_ok();
+                    let released = crate::lock::remove_if_ours(&aws, &at, etag.as_deref()).await.is_ok();
                     eprintln!(
                         "interrupted: nothing was changed{}",
                         if released { "; the lock is released" } else { "; the lock could not be released: `pinfra unlock --force`" }

@@ -69,10 +69,11 @@ impl ConnectListing {
     }
 }
 
-/// Lists the plugins named `<base>-<12 hex>` (or, with `exact`, the plugin named `base`) and
-/// every connector, all pages.
+/// Lists the plugins named `<base>-<12 hex>` and `<base>` itself (an `existing` plugin the plan
+/// named before it gave a zip: an older plugin now), or with `exact` only `<base>`, and every
+/// connector, all pages.
 pub async fn list(aws: &Aws, base: &str, exact: bool) -> Result<ConnectListing, AwsError> {
-    let prefix = if exact { base.to_owned() } else { format!("{base}-") };
+    let prefix = base.to_owned();
     let plugins = async {
         let mut out = Vec::new();
         let mut token = None;
@@ -88,9 +89,10 @@ pub async fn list(aws: &Aws, base: &str, exact: bool) -> Result<ConnectListing, 
             for p in page.custom_plugins() {
                 let (Some(name), Some(arn)) = (p.name(), p.custom_plugin_arn()) else { continue };
                 // The prefix filter is a prefix: `a-plugin-x` also matches base `a-plugin-x`'s
-                // neighbours; keep exactly `<base>-<12 hex>`.
-                let Some(hash) = name.strip_prefix(&prefix) else { continue };
-                let wanted = if exact { hash.is_empty() } else { hash.len() == 12 && hash.chars().all(|c| c.is_ascii_hexdigit()) };
+                // neighbours; keep exactly `<base>` and `<base>-<12 hex>`.
+                let Some(rest) = name.strip_prefix(&prefix) else { continue };
+                let hashed = rest.strip_prefix('-').is_some_and(|h| h.len() == 12 && h.chars().all(|c| c.is_ascii_hexdigit()));
+                let wanted = rest.is_empty() || (hashed && !exact);
                 if !wanted {
                     continue;
                 }
