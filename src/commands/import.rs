@@ -952,8 +952,9 @@ fn client_section(g: &mut Generated, instance: &FoundInstance, port: u16, uid: &
         g.blockers.push(format!("instance {}: its root volume cannot be read, so the plan cannot match it (a replacement)", instance.id));
     }
     if !instance.other_groups.is_empty() {
-        g.changes.push(format!(
-            "instance {} has more security groups ({}): the plan gives it one, so the apply detaches the others",
+        let _ = writeln!(text, "extra_security_groups = {}   # made elsewhere; kept on the instance", list(&instance.other_groups));
+        g.kept.push(format!(
+            "instance {} also has security groups {}: `extra_security_groups`",
             instance.id,
             instance.other_groups.join(", ")
         ));
@@ -1296,8 +1297,10 @@ mod tests {
         }
         found.bucket.as_mut().unwrap().encryption = None;
         found.api = None;
+        found.instance.as_mut().unwrap().other_groups = vec!["sg-0123456789abcdef0".into()];
         let generated = generate(&header(), &found);
-        assert!(crate::plan::parse(&generated.text).plan.is_some(), "still a valid plan:\n{}", generated.text);
+        let plan = crate::plan::parse(&generated.text).plan.unwrap_or_else(|| panic!("still a valid plan:\n{}", generated.text));
+        assert_eq!(plan.kafka_client.extra_security_groups, ["sg-0123456789abcdef0"], "other groups are kept");
         let changes = generated.changes.join("\n");
         assert!(changes.contains("SSH (0.0.0.0/0)"), "{changes}");
         assert!(changes.contains("9092"), "{changes}");

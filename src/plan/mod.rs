@@ -92,6 +92,9 @@ pub struct KafkaClientSpec {
     /// up by other means (by hand over SSH, as in the seed): its user-data is not compared, so a
     /// different one never replaces it (a new instance still gets pinfra's).
     pub manage_user_data: bool,
+    /// Security groups the instance has besides the plan's own, by id (made elsewhere: pinfra
+    /// neither creates nor changes them, it only keeps them on the instance).
+    pub extra_security_groups: Vec<String>,
     /// Whether `ssh_key_name` names a key pair that exists already (`ssh_key_name` given without
     /// `ssh_public_key`): the instance is launched with it and compared against it.
     pub ssh_key_existing: bool,
@@ -882,6 +885,7 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
     let (mut instance_name, mut instance_type, mut ami, mut root_volume) = (None, None, None, None);
     let (mut ssh_public_key, mut ssh_key_name) = (None, None);
     let (mut encrypted, mut imdsv2, mut manage_user_data) = (None, None, None);
+    let mut extra_groups = Vec::new();
     let mut proxy_sources: Option<Vec<SpannedString>> = None;
     if let Some(mut t) = table {
         for key in [
@@ -911,6 +915,7 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
         encrypted = t.bool(d, "root_volume_encrypted");
         imdsv2 = t.bool(d, "imdsv2");
         manage_user_data = t.bool(d, "manage_user_data");
+        extra_groups = t.string_list(d, "extra_security_groups");
         t.finish(d);
     }
     if let Some(flag) = encrypted.as_ref().filter(|f| !*f.get_ref()) {
@@ -930,6 +935,9 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
         );
     }
     let ssh_key_existing = ssh_public_key.is_none() && ssh_key_name.is_some();
+    // Every bad id is reported, not just the first.
+    let checked: Vec<bool> = extra_groups.iter().map(|g| check(d, g, "security group id", |id| rules::ec2_id(id, "sg"))).collect();
+    let extra_groups_ok = checked.iter().all(|ok| *ok);
     let key_ok = ssh_public_key.as_ref().is_none_or(|k| check(d, k, "SSH public key", rules::ssh_public_key));
     let ssh_key_name = name(d, ssh_key_name, "{user_id}-kafka-client", vars, "key pair name", |n| {
         if n.is_empty() || n.len() > 255 || !n.is_ascii() {
@@ -992,7 +1000,7 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
     };
     let ssh_sources = cidrs(d, &ssh_sources, 22, "SSH", "allow SSH from your own address only, or use SSM Session Manager instead");
     let cidrs_ok = cidrs_ok;
-    let mut ok = vpc_ok && cidrs_ok && type_ok && ami_ok && key_ok;
+    let mut ok = vpc_ok && cidrs_ok && type_ok && ami_ok && key_ok && extra_groups_ok;
     let mut value = |key: &'static str, default: String, rule: fn(&str) -> Result<(), Invalid>| match values.get(key).cloned().flatten() {
         Some(given) => {
             ok &= check(d, &given, key, rule);
@@ -1037,6 +1045,7 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
         imdsv2: imdsv2.is_none_or(toml::Spanned::into_inner),
         manage_user_data: manage_user_data.is_none_or(toml::Spanned::into_inner),
         ssh_key_existing,
+        extra_security_groups: extra_groups.into_iter().map(toml::Spanned::into_inner).collect(),
         security_group,
         vpc_id: vpc.map(toml::Spanned::into_inner),
         proxy_sources,

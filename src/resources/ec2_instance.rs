@@ -95,6 +95,8 @@ pub struct Desired {
     instance_type: String,
     profile: String,
     security_group: Value,
+    /// Groups the instance keeps besides the plan's (made elsewhere).
+    extra_groups: Vec<String>,
     /// The user-data, once the role ARN and the brokers are known.
     user_data: Value,
     root_volume_gib: i32,
@@ -127,7 +129,7 @@ impl Desired {
         let (Value::Known(Json::String(user_data)), Value::Known(Json::String(group))) = (&self.user_data, &self.security_group) else {
             return None;
         };
-        let identity = format!(
+        let mut identity = format!(
             "{owner}|{}|{}|{}|{}|{}|{group}|{:?}|{:?}",
             self.ami.as_deref().unwrap_or_default(),
             self.instance_type,
@@ -137,6 +139,10 @@ impl Desired {
             self.tags,
             self.key
         );
+        // Only when there are any, so the tokens of plain launches stay as they were.
+        if !self.extra_groups.is_empty() {
+            identity.push_str(&format!("|{:?}", self.extra_groups).replace('"', ""));
+        }
 
         Some(format!("pinfra-{}", &sha256(&identity)[..48]))
     }
@@ -249,7 +255,7 @@ impl Ec2Instance {
                 .client_token(token)
                 .set_key_name(desired.key.as_ref().map(|(name, _)| name.clone()))
                 .iam_instance_profile(IamInstanceProfileSpecification::builder().name(&desired.profile).build())
-                .security_group_ids(group)
+                .set_security_group_ids(Some(std::iter::once(group.to_owned()).chain(desired.extra_groups.iter().cloned()).collect()))
                 .user_data(BASE64.encode(user_data))
                 .metadata_options(
                     InstanceMetadataOptionsRequest::builder()
@@ -401,6 +407,7 @@ impl Kind for Ec2Instance {
             instance_type: self.spec.instance_type.clone(),
             profile: self.plan.role.instance_profile.clone(),
             security_group: inputs.get(&self.security_group, "id"),
+            extra_groups: self.spec.extra_security_groups.clone(),
             user_data,
             root_volume_gib: self.spec.root_volume_gib,
             root_volume_encrypted: self.spec.root_volume_encrypted,
@@ -449,9 +456,15 @@ impl Kind for Ec2Instance {
         if desired.imdsv2 || live.is_none() {
             fields.known("metadata_http_tokens", "required", live.map(|l| Json::from(l.http_tokens.clone())), false);
         }
-        let live_groups = live.map(|l| Json::from(l.security_groups.clone()));
+        let sorted = |mut groups: Vec<String>| {
+            groups.sort();
+            groups
+        };
+        let live_groups = live.map(|l| Json::from(sorted(l.security_groups.clone())));
         let wanted_groups = match &desired.security_group {
-            Value::Known(Json::String(id)) => Value::of(vec![id.clone()]),
+            Value::Known(Json::String(id)) => {
+                Value::of(sorted(std::iter::once(id.clone()).chain(desired.extra_groups.iter().cloned()).collect()))
+            }
             _ => Value::Unknown,
         };
         fields.field("security_groups", wanted_groups, live_groups, false);
@@ -532,7 +545,7 @@ impl Kind for Ec2Instance {
                     aws.ec2
                         .modify_instance_attribute()
                         .instance_id(&live.id)
-                        .groups(group)
+                        .set_groups(Some(std::iter::once(group.clone()).chain(desired.extra_groups.iter().cloned()).collect()))
                         .send()
                         .await
                         .or_aws("ec2:ModifyInstanceAttribute")?;
@@ -580,6 +593,7 @@ mod tests {
             instance_type: "t3.micro".into(),
             profile: "p".into(),
             security_group: Value::of("sg-1"),
+            extra_groups: Vec::new(),
             user_data: Value::of(user_data),
             root_volume_gib: 20,
             root_volume_encrypted: true,
@@ -654,6 +668,19 @@ mod tests {
         assert!(field("user_data_sha256").is_some(), "a new instance gets pinfra's user-data");
         assert_eq!(field("metadata_http_tokens"), Some(Value::of("required")), "a new instance requires IMDSv2");
         assert_eq!(field("root_volume"), Some(Value::of(serde_json::json!({"size_gib": 20, "encrypted": true}))), "and is encrypted");
+    }
+
+    #[test]
+    fn extra_security_groups_are_kept_on_the_instance() {
+        let mut d = desired("#!/bin/bash\n");
+        d.extra_groups = vec!["sg-0b".into()];
+        let mut l = live("#!/bin/bash\n");
+        l.security_groups = vec!["sg-0b".into(), "sg-1".into()];
+        assert_eq!(Ec2Instance::diff(&d, Some(&l)).unwrap(), vec![], "in any order");
+        l.security_groups = vec!["sg-1".into()];
+        let changes = Ec2Instance::diff(&d, Some(&l)).unwrap();
+        assert_eq!(changes.iter().map(|c| c.path.as_str()).collect::<Vec<_>>(), ["security_groups"]);
+        assert_ne!(d.client_token("p/dev"), desired("#!/bin/bash\n").client_token("p/dev"), "another launch");
     }
 
     #[test]
