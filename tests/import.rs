@@ -30,6 +30,18 @@ fn hand_build(sandbox: &Sandbox, dir: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("the seeder prints its ids as JSON")
 }
 
+/// A sandbox with the hand-built pipeline imported into `imported.toml` and adopted by an apply.
+fn adopted() -> (Sandbox, tempfile::TempDir, std::path::PathBuf) {
+    let sandbox = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    hand_build(&sandbox, dir.path());
+    let plan = dir.path().join("imported.toml");
+    let plan_arg = plan.to_str().unwrap();
+    sandbox.pinfra(&["--region", "us-east-1", "import", "--user-id", USER_ID, "--out", plan_arg]).expect_code(0);
+    sandbox.pinfra(&["apply", "-q", "--auto-approve", plan_arg]).expect_code(0);
+    (sandbox, dir, plan)
+}
+
 fn diff_json(sandbox: &Sandbox, plan: &str) -> (i32, serde_json::Value) {
     let run = sandbox.pinfra(&["diff", "--json", plan]);
     (run.code, serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("diff --json is JSON ({e}):\n{}\n{}", run.stdout, run.stderr)))
@@ -154,13 +166,8 @@ fn import_never_overwrites_and_names_what_is_missing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn destroy_keeps_an_adopted_plugin_another_connector_runs() {
-    let sandbox = Sandbox::start();
-    let dir = tempfile::tempdir().unwrap();
-    hand_build(&sandbox, dir.path());
-    let plan = dir.path().join("imported.toml");
+    let (sandbox, _dir, plan) = adopted();
     let plan_arg = plan.to_str().unwrap();
-    sandbox.pinfra(&["--region", "us-east-1", "import", "--user-id", USER_ID, "--out", plan_arg]).expect_code(0);
-    sandbox.pinfra(&["apply", "-q", "--auto-approve", plan_arg]).expect_code(0);
 
     // A second, hand-made connector outside the plan runs the same plugin.
     let client = sandbox.kafkaconnect().await;
@@ -224,13 +231,8 @@ async fn destroy_keeps_an_adopted_plugin_another_connector_runs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn giving_the_adopted_plugin_a_zip_moves_the_connector_and_retires_the_hand_made_plugin() {
-    let sandbox = Sandbox::start();
-    let dir = tempfile::tempdir().unwrap();
-    hand_build(&sandbox, dir.path());
-    let plan = dir.path().join("imported.toml");
+    let (sandbox, dir, plan) = adopted();
     let plan_arg = plan.to_str().unwrap();
-    sandbox.pinfra(&["--region", "us-east-1", "import", "--user-id", USER_ID, "--out", plan_arg]).expect_code(0);
-    sandbox.pinfra(&["apply", "-q", "--auto-approve", plan_arg]).expect_code(0);
 
     // The next step the guide suggests: let pinfra manage the zip.
     write_plugin_zip(&dir.path().join("sink.zip"), &[]);

@@ -50,17 +50,24 @@ fn render_takes_the_role_and_brokers_from_the_account() {
     shellcheck(&dir.path().join("user-data.sh"));
 }
 
-#[test]
-fn templates_from_a_directory_override_the_embedded_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("client.properties.j2"), "# ours\nsecurity.protocol=SASL_SSL\n").unwrap();
-    let out = dir.path().join("out");
+/// `pinfra render --offline` of the shipped plan with the templates in `templates`, into
+/// `<templates>/out` (checked to succeed).
+fn render_with_templates(templates: &std::path::Path) -> std::path::PathBuf {
+    let out = templates.join("out");
     let run = Run::from(
-        pinfra_command(&["render", "--offline", "--templates", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap(), PLAN])
+        pinfra_command(&["render", "--offline", "--templates", templates.to_str().unwrap(), "--out", out.to_str().unwrap(), PLAN])
             .output()
             .unwrap(),
     );
     run.expect_code(0);
+    out
+}
+
+#[test]
+fn templates_from_a_directory_override_the_embedded_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("client.properties.j2"), "# ours\nsecurity.protocol=SASL_SSL\n").unwrap();
+    let out = render_with_templates(dir.path());
     assert_eq!(std::fs::read_to_string(out.join("client.properties")).unwrap(), "# ours\nsecurity.protocol=SASL_SSL\n");
 }
 
@@ -78,13 +85,7 @@ fn shell_syntax_in_the_properties_reaches_the_file_literally_and_runs_nothing() 
         c = canary.display()
     );
     std::fs::write(dir.path().join("kafka-rest.properties.j2"), &hostile).unwrap();
-    let out = dir.path().join("out");
-    let run = Run::from(
-        pinfra_command(&["render", "--offline", "--templates", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap(), PLAN])
-            .output()
-            .unwrap(),
-    );
-    run.expect_code(0);
+    let out = render_with_templates(dir.path());
     let user_data = std::fs::read_to_string(out.join("user-data.sh")).unwrap();
     let start = user_data.find("cat >\"$confluent_dir/etc/kafka-rest/kafka-rest.properties\" <<'PINFRA_REST_PROPERTIES'").unwrap();
     let end = user_data[start..].find("\nPINFRA_REST_PROPERTIES\n").map(|e| start + e + "\nPINFRA_REST_PROPERTIES\n".len()).unwrap();

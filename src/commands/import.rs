@@ -15,14 +15,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use aws_sdk_ec2::types::Filter;
-use base64::Engine as _;
 
 use crate::aws::{Aws, AwsError, Classify};
 use crate::cli::{GlobalArgs, ImportArgs};
 use crate::commands::{ExitStatus, Reported};
 use crate::diagnostics::SourceFile;
 use crate::plan::SEED_SINK_CONFIG;
-use crate::resources::{self, Discovery};
+use crate::resources::{self, msk_connect_plugin::ConnectListing, s3_bucket};
 use crate::settings::{self, Environment, Output};
 
 /// Runs the command.
@@ -295,7 +294,7 @@ pub async fn discover(aws: &Aws, base: &crate::plan::Plan) -> Result<Found, AwsE
     let user_id = &base.environment.user_id;
     let (instance, connector, api) = tokio::join!(
         find_instance(aws, &base.kafka_client.instance_name, user_id),
-        find_connector(aws, base, &discovery),
+        find_connector(aws, base, discovery.connect.as_ref()),
         find_api(aws, base)
     );
     found.instance = instance?;
@@ -361,11 +360,7 @@ async fn find_bucket(aws: &Aws, name: &str, region: &str) -> Result<Option<Found
     // another region, which the Rust SDK does not follow).
     let unusable = |why: String| Ok(Some(FoundBucket { name: name.to_owned(), unusable: Some(why), ..FoundBucket::default() }));
     let location = match aws.s3.get_bucket_location().bucket(name).send().await.or_aws("s3:GetBucketLocation") {
-        Ok(out) => match out.location_constraint().map(|c| c.as_str().to_owned()).unwrap_or_default().as_str() {
-            "" => "us-east-1".to_owned(),
-            "EU" => "eu-west-1".to_owned(),
-            other => other.to_owned(),
-        },
+        Ok(out) => s3_bucket::location_region(out.location_constraint().map(|c| c.as_str())),
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) if e.is_code(&["AccessDenied", "AllAccessDisabled"]) => {
             return unusable("belongs to another account, or this identity may not read it".into());
@@ -375,31 +370,17 @@ async fn find_bucket(aws: &Aws, name: &str, region: &str) -> Result<Option<Found
     if location != region {
         return unusable(format!("is in {location}, not in the plan's region {region} (a bucket cannot move)"));
     }
-    let (versioning, encryption, block) = tokio::join!(
-        aws.s3.get_bucket_versioning().bucket(name).send(),
-        aws.s3.get_bucket_encryption().bucket(name).send(),
-        aws.s3.get_public_access_block().bucket(name).send()
-    );
-    let versioning = versioning.or_aws("s3:GetBucketVersioning")?.status().map(|s| s.as_str().to_owned());
-    let encryption = match encryption.or_aws("s3:GetBucketEncryption") {
-        Ok(out) => out
-            .server_side_encryption_configuration()
-            .and_then(|c| c.rules().first())
-            .and_then(|r| r.apply_server_side_encryption_by_default())
-            .map(|d| (d.sse_algorithm().as_str().to_owned(), d.kms_master_key_id().map(str::to_owned))),
-        Err(e) if e.is_code(&["ServerSideEncryptionConfigurationNotFoundError"]) => None,
-        Err(e) => return Err(e),
-    };
-    let public_access_blocked = match block.or_aws("s3:GetPublicAccessBlock") {
-        Ok(out) => out.public_access_block_configuration().is_some_and(|c| {
-            [c.block_public_acls(), c.ignore_public_acls(), c.block_public_policy(), c.restrict_public_buckets()]
-                .iter()
-                .all(|v| *v == Some(true))
-        }),
-        Err(e) if e.is_code(&["NoSuchPublicAccessBlockConfiguration"]) => false,
-        Err(e) => return Err(e),
-    };
-    Ok(Some(FoundBucket { name: name.to_owned(), versioning, encryption, public_access_blocked, unusable: None }))
+    let settings = s3_bucket::settings(aws, name).await?;
+    let encryption = settings.encryption["algorithm"]
+        .as_str()
+        .map(|algorithm| (algorithm.to_owned(), settings.encryption["kms_key"].as_str().map(str::to_owned)));
+    Ok(Some(FoundBucket {
+        name: name.to_owned(),
+        public_access_blocked: settings.blocks_public_access(),
+        versioning: settings.versioning,
+        encryption,
+        unusable: None,
+    }))
 }
 
 /// The instance named `name`, else the only one whose `Name` tag holds the user id.
@@ -433,40 +414,16 @@ async fn find_instance(aws: &Aws, name: &str, user_id: &str) -> Result<Option<Fo
     let Some(instance) = instances.into_iter().next() else { return Ok(None) };
     let id = instance.instance_id().unwrap_or_default().to_owned();
     let tag_name = instance.tags().iter().find(|t| t.key() == Some("Name")).and_then(|t| t.value()).unwrap_or(name).to_owned();
-    let root_volume_id = instance
-        .block_device_mappings()
-        .iter()
-        .find(|m| m.device_name() == instance.root_device_name())
-        .and_then(|m| m.ebs())
-        .and_then(|e| e.volume_id())
-        .map(str::to_owned);
     let group_id = instance.security_groups().first().and_then(|g| g.group_id()).map(str::to_owned);
     let other_groups: Vec<String> = instance.security_groups().iter().skip(1).filter_map(|g| g.group_id()).map(str::to_owned).collect();
-    let (user_data, volume, group) = tokio::join!(
-        aws.ec2.describe_instance_attribute().instance_id(&id).attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData).send(),
-        async {
-            match &root_volume_id {
-                Some(v) => aws.ec2.describe_volumes().volume_ids(v).send().await.map(Some),
-                None => Ok(None),
-            }
-        },
-        async {
-            match &group_id {
-                Some(g) => find_group(aws, g).await,
-                None => Ok(None),
-            }
+    let (details, group) = tokio::join!(resources::ec2_instance::user_data_and_root_volume(aws, &instance), async {
+        match &group_id {
+            Some(g) => find_group(aws, g).await,
+            None => Ok(None),
         }
-    );
-    let user_data = user_data
-        .or_aws("ec2:DescribeInstanceAttribute")?
-        .user_data()
-        .and_then(|u| u.value())
-        .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
-    let root_volume = volume
-        .or_aws("ec2:DescribeVolumes")?
-        .and_then(|v| v.volumes().first().map(|v| (v.size().unwrap_or_default(), v.encrypted().unwrap_or(false))));
+    });
+    let (user_data, root_volume) = details?;
+    let user_data = user_data.unwrap_or_default();
     Ok(Some(FoundInstance {
         name: tag_name,
         state: instance.state().and_then(|s| s.name()).map(|n| n.as_str().to_owned()).unwrap_or_default(),
@@ -514,29 +471,11 @@ async fn find_group(aws: &Aws, id: &str) -> Result<Option<FoundGroup>, AwsError>
 async fn find_connector(
     aws: &Aws,
     base: &crate::plan::Plan,
-    discovery: &Discovery,
+    listing: Option<&ConnectListing>,
 ) -> Result<(Option<FoundConnector>, Option<FoundPlugin>), AwsError> {
     let Some(connect) = &base.connect else { return Ok((None, None)) };
     let name = &connect.connector.name;
-    let mut arn = None;
-    let mut token = None;
-    loop {
-        let page = aws
-            .kafkaconnect
-            .list_connectors()
-            .connector_name_prefix(name)
-            .set_next_token(token)
-            .send()
-            .await
-            .or_aws("kafkaconnect:ListConnectors")?;
-        arn = arn.or_else(|| {
-            page.connectors().iter().find(|c| c.connector_name() == Some(name.as_str())).and_then(|c| c.connector_arn()).map(str::to_owned)
-        });
-        token = page.next_token().map(str::to_owned);
-        if arn.is_some() || token.is_none() {
-            break;
-        }
-    }
+    let arn = resources::msk_connector::connector_arn(aws, name).await?;
     let connector = match arn {
         Some(arn) => Some(aws.kafkaconnect.describe_connector().connector_arn(arn).send().await.or_aws("kafkaconnect:DescribeConnector")?),
         None => None,
@@ -558,12 +497,12 @@ async fn find_connector(
                 state: out.custom_plugin_state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
             })
         }
-        None => {
-            let listing = resources::msk_connect_plugin::list(aws, &connect.plugin.name, true).await?;
-            listing.plugins.into_iter().next().map(|p| FoundPlugin { name: p.name, state: p.state })
-        }
+        // Discovery listed the plugins of the seed's name (`<name>` among them).
+        None => listing
+            .and_then(|l| l.plugins.iter().find(|p| p.name == connect.plugin.name))
+            .map(|p| FoundPlugin { name: p.name.clone(), state: p.state.clone() }),
     };
-    let _ = discovery;
+
     let Some(c) = connector else { return Ok((None, plugin)) };
     let cluster = c.kafka_cluster().and_then(|k| k.apache_kafka_cluster());
     let vpc = cluster.and_then(|k| k.vpc());
@@ -600,16 +539,7 @@ async fn find_connector(
 
 async fn find_api(aws: &Aws, base: &crate::plan::Plan) -> Result<Option<FoundApi>, AwsError> {
     let Some(spec) = &base.api else { return Ok(None) };
-    let mut named = Vec::new();
-    let mut position = None;
-    loop {
-        let page = aws.apigateway.get_rest_apis().limit(500).set_position(position).send().await.or_aws("apigateway:GetRestApis")?;
-        named.extend(page.items().iter().filter(|a| a.name() == Some(spec.name.as_str())).cloned());
-        position = page.position().map(str::to_owned);
-        if position.is_none() || page.items().is_empty() {
-            break;
-        }
-    }
+    let named = resources::apigateway_rest_api::named(aws, &spec.name).await?;
     let same_name = named.len();
     let Some(api) = named.into_iter().next() else { return Ok(None) };
     let id = api.id().unwrap_or_default().to_owned();
@@ -657,7 +587,8 @@ async fn find_api(aws: &Aws, base: &crate::plan::Plan) -> Result<Option<FoundApi
             .await
             .or_aws("apigateway:GetDeployment")?
             .description()
-            .is_some_and(|d| d.starts_with("pinfra route ")),
+            .and_then(resources::apigateway_rest_api::deployment_fingerprint)
+            .is_some(),
         None => false,
     };
     Ok(Some(FoundApi {

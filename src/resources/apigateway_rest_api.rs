@@ -142,6 +142,25 @@ pub async fn api_key_value(aws: &Aws, spec: &ApiSpec) -> Result<Option<String>, 
     Ok(keys.items().iter().find(|k| k.name() == Some(name.as_str())).and_then(|k| k.value()).map(str::to_owned))
 }
 
+/// Every REST API named `name`, all pages.
+pub async fn named(aws: &Aws, name: &str) -> Result<Vec<aws_sdk_apigateway::types::RestApi>, AwsError> {
+    let mut found = Vec::new();
+    let mut position = None;
+    loop {
+        let page = aws.apigateway.get_rest_apis().limit(500).set_position(position).send().await.or_aws("apigateway:GetRestApis")?;
+        found.extend(page.items().iter().filter(|a| a.name() == Some(name)).cloned());
+        position = page.position().map(str::to_owned);
+        if position.is_none() || page.items().is_empty() {
+            return Ok(found);
+        }
+    }
+}
+
+/// The route fingerprint in a deployment's description, if pinfra made the deployment.
+pub fn deployment_fingerprint(description: &str) -> Option<&str> {
+    description.strip_prefix(FINGERPRINT_PREFIX)
+}
+
 /// The URL clients call: API Gateway's, or the sandbox's execute-api route when the endpoint is
 /// a loopback address (the LocalStack convention `/restapis/{id}/{stage}/_user_request_`).
 pub fn invoke_url(endpoint: Option<&str>, region: &str, id: &str, stage: &str) -> String {
@@ -160,16 +179,7 @@ impl ApigatewayRestApi {
 
     /// Every REST API with the plan's name (there should be at most one).
     async fn find(&self, aws: &Aws) -> Result<Vec<aws_sdk_apigateway::types::RestApi>, AwsError> {
-        let mut found = Vec::new();
-        let mut position = None;
-        loop {
-            let page = aws.apigateway.get_rest_apis().limit(500).set_position(position).send().await.or_aws("apigateway:GetRestApis")?;
-            found.extend(page.items().iter().filter(|a| a.name() == Some(self.name())).cloned());
-            position = page.position().map(str::to_owned);
-            if position.is_none() || page.items().is_empty() {
-                return Ok(found);
-            }
-        }
+        named(aws, self.name()).await
     }
 
     async fn read_route(&self, aws: &Aws, id: &str, resource: &str) -> Result<Json, AwsError> {
@@ -228,7 +238,7 @@ impl ApigatewayRestApi {
                 .await
                 .or_aws("apigateway:GetDeployment")?
                 .description()
-                .and_then(|d| d.strip_prefix(FINGERPRINT_PREFIX))
+                .and_then(deployment_fingerprint)
                 .map(str::to_owned),
             None => None,
         };

@@ -141,7 +141,8 @@ impl Desired {
         );
         // Only when there are any, so the tokens of plain launches stay as they were.
         if !self.extra_groups.is_empty() {
-            identity.push_str(&format!("|{:?}", self.extra_groups).replace('"', ""));
+            identity.push('|');
+            identity.push_str(&self.extra_groups.join(","));
         }
 
         Some(format!("pinfra-{}", &sha256(&identity)[..48]))
@@ -164,6 +165,40 @@ pub struct Live {
     public_dns: Option<String>,
     public_ip: Option<String>,
     tags: Tags,
+}
+
+/// An instance's user-data (decoded) and its root volume's size (GiB) and encryption, read
+/// side by side; `None` where the instance has none.
+pub async fn user_data_and_root_volume(
+    aws: &Aws,
+    instance: &aws_sdk_ec2::types::Instance,
+) -> Result<(Option<String>, Option<(i32, bool)>), AwsError> {
+    let id = instance.instance_id().unwrap_or_default();
+    let root_volume_id = instance
+        .block_device_mappings()
+        .iter()
+        .find(|m| m.device_name() == instance.root_device_name())
+        .and_then(|m| m.ebs())
+        .and_then(|e| e.volume_id());
+    let (user_data, volume) = tokio::join!(
+        aws.ec2.describe_instance_attribute().instance_id(id).attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData).send(),
+        async {
+            match root_volume_id {
+                Some(volume) => aws.ec2.describe_volumes().volume_ids(volume).send().await.map(Some),
+                None => Ok(None),
+            }
+        }
+    );
+    let user_data = user_data
+        .or_aws("ec2:DescribeInstanceAttribute")?
+        .user_data()
+        .and_then(|u| u.value())
+        .and_then(|v| BASE64.decode(v).ok())
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    let root_volume = volume
+        .or_aws("ec2:DescribeVolumes")?
+        .and_then(|v| v.volumes().first().map(|v| (v.size().unwrap_or_default(), v.encrypted().unwrap_or(false))));
+    Ok((user_data, root_volume))
 }
 
 fn sha256(text: &str) -> String {
@@ -340,30 +375,8 @@ impl Kind for Ec2Instance {
         ];
         let Some(instance) = self.describe(aws, filters).await? else { return Ok(None) };
         let id = instance.instance_id().unwrap_or_default().to_owned();
-        let root_volume_id = instance
-            .block_device_mappings()
-            .iter()
-            .find(|m| m.device_name() == instance.root_device_name())
-            .and_then(|m| m.ebs())
-            .and_then(|e| e.volume_id());
-        let (user_data, volume) = tokio::join!(
-            aws.ec2.describe_instance_attribute().instance_id(&id).attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData).send(),
-            async {
-                match root_volume_id {
-                    Some(volume) => aws.ec2.describe_volumes().volume_ids(volume).send().await.map(Some),
-                    None => Ok(None),
-                }
-            }
-        );
-        let user_data_sha256 = user_data
-            .or_aws("ec2:DescribeInstanceAttribute")?
-            .user_data()
-            .and_then(|u| u.value())
-            .and_then(|v| BASE64.decode(v).ok())
-            .map(|bytes| sha256(&String::from_utf8_lossy(&bytes)));
-        let root_volume = volume
-            .or_aws("ec2:DescribeVolumes")?
-            .and_then(|v| v.volumes().first().map(|v| (v.size().unwrap_or_default(), v.encrypted().unwrap_or(false))));
+        let (user_data, root_volume) = user_data_and_root_volume(aws, &instance).await?;
+        let user_data_sha256 = user_data.map(|text| sha256(&text));
         Ok(Some(Live {
             state: instance.state().and_then(|s| s.name()).map(|n| n.as_str().to_owned()).unwrap_or_default(),
             ami: instance.image_id().unwrap_or_default().to_owned(),

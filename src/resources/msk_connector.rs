@@ -153,6 +153,28 @@ fn is_role_propagating(error: &AwsError) -> bool {
     code == "BadRequestException" && (message.contains("role") || message.contains("assume"))
 }
 
+/// The ARN of the connector named `name`, or `None` (ListConnectors, every page).
+pub async fn connector_arn(aws: &Aws, name: &str) -> Result<Option<String>, AwsError> {
+    let mut token = None;
+    loop {
+        let page = aws
+            .kafkaconnect
+            .list_connectors()
+            .connector_name_prefix(name)
+            .set_next_token(token)
+            .send()
+            .await
+            .or_aws("kafkaconnect:ListConnectors")?;
+        if let Some(arn) = page.connectors().iter().find(|c| c.connector_name() == Some(name)).and_then(|c| c.connector_arn()) {
+            return Ok(Some(arn.to_owned()));
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            return Ok(None);
+        }
+    }
+}
+
 impl MskConnector {
     fn name(&self) -> &str {
         &self.spec.name
@@ -232,24 +254,7 @@ impl MskConnector {
 
     /// The connector's ARN by name, or `None`.
     async fn find(&self, aws: &Aws) -> Result<Option<String>, AwsError> {
-        let mut token = None;
-        loop {
-            let page = aws
-                .kafkaconnect
-                .list_connectors()
-                .connector_name_prefix(self.name())
-                .set_next_token(token)
-                .send()
-                .await
-                .or_aws("kafkaconnect:ListConnectors")?;
-            if let Some(arn) = page.connectors().iter().find(|c| c.connector_name() == Some(self.name())).and_then(|c| c.connector_arn()) {
-                return Ok(Some(arn.to_owned()));
-            }
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                return Ok(None);
-            }
-        }
+        connector_arn(aws, self.name()).await
     }
 
     /// Waits until the connector is RUNNING (seen twice); FAILED is an error with AWS's reason.

@@ -61,7 +61,7 @@ fn encryption_json(encryption: &Encryption) -> Json {
 }
 
 /// The region a `GetBucketLocation` constraint stands for.
-fn location_region(constraint: Option<&str>) -> String {
+pub fn location_region(constraint: Option<&str>) -> String {
     match constraint {
         None | Some("") => "us-east-1".to_owned(),
         Some("EU") => "eu-west-1".to_owned(),
@@ -144,6 +144,61 @@ impl S3Bucket {
     }
 }
 
+/// A bucket's public access block, default encryption and versioning, as the diff compares
+/// them; read side by side.
+pub struct Settings {
+    /// The four public access block flags.
+    pub public_access_block: Json,
+    /// `{"algorithm", "kms_key"?}`, or null without default encryption.
+    pub encryption: Json,
+    /// `Enabled`, `Suspended`, or `None` (never enabled).
+    pub versioning: Option<String>,
+}
+
+impl Settings {
+    /// Whether all four public access block flags are on.
+    pub fn blocks_public_access(&self) -> bool {
+        self.public_access_block == public_access_block(true)
+    }
+}
+
+/// Reads [`Settings`] of the bucket `name`.
+pub async fn settings(aws: &Aws, name: &str) -> Result<Settings, AwsError> {
+    let (block, encryption, versioning) = tokio::join!(
+        aws.s3.get_public_access_block().bucket(name).send(),
+        aws.s3.get_bucket_encryption().bucket(name).send(),
+        aws.s3.get_bucket_versioning().bucket(name).send(),
+    );
+    let public_access_block = match block.or_aws("s3:GetPublicAccessBlock") {
+        Ok(out) => {
+            let c = out.public_access_block_configuration();
+            let flag = |f: fn(&PublicAccessBlockConfiguration) -> Option<bool>| c.and_then(f).unwrap_or(false);
+            json!({
+                "block_public_acls": flag(PublicAccessBlockConfiguration::block_public_acls),
+                "block_public_policy": flag(PublicAccessBlockConfiguration::block_public_policy),
+                "ignore_public_acls": flag(PublicAccessBlockConfiguration::ignore_public_acls),
+                "restrict_public_buckets": flag(PublicAccessBlockConfiguration::restrict_public_buckets),
+            })
+        }
+        Err(e) if e.is_code(&["NoSuchPublicAccessBlockConfiguration"]) => public_access_block(false),
+        Err(e) => return Err(e),
+    };
+    let encryption = match encryption.or_aws("s3:GetBucketEncryption") {
+        Ok(out) => out
+            .server_side_encryption_configuration()
+            .and_then(|c| c.rules().first())
+            .and_then(|r| r.apply_server_side_encryption_by_default())
+            .map_or(Json::Null, |d| match d.kms_master_key_id() {
+                Some(key) => json!({"algorithm": d.sse_algorithm().as_str(), "kms_key": key}),
+                None => json!({"algorithm": d.sse_algorithm().as_str()}),
+            }),
+        Err(e) if e.is_code(&["ServerSideEncryptionConfigurationNotFoundError"]) => Json::Null,
+        Err(e) => return Err(e),
+    };
+    let versioning = versioning.or_aws("s3:GetBucketVersioning")?.status().map(|s| s.as_str().to_owned());
+    Ok(Settings { public_access_block, encryption, versioning })
+}
+
 /// Turns on all four public access block settings of `bucket` (the plan's bucket, the lock
 /// bucket, which passes its `expected_owner`: S3 refuses the call for another account's bucket).
 pub async fn block_public_access(aws: &Aws, bucket: &str, expected_owner: Option<&str>) -> Result<(), AwsError> {
@@ -179,41 +234,13 @@ impl Kind for S3Bucket {
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
         }
-        let (location, block, encryption, versioning, tagging) = tokio::join!(
+        let (location, settings, tagging) = tokio::join!(
             aws.s3.get_bucket_location().bucket(name).send(),
-            aws.s3.get_public_access_block().bucket(name).send(),
-            aws.s3.get_bucket_encryption().bucket(name).send(),
-            aws.s3.get_bucket_versioning().bucket(name).send(),
+            settings(aws, name),
             aws.s3.get_bucket_tagging().bucket(name).send(),
         );
         let region = location_region(location.or_aws("s3:GetBucketLocation")?.location_constraint().map(BucketLocationConstraint::as_str));
-        let public_access_block = match block.or_aws("s3:GetPublicAccessBlock") {
-            Ok(out) => {
-                let c = out.public_access_block_configuration();
-                let flag = |f: fn(&PublicAccessBlockConfiguration) -> Option<bool>| c.and_then(f).unwrap_or(false);
-                json!({
-                    "block_public_acls": flag(PublicAccessBlockConfiguration::block_public_acls),
-                    "block_public_policy": flag(PublicAccessBlockConfiguration::block_public_policy),
-                    "ignore_public_acls": flag(PublicAccessBlockConfiguration::ignore_public_acls),
-                    "restrict_public_buckets": flag(PublicAccessBlockConfiguration::restrict_public_buckets),
-                })
-            }
-            Err(e) if e.is_code(&["NoSuchPublicAccessBlockConfiguration"]) => public_access_block(false),
-            Err(e) => return Err(e),
-        };
-        let encryption = match encryption.or_aws("s3:GetBucketEncryption") {
-            Ok(out) => out
-                .server_side_encryption_configuration()
-                .and_then(|c| c.rules().first())
-                .and_then(|r| r.apply_server_side_encryption_by_default())
-                .map_or(Json::Null, |d| match d.kms_master_key_id() {
-                    Some(key) => json!({"algorithm": d.sse_algorithm().as_str(), "kms_key": key}),
-                    None => json!({"algorithm": d.sse_algorithm().as_str()}),
-                }),
-            Err(e) if e.is_code(&["ServerSideEncryptionConfigurationNotFoundError"]) => Json::Null,
-            Err(e) => return Err(e),
-        };
-        let versioning = versioning.or_aws("s3:GetBucketVersioning")?.status().map(|s| s.as_str().to_owned());
+        let Settings { public_access_block, encryption, versioning } = settings?;
         let tags = match tagging.or_aws("s3:GetBucketTagging") {
             Ok(out) => out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect(),
             Err(e) if e.is_code(&["NoSuchTagSet"]) => Tags::new(),
