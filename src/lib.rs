@@ -10,6 +10,7 @@ pub mod commands;
 pub mod diagnostics;
 pub mod engine;
 pub mod lock;
+pub mod network;
 pub mod plan;
 pub mod render;
 pub mod resources;

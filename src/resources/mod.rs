@@ -5,7 +5,7 @@ pub mod apigateway_rest_api;
 pub mod ec2_instance;
 pub mod ec2_key_pair;
 pub mod ec2_security_group;
-mod ec2_tags;
+pub(crate) mod ec2_tags;
 pub mod iam_instance_profile;
 pub mod iam_role;
 pub mod msk_cluster;

@@ -162,6 +162,8 @@ pub struct Discovery {
     /// With `[connect]`: the plan's custom plugins (every revision of the zip) and the
     /// connectors that use them.
     pub connect: Option<super::msk_connect_plugin::ConnectListing>,
+    /// The brokers' VPC, read whole (`None` when the brokers' subnets cannot be found).
+    pub network: Option<crate::network::Network>,
 }
 
 /// Finds the cluster and, if it can serve the topic API, lists the topics under the plan's
@@ -183,19 +185,32 @@ pub async fn discover(aws: &Aws, plan: &Plan) -> Result<Discovery, AwsError> {
     );
     let default_subnets = default_subnets?;
     let connect = connect?;
-    let Some(mut cluster) = cluster? else {
-        return Ok(Discovery { default_subnets, connect, ..Discovery::default() });
+    let cluster = cluster?;
+    let broker_subnets = match (&cluster, &plan.msk.create) {
+        (Some(cluster), _) => cluster.subnets.clone(),
+        (None, Some(spec)) => choose_subnets(spec, default_subnets.as_deref()).unwrap_or_default(),
+        (None, None) => Vec::new(),
+    };
+    let network = async {
+        match crate::network::vpc_of(aws, &broker_subnets).await? {
+            Some(vpc) => crate::network::read(aws, &plan.environment.region, &vpc).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let Some(mut cluster) = cluster else {
+        return Ok(Discovery { default_subnets, connect, network: network.await?, ..Discovery::default() });
     };
     if !cluster.problems().is_empty() {
-        return Ok(Discovery { cluster: Some(cluster), topics: None, default_subnets, connect });
+        return Ok(Discovery { cluster: Some(cluster), topics: None, default_subnets, connect, network: network.await? });
     }
     let planned: Vec<&str> = plan.topics.iter().map(|t| t.name.as_str()).collect();
-    let (bootstrap, topics) = tokio::join!(
+    let (bootstrap, topics, network) = tokio::join!(
         aws.kafka.get_bootstrap_brokers().cluster_arn(&cluster.arn).send(),
         list_topics(aws, &cluster.arn, &plan.msk.topic_prefix, &planned),
+        network,
     );
     cluster.bootstrap_sasl_iam = bootstrap.or_aws("kafka:GetBootstrapBrokers")?.bootstrap_broker_string_sasl_iam().map(str::to_owned);
-    Ok(Discovery { cluster: Some(cluster), topics: Some(topics?), default_subnets, connect })
+    Ok(Discovery { cluster: Some(cluster), topics: Some(topics?), default_subnets, connect, network: network? })
 }
 
 /// The default VPC's default subnets, one per availability zone, sorted; empty without a
