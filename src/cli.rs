@@ -149,6 +149,9 @@ pub struct VerifyArgs {
     /// How long to wait, in seconds, for each record to land in the bucket.
     #[arg(long, value_name = "SECONDS", default_value_t = 120)]
     pub wait: u64,
+    /// Print the network's paths and every hop as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `pinfra render`.

@@ -66,6 +66,16 @@ pub enum Hop {
 }
 
 impl Hop {
+    /// The network paths a failure of this hop may come from.
+    pub fn paths(self) -> &'static [crate::network::Path] {
+        use crate::network::Path;
+        match self {
+            Hop::Api => &[Path::ApiToProxy, Path::ClientToInternet],
+            Hop::Proxy => &[Path::ClientToBrokers],
+            Hop::Sink => &[Path::ConnectorToBrokers, Path::ConnectorToS3],
+        }
+    }
+
     /// The hop's name as printed.
     pub fn name(self) -> &'static str {
         match self {

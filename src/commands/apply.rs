@@ -14,10 +14,7 @@ use crate::settings::{Environment, Output};
 /// Runs the command.
 pub async fn run(args: &ApplyArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
     let session = session(&args.plan.plan, global, env, out, args.prune).await?;
-    let planned = session
-        .engine
-        .plan(&session.observed)
-        .map_err(|failures| report_failures("cannot diff", failures.iter().map(|(id, e)| (id, ErrorRef::Resource(e)))))?;
+    let (planned, _) = session.plan_checked()?;
     if !Summary::of(&planned.changes).has_changes() {
         print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
         output::print(&session.plan, &session.observed.outputs(&session.engine), false)?;
@@ -43,11 +40,11 @@ pub async fn run(args: &ApplyArgs, global: &GlobalArgs, env: &Environment, out: 
 /// The apply itself, under the lock: read again, show, ask, apply.
 async fn locked(session: crate::commands::Session, args: &ApplyArgs, out: Output, interrupt: &Interrupt) -> anyhow::Result<ExitStatus> {
     let session = session.refresh(out).await?;
-    let planned = session
-        .engine
-        .plan(&session.observed)
-        .map_err(|failures| report_failures("cannot diff", failures.iter().map(|(id, e)| (id, ErrorRef::Resource(e)))))?;
+    let (planned, network) = session.plan_checked()?;
     crate::commands::data(&render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
+    if let Some(network) = &network {
+        crate::commands::data(&format!("\n{}", network.text(false)));
+    }
     let mut outputs = session.observed.outputs(&session.engine);
     if Summary::of(&planned.changes).has_changes() {
         let question = format!("Apply these changes to environment `{}`?", session.plan.environment.name);

@@ -3,7 +3,7 @@
 use futures::future::join_all;
 
 use crate::cli::{DiffArgs, GlobalArgs};
-use crate::commands::{ErrorRef, ExitStatus, Reported, report_failures, session, session_for};
+use crate::commands::{ExitStatus, Reported, session, session_for};
 use crate::engine::Summary;
 use crate::engine::render::{self, Style};
 use crate::settings::{Environment, Output};
@@ -14,14 +14,18 @@ pub async fn run(args: &DiffArgs, global: &GlobalArgs, env: &Environment, out: O
         return all_envs(args, global, env, out).await;
     }
     let session = session(&args.plan.plan, global, env, out, args.prune).await?;
-    let planned = session
-        .engine
-        .plan(&session.observed)
-        .map_err(|failures| report_failures("cannot diff", failures.iter().map(|(id, e)| (id, ErrorRef::Resource(e)))))?;
+    let (planned, network) = session.plan_checked()?;
     if args.json {
-        println!("{}", render::json(&planned, &session.plan.environment.name, &session.plan.environment.region));
+        let mut document = render::json_document(&planned, &session.plan.environment.name, &session.plan.environment.region);
+        if let (Some(network), Some(fields)) = (&network, document.as_object_mut()) {
+            fields.insert("network".to_owned(), network.json());
+        }
+        println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
     } else {
         print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: args.show_unchanged }));
+        if let Some(network) = &network {
+            print!("\n{}", network.text(false));
+        }
     }
     Ok(if Summary::of(&planned.changes).has_changes() { ExitStatus::Changes } else { ExitStatus::Success })
 }
@@ -38,9 +42,7 @@ async fn all_envs(args: &DiffArgs, global: &GlobalArgs, env: &Environment, out: 
     }
     let diffs = join_all(names.iter().map(|name| async move {
         let session = session_for(&args.plan.plan, Some(name), global, env, out, args.prune).await?;
-        let planned = session.engine.plan(&session.observed).map_err(|failures| {
-            report_failures(&format!("cannot diff environment {name}"), failures.iter().map(|(id, e)| (id, ErrorRef::Resource(e))))
-        })?;
+        let (planned, _) = session.plan_checked().map_err(|e| anyhow::anyhow!("cannot diff environment {name}: {e}"))?;
         let changed = Summary::of(&planned.changes).has_changes();
         anyhow::Ok((render::text(&planned, Style { color: out.color_stdout, show_unchanged: args.show_unchanged }), changed))
     }))

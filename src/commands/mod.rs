@@ -23,9 +23,10 @@ use crate::artifact::{self, Artifact};
 use crate::aws::{Aws, AwsError, WithHint};
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::diagnostics::SourceFile;
-use crate::engine::{Engine, Event, Observed, ResourceError, ResourceId};
+use crate::engine::{Engine, Event, Observed, Planned, ResourceError, ResourceId};
 use crate::plan::{self, Plan};
 use crate::resources;
+use crate::resources::network_check::NetworkCheck;
 use crate::settings::{self, Environment, Output};
 
 /// How a command ended; the process exit code.
@@ -130,6 +131,8 @@ pub struct Session {
     pub engine: Engine,
     /// What AWS has now.
     pub observed: Observed,
+    /// What was found once for the run (the cluster, its topics, its network).
+    pub discovery: Arc<resources::Discovery>,
     /// How the plan was loaded, to observe again.
     loaded: Loaded,
 }
@@ -186,7 +189,7 @@ impl Session {
             }
         };
         let context = resources::Context {
-            discovery,
+            discovery: Arc::clone(&discovery),
             templates: Arc::clone(&loaded.templates),
             options: loaded.options,
             artifact: loaded.artifact.clone(),
@@ -196,7 +199,42 @@ impl Session {
         let observed = engine.observe(&aws).await;
         spinner.finish_and_clear();
         let observed = observed.map_err(|failures| observe_failure(&aws, failures))?;
-        Ok(Session { plan, aws, engine, observed, loaded })
+        Ok(Session { plan, aws, engine, observed, discovery, loaded })
+    }
+
+    /// The diff, and the network's paths after it; every refusal is printed and ends the
+    /// command, a path that apply cannot open included (`docs/network.md`).
+    pub fn plan_checked(&self) -> anyhow::Result<(Planned, Option<NetworkCheck>)> {
+        let planned = self
+            .engine
+            .plan(&self.observed)
+            .map_err(|failures| report_failures("cannot diff", failures.iter().map(|(id, e)| (id, ErrorRef::Resource(e)))))?;
+        let network = self.network_check(Some(&planned));
+        if let Some(network) = &network {
+            let blocked: Vec<_> = network.blocked().collect();
+            for (path, why) in &blocked {
+                eprintln!("error: network path {} (TCP {}) stays blocked: {}", path.path.name(), path.port, why.reason);
+                eprintln!("  hint: {}", why.hint);
+            }
+            if !blocked.is_empty() {
+                return Err(Reported(format!(
+                    "cannot diff: {} network path{} of the pipeline cannot be opened by apply",
+                    blocked.len(),
+                    if blocked.len() == 1 { "" } else { "s" }
+                ))
+                .into());
+            }
+        }
+        Ok((planned, network))
+    }
+
+    /// The pipeline's paths now and after `planned` (`None`: as if the instance stays).
+    pub fn network_check(&self, planned: Option<&Planned>) -> Option<NetworkCheck> {
+        let instance = ResourceId::new(resources::ec2_instance::KIND, &self.plan.kafka_client.instance_name);
+        let relaunched = planned.is_some_and(|p| {
+            p.changes.iter().any(|c| c.id == instance && matches!(c.action, crate::engine::Action::Create | crate::engine::Action::Replace))
+        });
+        resources::network_check::check_network(&self.plan, &self.discovery, &self.observed.outputs(&self.engine), relaunched)
     }
 
     /// Reads everything again: discovery and every resource (after the lock was taken, so that

@@ -58,6 +58,10 @@ pub async fn run(args: &VerifyArgs, global: &GlobalArgs, env: &Environment, out:
         timeout: Duration::from_secs(args.wait.max(1)),
         interval: Duration::from_millis(env.poll_interval_ms.unwrap_or(2000).max(10)),
     };
+    let network = session.network_check(None);
+    if let Some(network) = network.as_ref().filter(|_| !args.json) {
+        println!("{}", network.text(true));
+    }
     if !out.quiet {
         eprintln!(
             "verify: {} topic(s) through {}; waiting up to {} s for the sink",
@@ -67,9 +71,34 @@ pub async fn run(args: &VerifyArgs, global: &GlobalArgs, env: &Environment, out:
         );
     }
     let spinner = crate::commands::spinner(out, "sending test records and waiting for the sink".to_owned());
-    let reports = join_all(plan.topics.iter().map(|t| verify::verify_topic(&session.aws, &target, &t.name, wait))).await;
+    let mut reports = join_all(plan.topics.iter().map(|t| verify::verify_topic(&session.aws, &target, &t.name, wait))).await;
     spinner.finish_and_clear();
-    for report in &reports {
+    // A failed hop whose path the network blocks names the blocking rule or route.
+    if let Some(network) = &network {
+        for hop in reports.iter_mut().flat_map(|r| r.hops.iter_mut()).filter(|h| h.ok == Some(false)) {
+            let blocked =
+                network.paths.iter().filter(|p| hop.hop.paths().contains(&p.path)).find_map(|p| p.now.as_ref().err().map(|b| (p, b)));
+            if let Some((path, why)) = blocked {
+                hop.detail = format!("{}; network path {} is blocked: {}", hop.detail, path.path.name(), why.reason);
+                hop.hint = Some(why.hint.clone());
+            }
+        }
+    }
+    let passed = reports.iter().filter(|r| r.passed()).count();
+    if args.json {
+        let document = serde_json::json!({
+            "network": network.as_ref().map(crate::resources::network_check::NetworkCheck::json),
+            "topics": reports.iter().map(|r| serde_json::json!({
+                "topic": r.topic,
+                "passed": r.passed(),
+                "hops": r.hops.iter().map(|h| serde_json::json!({"hop": h.hop.name(), "ok": h.ok, "detail": h.detail, "hint": h.hint})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "passed": passed,
+            "total": reports.len(),
+        });
+        println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+    }
+    for report in reports.iter().filter(|_| !args.json) {
         println!("{}", report.topic);
         for hop in &report.hops {
             let mark = match hop.ok {
@@ -83,8 +112,9 @@ pub async fn run(args: &VerifyArgs, global: &GlobalArgs, env: &Environment, out:
             }
         }
     }
-    let passed = reports.iter().filter(|r| r.passed()).count();
-    println!("verify: {passed} of {} topics passed every hop", reports.len());
+    if !args.json {
+        println!("verify: {passed} of {} topics passed every hop", reports.len());
+    }
     if passed == reports.len() {
         Ok(ExitStatus::Success)
     } else {

@@ -201,6 +201,11 @@ fn json_change(change: &Change) -> JsonChange<'_> {
 
 /// The JSON diff (pretty-printed), for `--json`.
 pub fn json(planned: &Planned, environment: &str, region: &str) -> String {
+    serde_json::to_string_pretty(&json_document(planned, environment, region)).unwrap_or_default()
+}
+
+/// The JSON diff as a value, for a command to add to ([diff-json.md](../../docs/diff-json.md)).
+pub fn json_document(planned: &Planned, environment: &str, region: &str) -> Json {
     let document = JsonDiff {
         schema_version: JSON_SCHEMA_VERSION,
         environment,
@@ -209,7 +214,7 @@ pub fn json(planned: &Planned, environment: &str, region: &str) -> String {
         skipped: planned.skipped.iter().map(|(id, reason)| JsonSkipped { address: id.to_string(), reason }).collect(),
         summary: Summary::of(&planned.changes),
     };
-    serde_json::to_string_pretty(&document).unwrap_or_default()
+    serde_json::to_value(&document).unwrap_or_default()
 }
 
 #[cfg(test)]

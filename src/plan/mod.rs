@@ -65,8 +65,12 @@ pub struct KafkaClientSpec {
     pub confluent_url: String,
     /// Name of the client's security group; default `{user_id}-kafka-client`.
     pub security_group: String,
-    /// The VPC of the security group; `None`: the default VPC.
+    /// The VPC of the security group and the instance; `None`: the cluster's VPC (it must be
+    /// the cluster's: `diff` refuses another).
     pub vpc_id: Option<String>,
+    /// The subnet the instance is launched into; `None`: the first subnet of the cluster's VPC
+    /// routed to an internet gateway (`docs/network.md`).
+    pub subnet_id: Option<String>,
     /// CIDR blocks that may reach the REST proxy port; default `0.0.0.0/0` (API Gateway calls
     /// it over the internet in the seed's design).
     pub proxy_sources: Vec<String>,
@@ -881,7 +885,7 @@ fn read_topics(d: &mut Diagnostics, tables: Option<Vec<Table<'_, '_>>>, vars: Op
 fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Option<&Variables<'_>>) -> Option<KafkaClientSpec> {
     let mut values: BTreeMap<&'static str, Option<SpannedString>> = BTreeMap::new();
     let mut port = None;
-    let (mut group, mut vpc, mut ssh_sources) = (None, None, Vec::new());
+    let (mut group, mut vpc, mut subnet, mut ssh_sources) = (None, None, None, Vec::new());
     let (mut instance_name, mut instance_type, mut ami, mut root_volume) = (None, None, None, None);
     let (mut ssh_public_key, mut ssh_key_name) = (None, None);
     let (mut encrypted, mut imdsv2, mut manage_user_data) = (None, None, None);
@@ -902,6 +906,7 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
         port = t.integer(d, "rest_proxy_port", 1..=65_535);
         group = t.string(d, "security_group");
         vpc = t.string(d, "vpc_id");
+        subnet = t.string(d, "subnet_id");
         let present = t.has("proxy_sources");
         let list = t.string_list(d, "proxy_sources");
         proxy_sources = present.then_some(list);
@@ -956,7 +961,8 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
     let type_ok = instance_type.as_ref().is_none_or(|t| check(d, t, "instance type", rules::instance_type));
     let ami_ok = ami.as_ref().is_none_or(|a| check(d, a, "AMI id", |id| rules::ec2_id(id, "ami")));
     let security_group = name(d, group, "{user_id}-kafka-client", vars, "security group name", rules::security_group_name);
-    let vpc_ok = vpc.as_ref().is_none_or(|v| check(d, v, "VPC id", |id| rules::ec2_id(id, "vpc")));
+    let vpc_ok = vpc.as_ref().is_none_or(|v| check(d, v, "VPC id", |id| rules::ec2_id(id, "vpc")))
+        & subnet.as_ref().is_none_or(|s| check(d, s, "subnet id", |id| rules::ec2_id(id, "subnet")));
     let port_value = port.as_ref().map_or(8082, |p| *p.get_ref());
     let mut cidrs_ok = true;
     let mut cidrs = |d: &mut Diagnostics, list: &[SpannedString], port: i64, what: &str, world_hint: &str| -> Vec<String> {
@@ -1048,6 +1054,7 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
         extra_security_groups: extra_groups.into_iter().map(toml::Spanned::into_inner).collect(),
         security_group,
         vpc_id: vpc.map(toml::Spanned::into_inner),
+        subnet_id: subnet.map(toml::Spanned::into_inner),
         proxy_sources,
         ssh_sources,
         kafka_version,

@@ -12,7 +12,8 @@ use std::sync::{Arc, OnceLock};
 
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState, IamInstanceProfileSpecification, InstanceMetadataEndpointState,
-    InstanceMetadataOptionsRequest, InstanceStateName, InstanceType, ResourceType, Tag, TagSpecification, VolumeType,
+    InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification, InstanceStateName, InstanceType, ResourceType, Tag,
+    TagSpecification, VolumeType,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -31,6 +32,10 @@ pub const KIND: &str = "ec2_instance";
 /// The public SSM parameter naming the latest Amazon Linux 2023 AMI.
 pub const AL2023_PARAMETER: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
 const ROOT_DEVICE: &str = "/dev/xvda";
+/// The output carrying the instance's subnet.
+pub const OUTPUT_SUBNET: &str = "subnet_id";
+/// The output carrying the instance's private address.
+pub const OUTPUT_PRIVATE_IP: &str = "private_ip";
 
 /// The instance as the plan declares it.
 #[derive(Debug)]
@@ -57,13 +62,15 @@ pub struct Ec2Instance {
     pub key_pair: Option<ResourceId>,
     /// How to wait for instance states.
     pub poll: Poll,
+    /// Where it goes in the cluster's VPC.
+    pub placement: Placement,
     /// The AMI, resolved from SSM at observation unless pinned.
     resolved_ami: OnceLock<String>,
 }
 
 impl Ec2Instance {
-    /// An instance for `plan`.
-    pub fn new(plan: Arc<Plan>, templates: Arc<Templates>, tags: Tags, poll: Poll) -> Self {
+    /// An instance for `plan`, placed by `placement`.
+    pub fn new(plan: Arc<Plan>, templates: Arc<Templates>, tags: Tags, poll: Poll, placement: Placement) -> Self {
         let mut tags = tags;
         tags.insert("Name".to_owned(), plan.kafka_client.instance_name.clone());
         Ec2Instance {
@@ -82,7 +89,48 @@ impl Ec2Instance {
             templates,
             tags,
             poll,
+            placement,
             resolved_ami: OnceLock::new(),
+        }
+    }
+}
+
+/// Where the instance goes, decided once per run from the network (`network::paths::place_client`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// The brokers' network could not be read: EC2's default subnet, and the subnet is not
+    /// compared.
+    Default,
+    /// Launched into `subnet` with a public address; an instance already in one of
+    /// `acceptable` stays where it is.
+    Subnet {
+        /// Where a new instance goes.
+        subnet: String,
+        /// Where an existing one may stay.
+        acceptable: Vec<String>,
+    },
+    /// There is no place for it: why, and what to do.
+    Refused {
+        /// Why.
+        reason: String,
+        /// What to do.
+        hint: String,
+    },
+}
+
+impl Placement {
+    /// The placement `network` gives a client, `planned` the plan's `subnet_id`.
+    pub fn in_network(network: Option<&crate::network::Network>, planned: Option<&str>) -> Self {
+        let Some(network) = network else { return Placement::Default };
+        match crate::network::paths::place_client(network, planned) {
+            Ok(subnet) => {
+                let acceptable = match planned {
+                    Some(_) => vec![subnet.clone()],
+                    None => crate::network::paths::public_subnets(network).iter().map(|s| s.id.clone()).collect(),
+                };
+                Placement::Subnet { subnet, acceptable }
+            }
+            Err(blocked) => Placement::Refused { reason: blocked.reason, hint: blocked.hint },
         }
     }
 }
@@ -111,6 +159,7 @@ pub struct Desired {
     key: Option<(String, String)>,
     /// Why the user-data could not be rendered (a broken `--templates` override).
     render_error: Option<String>,
+    placement: Placement,
     tags: Tags,
 }
 
@@ -144,6 +193,10 @@ impl Desired {
             identity.push('|');
             identity.push_str(&self.extra_groups.join(","));
         }
+        if let Placement::Subnet { subnet, .. } = &self.placement {
+            identity.push_str("|subnet ");
+            identity.push_str(subnet);
+        }
 
         Some(format!("pinfra-{}", &sha256(&identity)[..48]))
     }
@@ -164,6 +217,8 @@ pub struct Live {
     key_name: Option<String>,
     public_dns: Option<String>,
     public_ip: Option<String>,
+    subnet_id: Option<String>,
+    private_ip: Option<String>,
     tags: Tags,
 }
 
@@ -280,8 +335,10 @@ impl Ec2Instance {
         token: &str,
         tags: &[Tag],
     ) -> Result<aws_sdk_ec2::operation::run_instances::RunInstancesOutput, ResourceError> {
+        let groups: Vec<String> = std::iter::once(group.to_owned()).chain(desired.extra_groups.iter().cloned()).collect();
         let run = || async {
-            aws.ec2
+            let request = aws
+                .ec2
                 .run_instances()
                 .image_id(ami)
                 .instance_type(InstanceType::from(desired.instance_type.as_str()))
@@ -289,8 +346,22 @@ impl Ec2Instance {
                 .max_count(1)
                 .client_token(token)
                 .set_key_name(desired.key.as_ref().map(|(name, _)| name.clone()))
-                .iam_instance_profile(IamInstanceProfileSpecification::builder().name(&desired.profile).build())
-                .set_security_group_ids(Some(std::iter::once(group.to_owned()).chain(desired.extra_groups.iter().cloned()).collect()))
+                .iam_instance_profile(IamInstanceProfileSpecification::builder().name(&desired.profile).build());
+            // In a subnet, with a public address requested (API Gateway calls the instance's
+            // public DNS name): the groups then go on the interface, not the request.
+            let request = match &desired.placement {
+                Placement::Subnet { subnet, .. } => request.network_interfaces(
+                    InstanceNetworkInterfaceSpecification::builder()
+                        .device_index(0)
+                        .subnet_id(subnet)
+                        .set_groups(Some(groups.clone()))
+                        .associate_public_ip_address(true)
+                        .delete_on_termination(true)
+                        .build(),
+                ),
+                Placement::Default | Placement::Refused { .. } => request.set_security_group_ids(Some(groups.clone())),
+            };
+            request
                 .user_data(BASE64.encode(user_data))
                 .metadata_options(
                     InstanceMetadataOptionsRequest::builder()
@@ -335,6 +406,8 @@ impl Ec2Instance {
             ("id", Value::of(instance.instance_id().unwrap_or_default())),
             ("public_dns", Value::of(instance.public_dns_name().unwrap_or_default())),
             ("public_ip", Value::of(instance.public_ip_address().unwrap_or_default())),
+            (OUTPUT_SUBNET, Value::of(instance.subnet_id().unwrap_or_default())),
+            (OUTPUT_PRIVATE_IP, Value::of(instance.private_ip_address().unwrap_or_default())),
         ])
     }
 }
@@ -389,6 +462,8 @@ impl Kind for Ec2Instance {
             key_name: instance.key_name().map(str::to_owned),
             public_dns: instance.public_dns_name().map(str::to_owned),
             public_ip: instance.public_ip_address().map(str::to_owned),
+            subnet_id: instance.subnet_id().map(str::to_owned),
+            private_ip: instance.private_ip_address().map(str::to_owned),
             tags: ec2_tags::from_ec2(instance.tags()),
             id,
         }))
@@ -427,6 +502,7 @@ impl Kind for Ec2Instance {
             imdsv2: self.spec.imdsv2,
             manage_user_data: self.spec.manage_user_data,
             render_error,
+            placement: self.placement.clone(),
             key: match &self.key_pair {
                 Some(id) => {
                     let digest = inputs.string(id, "public_key_sha256").unwrap_or_default();
@@ -448,6 +524,18 @@ impl Kind for Ec2Instance {
             ));
         }
         let mut fields = Fields::new(live.is_none());
+        match &desired.placement {
+            Placement::Default => {}
+            Placement::Refused { reason, hint } => return Err(ResourceError::refused(reason.clone(), hint.clone())),
+            Placement::Subnet { subnet, acceptable } => {
+                let live_subnet = live.map(|l| l.subnet_id.clone().unwrap_or_default());
+                let wanted = match &live_subnet {
+                    Some(here) if acceptable.contains(here) => here.clone(),
+                    _ => subnet.clone(),
+                };
+                fields.known("subnet_id", wanted, live_subnet.map(Json::from), true);
+            }
+        }
         // An AMI from SSM moves on by itself; only a pinned one is held to.
         if desired.ami_pinned || live.is_none() {
             fields.known("ami", desired.ami.clone().unwrap_or_default(), live.map(|l| Json::from(l.ami.clone())), true);
@@ -516,6 +604,8 @@ impl Kind for Ec2Instance {
             ("id", Value::of(live.id.clone())),
             ("public_dns", Value::of(live.public_dns.clone().unwrap_or_default())),
             ("public_ip", Value::of(live.public_ip.clone().unwrap_or_default())),
+            (OUTPUT_SUBNET, Value::of(live.subnet_id.clone().unwrap_or_default())),
+            (OUTPUT_PRIVATE_IP, Value::of(live.private_ip.clone().unwrap_or_default())),
         ])
     }
 
@@ -614,6 +704,7 @@ mod tests {
             manage_user_data: true,
             key: None,
             render_error: None,
+            placement: Placement::Default,
             tags: Tags::from([("Name".into(), "n".into())]),
         }
     }
@@ -632,6 +723,8 @@ mod tests {
             key_name: None,
             public_dns: Some("ec2-1.compute.amazonaws.com".into()),
             public_ip: Some("203.0.113.1".into()),
+            subnet_id: Some("subnet-pub".into()),
+            private_ip: Some("10.0.101.5".into()),
             tags: Tags::from([("Name".into(), "n".into())]),
         }
     }

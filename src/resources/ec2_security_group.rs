@@ -34,8 +34,12 @@ impl Rule {
 pub struct Ec2SecurityGroup {
     /// Group name.
     pub name: String,
-    /// The VPC; `None`: the default VPC.
+    /// The plan's VPC (`[kafka_client] vpc_id`).
     pub vpc_id: Option<String>,
+    /// The cluster's VPC and its brokers' subnets, when they were read: the group goes there,
+    /// and a plan's `vpc_id` that differs is refused. `None` (nothing read): the plan's VPC, else
+    /// the default VPC.
+    pub cluster_vpc: Option<(String, Vec<String>)>,
     /// Ingress rules.
     pub ingress: BTreeSet<Rule>,
     /// Tags, ownership included.
@@ -47,6 +51,8 @@ pub struct Ec2SecurityGroup {
 pub struct Desired {
     ingress: BTreeSet<Rule>,
     tags: Tags,
+    /// Why the group cannot go where the plan says.
+    misplaced: Option<String>,
 }
 
 /// What EC2 has.
@@ -83,9 +89,9 @@ pub async fn default_vpc(aws: &Aws) -> Result<Option<String>, AwsError> {
 
 impl Ec2SecurityGroup {
     async fn vpc(&self, aws: &Aws) -> Result<Option<String>, AwsError> {
-        match &self.vpc_id {
-            Some(vpc) => Ok(Some(vpc.clone())),
-            None => default_vpc(aws).await,
+        match (&self.vpc_id, &self.cluster_vpc) {
+            (Some(vpc), _) | (None, Some((vpc, _))) => Ok(Some(vpc.clone())),
+            (None, None) => default_vpc(aws).await,
         }
     }
 }
@@ -123,10 +129,23 @@ impl Kind for Ec2SecurityGroup {
     }
 
     fn desired(&self, _inputs: &Inputs) -> Desired {
-        Desired { ingress: self.ingress.clone(), tags: self.tags.clone() }
+        let misplaced = match (&self.vpc_id, &self.cluster_vpc) {
+            (Some(planned), Some((cluster, subnets))) if planned != cluster => Some(format!(
+                "`[kafka_client] vpc_id` is {planned}, but the cluster's brokers are in VPC {cluster} (subnets {}): the Kafka client must be in the brokers' VPC to reach them",
+                subnets.join(", ")
+            )),
+            _ => None,
+        };
+        Desired { ingress: self.ingress.clone(), tags: self.tags.clone(), misplaced }
     }
 
     fn diff(desired: &Desired, live: Option<&Live>) -> Result<Vec<FieldChange>, ResourceError> {
+        if let Some(reason) = &desired.misplaced {
+            return Err(ResourceError::refused(
+                reason.clone(),
+                "remove `vpc_id` from [kafka_client] (the client then goes into the cluster's VPC), or set it to the cluster's VPC",
+            ));
+        }
         let mut fields = Fields::new(live.is_none());
         let list = |rules: &BTreeSet<Rule>| Json::Array(rules.iter().map(Rule::json).collect());
         fields.known("ingress", list(&desired.ingress), live.map(|l| list(&l.ingress)), false);
@@ -224,6 +243,7 @@ mod tests {
         let desired = Desired {
             ingress: rules(&[(8082, "0.0.0.0/0"), (22, "203.0.113.0/24")]),
             tags: Tags::from([("pinfra:env".into(), "dev".into())]),
+            misplaced: None,
         };
         let cases: Vec<(&str, Option<Live>, Vec<&str>)> = vec![
             ("create", None, vec!["ingress", "tags.pinfra:env"]),

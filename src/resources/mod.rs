@@ -5,13 +5,16 @@ pub mod apigateway_rest_api;
 pub mod ec2_instance;
 pub mod ec2_key_pair;
 pub mod ec2_security_group;
+pub mod ec2_security_group_rule;
 pub(crate) mod ec2_tags;
+pub mod ec2_vpc_endpoint;
 pub mod iam_instance_profile;
 pub mod iam_role;
 pub mod msk_cluster;
 pub mod msk_connect_plugin;
 pub mod msk_connector;
 pub mod msk_topic;
+pub mod network_check;
 pub mod policy;
 pub mod s3_bucket;
 
@@ -115,9 +118,11 @@ pub fn for_plan(plan: &Arc<Plan>, context: &Context) -> Vec<Box<dyn Node>> {
         .map(|cidr| ec2_security_group::Rule { port: client.rest_proxy_port, cidr: cidr.clone() })
         .chain(client.ssh_sources.iter().map(|cidr| ec2_security_group::Rule { port: 22, cidr: cidr.clone() }))
         .collect();
+    let network = discovery.network.as_ref();
     nodes.push(Box::new(ec2_security_group::Ec2SecurityGroup {
         name: client.security_group.clone(),
         vpc_id: client.vpc_id.clone(),
+        cluster_vpc: network.map(|n| (n.vpc_id.clone(), broker_subnets(discovery, plan))),
         ingress,
         tags: tags.clone(),
     }));
@@ -128,7 +133,15 @@ pub fn for_plan(plan: &Arc<Plan>, context: &Context) -> Vec<Box<dyn Node>> {
             tags: tags.clone(),
         }));
     }
-    nodes.push(Box::new(ec2_instance::Ec2Instance::new(Arc::clone(plan), Arc::clone(&context.templates), tags.clone(), options.poll)));
+    let placement = ec2_instance::Placement::in_network(network, client.subnet_id.as_deref());
+    nodes.push(Box::new(ec2_instance::Ec2Instance::new(
+        Arc::clone(plan),
+        Arc::clone(&context.templates),
+        tags.clone(),
+        options.poll,
+        placement,
+    )));
+    nodes.extend(network_nodes(plan, discovery, &tags));
     nodes.extend(planned);
     nodes.extend(unlisted);
     if let Some(api) = &plan.api {
@@ -143,6 +156,73 @@ pub fn for_plan(plan: &Arc<Plan>, context: &Context) -> Vec<Box<dyn Node>> {
     }
     if let Some(connect) = &plan.connect {
         nodes.extend(connect_nodes(plan, connect, context.artifact.as_ref(), context, &tags));
+    }
+    nodes
+}
+
+/// The brokers' subnets and security groups: the cluster's, or for a cluster pinfra creates,
+/// the planned ones. Without groups MSK puts the VPC's default group on the brokers
+/// (CreateCluster, `BrokerNodeGroupInfo.SecurityGroups`).
+pub fn brokers(discovery: &Discovery, plan: &Plan) -> (Vec<String>, Vec<String>) {
+    let (subnets, groups) = match (&discovery.cluster, &plan.msk.create) {
+        (Some(cluster), _) => (cluster.subnets.clone(), cluster.security_groups.clone()),
+        (None, Some(spec)) => {
+            (msk_cluster::choose_subnets(spec, discovery.default_subnets.as_deref()).unwrap_or_default(), spec.security_groups.clone())
+        }
+        (None, None) => (Vec::new(), Vec::new()),
+    };
+    let groups = match (groups.is_empty(), &discovery.network) {
+        (true, Some(network)) => network.group_named("default").map(|g| vec![g.id.clone()]).unwrap_or_default(),
+        _ => groups,
+    };
+    (subnets, groups)
+}
+
+/// The connector's subnets and security groups: the plan's, else the brokers'.
+pub fn connector_placement(discovery: &Discovery, plan: &Plan) -> Option<(Vec<String>, Vec<String>)> {
+    let connector = &plan.connect.as_ref()?.connector;
+    let (subnets, groups) = brokers(discovery, plan);
+    let or = |planned: &Vec<String>, brokers: Vec<String>| if planned.is_empty() { brokers } else { planned.clone() };
+    Some((or(&connector.subnets, subnets), or(&connector.security_groups, groups)))
+}
+
+fn broker_subnets(discovery: &Discovery, plan: &Plan) -> Vec<String> {
+    brokers(discovery, plan).0
+}
+
+/// What pinfra adds to a network it does not own (`docs/network.md`): the brokers' group admits
+/// the client's group (and the connector's own group, when it has one) on 9098, and an S3
+/// gateway endpoint serves the connector's route tables that have no way to S3. Nothing without
+/// a network read.
+fn network_nodes(plan: &Plan, discovery: &Discovery, tags: &Tags) -> Vec<Box<dyn Node>> {
+    let Some(network) = &discovery.network else { return Vec::new() };
+    let (_, broker_groups) = brokers(discovery, plan);
+    let Some(group) = broker_groups.first().filter(|g| network.groups.contains_key(*g)) else { return Vec::new() };
+    let client = &plan.kafka_client.security_group;
+    let rule = |name: String, source| ec2_security_group_rule::Ec2SecurityGroupRule {
+        name,
+        group: group.clone(),
+        source,
+        port: ec2_security_group_rule::IAM_BROKER_PORT,
+        tags: tags.clone(),
+    };
+    let mut nodes: Vec<Box<dyn Node>> = vec![Box::new(rule(
+        format!("{client}-to-brokers"),
+        ec2_security_group_rule::Source::Managed {
+            node: ResourceId::new(ec2_security_group::KIND, client),
+            known: network.group_named(client).map(|g| g.id.clone()),
+        },
+    ))];
+    if let (Some(connect), Some((subnets, groups))) = (&plan.connect, connector_placement(discovery, plan)) {
+        // The connector's own groups (not the brokers'): the brokers must admit them too.
+        if let Some(own) = groups.first().filter(|g| !broker_groups.contains(*g)) {
+            nodes.push(Box::new(rule(
+                format!("{}-to-brokers", connect.connector.name),
+                ec2_security_group_rule::Source::Group(own.clone()),
+            )));
+        }
+        let endpoint = ec2_vpc_endpoint::Ec2VpcEndpoint::plan(&format!("{}-s3", connect.connector.name), network, &subnets, tags);
+        nodes.extend(endpoint.map(|e| Box::new(e) as Box<dyn Node>));
     }
     nodes
 }

@@ -1,0 +1,295 @@
+//! The S3 gateway endpoint pinfra makes when the connector's subnets have no way to S3.
+//!
+//! MSK Connect workers get private addresses only (MSK Connect developer guide, "Connecting
+//! from connectors"), so their subnets' route tables need an S3 gateway endpoint or a default
+//! route to a NAT gateway before the S3 sink can write. When some have neither, pinfra makes one
+//! gateway endpoint, tagged, serving exactly those route tables; it never modifies an endpoint
+//! it does not own. A route table can be served by one S3 gateway endpoint only (VPC user guide,
+//! "Gateway endpoints for Amazon S3"), so the tables another endpoint serves are left to it.
+//! Which tables the endpoint serves is decided once per run, from the network (see
+//! [`Ec2VpcEndpoint::plan`]).
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ec2::types::{Filter, ResourceType, TagSpecification, VpcEndpointType};
+use serde_json::Value as Json;
+
+use super::ec2_tags;
+use crate::aws::{Aws, AwsError, Classify};
+use crate::engine::{Change, FieldChange, Fields, Inputs, Kind, Outputs, Presence, ResourceError, ResourceId, Tags, Value};
+use crate::network::{Network, Target, s3_service};
+
+/// The kind name.
+pub const KIND: &str = "ec2_vpc_endpoint";
+
+/// The endpoint as the plan implies it.
+#[derive(Debug, Clone)]
+pub struct Ec2VpcEndpoint {
+    /// Its `Name` tag, by which pinfra finds it.
+    pub name: String,
+    /// The VPC.
+    pub vpc: String,
+    /// The Region (the service is named after it).
+    pub region: String,
+    /// The route tables it serves.
+    pub route_tables: BTreeSet<String>,
+    /// Whether it is still needed.
+    pub presence: Presence,
+    /// Tags, ownership and `Name` included.
+    pub tags: Tags,
+}
+
+/// What the plan wants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    route_tables: BTreeSet<String>,
+    tags: Tags,
+}
+
+/// What EC2 has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    id: String,
+    route_tables: BTreeSet<String>,
+    tags: Tags,
+}
+
+/// Whether the route table's default route reaches an available NAT gateway.
+fn has_nat_route(network: &Network, table: &str) -> bool {
+    network.route_tables.iter().filter(|t| t.id == table).flat_map(|t| &t.routes).any(|r| {
+        !r.blackhole
+            && matches!(r.destination, crate::network::Destination::Cidr(c) if c.prefix_len() == 0)
+            && matches!(&r.target, Target::NatGateway(n) if network.nat_gateways.iter().any(|g| &g.id == n && g.available))
+    })
+}
+
+impl Ec2VpcEndpoint {
+    /// The endpoint for the connector's `subnets`, or `None` when none is needed: the route
+    /// tables that have no other S3 gateway endpoint and no NAT route, plus those ours already
+    /// serves among them (kept, never churned). An endpoint of ours no longer needed is deleted.
+    pub fn plan(name: &str, network: &Network, subnets: &[String], tags: &Tags) -> Option<Self> {
+        let ours = |e: &&crate::network::Endpoint| e.tags.get("Name").map(String::as_str) == Some(name) && e.is_s3_gateway(&network.region);
+        let existing = network.endpoints.iter().find(ours);
+        let tables: BTreeSet<String> = subnets.iter().filter_map(|s| network.route_table(s)).map(|t| t.id.clone()).collect();
+        let route_tables: BTreeSet<String> = tables
+            .into_iter()
+            .filter(|t| match network.s3_endpoint_of(t) {
+                Some(endpoint) => existing.is_some_and(|e| e.id == endpoint.id),
+                None => !has_nat_route(network, t),
+            })
+            .collect();
+        if route_tables.is_empty() && existing.is_none() {
+            return None;
+        }
+        let mut tags = tags.clone();
+        tags.insert("Name".to_owned(), name.to_owned());
+        Some(Ec2VpcEndpoint {
+            name: name.to_owned(),
+            vpc: network.vpc_id.clone(),
+            region: network.region.clone(),
+            presence: if route_tables.is_empty() { Presence::Unwanted } else { Presence::Wanted },
+            route_tables,
+            tags,
+        })
+    }
+}
+
+impl Kind for Ec2VpcEndpoint {
+    type Desired = Desired;
+    type Live = Live;
+
+    fn id(&self) -> ResourceId {
+        ResourceId::new(KIND, &self.name)
+    }
+
+    fn presence(&self) -> Presence {
+        self.presence
+    }
+
+    async fn observe(&self, aws: &Aws) -> Result<Option<Live>, AwsError> {
+        let out = aws
+            .ec2
+            .describe_vpc_endpoints()
+            .filters(Filter::builder().name("vpc-id").values(&self.vpc).build())
+            .filters(Filter::builder().name("service-name").values(s3_service(&self.region)).build())
+            .filters(Filter::builder().name("tag:Name").values(&self.name).build())
+            .send()
+            .await
+            .or_aws("ec2:DescribeVpcEndpoints")?;
+        let live = out
+            .vpc_endpoints()
+            .iter()
+            .find(|e| !matches!(e.state().map(|s| s.as_str()), Some("deleted" | "deleting" | "Deleted" | "Deleting")));
+        Ok(live.map(|e| Live {
+            id: e.vpc_endpoint_id().unwrap_or_default().to_owned(),
+            route_tables: e.route_table_ids().iter().cloned().collect(),
+            tags: ec2_tags::from_ec2(e.tags()),
+        }))
+    }
+
+    fn desired(&self, _inputs: &Inputs) -> Desired {
+        Desired { route_tables: self.route_tables.clone(), tags: self.tags.clone() }
+    }
+
+    fn diff(desired: &Desired, live: Option<&Live>) -> Result<Vec<FieldChange>, ResourceError> {
+        let mut fields = Fields::new(live.is_none());
+        let list = |tables: &BTreeSet<String>| Json::from(tables.iter().cloned().collect::<Vec<_>>());
+        fields.known("route_tables", list(&desired.route_tables), live.map(|l| list(&l.route_tables)), false);
+        fields.tags("tags", &desired.tags, live.map(|l| &l.tags));
+        Ok(fields.finish())
+    }
+
+    fn live_tags(live: &Live) -> Option<&Tags> {
+        Some(&live.tags)
+    }
+
+    fn outputs(&self, live: &Live) -> Outputs {
+        Outputs::from([("id", Value::of(live.id.clone()))])
+    }
+
+    async fn apply(&self, aws: &Aws, desired: &Desired, live: Option<&Live>, change: &Change) -> Result<Outputs, ResourceError> {
+        let tags = ec2_tags::to_ec2(&desired.tags);
+        let id = match live {
+            None => {
+                // The token makes a retried create return the same endpoint.
+                let token = format!("pinfra-{}-{}", self.vpc, self.name);
+                let token: String = token.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(64).collect();
+                let created = aws
+                    .ec2
+                    .create_vpc_endpoint()
+                    .vpc_id(&self.vpc)
+                    .service_name(s3_service(&self.region))
+                    .vpc_endpoint_type(VpcEndpointType::Gateway)
+                    .set_route_table_ids(Some(desired.route_tables.iter().cloned().collect()))
+                    .client_token(token)
+                    .tag_specifications(TagSpecification::builder().resource_type(ResourceType::VpcEndpoint).set_tags(Some(tags)).build())
+                    .send()
+                    .await
+                    .or_aws("ec2:CreateVpcEndpoint")?;
+                created.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()).unwrap_or_default().to_owned()
+            }
+            Some(live) => {
+                if change.touches("tags") {
+                    aws.ec2.create_tags().resources(&live.id).set_tags(Some(tags)).send().await.or_aws("ec2:CreateTags")?;
+                }
+                let add: Vec<String> = desired.route_tables.difference(&live.route_tables).cloned().collect();
+                let remove: Vec<String> = live.route_tables.difference(&desired.route_tables).cloned().collect();
+                if !add.is_empty() || !remove.is_empty() {
+                    aws.ec2
+                        .modify_vpc_endpoint()
+                        .vpc_endpoint_id(&live.id)
+                        .set_add_route_table_ids((!add.is_empty()).then_some(add))
+                        .set_remove_route_table_ids((!remove.is_empty()).then_some(remove))
+                        .send()
+                        .await
+                        .or_aws("ec2:ModifyVpcEndpoint")?;
+                }
+                live.id.clone()
+            }
+        };
+        Ok(Outputs::from([("id", Value::of(id))]))
+    }
+
+    async fn delete(&self, aws: &Aws, live: &Live) -> Result<(), ResourceError> {
+        let out = aws.ec2.delete_vpc_endpoints().vpc_endpoint_ids(&live.id).send().await.or_aws("ec2:DeleteVpcEndpoints")?;
+        match out.unsuccessful().first() {
+            Some(item) if item.error().and_then(|e| e.code()) != Some("InvalidVpcEndpoint.NotFound") => Err(ResourceError::refused(
+                format!("EC2 did not delete {}: {}", live.id, item.error().and_then(|e| e.message()).unwrap_or("no reason given")),
+                "look at the endpoint in the VPC console",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::network::{Destination, Endpoint, NatGateway, Route, RouteTable, Subnet};
+
+    fn network(tables: Vec<(&str, bool, Vec<&str>, Option<Target>)>, endpoints: Vec<(&str, &str, Vec<&str>)>) -> Network {
+        let block = |i: usize| format!("10.0.{i}.0/24").parse().expect("block");
+        let mut subnets = BTreeMap::new();
+        for (i, name) in ["subnet-1", "subnet-2", "subnet-3"].into_iter().enumerate() {
+            subnets.insert(name.to_owned(), Subnet { id: name.into(), cidr: block(i), zone: format!("z{i}"), map_public_ip: false });
+        }
+        Network {
+            region: "us-east-1".into(),
+            vpc_id: "vpc-1".into(),
+            subnets,
+            route_tables: tables
+                .into_iter()
+                .map(|(id, main, subnets, default)| RouteTable {
+                    id: id.into(),
+                    main,
+                    subnets: subnets.into_iter().map(str::to_owned).collect(),
+                    routes: default
+                        .map(|target| Route { destination: Destination::Cidr("0.0.0.0/0".parse().expect("any")), target, blackhole: false })
+                        .into_iter()
+                        .collect(),
+                })
+                .collect(),
+            nat_gateways: vec![NatGateway { id: "nat-1".into(), subnet: "subnet-3".into(), available: true }],
+            endpoints: endpoints
+                .into_iter()
+                .map(|(id, name, tables)| Endpoint {
+                    id: id.into(),
+                    service: "com.amazonaws.us-east-1.s3".into(),
+                    gateway: true,
+                    route_tables: tables.into_iter().map(str::to_owned).collect(),
+                    tags: Tags::from([("Name".to_owned(), name.to_owned())]),
+                })
+                .collect(),
+            ..Network::default()
+        }
+    }
+
+    fn planned(network: &Network) -> Option<(Vec<String>, Presence)> {
+        let subnets = ["subnet-1".to_owned(), "subnet-2".to_owned()];
+        Ec2VpcEndpoint::plan("e", network, &subnets, &Tags::new()).map(|e| (e.route_tables.into_iter().collect(), e.presence))
+    }
+
+    #[test]
+    fn the_endpoint_serves_only_the_route_tables_nothing_else_covers() {
+        let strings = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        type Case = (&'static str, Network, Option<(Vec<String>, Presence)>);
+        let cases: Vec<Case> = vec![
+            (
+                "no way to S3: both tables, the second one the implicit main table",
+                network(vec![("rtb-1", false, vec!["subnet-1"], None), ("rtb-main", true, vec![], None)], vec![]),
+                Some((strings(&["rtb-1", "rtb-main"]), Presence::Wanted)),
+            ),
+            (
+                "a NAT route on one table",
+                network(
+                    vec![("rtb-1", false, vec!["subnet-1"], Some(Target::NatGateway("nat-1".into()))), ("rtb-main", true, vec![], None)],
+                    vec![],
+                ),
+                Some((strings(&["rtb-main"]), Presence::Wanted)),
+            ),
+            (
+                "another endpoint serves every table",
+                network(vec![("rtb-main", true, vec![], None)], vec![("vpce-other", "someone", vec!["rtb-main"])]),
+                None,
+            ),
+            (
+                "ours serves one, another serves the other",
+                network(
+                    vec![("rtb-1", false, vec!["subnet-1"], None), ("rtb-main", true, vec![], None)],
+                    vec![("vpce-ours", "e", vec!["rtb-1"]), ("vpce-other", "someone", vec!["rtb-main"])],
+                ),
+                Some((strings(&["rtb-1"]), Presence::Wanted)),
+            ),
+            (
+                "ours is no longer needed: a NAT route now, and ours serves nothing else",
+                network(vec![("rtb-main", true, vec![], Some(Target::NatGateway("nat-1".into())))], vec![("vpce-ours", "e", vec![])]),
+                Some((vec![], Presence::Unwanted)),
+            ),
+        ];
+        for (name, network, expected) in cases {
+            assert_eq!(planned(&network), expected, "{name}");
+        }
+    }
+}
