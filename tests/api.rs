@@ -116,3 +116,31 @@ async fn an_api_key_is_required_made_and_used_by_verify_but_never_printed() {
     let value = keys.items().iter().find(|k| k.name() == Some("0a1b2c3d4e5f-api-key")).and_then(|k| k.value()).unwrap().to_owned();
     assert!(!verify.stdout.contains(&value) && !verify.stderr.contains(&value), "the key is a secret");
 }
+
+/// An API made outside the console is EDGE by default; API Gateway changes an endpoint type in
+/// place (UpdateRestApi on `/endpointConfiguration/types/EDGE`), so pinfra converts it and keeps
+/// its id, its invoke URL's API and its stage, instead of deleting it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edge_api_is_made_regional_in_place_not_replaced() {
+    use aws_sdk_apigateway::types::{Op, PatchOperation};
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    applied(&sandbox, PLAN);
+    let apigateway = aws_sdk_apigateway::Client::new(&sandbox.sdk_config("us-east-1").await);
+    let apis = apigateway.get_rest_apis().send().await.unwrap();
+    let id = apis.items().iter().find(|a| a.name() == Some(API)).and_then(|a| a.id()).unwrap().to_owned();
+    let to_edge = PatchOperation::builder().op(Op::Replace).path("/endpointConfiguration/types/REGIONAL").value("EDGE").build();
+    apigateway.update_rest_api().rest_api_id(&id).patch_operations(to_edge).send().await.unwrap();
+
+    let diff = sandbox.pinfra(&["diff", PLAN]);
+    diff.expect_code(2);
+    assert!(diff.stdout.contains(&format!("~ apigateway_rest_api \"{API}\" will be updated in place")), "{}", diff.stdout);
+    assert!(diff.stdout.contains("endpoint: \"EDGE\" -> \"REGIONAL\""), "{}", diff.stdout);
+
+    sandbox.reset_calls();
+    applied(&sandbox, PLAN);
+    let writes: Vec<String> = sandbox.calls().into_iter().filter(|(s, _, m)| s == "apigateway" && *m).map(|(_, o, _)| o).collect();
+    assert_eq!(writes, [format!("PATCH /restapis/{id}")], "one UpdateRestApi, nothing deleted or created");
+    let api = apigateway.get_rest_api().rest_api_id(&id).send().await.unwrap();
+    let types: Vec<&str> = api.endpoint_configuration().map(|e| e.types().iter().map(|t| t.as_str()).collect()).unwrap_or_default();
+    assert_eq!(types, ["REGIONAL"]);
+}

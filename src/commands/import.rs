@@ -1087,7 +1087,10 @@ fn api_section(g: &mut Generated, api: &FoundApi, found: &Found, header_env: &st
         ));
     }
     if api.endpoint != "REGIONAL" {
-        g.blockers.push(format!("API `{}` is {}, not REGIONAL: pinfra would replace it", api.name, api.endpoint));
+        g.changes.push(format!(
+            "API `{}` is {}: the apply changes it to REGIONAL in place (UpdateRestApi), keeping its id",
+            api.name, api.endpoint
+        ));
     }
     if api.same_name > 1 {
         g.blockers.push(format!("{} REST APIs are named `{}`: delete all but one by hand", api.same_name, api.name));
@@ -1244,15 +1247,27 @@ mod tests {
         let mut found = hand_built();
         found.connector.as_mut().unwrap().role = "another-role".into();
         found.instance.as_mut().unwrap().profile = None;
-        found.api.as_mut().unwrap().endpoint = "EDGE".into();
         found.bucket.as_mut().unwrap().unusable = Some("is in eu-west-1, not in the plan's region us-east-1".into());
         let generated = generate(&header(), &found);
         let blockers = generated.blockers.join("\n");
-        for expected in ["runs as role `another-role`", "has no instance profile", "is EDGE, not REGIONAL", "is in eu-west-1"] {
+        for expected in ["runs as role `another-role`", "has no instance profile", "is in eu-west-1"] {
             assert!(blockers.contains(expected), "{expected}: {blockers}");
         }
         assert!(generated.report("p.toml").contains("blocks adopting"), "the report leads with them");
         assert!(generated.changes.iter().all(|c| !c.contains("replace")), "a replacement is never promised: {:?}", generated.changes);
+    }
+
+    #[test]
+    fn an_edge_api_is_converted_in_place_not_a_blocker() {
+        let mut found = hand_built();
+        found.api.as_mut().unwrap().endpoint = "EDGE".into();
+        let generated = generate(&header(), &found);
+        assert!(generated.blockers.is_empty(), "{:?}", generated.blockers);
+        assert!(
+            generated.changes.iter().any(|c| c.contains("is EDGE: the apply changes it to REGIONAL in place")),
+            "{:?}",
+            generated.changes
+        );
     }
 
     #[test]

@@ -603,8 +603,11 @@ impl Kind for ApigatewayRestApi {
 
     fn diff(desired: &Desired, live: Option<&Live>) -> Result<Vec<FieldChange>, ResourceError> {
         let mut fields = Fields::new(live.is_none());
-        // A regional endpoint; another type is replaced (pinfra does not convert endpoints).
-        fields.known("endpoint", "REGIONAL", live.map(|l| json!(l.endpoint)), true);
+        // A regional endpoint. API Gateway changes an endpoint type in place (developer guide,
+        // "Change a public or private API endpoint type": UpdateRestApi on
+        // `/endpointConfiguration/types/<type>`), so an EDGE API (the default outside the console)
+        // is converted, not replaced.
+        fields.known("endpoint", "REGIONAL", live.map(|l| json!(l.endpoint)), false);
         let live_route = live.map(|l| &l.route);
         match &desired.route {
             Value::Known(route) => {
@@ -688,6 +691,24 @@ impl Kind for ApigatewayRestApi {
                 .send()
                 .await
                 .or_aws("apigateway:TagResource")?;
+        }
+        if let Some(l) = live
+            && change.touches("endpoint")
+        {
+            let from = l.endpoint.split(',').next().unwrap_or("EDGE");
+            aws.apigateway
+                .update_rest_api()
+                .rest_api_id(&l.id)
+                .patch_operations(
+                    PatchOperation::builder()
+                        .op(Op::Replace)
+                        .path(format!("/endpointConfiguration/types/{from}"))
+                        .value("REGIONAL")
+                        .build(),
+                )
+                .send()
+                .await
+                .or_aws("apigateway:UpdateRestApi")?;
         }
         if live.is_none() || change.touches("route") {
             self.put_route(aws, &id, &root, live, route).await?;
