@@ -137,6 +137,9 @@ pub struct Found {
     pub connector: Option<FoundConnector>,
     /// The REST API.
     pub api: Option<FoundApi>,
+    /// What a person made in the network for the pipeline (a rule on the brokers' group, an S3
+    /// endpoint), in words: kept as found.
+    pub network: Vec<String>,
 }
 
 /// The IAM role.
@@ -192,6 +195,8 @@ pub struct FoundInstance {
     pub public_dns: Option<String>,
     /// The security group (the first the instance has).
     pub security_group: Option<FoundGroup>,
+    /// Private IPv4 address.
+    pub private_ip: Option<String>,
     /// Its other security groups, by id (the plan gives the instance one).
     pub other_groups: Vec<String>,
 }
@@ -199,6 +204,8 @@ pub struct FoundInstance {
 /// The instance's security group.
 #[derive(Debug, Clone, Default)]
 pub struct FoundGroup {
+    /// Group id.
+    pub id: String,
     /// Group name.
     pub name: String,
     /// Its VPC, when it is not the region's default VPC.
@@ -314,6 +321,11 @@ pub async fn discover(aws: &Aws, base: &crate::plan::Plan) -> Result<Found, AwsE
             break;
         }
     }
+    if let Some(network) = &discovery.network {
+        let (_, broker_groups) = resources::brokers(&discovery, base);
+        let connector_subnets = found.connector.as_ref().map_or(&cluster.subnets, |c| &c.network.0);
+        found.network = network_findings(network, &broker_groups, found.instance.as_ref(), connector_subnets);
+    }
     // The bucket: the one the connector writes to, else the seed's name.
     let bucket_candidates =
         [found.connector.as_ref().and_then(|c| c.config.get("s3.bucket.name").cloned()), Some(base.bucket.name.clone())];
@@ -324,6 +336,58 @@ pub async fn discover(aws: &Aws, base: &crate::plan::Plan) -> Result<Found, AwsE
         }
     }
     Ok(found)
+}
+
+/// What a person made in the network for the pipeline: the brokers' group admitting the client
+/// (by its group, which the first apply adopts as pinfra's rule, or by its address, which stays
+/// as it is beside pinfra's rule), and S3 gateway endpoints on the connector's route tables.
+fn network_findings(
+    network: &crate::network::Network,
+    broker_groups: &[String],
+    instance: Option<&FoundInstance>,
+    connector_subnets: &[String],
+) -> Vec<String> {
+    use crate::network::Peer;
+    let port = i32::from(resources::ec2_security_group_rule::IAM_BROKER_PORT);
+    let mut found = Vec::new();
+    let brokers = broker_groups.first().and_then(|g| network.groups.get(g));
+    if let (Some(brokers), Some(instance)) = (brokers, instance) {
+        let client_group = instance.security_group.as_ref();
+        let address: Option<std::net::Ipv4Addr> = instance.private_ip.as_deref().and_then(|a| a.parse().ok());
+        for rule in &brokers.ingress {
+            let covers =
+                rule.protocol == "-1" || (matches!(rule.protocol.as_str(), "tcp" | "6") && rule.from_port <= port && port <= rule.to_port);
+            if !covers {
+                continue;
+            }
+            match &rule.peer {
+                Peer::Group(g) if client_group.is_some_and(|c| &c.id == g) => found.push(format!(
+                    "the brokers' group {} admits the client's group `{}` on TCP {port} (made by hand): the first apply adopts that rule as pinfra's (tags it)",
+                    brokers.id,
+                    client_group.map_or("", |c| c.name.as_str())
+                )),
+                Peer::Cidr(c) if c.prefix_len() > 0 && address.is_some_and(|a| c.contains(&a)) => found.push(format!(
+                    "the brokers' group {} admits the client's address ({c}) on TCP {port} (made by hand): kept as found; the first apply adds pinfra's rule from the client's group beside it",
+                    brokers.id
+                )),
+                _ => {}
+            }
+        }
+    }
+    let mut tables: Vec<&str> = connector_subnets.iter().filter_map(|s| network.route_table(s)).map(|t| t.id.as_str()).collect();
+    tables.sort_unstable();
+    tables.dedup();
+    for endpoint in network.endpoints.iter().filter(|e| e.is_s3_gateway(&network.region)) {
+        let served: Vec<&str> = tables.iter().copied().filter(|t| endpoint.route_tables.iter().any(|r| r == t)).collect();
+        if !served.is_empty() {
+            found.push(format!(
+                "S3 gateway endpoint {} serves the connector's route table(s) {}: kept as found (pinfra makes none there)",
+                endpoint.id,
+                served.join(", ")
+            ));
+        }
+    }
+    found
 }
 
 async fn profile_role(aws: &Aws, profile: &str) -> Result<Option<String>, AwsError> {
@@ -437,6 +501,7 @@ async fn find_instance(aws: &Aws, name: &str, user_id: &str) -> Result<Option<Fo
         profile: instance.iam_instance_profile().and_then(|p| p.arn()).and_then(|arn| arn.rsplit('/').next()).map(str::to_owned),
         public_dns: instance.public_dns_name().filter(|d| !d.is_empty()).map(str::to_owned),
         security_group: group?,
+        private_ip: instance.private_ip_address().map(str::to_owned),
         id,
     }))
 }
@@ -459,6 +524,7 @@ async fn find_group(aws: &Aws, id: &str) -> Result<Option<FoundGroup>, AwsError>
         }
     }
     Ok(Some(FoundGroup {
+        id: id.to_owned(),
         name: group.group_name().unwrap_or_default().to_owned(),
         vpc_id: vpc.filter(|v| Some(v) != default_vpc.as_ref()),
         ingress,
@@ -820,6 +886,8 @@ pub fn generate(header: &Header, found: &Found) -> Generated {
             g.missing.push(format!("the REST API `{uid}-api`"));
         }
     }
+    // The network is not the plan's: what a person made there is only reported.
+    g.kept.extend(found.network.iter().cloned());
     g
 }
 
@@ -1158,6 +1226,7 @@ mod tests {
                 id: "i-1".into(),
                 state: "running".into(),
                 other_groups: Vec::new(),
+                private_ip: Some("172.31.0.5".into()),
                 instance_type: "t2.micro".into(),
                 ami: "ami-0123456789abcdef0".into(),
                 root_volume: Some((8, false)),
@@ -1167,6 +1236,7 @@ mod tests {
                 profile: Some(format!("{uid}-ec2-access-role")),
                 public_dns: Some("ec2-1.compute-1.amazonaws.com".into()),
                 security_group: Some(FoundGroup {
+                    id: "sg-1".into(),
                     name: "launch-wizard-1".into(),
                     vpc_id: None,
                     ingress: vec![("tcp".into(), 22, 22, "203.0.113.7/32".into()), ("tcp".into(), 8082, 8082, "0.0.0.0/0".into())],
@@ -1194,6 +1264,7 @@ mod tests {
                 integration: Some(("HTTP_PROXY".into(), "http://ec2-1.compute-1.amazonaws.com:8082/{proxy}".into())),
                 ..FoundApi::default()
             }),
+            network: Vec::new(),
         }
     }
 
@@ -1255,6 +1326,57 @@ mod tests {
         }
         assert!(generated.report("p.toml").contains("blocks adopting"), "the report leads with them");
         assert!(generated.changes.iter().all(|c| !c.contains("replace")), "a replacement is never promised: {:?}", generated.changes);
+    }
+
+    #[test]
+    fn what_a_person_made_in_the_network_is_reported_as_kept() {
+        use crate::network::{Endpoint, Network, Peer, RouteTable, Rule, SecurityGroup, Subnet};
+        let subnet = |id: &str, block: &str| {
+            (id.to_owned(), Subnet { id: id.into(), cidr: block.parse().unwrap(), zone: "z".into(), map_public_ip: false })
+        };
+        let rule = |peer| Rule { protocol: "tcp".into(), from_port: 9098, to_port: 9098, peer };
+        let network = Network {
+            region: "us-east-1".into(),
+            vpc_id: "vpc-1".into(),
+            subnets: [subnet("subnet-b", "10.0.1.0/24"), subnet("subnet-c", "10.0.2.0/24")].into_iter().collect(),
+            route_tables: vec![RouteTable { id: "rtb-main".into(), main: true, subnets: vec![], routes: vec![] }],
+            endpoints: vec![Endpoint {
+                id: "vpce-1".into(),
+                service: "com.amazonaws.us-east-1.s3".into(),
+                gateway: true,
+                route_tables: vec!["rtb-main".into()],
+                tags: Default::default(),
+            }],
+            groups: [(
+                "sg-b".to_owned(),
+                SecurityGroup {
+                    id: "sg-b".into(),
+                    name: "default".into(),
+                    ingress: vec![
+                        rule(Peer::Group("sg-1".into())),
+                        rule(Peer::Cidr("10.0.2.7/32".parse().unwrap())),
+                        rule(Peer::Cidr("0.0.0.0/0".parse().unwrap())),
+                    ],
+                    egress: vec![],
+                },
+            )]
+            .into_iter()
+            .collect(),
+            ..Network::default()
+        };
+        let mut instance = hand_built().instance.unwrap();
+        instance.private_ip = Some("10.0.2.7".into());
+        let notes = network_findings(&network, &["sg-b".to_owned()], Some(&instance), &["subnet-b".to_owned()]);
+        assert_eq!(notes.len(), 3, "{notes:?}");
+        assert!(
+            notes[0].contains("admits the client's group `launch-wizard-1` on TCP 9098 (made by hand): the first apply adopts"),
+            "{notes:?}"
+        );
+        assert!(notes[1].contains("admits the client's address (10.0.2.7/32) on TCP 9098 (made by hand): kept as found"), "{notes:?}");
+        assert!(notes[2].contains("S3 gateway endpoint vpce-1 serves the connector's route table(s) rtb-main: kept as found"), "{notes:?}");
+        let mut found = hand_built();
+        found.network = notes;
+        assert!(generate(&header(), &found).kept.iter().any(|k| k.contains("vpce-1")));
     }
 
     #[test]
