@@ -45,6 +45,10 @@ EXTENSIONS: tuple[str, ...] = (
     # EC2 instances: ClientToken idempotency, state checks and delays, profile errors (after
     # faults, so that an "after" fault's call goes through it).
     "ec2_compat",
+    # EC2 networking as AWS sets it up (default VPC's internet gateway, default group's rule,
+    # blackhole routes, gateway endpoints' routes and conflicts, DescribePrefixLists' Cidrs, root
+    # device, an instance's groups): model patches only, which network.py's path checks read.
+    "ec2_network",
     # After faults, so that armed faults also hit the calls these answer; msk_clusters before
     # msk_topics, so that cluster transitions are settled before a topic call looks.
     "msk_clusters",  # MSK cluster states, CreateClusterV2 kept whole, in-place updates, deletion

@@ -21,7 +21,8 @@
 5. An instance launched without a subnet gets its private IP from the default subnet it lands
    in (moto: a random 10.x address outside the subnet), and the network interface's
    ``association.publicDnsName`` is EC2's ``ec2-<ip>.compute-1.amazonaws.com`` /
-   ``ec2-<ip>.<region>.compute.amazonaws.com`` (moto: ``ip-<ip>.ec2.internal``).
+   ``ec2-<ip>.<region>.compute.amazonaws.com`` (moto: ``ip-<ip>.ec2.internal``); an interface
+   without a public address has no ``association`` (moto: an empty one).
 6. DescribeVolumes as EC2 answers it: an attachment carries ``deleteOnTermination`` (the
    instance's block device mapping's, false for AttachVolume; moto: absent), a gp3 volume created
    without ``Throughput`` reports EC2's default 125 MiB/s and ``multiAttachEnabled`` is false
@@ -351,11 +352,12 @@ def install(sandbox: Sandbox) -> None:
 
     original_association = elastic_network_interfaces.NetworkInterface.association
 
-    def association(self: Any) -> dict[str, Any]:
+    def association(self: Any) -> dict[str, Any] | None:
         answer = original_association.fget(self)
         if answer.get("publicIp"):
             answer["publicDnsName"] = public_dns_name(answer["publicIp"], self.ec2_backend.region_name)
-        return answer
+        # No public address: no association at all (moto: an empty one, which SDKs read as present).
+        return answer or None
 
     elastic_network_interfaces.NetworkInterface.association = property(association)  # type: ignore[assignment]
 

@@ -63,10 +63,11 @@ CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,63}$")
 INSTANCE_TYPE = re.compile(r"^(kafka|express)\.[a-z0-9-]+\.[a-z0-9]+$")
 CONFIGURATION_ARN = re.compile(r"^arn:[^:]+:kafka:[^:]+:[^:]*:configuration/.+")
 CLIENT_BROKER = ("TLS", "TLS_PLAINTEXT", "PLAINTEXT")
-# moto: (serverless-)cluster/<uuid>; real MSK: cluster/<name>/<uuid>-<n>.
+# Real MSK (and the sandbox, see msk_compat): cluster/<name>/<uuid>-<n>, Serverless
+# cluster/<name>/<uuid>-s<n>; plain moto: (serverless-)cluster/<uuid>.
 CLUSTER_ARN = (
     r"arn:[^:/]+:kafka:[^:/]+:[^:/]*:(?:serverless-)?cluster/(?:[^/]+/)?"
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?:-\d+)?"
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?:-s?\d+)?"
 )
 ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     (method, re.compile(pattern), name)

@@ -8,11 +8,18 @@
 2. Unknown cluster ARN: moto raises KeyError (HTTP 500, which SDKs retry).
    MSK answers 404 ``NotFoundException``; so do we, for DescribeCluster,
    DescribeClusterV2 and DeleteCluster.
+3. Cluster ARNs as MSK makes them: ``arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>-<n>``
+   (e.g. ``…:cluster/demo/6357e0b2-0e6a-4b86-a0b4-70df934c2e31-25``), Serverless
+   ``cluster/<name>/<uuid>-s<n>`` (as in AWS's MSK Serverless getting-started output,
+   ``…-s2``); moto: ``cluster/<uuid>`` and ``serverless-cluster/<uuid>``. ``<n>`` is a small
+   number MSK does not document (1-25 here, random). Topic (and group, cluster-operation)
+   ARNs derive from it: ``topic/<name>/<uuid>-<n>/<topic>`` (``msk_topics.ClusterRef``).
 """
 
 from __future__ import annotations
 
 import functools
+import random
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,6 +33,7 @@ def utc_now_rfc3339() -> str:
 def install(_sandbox: Sandbox) -> None:
     from moto.kafka import models
     from moto.kafka.exceptions import NotFoundException
+    from moto.utilities.utils import get_partition
 
     class ClusterNotFound(NotFoundException):
         code = 404
@@ -38,6 +46,13 @@ def install(_sandbox: Sandbox) -> None:
         self.creation_time = utc_now_rfc3339()
 
     models.FakeKafkaCluster.__init__ = init_with_utc_time  # type: ignore[method-assign]
+
+    def msk_arn(self: Any) -> str:
+        partition = get_partition(self.region_name)
+        suffix = f"s{random.randint(1, 9)}" if self.cluster_type == "SERVERLESS" else str(random.randint(1, 25))
+        return f"arn:{partition}:kafka:{self.region_name}:{self.account_id}:cluster/{self.cluster_name}/{self.cluster_id}-{suffix}"
+
+    models.FakeKafkaCluster._generate_arn = msk_arn  # type: ignore[method-assign]
 
     def not_found_if_unknown(method: Any) -> Any:
         @functools.wraps(method)

@@ -229,7 +229,7 @@ class ClusterRef:
 
     @property
     def uuid(self) -> str:
-        # moto: cluster/<uuid>; real MSK: cluster/<name>/<uuid>-<n>.
+        # cluster/<name>/<uuid>-<n> (MSK's form, made by msk_compat; plain moto: cluster/<uuid>).
         return self.arn.split(":", 5)[5].split("/")[-1]
 
     @property
