@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """pinfra's local AWS sandbox: moto 5.2.5's server on a loopback port.
 
-    python scripts/sandbox.py [--host 127.0.0.1] [--port 0] [--latency-ms N]
+    python scripts/sandbox.py [--host 127.0.0.1] [--port 0] [--latency-ms N] [--network enforce|off]
 
 Prints exactly one line, ``http://<host>:<port>``, on stdout once the server
 answers, then serves until SIGTERM/SIGINT and exits 0. Everything else (moto
@@ -16,6 +16,8 @@ Beyond moto it serves
     GET|POST /_sandbox/msk/settings  MSK cluster/topic delays and staleness (msk_settings)
     GET|POST /_sandbox/ec2/settings  EC2 instance state delays, profile propagation (ec2_compat)
     POST|GET|DELETE /_sandbox/faults  armed faults (faults)
+    GET|POST /_sandbox/network/settings  {"enforce": bool}: whether the data path obeys the
+                                 EC2 network (data_path, network.py; default $PINFRA_SANDBOX_NETWORK)
 
 AWS managed IAM policies are not loaded unless --iam-managed-policies (or
 MOTO_IAM_LOAD_MANAGED_POLICIES=true) is given: attaching
@@ -40,6 +42,13 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 LATENCY_ENV = "PINFRA_SANDBOX_LATENCY_MS"
+# enforce: the data path (REST proxy, execute-api, S3 sink) lets data through only where the EC2
+# network (routes, security groups, network ACLs) does, with the rules of docs/network.md; off:
+# it ignores the network. Read here (or --network) and handed to the extensions through the
+# environment, which /moto-api/reset restores.
+NETWORK_ENV = "PINFRA_SANDBOX_NETWORK"
+NETWORK_MODES = ("enforce", "off")
+DEFAULT_NETWORK = "off"
 
 
 def loopback_host(value: str) -> str:
@@ -78,8 +87,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="load AWS managed IAM policies (arn:aws:iam::aws:policy/...); costs ~0.7 s on the first IAM call",
     )
+    parser.add_argument(
+        "--network",
+        choices=NETWORK_MODES,
+        default=None,
+        help=f"whether the data path obeys the EC2 network (default ${NETWORK_ENV} or {DEFAULT_NETWORK})",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request to stderr")
     args = parser.parse_args(argv)
+    if args.network is None:
+        raw = (os.environ.get(NETWORK_ENV) or DEFAULT_NETWORK).strip().lower()
+        if raw not in NETWORK_MODES:
+            parser.error(f"${NETWORK_ENV}: expected one of {', '.join(NETWORK_MODES)}, got {raw!r}")
+        args.network = raw
     if args.latency_ms is None:
         try:
             args.latency_ms = non_negative_int(os.environ.get(LATENCY_ENV) or "0")
@@ -110,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.iam_managed_policies:
         os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    os.environ[NETWORK_ENV] = args.network  # data_path's start-up (and reset) value
 
     from werkzeug.serving import make_server
 
@@ -146,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     print(url, flush=True)
-    print(f"sandbox: serving {url} (latency {args.latency_ms} ms, pid {os.getpid()})", file=sys.stderr, flush=True)
+    print(f"sandbox: serving {url} (latency {args.latency_ms} ms, network {args.network}, pid {os.getpid()})", file=sys.stderr, flush=True)
 
     while not stop.wait(timeout=1.0):
         if not thread.is_alive():

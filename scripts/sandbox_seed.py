@@ -1,13 +1,25 @@
 #!/usr/bin/env python3
 """Seed resources into a running sandbox (see scripts/sandbox).
 
-    sandbox_seed.py --endpoint URL cluster NAME [REGION]
+    sandbox_seed.py --endpoint URL cluster NAME [REGION] [--layout default|private]
     sandbox_seed.py --endpoint URL handbuilt USER_ID [--region us-east-1] --cluster NAME --zip PATH
 
 ``cluster`` creates an MSK provisioned cluster: Kafka 3.6.0, 3 x kafka.m5.large,
-IAM (SASL/IAM) client authentication on, unauthenticated access off, made-up
-subnets and security group (moto does not check them). Prints the cluster ARN
-as the last line of stdout.
+IAM (SASL/IAM) client authentication on, unauthenticated access off, in a real network of the
+sandbox's EC2 (DescribeClusterV2's ``brokerNodeGroupInfo`` names its subnets and group). Prints
+the cluster ARN as the last line of stdout; a cluster of that name already there is kept (its
+ARN is printed). Layouts:
+
+* ``default``: the brokers in the default VPC's first three default subnets (by availability
+  zone) with the default VPC's ``default`` security group, as MSK does when no group is given
+  (it admits all traffic from itself);
+* ``private`` (the seed project's usual layout): a VPC 10.20.0.0/16 tagged
+  ``Name=<cluster>-vpc``; three private broker subnets 10.20.1.0/24, 10.20.2.0/24,
+  10.20.3.0/24 in three availability zones sharing a route table with the local route only;
+  one public subnet 10.20.101.0/24 (MapPublicIpOnLaunch) whose route table routes
+  ``0.0.0.0/0`` to an attached internet gateway; and the brokers' security group
+  ``<cluster>-brokers`` admitting TCP 9098 from itself (and the default egress). Pieces already
+  there (found by their ``Name`` tags, group name and CIDRs) are reused.
 
 It uses CreateCluster (v1): moto 5.2.5's CreateClusterV2 drops
 ``provisioned.clientAuthentication``, so a V2-created cluster would describe
@@ -23,9 +35,15 @@ tagged but the instance's ``Name``:
 * S3 bucket ``user-<USER_ID>-bucket``: public access block all on, default encryption SSE-S3,
   versioning never touched;
 * EC2 key pair ``<USER_ID>-key-pair`` (the private key is discarded), security group
-  ``launch-wizard-1`` in the default VPC (TCP 22 from 203.0.113.7/32, TCP 8082 from anywhere),
+  ``launch-wizard-1`` in the cluster's VPC (TCP 22 from 203.0.113.7/32, TCP 8082 from anywhere),
   and a t2.micro Amazon Linux 2023 instance ``<USER_ID>-kafka-client`` (8 GiB gp3 root volume,
-  not encrypted; IMDSv2 required; no user-data), waited for until running;
+  not encrypted; IMDSv2 required; no user-data), waited for until running; outside the default
+  VPC it goes into the VPC's first subnet (by availability zone, then id) that routes
+  ``0.0.0.0/0`` to an internet gateway, with a public address;
+* the network a person adds by hand so that the pipeline works: an inbound rule on the
+  brokers' (first) security group, TCP 9098 from ``launch-wizard-1``, and an S3 gateway
+  endpoint for the route tables of the broker subnets (the connector runs there) that no S3
+  gateway endpoint serves yet (none when all are served), both untagged;
 * MSK topics ``<USER_ID>.pin``, ``.geo``, ``.user`` (3 partitions, replication factor 3);
 * the plugin zip at ``kafka-connect-s3/confluentinc-kafka-connect-s3-10.0.3.zip`` in the bucket,
   custom plugin ``<USER_ID>-plugin`` and the S3 sink connector ``<USER_ID>-connector``
@@ -80,21 +98,110 @@ def kafka_client(endpoint: str, region: str):  # noqa: ANN201 - boto3 client typ
     return aws_client("kafka", endpoint, region)
 
 
-def seed_cluster(endpoint: str, name: str, region: str) -> str:
+LAYOUTS = ("default", "private")
+VPC_CIDR = "10.20.0.0/16"
+BROKER_SUBNET_CIDRS = ("10.20.1.0/24", "10.20.2.0/24", "10.20.3.0/24")
+PUBLIC_SUBNET_CIDR = "10.20.101.0/24"
+BROKER_PORT = 9098  # SASL/IAM
+
+
+def name_tags(resource: str, name: str) -> list[dict[str, Any]]:
+    return [{"ResourceType": resource, "Tags": [{"Key": "Name", "Value": name}]}]
+
+
+def tagged(ec2: Any, operation: str, key: str, name: str, **filters: str) -> list[Any]:
+    """The items of ``operation`` tagged ``Name=name`` (and matching ``filters``)."""
+    wanted = [{"Name": "tag:Name", "Values": [name]}] + [{"Name": k.replace("_", "-"), "Values": [v]} for k, v in filters.items()]
+    return list(getattr(ec2, operation)(Filters=wanted)[key])
+
+
+def default_network(ec2: Any) -> tuple[list[str], list[str]]:
+    """The default VPC's first three default subnets (by availability zone) and its default group."""
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    if not vpcs:
+        raise SeedError("no default VPC")
+    vpc_id = vpcs[0]["VpcId"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+    chosen = sorted(subnets, key=lambda s: (s["AvailabilityZone"], s["SubnetId"]))[:3]
+    if len(chosen) < 3:
+        raise SeedError(f"the default VPC {vpc_id} has {len(chosen)} default subnets; MSK needs three here")
+    group = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": ["default"]}])
+    return [s["SubnetId"] for s in chosen], [group["SecurityGroups"][0]["GroupId"]]
+
+
+def private_network(ec2: Any, name: str) -> tuple[list[str], list[str]]:
+    """The seed's usual network for cluster ``name`` (see the module docstring), made or found."""
+    found = tagged(ec2, "describe_vpcs", "Vpcs", f"{name}-vpc")
+    if found:
+        vpc_id = found[0]["VpcId"]
+    else:
+        vpc_id = ec2.create_vpc(CidrBlock=VPC_CIDR, TagSpecifications=name_tags("vpc", f"{name}-vpc"))["Vpc"]["VpcId"]
+    zones = sorted(z["ZoneName"] for z in ec2.describe_availability_zones(Filters=[{"Name": "state", "Values": ["available"]}])["AvailabilityZones"])
+    if len(zones) < 3:
+        raise SeedError(f"the region has {len(zones)} availability zones; the private layout needs three")
+    existing = {s["CidrBlock"]: s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]}
+
+    def subnet(cidr: str, zone: str, label: str) -> str:
+        if cidr in existing:
+            return existing[cidr]
+        made = ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=zone, TagSpecifications=name_tags("subnet", f"{name}-{label}"))
+        return str(made["Subnet"]["SubnetId"])
+
+    brokers = [subnet(cidr, zone, f"private-{zone[-1]}") for cidr, zone in zip(BROKER_SUBNET_CIDRS, zones, strict=False)]
+    public = subnet(PUBLIC_SUBNET_CIDR, zones[0], f"public-{zones[0][-1]}")
+    ec2.modify_subnet_attribute(SubnetId=public, MapPublicIpOnLaunch={"Value": True})
+
+    def route_table(label: str, subnets: list[str]) -> str:
+        tables = tagged(ec2, "describe_route_tables", "RouteTables", f"{name}-{label}", vpc_id=vpc_id)
+        table = tables[0]["RouteTableId"] if tables else ec2.create_route_table(VpcId=vpc_id, TagSpecifications=name_tags("route-table", f"{name}-{label}"))["RouteTable"]["RouteTableId"]
+        associated = {a.get("SubnetId") for t in tables for a in t.get("Associations", [])}
+        for subnet_id in subnets:
+            if subnet_id not in associated:
+                ec2.associate_route_table(RouteTableId=table, SubnetId=subnet_id)
+        return str(table)
+
+    route_table("private", brokers)
+    public_table = route_table("public", [public])
+    gateways = ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}])["InternetGateways"]
+    if gateways:
+        gateway = gateways[0]["InternetGatewayId"]
+    else:
+        gateway = ec2.create_internet_gateway(TagSpecifications=name_tags("internet-gateway", f"{name}-igw"))["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc_id)
+    routes = ec2.describe_route_tables(RouteTableIds=[public_table])["RouteTables"][0]["Routes"]
+    if not any(r.get("DestinationCidrBlock") == "0.0.0.0/0" for r in routes):
+        ec2.create_route(RouteTableId=public_table, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway)
+
+    group_name = f"{name}-brokers"
+    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": [group_name]}])["SecurityGroups"]
+    if groups:
+        group = groups[0]["GroupId"]
+    else:
+        group = ec2.create_security_group(GroupName=group_name, Description=f"MSK brokers of {name}", VpcId=vpc_id)["GroupId"]
+        ec2.authorize_security_group_ingress(
+            GroupId=group,
+            IpPermissions=[{"IpProtocol": "tcp", "FromPort": BROKER_PORT, "ToPort": BROKER_PORT, "UserIdGroupPairs": [{"GroupId": group}]}],
+        )
+    return brokers, [str(group)]
+
+
+def seed_cluster(endpoint: str, name: str, region: str, layout: str = "default") -> str:
     kafka = kafka_client(endpoint, region)
     existing = [c for c in kafka.list_clusters_v2(ClusterNameFilter=name)["ClusterInfoList"] if c["ClusterName"] == name]
     if existing:
         arn = existing[0]["ClusterArn"]
         print(f"cluster {name} already exists in {region}", file=sys.stderr)
         return arn
+    ec2 = aws_client("ec2", endpoint, region)
+    subnets, groups = private_network(ec2, name) if layout == "private" else default_network(ec2)
     response = kafka.create_cluster(
         ClusterName=name,
         KafkaVersion="3.6.0",
         NumberOfBrokerNodes=3,
         BrokerNodeGroupInfo={
             "InstanceType": "kafka.m5.large",
-            "ClientSubnets": ["subnet-0a0a0a0a0a0a0a0a1", "subnet-0a0a0a0a0a0a0a0a2", "subnet-0a0a0a0a0a0a0a0a3"],
-            "SecurityGroups": ["sg-0a0a0a0a0a0a0a0a1"],
+            "ClientSubnets": subnets,
+            "SecurityGroups": groups,
             "StorageInfo": {"EbsStorageInfo": {"VolumeSize": 100}},
         },
         ClientAuthentication={"Sasl": {"Iam": {"Enabled": True}}, "Unauthenticated": {"Enabled": False}},
@@ -227,6 +334,9 @@ class HandbuiltSeed:
 
     def __init__(self, endpoint: str, names: Handbuilt) -> None:
         self.names = names
+        self.vpc_id = ""  # the cluster's VPC, once run() has found the cluster
+        self.broker_subnets: list[str] = []
+        self.broker_groups: list[str] = []
         self.iam = aws_client("iam", endpoint, names.region)
         self.s3 = aws_client("s3", endpoint, names.region)
         self.ec2 = aws_client("ec2", endpoint, names.region)
@@ -258,6 +368,38 @@ class HandbuiltSeed:
             raise SeedError(f"no default VPC in {self.names.region}")
         return str(vpcs[0]["VpcId"])
 
+    def find_network(self, cluster_arn: str) -> None:
+        """The cluster's broker subnets and groups, and its VPC (else the default VPC)."""
+        nodes = self.kafka.describe_cluster_v2(ClusterArn=cluster_arn)["ClusterInfo"]["Provisioned"]["BrokerNodeGroupInfo"]
+        self.broker_subnets = list(nodes.get("ClientSubnets") or [])
+        self.broker_groups = list(nodes.get("SecurityGroups") or [])
+        try:
+            subnets = self.ec2.describe_subnets(SubnetIds=self.broker_subnets[:1])["Subnets"] if self.broker_subnets else []
+        except ClientError as err:
+            if error_code(err) != "InvalidSubnetID.NotFound":
+                raise
+            subnets = []
+        self.vpc_id = str(subnets[0]["VpcId"]) if subnets else self.default_vpc()
+
+    def route_table_of(self, subnet_id: str) -> dict[str, Any]:
+        """The subnet's route table: its explicit association, else the VPC's main table."""
+        explicit = self.ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])["RouteTables"]
+        if explicit:
+            return dict(explicit[0])
+        main = self.ec2.describe_route_tables(
+            Filters=[{"Name": "vpc-id", "Values": [self.vpc_id]}, {"Name": "association.main", "Values": ["true"]}]
+        )["RouteTables"]
+        return dict(main[0])
+
+    def public_subnet(self) -> str:
+        """The VPC's first subnet (by availability zone, then id) routing 0.0.0.0/0 to an internet gateway."""
+        subnets = self.ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [self.vpc_id]}])["Subnets"]
+        for subnet in sorted(subnets, key=lambda s: (s["AvailabilityZone"], s["SubnetId"])):
+            routes = self.route_table_of(subnet["SubnetId"]).get("Routes", [])
+            if any(r.get("DestinationCidrBlock") == "0.0.0.0/0" and str(r.get("GatewayId", "")).startswith("igw-") for r in routes):
+                return str(subnet["SubnetId"])
+        raise SeedError(f"no subnet of {self.vpc_id} routes 0.0.0.0/0 to an internet gateway: nowhere to put the Kafka client")
+
     def exists(self, call: Callable[[], Any], missing: str) -> bool:
         """Whether ``call()`` finds the resource (an error ``missing`` means it is not there)."""
         try:
@@ -281,7 +423,7 @@ class HandbuiltSeed:
         if self.exists(lambda: self.ec2.describe_key_pairs(KeyNames=[n.key_pair]), "InvalidKeyPair.NotFound"):
             found.append(f"key pair {n.key_pair}")
         groups = self.ec2.describe_security_groups(
-            Filters=[{"Name": "vpc-id", "Values": [self.default_vpc()]}, {"Name": "group-name", "Values": [SECURITY_GROUP]}]
+            Filters=[{"Name": "vpc-id", "Values": [self.vpc_id]}, {"Name": "group-name", "Values": [SECURITY_GROUP]}]
         )["SecurityGroups"]
         found += [f"security group {SECURITY_GROUP} ({g['GroupId']})" for g in groups]
         reservations = self.ec2.describe_instances(
@@ -341,7 +483,7 @@ class HandbuiltSeed:
         return str(answer["KeyPairId"])
 
     def create_security_group(self) -> str:
-        vpc_id = self.default_vpc()
+        vpc_id = self.vpc_id
         group = self.ec2.create_security_group(GroupName=SECURITY_GROUP, Description=SECURITY_GROUP_DESCRIPTION, VpcId=vpc_id)
         group_id = str(group["GroupId"])
         port = REST_PROXY_PORT
@@ -359,6 +501,12 @@ class HandbuiltSeed:
         """The Kafka client instance, once running: (instance id, public DNS name)."""
         n = self.names
         image_id = self.ssm.get_parameter(Name=AL2023_AMI_PARAMETER)["Parameter"]["Value"]
+        if self.vpc_id == self.default_vpc():
+            placement: dict[str, Any] = {"SecurityGroupIds": [group_id]}
+        else:
+            # The console's "Edit" network settings: the cluster's VPC, a public subnet, a public IP.
+            interface = {"DeviceIndex": 0, "SubnetId": self.public_subnet(), "Groups": [group_id], "AssociatePublicIpAddress": True}
+            placement = {"NetworkInterfaces": [interface]}
 
         def run() -> Any:
             return self.ec2.run_instances(
@@ -367,7 +515,7 @@ class HandbuiltSeed:
                 MinCount=1,
                 MaxCount=1,
                 KeyName=n.key_pair,
-                SecurityGroupIds=[group_id],
+                **placement,
                 IamInstanceProfile={"Name": n.role},
                 BlockDeviceMappings=[
                     {
@@ -402,6 +550,36 @@ class HandbuiltSeed:
         )
         log(f"instance {n.instance_name} ({instance_id}) running at {instance['PublicDnsName']}")
         return instance_id, str(instance["PublicDnsName"])
+
+    def open_network(self, client_group: str) -> tuple[str | None, str | None]:
+        """What a person adds by hand for the pipeline to work: TCP 9098 from the client's group on
+        the brokers' (first) group, and an S3 gateway endpoint for the broker subnets' route tables
+        that none serves yet. (the rule's id, the endpoint's id or None)."""
+        rule_id = None
+        if self.broker_groups:
+            rules = self.ec2.authorize_security_group_ingress(
+                GroupId=self.broker_groups[0],
+                IpPermissions=[
+                    {"IpProtocol": "tcp", "FromPort": BROKER_PORT, "ToPort": BROKER_PORT, "UserIdGroupPairs": [{"GroupId": client_group}]}
+                ],
+            ).get("SecurityGroupRules", [])
+            rule_id = str(rules[0]["SecurityGroupRuleId"]) if rules else None
+            log(f"brokers' security group {self.broker_groups[0]}: TCP {BROKER_PORT} from {client_group}")
+        service = f"com.amazonaws.{self.names.region}.s3"
+        prefix_lists = self.ec2.describe_prefix_lists(Filters=[{"Name": "prefix-list-name", "Values": [service]}])["PrefixLists"]
+        s3_list = prefix_lists[0]["PrefixListId"] if prefix_lists else None
+        tables: list[str] = []
+        for subnet_id in self.broker_subnets:
+            table = self.route_table_of(subnet_id)
+            served = any(s3_list and r.get("DestinationPrefixListId") == s3_list for r in table.get("Routes", []))
+            if not served and table["RouteTableId"] not in tables:
+                tables.append(str(table["RouteTableId"]))
+        endpoint_id = None
+        if tables:
+            endpoint = self.ec2.create_vpc_endpoint(VpcEndpointType="Gateway", VpcId=self.vpc_id, ServiceName=service, RouteTableIds=tables)
+            endpoint_id = str(endpoint["VpcEndpoint"]["VpcEndpointId"])
+            log(f"S3 gateway endpoint {endpoint_id} for {', '.join(tables)}")
+        return rule_id, endpoint_id
 
     def create_topics(self, cluster_arn: str) -> None:
         for topic in self.names.topics:
@@ -506,6 +684,7 @@ class HandbuiltSeed:
         if not os.path.isfile(zip_path):
             raise SeedError(f"no plugin zip at {zip_path} (write a stand-in with scripts/sandbox_plugin_zip.py)")
         cluster_arn = self.cluster_arn()
+        self.find_network(cluster_arn)
         found = self.existing(cluster_arn)
         if found:
             raise SeedError(f"already there for user {self.names.user_id} in {self.names.region}: {'; '.join(found)}")
@@ -514,6 +693,7 @@ class HandbuiltSeed:
         key_pair_id = self.create_key_pair()
         group_id = self.create_security_group()
         instance_id, public_dns = self.launch_instance(group_id)
+        rule_id, endpoint_id = self.open_network(group_id)
         self.create_topics(cluster_arn)
         plugin_arn = self.create_plugin(zip_path)
         connector_arn = self.create_connector(cluster_arn, role_arn, plugin_arn)
@@ -524,6 +704,8 @@ class HandbuiltSeed:
             "bucket": self.names.bucket,
             "key_pair_id": key_pair_id,
             "security_group_id": group_id,
+            "broker_ingress_rule_id": rule_id,
+            "s3_endpoint_id": endpoint_id,
             "instance_id": instance_id,
             "public_dns_name": public_dns,
             "cluster_arn": cluster_arn,
@@ -546,6 +728,7 @@ def main(argv: list[str] | None = None) -> int:
     cluster = sub.add_parser("cluster", help="create an MSK provisioned cluster with IAM auth")
     cluster.add_argument("name")
     cluster.add_argument("region", nargs="?", default="us-east-1")
+    cluster.add_argument("--layout", choices=LAYOUTS, default="default", help="where the brokers go (see the module docstring)")
     handbuilt = sub.add_parser("handbuilt", help="build the pipeline as a person does in the console, around an existing cluster")
     handbuilt.add_argument("user_id")
     handbuilt.add_argument("--region", default="us-east-1")
@@ -556,7 +739,12 @@ def main(argv: list[str] | None = None) -> int:
     # The sandbox is on loopback; never send its traffic through a proxy.
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost,::1"
     if args.what == "cluster":
-        print(seed_cluster(args.endpoint, args.name, args.region), flush=True)
+        try:
+            arn = seed_cluster(args.endpoint, args.name, args.region, args.layout)
+        except SeedError as err:
+            log(str(err))
+            return 1
+        print(arn, flush=True)
     elif args.what == "handbuilt":
         try:
             made = seed_handbuilt(args.endpoint, args.user_id, args.region, args.cluster, args.zip)

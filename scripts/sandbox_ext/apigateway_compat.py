@@ -39,8 +39,10 @@ Resolution of an invoke, in API Gateway's order, with its answers (JSON, ``x-amz
    ``add_http_endpoint``) -> 504 ``{"message": "Network error communicating with endpoint"}``
    (InternalServerErrorException, as API Gateway answers an HTTP integration it cannot connect
    to); no socket is ever opened;
-7. the endpoint would answer later than the integration's ``timeoutInMillis`` (default 29000)
-   -> 504 ``{"message": "Endpoint request timed out"}``;
+7. the endpoint would answer later than the integration's ``timeoutInMillis`` (default 29000),
+   or the network drops the connection (an endpoint's ``UNREACHABLE`` answer: data_path's, when
+   the instance's security group, network ACL or route does not let the internet in with
+   ``PINFRA_SANDBOX_NETWORK=enforce``) -> 504 ``{"message": "Endpoint request timed out"}``;
 8. otherwise the endpoint's status, Content-Type and body, as HTTP_PROXY passes them.
 
 HTTP_PROXY: the target is the integration ``uri`` with each ``{name}`` replaced from
@@ -169,6 +171,11 @@ class EndpointAnswer:
     headers: dict[str, str]
     body: bytes
     duration_ms: int = 0  # how long the real endpoint would take to answer
+    unreachable: bool = False  # the network drops the connection: the gateway times out
+
+
+# A dropped connection (no SYN-ACK ever comes back): API Gateway waits out the integration timeout.
+UNREACHABLE = EndpointAnswer(0, {}, b"", unreachable=True)
 
 
 HttpEndpoint = Callable[[EndpointRequest], "EndpointAnswer | None"]
@@ -514,7 +521,7 @@ def invoke(store: Deployments, request: AwsRequest, match: re.Match[str]) -> Res
     answer = deliver(endpoint_request)
     if answer is None:
         return network_error()
-    if answer.duration_ms > integration.timeout_ms:
+    if answer.unreachable or answer.duration_ms > integration.timeout_ms:
         return timed_out()
     response = Response(answer.body, status=answer.status)
     for key, value in answer.headers.items():

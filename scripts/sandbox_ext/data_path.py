@@ -86,18 +86,41 @@ error (consumption resumes once the cause is gone; a real task would wait for a 
 The sink runs (a tick) after every produce and whenever an S3, kafka or kafkaconnect request
 arrives, before it is answered.
 
-    GET  /_sandbox/restproxy        {"default": "started"|"stopped", "proxies": [{"instance_id",
-                                     "region", "state", "host", "listeners", "started",
-                                     "bootstrap_servers", "cluster_arn"}], "topics":
+The network (``PINFRA_SANDBOX_NETWORK=enforce``, read by scripts/sandbox.py; ``off`` by default;
+``/_sandbox/network/settings`` at run time): data goes only where ``network``'s path checks
+(the rules of docs/network.md on moto's EC2 state) say it can:
+
+* execute-api to a running instance that the internet cannot reach on the port
+  (``internet_to_instance``): the connection is dropped, API Gateway times out (504 "Endpoint
+  request timed out"), whatever listens;
+* an instance that cannot reach the internet on 443 (``instance_to_internet``): its user-data
+  could not download the proxy, so nothing listens (as a stopped stand-in);
+* a proxy whose instance cannot reach the brokers (``client_to_brokers``, the port of its
+  ``bootstrap.servers``, the cluster's ``clientSubnets``/``securityGroups``): as with no cluster
+  (the producer waits for metadata: 50003 after ``max.block.ms``);
+* a sink connector whose workers cannot reach the brokers (``connector_to_brokers``) consumes
+  nothing; one that cannot reach S3 (``connector_to_s3``) writes nothing and stays RUNNING. The
+  worker's log line is the view's ``error`` (and ``last_error``, kept after the cause is gone),
+  ``network`` the blocked hop.
+
+    GET  /_sandbox/restproxy        {"enforce", "default": "started"|"stopped", "proxies":
+                                     [{"instance_id", "region", "state", "host", "listeners",
+                                     "started", "bootstrap_servers", "cluster_arn", "network":
+                                     {"internet_to_instance": {"<port>": reason|null},
+                                     "instance_to_internet", "client_to_brokers"}}], "topics":
                                      [{"cluster_arn", "topic", "records", "partitions": {"0": n}}]}
     POST /_sandbox/restproxy/stop   {} (all stand-ins) or {"instance_id": "i-..."}; answers as GET
     POST /_sandbox/restproxy/start  likewise
     GET  /_sandbox/sink             {"connectors": [{"name", "arn", "region", "cluster_arn",
                                      "group", "bucket", "flush_size", "topics", "offsets":
                                      {"<topic>": {"<p>": next offset}}, "pending": {...},
-                                     "objects": [key, ...], "error"}]} (after a tick)
+                                     "objects": [key, ...], "error", "last_error", "network"}]}
+                                     (after a tick)
+    GET  /_sandbox/network/settings {"enforce": bool}
+    POST /_sandbox/network/settings {"enforce": bool}; 400 on anything else
 
-``POST /moto-api/reset`` forgets the logs, group offsets, boot configurations and controls.
+``POST /moto-api/reset`` forgets the logs, group offsets, boot configurations, controls and
+``last_error``s, and restores the network switch to its start-up value.
 
 This module must be installed before ``msk_topics``: it keeps a reference to msk_topics' topic
 store by wrapping ``MskTopics.__init__``.
@@ -111,6 +134,7 @@ import functools
 import gzip
 import io
 import json
+import os
 import re
 import threading
 import time
@@ -120,9 +144,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from werkzeug.wrappers import Request, Response
 
-from . import apigateway_compat
+from . import apigateway_compat, network
 from .apigateway_compat import EndpointAnswer, EndpointRequest
-from .core import AwsRequest, Sandbox, json_response
+from .core import AwsRequest, Sandbox, SettingsStore, json_response
 from .msk_topics import DEFAULT_TOPIC_CONFIGS, PROPERTY_LINE, ClusterRef, TopicView, bootstrap_brokers, request_account, view_at
 
 HOOK_NAME = "data_path"
@@ -139,6 +163,15 @@ DEFAULT_PARTITIONER = "io.confluent.connect.storage.partitioner.DefaultPartition
 JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
 STRING_CONVERTER = "org.apache.kafka.connect.storage.StringConverter"
 BYTES_CONVERTER = "org.apache.kafka.connect.converters.ByteArrayConverter"
+NETWORK_ENV = "PINFRA_SANDBOX_NETWORK"
+NETWORK_MODES = {"enforce": True, "off": False}
+# What the sink's task logs when it cannot reach the brokers (its consumer's metadata fetch) or S3
+# (S3SinkTask.start: the bucket check's SdkClientException, wrapped in a ConnectException).
+BROKERS_UNREACHABLE = "org.apache.kafka.common.errors.TimeoutException: Timeout expired while fetching topic metadata"
+S3_UNREACHABLE = (
+    "org.apache.kafka.connect.errors.ConnectException: com.amazonaws.SdkClientException: Unable to execute HTTP request: "
+    "Connect to {bucket}.s3.{region}.amazonaws.com:443 failed: connect timed out"
+)
 REQUEST_FIELDS = ("value_schema_id", "key_schema", "records", "key_schema_id", "value_schema")
 RECORD_FIELDS = ("partition", "key", "value")
 
@@ -232,6 +265,37 @@ def server_set(servers: Any) -> set[str]:
     """host:port entries, lower-cased, without a ``PROTOCOL://`` prefix."""
     items = servers.split(",") if isinstance(servers, str) else list(servers)
     return {s.strip().split("://")[-1].lower() for s in items if s.strip()}
+
+
+def server_port(servers: Any, default: int = network.BROKER_PORT) -> int:
+    """The port of the first ``host:port`` of ``servers`` (a list or a comma-separated string)."""
+    items = servers.split(",") if isinstance(servers, str) else list(servers)
+    for server in items:
+        _host, _, port = str(server).strip().split("://")[-1].rpartition(":")
+        if port.isdigit():
+            return int(port)
+    return default
+
+
+def broker_network(ref: ClusterRef) -> tuple[list[str], list[str]]:
+    """The cluster's broker subnets and security groups (BrokerNodeGroupInfo)."""
+    group = ref.cluster.broker_node_group_info or {}
+    return list(group.get("clientSubnets") or []), list(group.get("securityGroups") or [])
+
+
+def network_settings_from_env() -> dict[str, Any]:
+    raw = (os.environ.get(NETWORK_ENV) or "off").strip().lower()
+    if raw not in NETWORK_MODES:
+        raise SystemExit(f"sandbox: ${NETWORK_ENV}: expected enforce or off, got {raw!r}")
+    return {"enforce": NETWORK_MODES[raw]}
+
+
+def validate_network_setting(key: str, value: Any) -> Any:
+    if key != "enforce":
+        raise ValueError(f"unknown setting {key!r}; known: enforce")
+    if not isinstance(value, bool):
+        raise ValueError(f"enforce: expected true or false, got {value!r}")
+    return value
 
 
 def find_cluster(account: str, region: str, servers: Any, key: str | None) -> ClusterRef | None:
@@ -526,6 +590,8 @@ class SinkView:
     flush_size: int | None
     topics: list[str] = field(default_factory=list)
     error: str | None = None
+    last_error: str | None = None  # the latest error its worker logged, kept after the cause is gone
+    network: str | None = None  # the hop that blocks it (PINFRA_SANDBOX_NETWORK=enforce)
 
     def to_json(self, state: GroupState | None, log: KafkaLog) -> dict[str, Any]:
         offsets: dict[str, dict[str, int]] = {}
@@ -549,6 +615,8 @@ class SinkView:
             "pending": pending,
             "objects": list(state.objects) if state else [],
             "error": self.error,
+            "last_error": self.last_error,
+            "network": self.network,
         }
 
 
@@ -611,6 +679,8 @@ class DataPath:
         self.started_overrides: dict[str, bool] = {}
         self.groups: dict[tuple[str, str, str], GroupState] = {}  # (account, cluster ARN, group)
         self.views: dict[str, tuple[SinkView, tuple[str, str, str] | None]] = {}  # connector ARN
+        self.last_errors: dict[str, str] = {}  # connector ARN -> the latest error its worker logged
+        self.network = SettingsStore(network_settings_from_env, validate_network_setting)
 
     def reset(self) -> None:
         with self.lock:
@@ -620,6 +690,27 @@ class DataPath:
             self.started_overrides.clear()
             self.groups.clear()
             self.views.clear()
+            self.last_errors.clear()
+            self.network.reset()
+
+    def enforcing(self) -> bool:
+        return bool(self.network["enforce"])
+
+    # ------------------------------------------------------------------ the network
+    def proxy_network(self, account: str, region: str, instance: Any, config: ProxyConfig, cluster: ClusterRef | None) -> dict[str, Any]:
+        """Each path of the stand-in's instance: None when open, else the hop that blocks it."""
+        ports = sorted({port for _scheme, port in config.listeners})
+        paths: dict[str, Any] = {
+            "internet_to_instance": {str(p): network.internet_to_instance(account, region, instance, p) for p in ports},
+            "instance_to_internet": network.instance_to_internet(account, region, instance),
+        }
+        if cluster is not None:
+            subnets, groups = broker_network(cluster)
+            port = server_port(config.bootstrap_servers)
+            paths["client_to_brokers"] = network.client_to_brokers(account, region, instance, subnets, groups, port)
+        else:
+            paths["client_to_brokers"] = None
+        return paths
 
     # ------------------------------------------------------------------ instances
     def config_of(self, account: str, instance: Any) -> ProxyConfig | None:
@@ -653,12 +744,29 @@ class DataPath:
         if found is None:
             return None
         region, instance = found
-        if instance.state != "running" or not self.started(instance.id):
+        if instance.state != "running":
+            return None
+        enforce = self.enforcing()
+        if enforce and network.internet_to_instance(request.account, region, instance, request.port) is not None:
+            # The security group, network ACL or route drops the connection: no answer ever comes.
+            return apigateway_compat.UNREACHABLE
+        if not self.started(instance.id):
+            return None
+        if enforce and network.instance_to_internet(request.account, region, instance) is not None:
+            # The user-data could not download Kafka, the IAM library and the REST proxy: nothing
+            # was installed, nothing listens (as a stopped stand-in).
             return None
         config = self.config_of(request.account, instance)
         if config is None or (request.scheme, request.port) not in config.listeners:
             return None
         cluster = find_cluster(request.account, region, config.bootstrap_servers, config.broker_key)
+        if enforce and cluster is not None:
+            subnets, groups = broker_network(cluster)
+            port = server_port(config.bootstrap_servers)
+            if network.client_to_brokers(request.account, region, instance, subnets, groups, port) is not None:
+                # The brokers cannot be reached: the proxy's producer and admin client wait for
+                # metadata as they do for a cluster that is not there (see produce, GET /topics).
+                cluster = None
         try:
             result = self.serve(config, cluster, request)
         except ProxyError as err:
@@ -764,8 +872,17 @@ class DataPath:
                         self.run(account, connector)
             for arn in [a for a in self.views if a not in seen]:
                 del self.views[arn]
+            for arn in [a for a in self.last_errors if a not in seen]:
+                del self.last_errors[arn]
 
     def run(self, account: str, connector: Any) -> None:
+        self.run_connector(account, connector)
+        view = self.views[connector.arn][0]
+        if view.error:
+            self.last_errors[connector.arn] = view.error
+        view.last_error = self.last_errors.get(connector.arn)
+
+    def run_connector(self, account: str, connector: Any) -> None:
         config = connector.configuration
         group_id = config.get("consumer.override.group.id") or f"connect-{connector.name}"
         key = connector_broker_key(connector.authentication_type, connector.encryption_type)
@@ -787,6 +904,14 @@ class DataPath:
         if cluster is None:
             view.error = f"no ACTIVE MSK cluster in {connector.region} has the bootstrap servers {','.join(connector.bootstrap_servers)} ({key})"
             return
+        enforce = self.enforcing()
+        if enforce:
+            subnets, groups = broker_network(cluster)
+            port = server_port(connector.bootstrap_servers)
+            blocked = network.connector_to_brokers(account, connector.region, connector.subnets, connector.security_groups, subnets, groups, port)
+            if blocked is not None:
+                view.error, view.network = BROKERS_UNREACHABLE, blocked
+                return
         for member, expected in (("format.class", JSON_FORMAT), ("partitioner.class", DEFAULT_PARTITIONER)):
             if config.get(member, expected).strip() != expected:
                 view.error = f"{member} {config.get(member)} is not emulated by the pinfra sandbox"
@@ -806,6 +931,11 @@ class DataPath:
         except re.error as err:
             view.error = f"topics.regex {regex_text!r} is not a valid regular expression: {err}"
             return
+        if enforce:
+            blocked = network.connector_to_s3(account, connector.region, connector.subnets, connector.security_groups)
+            if blocked is not None:
+                view.error, view.network = S3_UNREACHABLE.format(bucket=view.bucket, region=connector.region), blocked
+                return
         if not self.bucket_exists(account, connector.region, view.bucket):
             view.error = f"Non-existent S3 bucket: {view.bucket}"
             return
@@ -892,6 +1022,7 @@ class DataPath:
                     if config is None:
                         continue
                     cluster = find_cluster(account, region, config.bootstrap_servers, config.broker_key)
+                    paths = self.proxy_network(account, region, instance, config, cluster) if instance.state == "running" else None
                     proxies.append(
                         {
                             "instance_id": instance.id,
@@ -902,6 +1033,7 @@ class DataPath:
                             "started": self.started(instance.id),
                             "bootstrap_servers": list(config.bootstrap_servers),
                             "cluster_arn": cluster.arn if cluster else None,
+                            "network": paths,
                         }
                     )
             topics = []
@@ -909,6 +1041,7 @@ class DataPath:
                 counts = {str(p): len(recs) for (a, t, p), recs in sorted(self.log.partitions.items()) if a == arn and t == topic}
                 topics.append({"cluster_arn": arn, "topic": topic, "records": sum(counts.values()), "partitions": counts})
             return {
+                "enforce": self.enforcing(),
                 "default": "started" if self.default_started else "stopped",
                 "overrides": {k: ("started" if v else "stopped") for k, v in sorted(self.started_overrides.items())},
                 "proxies": proxies,
@@ -1013,5 +1146,17 @@ def install(sandbox: Sandbox) -> None:
     sandbox.add_control_route("POST", "/_sandbox/restproxy/stop", control(False))
     sandbox.add_control_route("POST", "/_sandbox/restproxy/start", control(True))
     sandbox.add_control_route("GET", "/_sandbox/sink", lambda _r: json_response(state.sink_json()))
+
+    def post_network(request: Request) -> Response:
+        try:
+            changes = json.loads(request.get_data() or b"{}")
+            if not isinstance(changes, dict):
+                raise ValueError("expected a JSON object")
+            return json_response(state.network.update(changes))
+        except ValueError as err:
+            return json_response({"error": str(err)}, 400)
+
+    sandbox.add_control_route("GET", "/_sandbox/network/settings", lambda _r: json_response(state.network.snapshot()))
+    sandbox.add_control_route("POST", "/_sandbox/network/settings", post_network)
     sandbox.add_request_hook(HOOK_NAME, hook)
     sandbox.add_reset_hook(state.reset)

@@ -735,6 +735,8 @@ class RunningConnector:
     bootstrap_servers: list[str]
     authentication_type: str  # NONE | IAM
     encryption_type: str  # PLAINTEXT | TLS
+    subnets: tuple[str, ...] = ()  # kafkaCluster.apacheKafkaCluster.vpc: where the workers run
+    security_groups: tuple[str, ...] = ()  # … and their groups (none given: the VPC's default)
 
     @property
     def topics(self) -> list[str]:
@@ -888,7 +890,9 @@ class KafkaConnect:
             for c in state.connectors.values():
                 if c.state != "RUNNING":
                     continue
-                servers = c.settings["kafkaCluster"]["apacheKafkaCluster"]["bootstrapServers"]
+                apache = c.settings["kafkaCluster"]["apacheKafkaCluster"]
+                servers = apache["bootstrapServers"]
+                vpc = apache.get("vpc") or {}
                 out.append(
                     RunningConnector(
                         arn=c.arn,
@@ -898,6 +902,8 @@ class KafkaConnect:
                         bootstrap_servers=[s.strip() for s in servers.split(",") if s.strip()],
                         authentication_type=c.settings["kafkaClusterClientAuthentication"]["authenticationType"],
                         encryption_type=c.settings["kafkaClusterEncryptionInTransit"]["encryptionType"],
+                        subnets=tuple(vpc.get("subnets") or ()),
+                        security_groups=tuple(vpc.get("securityGroups") or ()),
                     )
                 )
             return sorted(out, key=lambda r: r.name)
