@@ -1358,6 +1358,7 @@ mod tests {
                         rule(Peer::Cidr("0.0.0.0/0".parse().unwrap())),
                     ],
                     egress: vec![],
+                    tags: Default::default(),
                 },
             )]
             .into_iter()

@@ -18,7 +18,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 pub use paths::{Blocked, Path, PathReport, Pipeline, Place};
-pub use read::{read, vpc_of};
+pub use read::read;
 
 use crate::engine::Tags;
 
@@ -156,6 +156,8 @@ pub struct SecurityGroup {
     pub ingress: Vec<Rule>,
     /// Outbound rules.
     pub egress: Vec<Rule>,
+    /// Its tags.
+    pub tags: Tags,
 }
 
 /// One network-ACL entry.
@@ -209,6 +211,17 @@ pub struct Network {
     pub groups: BTreeMap<String, SecurityGroup>,
     /// Its network ACLs.
     pub acls: Vec<NetworkAcl>,
+    /// The Region's S3 prefix list (DescribePrefixLists), when it was read.
+    pub s3_prefix_list: Option<PrefixList>,
+}
+
+/// An AWS-managed prefix list: a service's addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrefixList {
+    /// `pl-…`.
+    pub id: String,
+    /// Its IPv4 blocks.
+    pub cidrs: Vec<Ipv4Net>,
 }
 
 impl Network {
@@ -232,8 +245,8 @@ impl Network {
         self.endpoints.iter().find(|e| e.is_s3_gateway(&self.region) && e.route_tables.iter().any(|t| t == table))
     }
 
-    /// The prefix lists that S3 gateway endpoints route to (S3's own, `pl-…`), read off the
-    /// routes that point at them.
+    /// S3's prefix lists (`pl-…`): the one DescribePrefixLists names, and those the routes to S3
+    /// gateway endpoints point at.
     pub fn s3_prefix_lists(&self) -> Vec<&str> {
         let endpoints: Vec<&str> = self.endpoints.iter().filter(|e| e.is_s3_gateway(&self.region)).map(|e| e.id.as_str()).collect();
         let mut lists: Vec<&str> = self
@@ -245,6 +258,7 @@ impl Network {
                 _ => None,
             })
             .collect();
+        lists.extend(self.s3_prefix_list.as_ref().map(|l| l.id.as_str()));
         lists.sort_unstable();
         lists.dedup();
         lists

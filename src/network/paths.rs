@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use super::{AclEntry, Destination, Network, Peer, Route, Rule, Subnet, Target, host};
+use super::{AclEntry, Destination, Network, Peer, Route, RouteTable, Rule, Subnet, Target, host};
 
 /// The ports a Linux host (the Kafka client, an MSK Connect worker) answers from: its
 /// ephemeral range, `net.ipv4.ip_local_port_range`.
@@ -380,14 +380,32 @@ fn outbound(net: &Network, from: &Place, port: u16, s3: bool) -> Result<(), Bloc
         block(net, from, subnet)?;
         route_out(net, from, subnet, s3)?;
         groups_admit(net, from, true, port, far, what)?;
-        acl_admits(net, subnet, true, (port, port), far, what)?;
-        acl_admits(net, subnet, false, EPHEMERAL_LINUX, far, what)?;
+        // Network ACLs see S3's addresses: each of its blocks, when they were read.
+        let cidrs = destinations(net, s3);
+        let peers: Vec<Far<'_>> =
+            if cidrs == [Ipv4Net::default()] { vec![far] } else { cidrs.iter().map(|c| Far::Hosts { block: *c, groups: &[] }).collect() };
+        for peer in peers {
+            acl_admits(net, subnet, true, (port, port), peer, what)?;
+            acl_admits(net, subnet, false, EPHEMERAL_LINUX, peer, what)?;
+        }
     }
     Ok(())
 }
 
-/// The route out of `subnet`: to an S3 gateway endpoint (for S3), else `0.0.0.0/0` to an
-/// attached internet gateway (with a public address) or an available NAT gateway that has one.
+/// The blocks a path out of the VPC must carry: S3's prefix-list CIDRs (when read), else the
+/// whole internet.
+fn destinations(net: &Network, s3: bool) -> Vec<Ipv4Net> {
+    match (&net.s3_prefix_list, s3) {
+        (Some(list), true) if !list.cidrs.is_empty() => list.cidrs.clone(),
+        _ => vec![Ipv4Net::default()],
+    }
+}
+
+/// The route out of `subnet` for each destination block: the most specific route that holds
+/// it, where an S3 gateway endpoint's prefix-list route counts with the length of the block
+/// (the internet: it beats `0.0.0.0/0`) and a CIDR route of the same length wins. A CIDR route
+/// must go to an attached internet gateway (with a public address) or an available NAT gateway
+/// in a public subnet.
 fn route_out(net: &Network, from: &Place, subnet: &str, s3: bool) -> Result<(), Blocked> {
     let Some(table) = net.route_table(subnet) else {
         return Err(blocked(
@@ -397,45 +415,76 @@ fn route_out(net: &Network, from: &Place, subnet: &str, s3: bool) -> Result<(), 
         ));
     };
     let hop = format!("route table {}", table.id);
-    if s3 && let Some(endpoint) = net.s3_endpoint_of(&table.id) {
-        // The endpoint's prefix-list route beats 0.0.0.0/0 for S3's addresses.
-        let route = table.routes.iter().find(|r| r.target == Target::Endpoint(endpoint.id.clone()));
-        return match route {
-            Some(r) if r.blackhole => Err(blocked(
-                hop,
-                format!("route table {}'s route to S3 gateway endpoint {} is a blackhole", table.id, endpoint.id),
-                "recreate the endpoint's association with this route table",
-            )),
-            _ => Ok(()),
-        };
-    }
-    let missing = if s3 {
-        format!(
-            "route table {} of subnet {subnet} has no route to S3: no S3 gateway endpoint serves it and it has no default route to a NAT gateway{}",
-            table.id,
-            if from.public_ip { " or an internet gateway" } else { "" }
-        )
-    } else {
-        format!("route table {} of subnet {subnet} has no route to the internet (0.0.0.0/0)", table.id)
-    };
+    let endpoint = if s3 { net.s3_endpoint_of(&table.id) } else { None };
+    let endpoint_route = endpoint.and_then(|e| table.routes.iter().find(|r| r.target == Target::Endpoint(e.id.clone())));
     let hint = if s3 {
         "add an S3 gateway endpoint for this route table (pinfra makes one when none serves it), or a 0.0.0.0/0 route to a NAT gateway"
     } else {
         "add a 0.0.0.0/0 route to an internet gateway (with a public address) or a NAT gateway"
     };
-    let Some(route) = default_route(&table.routes) else { return Err(blocked(hop, missing, hint)) };
+    for block in destinations(net, s3) {
+        let cidr_route = table
+            .routes
+            .iter()
+            .filter_map(|r| match r.destination {
+                Destination::Cidr(c) if c.contains(&block) => Some((c.prefix_len(), r)),
+                _ => None,
+            })
+            .max_by_key(|(len, _)| *len);
+        let route = match (endpoint_route, cidr_route) {
+            (Some(e), Some((len, r))) => {
+                if len >= block.prefix_len() && block.prefix_len() > 0 {
+                    r
+                } else {
+                    e
+                }
+            }
+            (Some(e), None) => e,
+            (None, Some((_, r))) => r,
+            (None, None) => {
+                let missing = if s3 {
+                    format!(
+                        "route table {} of subnet {subnet} has no route to S3: no S3 gateway endpoint serves it and it has no default route to a NAT gateway{}",
+                        table.id,
+                        if from.public_ip { " or an internet gateway" } else { "" }
+                    )
+                } else {
+                    format!("route table {} of subnet {subnet} has no route to the internet (0.0.0.0/0)", table.id)
+                };
+                return Err(blocked(hop, missing, hint));
+            }
+        };
+        judge_route(net, from, subnet, table, route, block, s3, hint)?;
+    }
+    Ok(())
+}
+
+/// Whether `route`, the one chosen for `block`, carries the traffic.
+#[allow(clippy::too_many_arguments)]
+fn judge_route(
+    net: &Network,
+    from: &Place,
+    subnet: &str,
+    table: &RouteTable,
+    route: &Route,
+    block: Ipv4Net,
+    s3: bool,
+    hint: &str,
+) -> Result<(), Blocked> {
+    let hop = format!("route table {}", table.id);
     if route.blackhole {
-        return Err(blocked(hop, format!("route table {}'s default route is a blackhole", table.id), hint));
+        return Err(blocked(hop, format!("route table {}'s route for {block} is a blackhole", table.id), hint));
     }
     match &route.target {
+        Target::Endpoint(_) if s3 => Ok(()),
         Target::InternetGateway(igw) if !net.internet_gateways.contains(igw) => Err(blocked(
             hop,
-            format!("route table {} sends 0.0.0.0/0 to {igw}, which is not attached to VPC {}", table.id, net.vpc_id),
+            format!("route table {} sends {block} to {igw}, which is not attached to VPC {}", table.id, net.vpc_id),
             "attach the internet gateway to the VPC",
         )),
         Target::InternetGateway(igw) if !from.public_ip => Err(blocked(
             format!("subnet {subnet}"),
-            format!("{} has no public address, so internet gateway {igw} carries none of its traffic", from.what),
+            format!("{} (no public address) cannot use internet gateway {igw}", from.what),
             if s3 {
                 "MSK Connect workers have private addresses only: add an S3 gateway endpoint for this route table, or route 0.0.0.0/0 to a NAT gateway"
             } else {
@@ -458,7 +507,7 @@ fn route_out(net: &Network, from: &Place, subnet: &str, s3: bool) -> Result<(), 
         },
         other => Err(blocked(
             hop,
-            format!("route table {} sends 0.0.0.0/0 to {}, which pinfra does not follow", table.id, target_name(other)),
+            format!("route table {} sends {block} to {}, which pinfra does not follow", table.id, target_name(other)),
             hint,
         )),
     }
@@ -489,7 +538,7 @@ fn from_internet(net: &Network, to: &Place, port: u16) -> Result<(), Blocked> {
         if !to.public_ip {
             return Err(blocked(
                 format!("subnet {subnet}"),
-                format!("{} has no public address, so API Gateway cannot reach it", to.what),
+                format!("{} (no public address) cannot be reached by API Gateway", to.what),
                 "the instance needs a public address: pinfra requests one at launch; replace the instance",
             ));
         }

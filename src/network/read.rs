@@ -31,24 +31,20 @@ fn cidr(text: Option<&str>) -> Option<Ipv4Net> {
     text.and_then(|t| t.parse().ok())
 }
 
-/// The VPC of `subnets` (the first found); `None` when none of them exists.
-pub async fn vpc_of(aws: &Aws, subnets: &[String]) -> Result<Option<String>, AwsError> {
+/// Reads the VPC of `subnets` (the brokers'), `None` when none of them exists: the Region's
+/// subnets first (one listing finds the VPC and its subnets at once), then its route tables,
+/// internet and NAT gateways, endpoints, security groups and network ACLs, and the Region's S3
+/// prefix list, in seven calls made at once.
+pub async fn read(aws: &Aws, region: &str, subnets: &[String]) -> Result<Option<Network>, AwsError> {
     if subnets.is_empty() {
         return Ok(None);
     }
-    match aws.ec2.describe_subnets().set_subnet_ids(Some(subnets.to_vec())).send().await.or_aws("ec2:DescribeSubnets") {
-        Ok(out) => Ok(out.subnets().iter().find_map(|s| s.vpc_id()).map(str::to_owned)),
-        Err(e) if e.is_code(&["InvalidSubnetID.NotFound"]) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Reads VPC `vpc_id`: its subnets, route tables, internet and NAT gateways, endpoints, security
-/// groups and network ACLs, in seven calls made at once.
-pub async fn read(aws: &Aws, region: &str, vpc_id: &str) -> Result<Network, AwsError> {
     let ec2 = &aws.ec2;
-    let (subnets, tables, gateways, nats, endpoints, groups, acls) = tokio::join!(
-        every_page!(ec2.describe_subnets().filters(vpc_filter("vpc-id", vpc_id)), "ec2:DescribeSubnets", subnets),
+    let all = every_page!(ec2.describe_subnets(), "ec2:DescribeSubnets", subnets).await?;
+    let vpc = all.iter().find(|s| s.subnet_id().is_some_and(|id| subnets.iter().any(|b| b == id))).and_then(|s| s.vpc_id());
+    let Some(vpc_id) = vpc.map(str::to_owned) else { return Ok(None) };
+    let vpc_id = vpc_id.as_str();
+    let (tables, gateways, nats, endpoints, groups, acls, prefix_lists) = tokio::join!(
         every_page!(ec2.describe_route_tables().filters(vpc_filter("vpc-id", vpc_id)), "ec2:DescribeRouteTables", route_tables),
         every_page!(
             ec2.describe_internet_gateways().filters(vpc_filter("attachment.vpc-id", vpc_id)),
@@ -59,9 +55,19 @@ pub async fn read(aws: &Aws, region: &str, vpc_id: &str) -> Result<Network, AwsE
         every_page!(ec2.describe_vpc_endpoints().filters(vpc_filter("vpc-id", vpc_id)), "ec2:DescribeVpcEndpoints", vpc_endpoints),
         every_page!(ec2.describe_security_groups().filters(vpc_filter("vpc-id", vpc_id)), "ec2:DescribeSecurityGroups", security_groups),
         every_page!(ec2.describe_network_acls().filters(vpc_filter("vpc-id", vpc_id)), "ec2:DescribeNetworkAcls", network_acls),
+        every_page!(
+            ec2.describe_prefix_lists().filters(vpc_filter("prefix-list-name", &super::s3_service(region))),
+            "ec2:DescribePrefixLists",
+            prefix_lists
+        ),
     );
-    let subnets = subnets?
+    let s3_prefix_list = prefix_lists?.first().map(|l| super::PrefixList {
+        id: l.prefix_list_id().unwrap_or_default().to_owned(),
+        cidrs: l.cidrs().iter().filter_map(|c| c.parse().ok()).collect(),
+    });
+    let subnets = all
         .iter()
+        .filter(|s| s.vpc_id() == Some(vpc_id))
         .filter_map(|s| {
             let id = s.subnet_id()?.to_owned();
             let subnet = Subnet {
@@ -115,6 +121,7 @@ pub async fn read(aws: &Aws, region: &str, vpc_id: &str) -> Result<Network, AwsE
                 name: g.group_name().unwrap_or_default().to_owned(),
                 ingress: g.ip_permissions().iter().flat_map(rules).collect(),
                 egress: g.ip_permissions_egress().iter().flat_map(rules).collect(),
+                tags: ec2_tags::from_ec2(g.tags()),
             };
             (id, group)
         })
@@ -142,7 +149,7 @@ pub async fn read(aws: &Aws, region: &str, vpc_id: &str) -> Result<Network, AwsE
                 .collect(),
         })
         .collect();
-    Ok(Network {
+    Ok(Some(Network {
         region: region.to_owned(),
         vpc_id: vpc_id.to_owned(),
         subnets,
@@ -152,7 +159,8 @@ pub async fn read(aws: &Aws, region: &str, vpc_id: &str) -> Result<Network, AwsE
         endpoints,
         groups,
         acls,
-    })
+        s3_prefix_list,
+    }))
 }
 
 fn route(r: &aws_sdk_ec2::types::Route) -> Option<Route> {

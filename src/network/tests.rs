@@ -47,8 +47,9 @@ fn seed_layout() -> Network {
     let subnet = |id: &str, block: &str, zone: &str| {
         (id.to_owned(), Subnet { id: id.into(), cidr: cidr(block), zone: zone.into(), map_public_ip: false })
     };
-    let group =
-        |id: &str, ingress: Vec<Rule>| (id.to_owned(), SecurityGroup { id: id.into(), name: id.into(), ingress, egress: vec![all_out()] });
+    let group = |id: &str, ingress: Vec<Rule>| {
+        (id.to_owned(), SecurityGroup { id: id.into(), name: id.into(), ingress, egress: vec![all_out()], tags: Tags::new() })
+    };
     Network {
         region: "us-east-1".into(),
         vpc_id: "vpc-1".into(),
@@ -97,7 +98,24 @@ fn seed_layout() -> Network {
             group("sg-client", vec![rule("tcp", (8082, 8082), Peer::Cidr(cidr("0.0.0.0/0")))]),
         ]),
         acls: vec![open_acl("acl-default", true, &[])],
+        s3_prefix_list: None,
     }
+}
+
+/// S3's prefix list as DescribePrefixLists gives it (two of its blocks).
+fn s3_list() -> PrefixList {
+    PrefixList { id: "pl-s3".into(), cidrs: vec![cidr("52.216.0.0/15"), cidr("3.5.0.0/19")] }
+}
+
+/// The seed layout without the endpoint, the broker subnets routed to a NAT gateway in the
+/// public subnet.
+fn through_nat(n: &mut Network) {
+    n.endpoints.clear();
+    n.route_tables[0].routes = vec![
+        route(Destination::Cidr(cidr("10.0.0.0/16")), Target::Local),
+        route(Destination::Cidr(cidr("0.0.0.0/0")), Target::NatGateway("nat-1".into())),
+    ];
+    n.nat_gateways.push(NatGateway { id: "nat-1".into(), subnet: "subnet-pub".into(), available: true });
 }
 
 fn pipeline() -> Pipeline {
@@ -238,7 +256,7 @@ fn each_rule_real_networks_trip_on_blocks_at_its_hop() {
             |_, p| p.client.as_mut().expect("client").public_ip = false,
             Path::ApiToProxy,
             "subnet subnet-pub",
-            "has no public address",
+            "(no public address) cannot be reached by API Gateway",
         ),
         (
             "the client in a private subnet",
@@ -255,11 +273,39 @@ fn each_rule_real_networks_trip_on_blocks_at_its_hop() {
             "which is not attached to VPC vpc-1",
         ),
         (
+            "a route to an internet gateway more specific than S3's prefix-list entry beats the endpoint",
+            |n, _| {
+                n.s3_prefix_list = Some(s3_list());
+                n.route_tables[0].routes.push(route(Destination::Cidr(cidr("52.216.0.0/15")), Target::InternetGateway("igw-1".into())));
+            },
+            Path::ConnectorToS3,
+            "subnet subnet-b1",
+            "(no public address) cannot use internet gateway igw-1",
+        ),
+        (
+            "a network ACL denying one of S3's blocks",
+            |n, _| {
+                n.s3_prefix_list = Some(s3_list());
+                let mut acl = open_acl("acl-brokers", false, &["subnet-b1", "subnet-b2"]);
+                acl.entries.push(entry(80, true, Some((443, 443)), "3.5.0.0/16", false));
+                n.acls.push(acl);
+            },
+            Path::ConnectorToS3,
+            "network ACL acl-brokers",
+            "denies outbound TCP 443 to S3 (rule 80)",
+        ),
+        (
             "the connector's own groups, which the brokers do not admit",
             |n, p| {
                 n.groups.insert(
                     "sg-conn".into(),
-                    SecurityGroup { id: "sg-conn".into(), name: "conn".into(), ingress: vec![], egress: vec![all_out()] },
+                    SecurityGroup {
+                        id: "sg-conn".into(),
+                        name: "conn".into(),
+                        ingress: vec![],
+                        egress: vec![all_out()],
+                        tags: Tags::new(),
+                    },
                 );
                 p.connector.as_mut().expect("connector").groups = vec!["sg-conn".into()];
             },
@@ -301,15 +347,35 @@ fn each_repair_opens_its_path() {
             },
             Path::ClientToBrokers,
         ),
+        ("a NAT route on the implicit main table, the NAT in the public subnet", |n, _| through_nat(n), Path::ConnectorToS3),
         (
-            "a NAT route on the implicit main table, the NAT in the public subnet",
+            "network ACLs that admit only S3's blocks, through a NAT gateway",
             |n, _| {
-                n.endpoints.clear();
-                n.route_tables[0].routes = vec![
-                    route(Destination::Cidr(cidr("10.0.0.0/16")), Target::Local),
-                    route(Destination::Cidr(cidr("0.0.0.0/0")), Target::NatGateway("nat-1".into())),
-                ];
-                n.nat_gateways.push(NatGateway { id: "nat-1".into(), subnet: "subnet-pub".into(), available: true });
+                through_nat(n);
+                n.s3_prefix_list = Some(s3_list());
+                let mut entries = Vec::new();
+                for (i, block) in ["52.216.0.0/15", "3.5.0.0/19"].into_iter().enumerate() {
+                    let number = 100 + i32::try_from(i).expect("small");
+                    entries.push(entry(number, true, Some((443, 443)), block, true));
+                    entries.push(entry(number, false, Some((1024, 65535)), block, true));
+                }
+                entries.push(entry(200, true, None, "10.0.0.0/16", true));
+                entries.push(entry(200, false, None, "10.0.0.0/16", true));
+                n.acls.push(NetworkAcl {
+                    id: "acl-brokers".into(),
+                    default: false,
+                    subnets: vec!["subnet-b1".into(), "subnet-b2".into()],
+                    entries,
+                });
+            },
+            Path::ConnectorToS3,
+        ),
+        (
+            "egress to S3's prefix list through a NAT gateway (the list read by DescribePrefixLists)",
+            |n, _| {
+                through_nat(n);
+                n.s3_prefix_list = Some(s3_list());
+                n.groups.get_mut("sg-brokers").expect("group").egress = vec![rule("tcp", (443, 443), Peer::PrefixList("pl-s3".into()))];
             },
             Path::ConnectorToS3,
         ),

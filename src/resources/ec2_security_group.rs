@@ -3,6 +3,7 @@
 //! place (authorize what is missing, revoke what is extra).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification};
 use serde_json::Value as Json;
@@ -40,6 +41,8 @@ pub struct Ec2SecurityGroup {
     /// and a plan's `vpc_id` that differs is refused. `None` (nothing read): the plan's VPC, else
     /// the default VPC.
     pub cluster_vpc: Option<(String, Vec<String>)>,
+    /// The brokers' VPC as the run read it: a group in it is observed from that read.
+    pub network: Option<Arc<crate::network::Network>>,
     /// Ingress rules.
     pub ingress: BTreeSet<Rule>,
     /// Tags, ownership included.
@@ -106,6 +109,22 @@ impl Kind for Ec2SecurityGroup {
 
     async fn observe(&self, aws: &Aws) -> Result<Option<Live>, AwsError> {
         let Some(vpc) = self.vpc(aws).await? else { return Ok(None) };
+        if let Some(network) = self.network.as_ref().filter(|n| n.vpc_id == vpc) {
+            // Read whole this run (rules and tags): no second DescribeSecurityGroups.
+            return Ok(network.group_named(&self.name).map(|g| {
+                let ingress = g
+                    .ingress
+                    .iter()
+                    .filter_map(|r| match (&r.peer, r.protocol.as_str(), r.from_port == r.to_port) {
+                        (crate::network::Peer::Cidr(cidr), "tcp", true) => {
+                            Some(Rule { port: u16::try_from(r.from_port).ok()?, cidr: cidr.to_string() })
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                Live { id: g.id.clone(), vpc_id: vpc.clone(), ingress, tags: g.tags.clone() }
+            }));
+        }
         let groups = aws
             .ec2
             .describe_security_groups()

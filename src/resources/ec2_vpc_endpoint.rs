@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ec2::types::{Filter, ResourceType, TagSpecification, VpcEndpointType};
+use aws_sdk_ec2::types::{ResourceType, TagSpecification, VpcEndpointType};
 use serde_json::Value as Json;
 
 use super::ec2_tags;
@@ -37,6 +37,8 @@ pub struct Ec2VpcEndpoint {
     pub presence: Presence,
     /// Tags, ownership and `Name` included.
     pub tags: Tags,
+    /// The endpoint as the run's network read found it (the read is the observation).
+    pub found: Option<Live>,
 }
 
 /// What the plan wants.
@@ -84,6 +86,11 @@ impl Ec2VpcEndpoint {
         let mut tags = tags.clone();
         tags.insert("Name".to_owned(), name.to_owned());
         Some(Ec2VpcEndpoint {
+            found: existing.map(|e| Live {
+                id: e.id.clone(),
+                route_tables: e.route_tables.iter().cloned().collect(),
+                tags: e.tags.clone(),
+            }),
             name: name.to_owned(),
             vpc: network.vpc_id.clone(),
             region: network.region.clone(),
@@ -106,25 +113,10 @@ impl Kind for Ec2VpcEndpoint {
         self.presence
     }
 
-    async fn observe(&self, aws: &Aws) -> Result<Option<Live>, AwsError> {
-        let out = aws
-            .ec2
-            .describe_vpc_endpoints()
-            .filters(Filter::builder().name("vpc-id").values(&self.vpc).build())
-            .filters(Filter::builder().name("service-name").values(s3_service(&self.region)).build())
-            .filters(Filter::builder().name("tag:Name").values(&self.name).build())
-            .send()
-            .await
-            .or_aws("ec2:DescribeVpcEndpoints")?;
-        let live = out
-            .vpc_endpoints()
-            .iter()
-            .find(|e| !matches!(e.state().map(|s| s.as_str()), Some("deleted" | "deleting" | "Deleted" | "Deleting")));
-        Ok(live.map(|e| Live {
-            id: e.vpc_endpoint_id().unwrap_or_default().to_owned(),
-            route_tables: e.route_table_ids().iter().cloned().collect(),
-            tags: ec2_tags::from_ec2(e.tags()),
-        }))
+    async fn observe(&self, _aws: &Aws) -> Result<Option<Live>, AwsError> {
+        // The brokers' VPC was read whole this run (its endpoints with their tags and route
+        // tables): no second DescribeVpcEndpoints.
+        Ok(self.found.clone())
     }
 
     fn desired(&self, _inputs: &Inputs) -> Desired {

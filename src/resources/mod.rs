@@ -123,6 +123,7 @@ pub fn for_plan(plan: &Arc<Plan>, context: &Context) -> Vec<Box<dyn Node>> {
         name: client.security_group.clone(),
         vpc_id: client.vpc_id.clone(),
         cluster_vpc: network.map(|n| (n.vpc_id.clone(), broker_subnets(discovery, plan))),
+        network: network.cloned(),
         ingress,
         tags: tags.clone(),
     }));
@@ -133,7 +134,7 @@ pub fn for_plan(plan: &Arc<Plan>, context: &Context) -> Vec<Box<dyn Node>> {
             tags: tags.clone(),
         }));
     }
-    let placement = ec2_instance::Placement::in_network(network, client.subnet_id.as_deref());
+    let placement = ec2_instance::Placement::in_network(network.map(AsRef::as_ref), client.subnet_id.as_deref());
     nodes.push(Box::new(ec2_instance::Ec2Instance::new(
         Arc::clone(plan),
         Arc::clone(&context.templates),

@@ -163,7 +163,7 @@ pub struct Discovery {
     /// connectors that use them.
     pub connect: Option<super::msk_connect_plugin::ConnectListing>,
     /// The brokers' VPC, read whole (`None` when the brokers' subnets cannot be found).
-    pub network: Option<crate::network::Network>,
+    pub network: Option<Arc<crate::network::Network>>,
 }
 
 /// Finds the cluster and, if it can serve the topic API, lists the topics under the plan's
@@ -191,12 +191,7 @@ pub async fn discover(aws: &Aws, plan: &Plan) -> Result<Discovery, AwsError> {
         (None, Some(spec)) => choose_subnets(spec, default_subnets.as_deref()).unwrap_or_default(),
         (None, None) => Vec::new(),
     };
-    let network = async {
-        match crate::network::vpc_of(aws, &broker_subnets).await? {
-            Some(vpc) => crate::network::read(aws, &plan.environment.region, &vpc).await.map(Some),
-            None => Ok(None),
-        }
-    };
+    let network = async { crate::network::read(aws, &plan.environment.region, &broker_subnets).await.map(|n| n.map(Arc::new)) };
     let Some(mut cluster) = cluster else {
         return Ok(Discovery { default_subnets, connect, network: network.await?, ..Discovery::default() });
     };

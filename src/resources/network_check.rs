@@ -59,6 +59,10 @@ impl NetworkCheck {
 
     /// The paths as lines of text, for the diff (`after_apply`) or for `verify` (now).
     pub fn text(&self, now: bool) -> String {
+        let open = |p: &PathCheck| if now { p.now.is_ok() } else { p.now.is_ok() && p.after_apply.is_ok() };
+        if self.paths.iter().all(open) {
+            return format!("Network paths (VPC {}): all {} open.\n", self.vpc, self.paths.len());
+        }
         let mut text = format!("Network paths (VPC {}):\n", self.vpc);
         for p in &self.paths {
             let verdict = if now { &p.now } else { &p.after_apply };
@@ -191,6 +195,7 @@ fn project(plan: &Plan, discovery: &Discovery, net: &Network, client_group: &str
         ingress: Vec::new(),
         // A new group's default egress: everything, anywhere.
         egress: vec![Rule { protocol: "-1".into(), from_port: -1, to_port: -1, peer: Peer::Cidr(Ipv4Net::default()) }],
+        tags: Default::default(),
     });
     // pinfra owns the group's single-port TCP rules from CIDR blocks (`ec2_security_group`).
     group.ingress.retain(|r| !(r.protocol == "tcp" && r.from_port == r.to_port && matches!(r.peer, Peer::Cidr(_))));
