@@ -48,7 +48,7 @@ LATENCY_ENV = "PINFRA_SANDBOX_LATENCY_MS"
 # environment, which /moto-api/reset restores.
 NETWORK_ENV = "PINFRA_SANDBOX_NETWORK"
 NETWORK_MODES = ("enforce", "off")
-DEFAULT_NETWORK = "off"
+DEFAULT_NETWORK = "enforce"
 
 
 def loopback_host(value: str) -> str:

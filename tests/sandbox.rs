@@ -25,7 +25,7 @@ fn apply_from_empty_then_diff_shows_no_changes() {
     let sandbox = Sandbox::with_cluster(CLUSTER);
     let diff = sandbox.pinfra(&["diff", PLAN]);
     diff.expect_code(2);
-    assert!(diff.stdout.contains("Plan: 11 to create, 0 unchanged."), "{}", diff.stdout);
+    assert!(diff.stdout.contains("Plan: 13 to create, 0 unchanged."), "{}", diff.stdout);
 
     let apply = sandbox.pinfra(&["apply", "--auto-approve", PLAN]);
     apply.expect_code(0);
@@ -33,7 +33,9 @@ fn apply_from_empty_then_diff_shows_no_changes() {
 
     let diff = sandbox.pinfra(&["diff", PLAN]);
     diff.expect_code(0);
-    assert_eq!(diff.stdout, "No changes. 11 resources are up to date.\n");
+    let network = diff.stdout.lines().nth(2).unwrap_or_default();
+    assert!(network.starts_with("Network paths (VPC vpc-") && network.ends_with("): all 5 open."), "{}", diff.stdout);
+    assert!(diff.stdout.starts_with("No changes. 13 resources are up to date.\n\n"), "{}", diff.stdout);
 }
 
 #[test]
@@ -208,7 +210,7 @@ fn apply_without_a_terminal_needs_auto_approve_and_changes_nothing() {
     let apply = sandbox.pinfra(&["apply", PLAN]);
     apply.expect_code(1);
     assert!(apply.stderr.contains("stdin is not a terminal"), "{}", apply.stderr);
-    assert!(apply.stdout.contains("Plan: 11 to create"), "the diff is shown first: {}", apply.stdout);
+    assert!(apply.stdout.contains("Plan: 13 to create"), "the diff is shown first: {}", apply.stdout);
     assert_eq!(mutating(&sandbox), Vec::<String>::new());
 }
 

@@ -161,7 +161,8 @@ fn destroy_deletes_the_plans_topics() {
     deleted.sort();
     assert_eq!(deleted, ["DELETE 0a1b2c3d4e5f.geo", "DELETE 0a1b2c3d4e5f.pin", "DELETE 0a1b2c3d4e5f.user"]);
     let diff = diff_json(&sandbox, PLAN);
-    assert_eq!(diff["summary"]["create"], 11, "{diff:#}");
+    // The plan's resources, the brokers' rule and the S3 endpoint among them.
+    assert_eq!(diff["summary"]["create"], 13, "{diff:#}");
 }
 
 #[test]
@@ -231,7 +232,7 @@ fn hundreds_of_topics_are_listed_across_pages() {
     sandbox.reset_calls();
     let diff = sandbox.pinfra(&["diff", plan]);
     diff.expect_code(0);
-    assert_eq!(diff.stdout, "No changes. 261 resources are up to date.\n");
+    assert!(diff.stdout.starts_with("No changes. 263 resources are up to date.\n\nNetwork paths (VPC vpc-"), "{}", diff.stdout);
     let listings =
         sandbox.calls().into_iter().filter(|(s, op, _)| s == "kafka" && op.starts_with("GET") && op.contains("/topics?")).count();
     assert_eq!(listings, 3, "253 topics in pages of 100");
