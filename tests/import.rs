@@ -248,3 +248,44 @@ async fn giving_the_adopted_plugin_a_zip_moves_the_connector_and_retires_the_han
     let hashed = names[0].strip_prefix(&format!("{USER_ID}-plugin-")).unwrap_or_default();
     assert_eq!(hashed.len(), 12, "the content-addressed one: {names:?}");
 }
+
+/// EC2 attaches the root volume of an instance launched with no block device mappings at the
+/// AMI's root device (what DescribeInstances reports as `RootDeviceName`); the sandbox used to
+/// attach it elsewhere, and import then blocked the adoption ("its root volume cannot be read").
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_launched_without_block_device_mappings_is_imported() {
+    use aws_sdk_ec2::types::{Filter, IamInstanceProfileSpecification, InstanceType, ResourceType, Tag, TagSpecification};
+    let sandbox = Sandbox::start();
+    let dir = tempfile::tempdir().unwrap();
+    hand_build(&sandbox, dir.path());
+    let ec2 = aws_sdk_ec2::Client::new(&sandbox.sdk_config("us-east-1").await);
+    let name = format!("{USER_ID}-kafka-client");
+    let found = ec2.describe_instances().filters(Filter::builder().name("tag:Name").values(&name).build()).send().await.unwrap();
+    let old = found.reservations()[0].instances()[0].clone();
+    ec2.terminate_instances().instance_ids(old.instance_id().unwrap()).send().await.unwrap();
+    // The same instance launched with the API's defaults: no BlockDeviceMappings.
+    let launched = ec2
+        .run_instances()
+        .image_id(old.image_id().unwrap())
+        .instance_type(InstanceType::T2Micro)
+        .min_count(1)
+        .max_count(1)
+        .set_key_name(old.key_name().map(str::to_owned))
+        .subnet_id(old.subnet_id().unwrap())
+        .set_security_group_ids(Some(old.security_groups().iter().filter_map(|g| g.group_id()).map(str::to_owned).collect()))
+        .iam_instance_profile(IamInstanceProfileSpecification::builder().name(format!("{USER_ID}-ec2-access-role")).build())
+        .tag_specifications(
+            TagSpecification::builder().resource_type(ResourceType::Instance).tags(Tag::builder().key("Name").value(&name).build()).build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let instance = &launched.instances()[0];
+    let root = instance.root_device_name().unwrap();
+    assert!(instance.block_device_mappings().iter().any(|m| m.device_name() == Some(root)), "the root volume is at {root}");
+
+    let plan = dir.path().join("imported.toml");
+    let import = sandbox.pinfra(&["--region", "us-east-1", "import", "--user-id", USER_ID, "--out", plan.to_str().unwrap()]);
+    import.expect_code(0);
+    assert!(!import.stdout.contains("root volume cannot be read"), "{}", import.stdout);
+}

@@ -292,3 +292,23 @@ async fn security_group_rules_are_changed_in_place_as_a_set() {
     rules.sort();
     assert_eq!(rules, ["22:203.0.113.7/32", "8082:198.51.100.0/24"]);
 }
+
+/// MSK cluster ARNs are `cluster/<name>/<uuid>-<n>`, and the IAM resource ARNs of its topics and
+/// groups derive from them (`topic/<name>/<uuid>-<n>/<topic>`). The sandbox used to answer
+/// `cluster/<uuid>`, so a grant written from it would match nothing on AWS.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_roles_topic_grants_name_the_cluster_as_msk_does() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    sandbox.pinfra(&["apply", "-q", "--auto-approve", PLAN]).expect_code(0);
+    let kafka = aws_sdk_kafka::Client::new(&sandbox.sdk_config("us-east-1").await);
+    let clusters = kafka.list_clusters_v2().send().await.expect("list clusters");
+    let arn = clusters.cluster_info_list()[0].cluster_arn().expect("arn").to_owned();
+    let (prefix, tail) = arn.split_once(":cluster/").expect("a cluster ARN");
+    let (name, id) = tail.split_once('/').expect("cluster/<name>/<uuid>-<n>");
+    assert_eq!(name, CLUSTER);
+    assert!(id.rsplit_once('-').is_some_and(|(_, n)| n.parse::<u32>().is_ok()), "{arn}");
+    let iam = sandbox.iam().await;
+    let policy = iam.get_role_policy().role_name(ROLE).policy_name("pinfra-pipeline").send().await.expect("the role's policy");
+    let document = percent_encoding::percent_decode_str(policy.policy_document()).decode_utf8_lossy().into_owned();
+    assert!(document.contains(&format!("{prefix}:topic/{CLUSTER}/{id}/0a1b2c3d4e5f.")), "{document}");
+}
