@@ -341,3 +341,27 @@ async fn destroy_removes_only_pinfras_rule_and_endpoint() {
     let endpoints = ec2.describe_vpc_endpoints().filters(filter("vpc-id", &vpc)).send().await.unwrap();
     assert_eq!(live_endpoints(&endpoints), Vec::<String>::new());
 }
+
+/// Environments on one cluster share the brokers' route tables, and AWS lets one S3 gateway
+/// endpoint serve a route table: the first environment's endpoint serves the second's
+/// connector, so destroying the first keeps it (and says why) while the second still verifies.
+#[tokio::test(flavor = "multi_thread")]
+async fn destroying_one_environment_keeps_the_endpoint_another_uses() {
+    let sandbox = private_layout();
+    sandbox.pinfra(&["apply", "-q", "--auto-approve", PLAN]).expect_code(0);
+    let dir = tempfile::tempdir().unwrap();
+    let second = plan_copy(dir.path(), PLAN, |t| t.replace("0a1b2c3d4e5f", "1b2c3d4e5f6a").replace("name = \"dev\"", "name = \"staging\""));
+    let second = second.to_str().unwrap();
+    let diff = sandbox.pinfra(&["diff", "--json", second]);
+    diff.expect_code(2);
+    let diff: serde_json::Value = serde_json::from_str(&diff.stdout).unwrap();
+    assert!(!diff["changes"].as_array().unwrap().iter().any(|c| c["kind"] == "ec2_vpc_endpoint"), "the first one's endpoint serves it");
+    converges(&sandbox, second);
+
+    let destroy = sandbox.pinfra(&["destroy", "--auto-approve", PLAN]);
+    destroy.expect_code(0);
+    assert!(destroy.stdout.contains("it also carries S3 traffic of connector(s) 1b2c3d4e5f6a-connector"), "{}", destroy.stdout);
+    let (_, endpoints) = pinfra_pieces(&sandbox).await;
+    assert_eq!(endpoints.len(), 1, "kept");
+    verifies(&sandbox, second);
+}

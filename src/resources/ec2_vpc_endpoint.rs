@@ -54,6 +54,9 @@ pub struct Live {
     id: String,
     route_tables: BTreeSet<String>,
     tags: Tags,
+    /// Other plans' connectors whose subnets it serves (environments sharing a cluster share
+    /// its route tables, and one endpoint serves them all).
+    serves: Vec<String>,
 }
 
 /// Whether the route table's default route reaches an available NAT gateway.
@@ -69,7 +72,9 @@ impl Ec2VpcEndpoint {
     /// The endpoint for the connector's `subnets`, or `None` when none is needed: the route
     /// tables that have no other S3 gateway endpoint and no NAT route, plus those ours already
     /// serves among them (kept, never churned). An endpoint of ours no longer needed is deleted.
-    pub fn plan(name: &str, network: &Network, subnets: &[String], tags: &Tags) -> Option<Self> {
+    /// `connectors` are every connector of the Region but this plan's (by name and subnets), to
+    /// keep an endpoint that serves them too.
+    pub fn plan(name: &str, network: &Network, subnets: &[String], connectors: &[(String, Vec<String>)], tags: &Tags) -> Option<Self> {
         let ours = |e: &&crate::network::Endpoint| e.tags.get("Name").map(String::as_str) == Some(name) && e.is_s3_gateway(&network.region);
         let existing = network.endpoints.iter().find(ours);
         let tables: BTreeSet<String> = subnets.iter().filter_map(|s| network.route_table(s)).map(|t| t.id.clone()).collect();
@@ -90,6 +95,11 @@ impl Ec2VpcEndpoint {
                 id: e.id.clone(),
                 route_tables: e.route_tables.iter().cloned().collect(),
                 tags: e.tags.clone(),
+                serves: connectors
+                    .iter()
+                    .filter(|(_, subnets)| subnets.iter().filter_map(|s| network.route_table(s)).any(|t| e.route_tables.contains(&t.id)))
+                    .map(|(connector, _)| connector.clone())
+                    .collect(),
             }),
             name: name.to_owned(),
             vpc: network.vpc_id.clone(),
@@ -111,6 +121,10 @@ impl Kind for Ec2VpcEndpoint {
 
     fn presence(&self) -> Presence {
         self.presence
+    }
+
+    fn keep_unwanted(live: &Live) -> Option<String> {
+        (!live.serves.is_empty()).then(|| format!("it also carries S3 traffic of connector(s) {}", live.serves.join(", ")))
     }
 
     async fn observe(&self, _aws: &Aws) -> Result<Option<Live>, AwsError> {
@@ -240,7 +254,18 @@ mod tests {
 
     fn planned(network: &Network) -> Option<(Vec<String>, Presence)> {
         let subnets = ["subnet-1".to_owned(), "subnet-2".to_owned()];
-        Ec2VpcEndpoint::plan("e", network, &subnets, &Tags::new()).map(|e| (e.route_tables.into_iter().collect(), e.presence))
+        Ec2VpcEndpoint::plan("e", network, &subnets, &[], &Tags::new()).map(|e| (e.route_tables.into_iter().collect(), e.presence))
+    }
+
+    #[test]
+    fn an_endpoint_another_plans_connector_uses_is_kept() {
+        let net = network(vec![("rtb-main", true, vec![], None)], vec![("vpce-ours", "e", vec!["rtb-main"])]);
+        let others = [("their-connector".to_owned(), vec!["subnet-3".to_owned()])];
+        let planned = Ec2VpcEndpoint::plan("e", &net, &["subnet-1".to_owned()], &others, &Tags::new()).expect("ours exists");
+        let live = planned.found.expect("found in the read");
+        assert_eq!(Ec2VpcEndpoint::keep_unwanted(&live), Some("it also carries S3 traffic of connector(s) their-connector".to_owned()));
+        let alone = Ec2VpcEndpoint::plan("e", &net, &["subnet-1".to_owned()], &[], &Tags::new()).expect("ours exists");
+        assert_eq!(Ec2VpcEndpoint::keep_unwanted(&alone.found.expect("found")), None);
     }
 
     #[test]

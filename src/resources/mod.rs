@@ -222,7 +222,14 @@ fn network_nodes(plan: &Plan, discovery: &Discovery, tags: &Tags) -> Vec<Box<dyn
                 ec2_security_group_rule::Source::Group(own.clone()),
             )));
         }
-        let endpoint = ec2_vpc_endpoint::Ec2VpcEndpoint::plan(&format!("{}-s3", connect.connector.name), network, &subnets, tags);
+        let others: Vec<(String, Vec<String>)> = discovery
+            .connect
+            .iter()
+            .flat_map(|l| &l.connectors)
+            .filter(|c| c.name != connect.connector.name && c.state != "DELETING")
+            .map(|c| (c.name.clone(), c.subnets.clone()))
+            .collect();
+        let endpoint = ec2_vpc_endpoint::Ec2VpcEndpoint::plan(&format!("{}-s3", connect.connector.name), network, &subnets, &others, tags);
         nodes.extend(endpoint.map(|e| Box::new(e) as Box<dyn Node>));
     }
     nodes

@@ -47,6 +47,8 @@ pub struct ConnectorSummary {
     pub state: String,
     /// ARNs of the custom plugins it runs.
     pub plugins: Vec<String>,
+    /// The subnets its workers run in.
+    pub subnets: Vec<String>,
 }
 
 /// The plan's custom plugins and every connector in the region (to know who uses a plugin).
@@ -128,6 +130,12 @@ pub async fn list(aws: &Aws, base: &str, exact: bool) -> Result<ConnectListing, 
                         .iter()
                         .filter_map(|p| p.custom_plugin().and_then(|c| c.custom_plugin_arn()).map(str::to_owned))
                         .collect(),
+                    subnets: c
+                        .kafka_cluster()
+                        .and_then(|k| k.apache_kafka_cluster())
+                        .and_then(|a| a.vpc())
+                        .map(|v| v.subnets().to_vec())
+                        .unwrap_or_default(),
                 });
             }
             token = page.next_token().map(str::to_owned);
@@ -550,10 +558,10 @@ mod tests {
         let listing = ConnectListing {
             plugins: Vec::new(),
             connectors: vec![
-                ConnectorSummary { name: "mine".into(), state: "RUNNING".into(), plugins: vec!["p".into()] },
-                ConnectorSummary { name: "going".into(), state: "DELETING".into(), plugins: vec!["p".into()] },
-                ConnectorSummary { name: "other".into(), state: "RUNNING".into(), plugins: vec!["p".into(), "q".into()] },
-                ConnectorSummary { name: "unrelated".into(), state: "RUNNING".into(), plugins: vec!["q".into()] },
+                ConnectorSummary { name: "mine".into(), state: "RUNNING".into(), plugins: vec!["p".into()], subnets: vec![] },
+                ConnectorSummary { name: "going".into(), state: "DELETING".into(), plugins: vec!["p".into()], subnets: vec![] },
+                ConnectorSummary { name: "other".into(), state: "RUNNING".into(), plugins: vec!["p".into(), "q".into()], subnets: vec![] },
+                ConnectorSummary { name: "unrelated".into(), state: "RUNNING".into(), plugins: vec!["q".into()], subnets: vec![] },
             ],
         };
         assert_eq!(listing.users("p", "mine"), ["other"]);

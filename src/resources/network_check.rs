@@ -215,7 +215,7 @@ fn project(plan: &Plan, discovery: &Discovery, net: &Network, client_group: &str
     }
     if let (Some(connect), Some((subnets, _))) = (&plan.connect, &connector) {
         let name = format!("{}-s3", connect.connector.name);
-        if let Some(endpoint) = ec2_vpc_endpoint::Ec2VpcEndpoint::plan(&name, net, subnets, &Default::default())
+        if let Some(endpoint) = ec2_vpc_endpoint::Ec2VpcEndpoint::plan(&name, net, subnets, &[], &Default::default())
             && endpoint.presence == Presence::Wanted
         {
             let id = net
