@@ -197,6 +197,9 @@ pub struct FoundInstance {
     pub security_group: Option<FoundGroup>,
     /// Private IPv4 address.
     pub private_ip: Option<String>,
+    /// Its subnet, when the plan must name it: it is not one pinfra would place a client in
+    /// (no route to an internet gateway), so only `subnet_id` keeps it where it is.
+    pub pinned_subnet: Option<String>,
     /// Its other security groups, by id (the plan gives the instance one).
     pub other_groups: Vec<String>,
 }
@@ -325,6 +328,13 @@ pub async fn discover(aws: &Aws, base: &crate::plan::Plan) -> Result<Found, AwsE
         let (_, broker_groups) = resources::brokers(&discovery, base);
         let connector_subnets = found.connector.as_ref().map_or(&cluster.subnets, |c| &c.network.0);
         found.network = network_findings(network, &broker_groups, found.instance.as_ref(), connector_subnets);
+        // A client in a subnet pinfra would pick too needs no `subnet_id`.
+        if let Some(instance) = found.instance.as_mut() {
+            let public = crate::network::paths::public_subnets(network);
+            instance.pinned_subnet = instance.pinned_subnet.take().filter(|s| !public.iter().any(|p| &p.id == s));
+        }
+    } else if let Some(instance) = found.instance.as_mut() {
+        instance.pinned_subnet = None;
     }
     // The bucket: the one the connector writes to, else the seed's name.
     let bucket_candidates =
@@ -502,6 +512,7 @@ async fn find_instance(aws: &Aws, name: &str, user_id: &str) -> Result<Option<Fo
         public_dns: instance.public_dns_name().filter(|d| !d.is_empty()).map(str::to_owned),
         security_group: group?,
         private_ip: instance.private_ip_address().map(str::to_owned),
+        pinned_subnet: instance.subnet_id().map(str::to_owned),
         id,
     }))
 }
@@ -980,6 +991,13 @@ fn client_section(g: &mut Generated, instance: &FoundInstance, port: u16, uid: &
         let _ = writeln!(text, "vpc_id = {}", q(vpc));
         g.kept.push(format!("security group `{}` is in {vpc}, not the default VPC", group.name));
     }
+    if let Some(subnet) = &instance.pinned_subnet {
+        let _ = writeln!(text, "subnet_id = {}", q(subnet));
+        g.kept.push(format!(
+            "instance {} is in subnet {subnet}, which does not route 0.0.0.0/0 to an internet gateway: `subnet_id` keeps it there (API Gateway cannot reach it there; the diff says so)",
+            instance.id
+        ));
+    }
     let (mut proxy, mut ssh) = (Vec::new(), Vec::new());
     for (protocol, from, to, cidr) in &group.ingress {
         let tcp = protocol == "tcp" || protocol == "6";
@@ -1227,6 +1245,7 @@ mod tests {
                 state: "running".into(),
                 other_groups: Vec::new(),
                 private_ip: Some("172.31.0.5".into()),
+                pinned_subnet: None,
                 instance_type: "t2.micro".into(),
                 ami: "ami-0123456789abcdef0".into(),
                 root_volume: Some((8, false)),
@@ -1378,6 +1397,16 @@ mod tests {
         let mut found = hand_built();
         found.network = notes;
         assert!(generate(&header(), &found).kept.iter().any(|k| k.contains("vpce-1")));
+    }
+
+    #[test]
+    fn a_client_in_a_subnet_without_an_internet_route_is_kept_there() {
+        let mut found = hand_built();
+        found.instance.as_mut().unwrap().pinned_subnet = Some("subnet-0abc12345".into());
+        let generated = generate(&header(), &found);
+        assert!(generated.text.contains("subnet_id = \"subnet-0abc12345\""), "{}", generated.text);
+        assert!(generated.kept.iter().any(|k| k.contains("`subnet_id` keeps it there")), "{:?}", generated.kept);
+        assert!(crate::plan::parse(&generated.text).plan.is_some(), "the plan parses:\n{}", generated.text);
     }
 
     #[test]
