@@ -202,6 +202,8 @@ async fn an_existing_s3_endpoint_is_used_not_doubled() {
         .map(|c| c["kind"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(kinds, ["ec2_security_group_rule"], "only the rule: the endpoint is theirs");
+    let text = sandbox.pinfra(&["diff", PLAN]);
+    assert!(text.stdout.contains(&format!("# S3 gateway endpoint {theirs} (not pinfra's) serves route table(s)")), "{}", text.stdout);
     converges(&sandbox, PLAN);
     let all = ec2.describe_vpc_endpoints().filters(filter("vpc-id", &vpc)).send().await.unwrap();
     assert_eq!(live_endpoints(&all), [theirs], "their endpoint, and no second one");

@@ -48,6 +48,8 @@ pub struct NetworkCheck {
     pub vpc: String,
     /// The paths, in `Path` order.
     pub paths: Vec<PathCheck>,
+    /// What pinfra leaves to others on the way (an S3 endpoint it does not own).
+    pub notes: Vec<String>,
 }
 
 impl NetworkCheck {
@@ -60,10 +62,17 @@ impl NetworkCheck {
     /// The paths as lines of text, for the diff (`after_apply`) or for `verify` (now).
     pub fn text(&self, now: bool) -> String {
         let open = |p: &PathCheck| if now { p.now.is_ok() } else { p.now.is_ok() && p.after_apply.is_ok() };
-        if self.paths.iter().all(open) {
-            return format!("Network paths (VPC {}): all {} open.\n", self.vpc, self.paths.len());
+        let mut text = if self.paths.iter().all(open) {
+            format!("Network paths (VPC {}): all {} open.\n", self.vpc, self.paths.len())
+        } else {
+            format!("Network paths (VPC {}):\n", self.vpc)
+        };
+        for note in &self.notes {
+            let _ = writeln!(text, "  # {note}");
         }
-        let mut text = format!("Network paths (VPC {}):\n", self.vpc);
+        if self.paths.iter().all(open) {
+            return text;
+        }
         for p in &self.paths {
             let verdict = if now { &p.now } else { &p.after_apply };
             let status = match (now, verdict) {
@@ -92,6 +101,7 @@ impl NetworkCheck {
         };
         json!({
             "vpc": self.vpc,
+            "notes": self.notes,
             "paths": self.paths.iter().map(|p| json!({
                 "path": p.path.key(),
                 "port": p.port,
@@ -170,7 +180,27 @@ pub fn check_network(
         .zip(after)
         .map(|(now, after)| PathCheck { path: now.path, port: now.port, now: now.verdict, after_apply: after.verdict })
         .collect();
-    Some(NetworkCheck { vpc: net.vpc_id.clone(), paths })
+    let notes = others_endpoints(plan, discovery, net);
+    Some(NetworkCheck { vpc: net.vpc_id.clone(), paths, notes })
+}
+
+/// The S3 gateway endpoints someone else owns that serve the connector's route tables: pinfra
+/// leaves them as they are and makes none there.
+fn others_endpoints(plan: &Plan, discovery: &Discovery, net: &Network) -> Vec<String> {
+    let (Some(connect), Some((subnets, _))) = (&plan.connect, connector_placement(discovery, plan)) else { return Vec::new() };
+    let ours = format!("{}-s3", connect.connector.name);
+    let mut tables: Vec<&str> = subnets.iter().filter_map(|s| net.route_table(s)).map(|t| t.id.as_str()).collect();
+    tables.sort_unstable();
+    tables.dedup();
+    net.endpoints
+        .iter()
+        .filter(|e| e.is_s3_gateway(&net.region) && e.tags.get("Name") != Some(&ours))
+        .filter_map(|e| {
+            let served: Vec<&str> = tables.iter().copied().filter(|t| e.route_tables.iter().any(|r| r == t)).collect();
+            (!served.is_empty())
+                .then(|| format!("S3 gateway endpoint {} (not pinfra's) serves route table(s) {}: left as it is", e.id, served.join(", ")))
+        })
+        .collect()
 }
 
 /// The network as `apply` leaves it: the client's group with its planned ingress, the brokers'
