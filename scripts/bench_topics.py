@@ -6,8 +6,10 @@
 For each size N it starts a fresh sandbox with a fixed latency added to every AWS call, seeds
 the MSK cluster, applies plans/pinterest.toml plus N generated topics (setup, not measured),
 then runs `pinfra diff` --runs times on the converged environment and reports the median wall
-time, the number of AWS calls of one diff, and how many of them were MSK topic calls. The
-binary is target/debug/pinfra (run `cargo build` first). Prints a Markdown table.
+time, the number of AWS calls of one diff (by service and operation, with --calls), and how many
+of them were MSK topic calls. It measures the release build, what users run: it runs
+`cargo build --release --locked` first (a no-op when target/release is current). Prints a
+Markdown table.
 
 This is a benchmark, not a test: it asserts nothing about time. Figures go to BENCHMARKS.md.
 """
@@ -26,7 +28,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PINFRA = ROOT / "target" / "debug" / "pinfra"
+PINFRA = ROOT / "target" / "release" / "pinfra"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 
 
@@ -104,6 +106,7 @@ def measure(n: int, latency_ms: int, runs: int, workdir: Path) -> dict[str, floa
             "median_s": statistics.median(times),
             "min_s": min(times),
             "calls": len(calls),
+            "operations": sorted(f"{c['service']}:{c['operation'].split('?')[0]}" for c in calls),
             "topic_calls": len(topic_calls),
             "mutating": sum(1 for c in calls if c["mutating"]),
         }
@@ -117,19 +120,24 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=int, default=20)
     parser.add_argument("--sizes", default="10,100,500", help="extra topics beside the plan's three, comma-separated")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--calls", action="store_true", help="also list the calls of one diff of the first size")
     args = parser.parse_args()
-    if not PINFRA.exists():
-        sys.exit("build first: cargo build")
+    print("building the release binary (cargo build --release --locked)", file=sys.stderr)
+    subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "pinfra"], cwd=ROOT, check=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
             rows.append(measure(size, args.latency_ms, args.runs, Path(tmp)))
             print(f"measured {size} extra topics", file=sys.stderr)
-    print(f"Converged `pinfra diff`, sandbox latency {args.latency_ms} ms per call, median of {args.runs} runs (debug build):\n")
+    print(f"Converged `pinfra diff`, sandbox latency {args.latency_ms} ms per call, median of {args.runs} runs (release build):\n")
     print("| topics in plan | median wall time | fastest | AWS calls | of which topic API | mutating |")
     print("|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['topics']} | {r['median_s'] * 1000:.0f} ms | {r['min_s'] * 1000:.0f} ms | {r['calls']} | {r['topic_calls']} | {r['mutating']} |")
+    if args.calls and rows:
+        print(f"\nThe calls of one diff with {rows[0]['topics']} topics:\n")
+        for operation in rows[0]["operations"]:
+            print(f"- {operation}")
     return 0
 
 
