@@ -2,6 +2,7 @@
 """pinfra's local AWS sandbox: moto 5.2.5's server on a loopback port.
 
     python scripts/sandbox.py [--host 127.0.0.1] [--port 0] [--latency-ms N] [--network enforce|off]
+                              [--authz enforce|off]
 
 Prints exactly one line, ``http://<host>:<port>``, on stdout once the server
 answers, then serves until SIGTERM/SIGINT and exits 0. Everything else (moto
@@ -18,6 +19,11 @@ Beyond moto it serves
     POST|GET|DELETE /_sandbox/faults  armed faults (faults)
     GET|POST /_sandbox/network/settings  {"enforce": bool}: whether the data path obeys the
                                  EC2 network (data_path, network.py; default $PINFRA_SANDBOX_NETWORK)
+    GET|POST /_sandbox/authz/settings  {"enforce": bool, "idempotent_producer": bool}: whether the
+                                 data path's Kafka clients are held to MSK IAM access control
+                                 (data_path, kafka_iam.py; default $PINFRA_SANDBOX_AUTHZ), and whether
+                                 the stand-in REST proxy's producer is idempotent (default
+                                 $PINFRA_SANDBOX_IDEMPOTENT_PRODUCER or false, as kafka-rest 7.6.1)
 
 AWS managed IAM policies are not loaded unless --iam-managed-policies (or
 MOTO_IAM_LOAD_MANAGED_POLICIES=true) is given: attaching
@@ -49,6 +55,13 @@ LATENCY_ENV = "PINFRA_SANDBOX_LATENCY_MS"
 NETWORK_ENV = "PINFRA_SANDBOX_NETWORK"
 NETWORK_MODES = ("enforce", "off")
 DEFAULT_NETWORK = "enforce"
+# enforce: the data path's Kafka clients (the REST proxy as the instance's role, the S3 sink as the
+# connector's service execution role) may do only what the role's IAM policies allow them on the
+# cluster, its topics and groups (MSK IAM access control); off: everything is allowed. Handed on
+# through the environment like the network switch.
+AUTHZ_ENV = "PINFRA_SANDBOX_AUTHZ"
+AUTHZ_MODES = ("enforce", "off")
+DEFAULT_AUTHZ = "enforce"
 
 
 def loopback_host(value: str) -> str:
@@ -93,6 +106,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help=f"whether the data path obeys the EC2 network (default ${NETWORK_ENV} or {DEFAULT_NETWORK})",
     )
+    parser.add_argument(
+        "--authz",
+        choices=AUTHZ_MODES,
+        default=None,
+        help=f"whether the data path's Kafka clients are held to MSK IAM access control (default ${AUTHZ_ENV} or {DEFAULT_AUTHZ})",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request to stderr")
     args = parser.parse_args(argv)
     if args.network is None:
@@ -100,6 +119,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if raw not in NETWORK_MODES:
             parser.error(f"${NETWORK_ENV}: expected one of {', '.join(NETWORK_MODES)}, got {raw!r}")
         args.network = raw
+    if args.authz is None:
+        raw = (os.environ.get(AUTHZ_ENV) or DEFAULT_AUTHZ).strip().lower()
+        if raw not in AUTHZ_MODES:
+            parser.error(f"${AUTHZ_ENV}: expected one of {', '.join(AUTHZ_MODES)}, got {raw!r}")
+        args.authz = raw
     if args.latency_ms is None:
         try:
             args.latency_ms = non_negative_int(os.environ.get(LATENCY_ENV) or "0")
@@ -131,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.iam_managed_policies:
         os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     os.environ[NETWORK_ENV] = args.network  # data_path's start-up (and reset) value
+    os.environ[AUTHZ_ENV] = args.authz  # likewise
 
     from werkzeug.serving import make_server
 
@@ -167,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     print(url, flush=True)
-    print(f"sandbox: serving {url} (latency {args.latency_ms} ms, network {args.network}, pid {os.getpid()})", file=sys.stderr, flush=True)
+    print(f"sandbox: serving {url} (latency {args.latency_ms} ms, network {args.network}, authz {args.authz}, pid {os.getpid()})", file=sys.stderr, flush=True)
 
     while not stop.wait(timeout=1.0):
         if not thread.is_alive():

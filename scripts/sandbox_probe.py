@@ -779,6 +779,10 @@ def data_path_facts() -> None:
     control("POST", "/moto-api/reset")
     control("POST", "/_sandbox/kafkaconnect/settings", {"plugin_delay_ms": 0, "connector_delay_ms": 0, "update_delay_ms": 0})
     control("POST", "/_sandbox/msk/settings", {"topic_delay_ms": 0})
+    # The facts below are about formats, not MSK IAM: the instance has no instance profile and the
+    # connector's role no policy, so MSK IAM access control would refuse both (see
+    # scripts/sandbox_tests/test_authz.py). The reset at the end turns it back on.
+    fact("authz settings", control("POST", "/_sandbox/authz/settings", {"enforce": False}))
     kafka, ec2, apigw, s3, kc, iam = (client(s) for s in ("kafka", "ec2", "apigateway", "s3", "kafkaconnect", "iam"))
     bngi = {"InstanceType": "kafka.m5.large", "ClientSubnets": ["subnet-1", "subnet-2", "subnet-3"], "SecurityGroups": ["sg-1"]}
     cluster = kafka.create_cluster(

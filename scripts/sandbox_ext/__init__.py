@@ -53,8 +53,9 @@ EXTENSIONS: tuple[str, ...] = (
     # msk_topics, so that cluster transitions are settled before a topic call looks.
     "msk_clusters",  # MSK cluster states, CreateClusterV2 kept whole, in-place updates, deletion
     # The data path: stand-in REST proxies on EC2 instances, a Kafka log per cluster, the emulated
-    # S3 sink. Before msk_topics, whose topic store it keeps (it wraps MskTopics.__init__); its
-    # hook only looks (first-boot user-data) and runs the sink, answering nothing.
+    # S3 sink, held to the EC2 network (network.py) and MSK IAM access control (kafka_iam.py).
+    # Before msk_topics, whose topic store it keeps (it wraps MskTopics.__init__); its hook only
+    # looks (first-boot user-data) and runs the sink, answering nothing.
     "data_path",
     "msk_topics",  # MSK topic API, GetBootstrapBrokers
     # MSK Connect (moto has none): custom plugins, worker configurations, connectors and their

@@ -103,24 +103,47 @@ The network (``PINFRA_SANDBOX_NETWORK=enforce``, read by scripts/sandbox.py; ``o
   worker's log line is the view's ``error`` (and ``last_error``, kept after the cause is gone),
   ``network`` the blocked hop.
 
-    GET  /_sandbox/restproxy        {"enforce", "default": "started"|"stopped", "proxies":
+MSK IAM access control (``PINFRA_SANDBOX_AUTHZ=enforce``, the default; ``off`` and
+``/_sandbox/authz/settings`` as for the network): SASL/IAM clients may do only what their IAM
+role's policies allow (``kafka_iam``: who acts, the resource ARNs, the evaluation):
+
+* the REST proxy (as ``awsRoleArn`` of its JAAS line or the instance profile's role): no
+  credentials or no ``kafka-cluster:Connect`` -> every record's entry 40101 (HTTP 401, as
+  kafka-rest's ``ProduceResponse.getRequestStatus`` makes it); no ``DescribeTopic`` -> 40301 "Not
+  authorized to access topics: [t]" (before the metadata wait); no ``WriteDataIdempotently``
+  when the ``idempotent_producer`` setting is on (the real 7.6.1 producer is not idempotent:
+  KREST-4606) -> 40301 "Cluster authorization failed."; no ``WriteData`` ->
+  40301 "Not authorized to access topics: [t]" (HTTP 403). ``GET /topics`` lists only the topics
+  it may describe; ``GET /topics/{t}`` without ``DescribeTopic`` (or
+  ``DescribeTopicDynamicConfiguration``) -> 403 {"error_code": 40301, "message": "Topic
+  authorization failed."};
+* the sink (as the connector's service execution role): no ``Connect``, ``DescribeTopic`` of a
+  listed topic, ``DescribeGroup``/``AlterGroup`` of its group or ``ReadData`` of a topic -> it
+  consumes nothing, stays RUNNING, ``error``/``last_error`` the worker's exception
+  (SaslAuthenticationException, TopicAuthorizationException, GroupAuthorizationException) and
+  ``authz`` the denied action. With ``topics.regex`` topics it may not describe are left out.
+
+    GET  /_sandbox/restproxy        {"enforce", "authz", "default": "started"|"stopped", "proxies":
                                      [{"instance_id", "region", "state", "host", "listeners",
                                      "started", "bootstrap_servers", "cluster_arn", "network":
                                      {"internet_to_instance": {"<port>": reason|null},
-                                     "instance_to_internet", "client_to_brokers"}}], "topics":
+                                     "instance_to_internet", "client_to_brokers"},
+                                     "principal": role ARN|null}], "topics":
                                      [{"cluster_arn", "topic", "records", "partitions": {"0": n}}]}
     POST /_sandbox/restproxy/stop   {} (all stand-ins) or {"instance_id": "i-..."}; answers as GET
     POST /_sandbox/restproxy/start  likewise
     GET  /_sandbox/sink             {"connectors": [{"name", "arn", "region", "cluster_arn",
                                      "group", "bucket", "flush_size", "topics", "offsets":
                                      {"<topic>": {"<p>": next offset}}, "pending": {...},
-                                     "objects": [key, ...], "error", "last_error", "network"}]}
-                                     (after a tick)
+                                     "objects": [key, ...], "error", "last_error", "network",
+                                     "authz"}]} (after a tick)
     GET  /_sandbox/network/settings {"enforce": bool}
     POST /_sandbox/network/settings {"enforce": bool}; 400 on anything else
+    GET  /_sandbox/authz/settings   {"enforce": bool, "idempotent_producer": bool}
+    POST /_sandbox/authz/settings   either or both; 400 on anything else
 
 ``POST /moto-api/reset`` forgets the logs, group offsets, boot configurations, controls and
-``last_error``s, and restores the network switch to its start-up value.
+``last_error``s, and restores the network and authz switches to their start-up values.
 
 This module must be installed before ``msk_topics``: it keeps a reference to msk_topics' topic
 store by wrapping ``MskTopics.__init__``.
@@ -144,7 +167,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from werkzeug.wrappers import Request, Response
 
-from . import apigateway_compat, network
+from . import apigateway_compat, kafka_iam, network
 from .apigateway_compat import EndpointAnswer, EndpointRequest
 from .core import AwsRequest, Sandbox, SettingsStore, json_response
 from .msk_topics import DEFAULT_TOPIC_CONFIGS, PROPERTY_LINE, ClusterRef, TopicView, bootstrap_brokers, request_account, view_at
@@ -163,6 +186,7 @@ DEFAULT_PARTITIONER = "io.confluent.connect.storage.partitioner.DefaultPartition
 JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
 STRING_CONVERTER = "org.apache.kafka.connect.storage.StringConverter"
 BYTES_CONVERTER = "org.apache.kafka.connect.converters.ByteArrayConverter"
+IAM_BROKERS = "bootstrapBrokerStringSaslIam"  # MSK IAM access control applies to SASL/IAM clients only
 NETWORK_ENV = "PINFRA_SANDBOX_NETWORK"
 NETWORK_MODES = {"enforce": True, "off": False}
 # What the sink's task logs when it cannot reach the brokers (its consumer's metadata fetch) or S3
@@ -172,6 +196,11 @@ S3_UNREACHABLE = (
     "org.apache.kafka.connect.errors.ConnectException: com.amazonaws.SdkClientException: Unable to execute HTTP request: "
     "Connect to {bucket}.s3.{region}.amazonaws.com:443 failed: connect timed out"
 )
+# rest-utils KafkaExceptionMapper: AuthenticationException -> 401/40101, AuthorizationException
+# (TopicAuthorizationException, ClusterAuthorizationException, ...) -> 403/40301; in a v2 produce
+# answer the record's entry carries the code (AbstractProduceAction.errorCodeFromProducerException).
+KAFKA_AUTHENTICATION_ERROR = 40101
+KAFKA_AUTHORIZATION_ERROR = 40301
 REQUEST_FIELDS = ("value_schema_id", "key_schema", "records", "key_schema_id", "value_schema")
 RECORD_FIELDS = ("partition", "key", "value")
 
@@ -339,6 +368,7 @@ class ProxyConfig:
     sasl_mechanism: str
     max_block_ms: int
     api_timeout_ms: int
+    role_arn: str | None = None  # awsRoleArn of client.sasl.jaas.config (aws-msk-iam-auth)
 
     @property
     def broker_key(self) -> str | None:
@@ -374,6 +404,7 @@ def proxy_config(user_data: str) -> ProxyConfig | None:
         sasl_mechanism=props.get("client.sasl.mechanism", "GSSAPI"),
         max_block_ms=int_property(props, "producer.max.block.ms", DEFAULT_MAX_BLOCK_MS),
         api_timeout_ms=int_property(props, "admin.default.api.timeout.ms", DEFAULT_API_TIMEOUT_MS),
+        role_arn=kafka_iam.jaas_role_arn(props.get("client.sasl.jaas.config", "")),
     )
 
 
@@ -468,6 +499,63 @@ class ProxyError(Exception):
     def __init__(self, status: int, error_code: int, message: str) -> None:
         super().__init__(message)
         self.status, self.error_code, self.message = status, error_code, message
+
+
+@dataclass(frozen=True)
+class KafkaAuth:
+    """How a Kafka client of the data path fares with MSK IAM access control
+    (``PINFRA_SANDBOX_AUTHZ=enforce``): the role it acts as (None: no credentials) on a cluster."""
+
+    cluster_arn: str
+    principal: kafka_iam.Principal | None
+    idempotent: bool = False  # the producer sends InitProducerId (needs WriteDataIdempotently)
+
+    def authentication_error(self) -> str | None:
+        """Why the SASL/IAM handshake fails (no credentials; kafka-cluster:Connect denied), or None."""
+        if self.principal is None:
+            return kafka_iam.NO_CREDENTIALS
+        if not self.principal.kafka(kafka_iam.CONNECT, self.cluster_arn, self.cluster_arn).allowed:
+            return kafka_iam.access_denied(self.principal.arn, self.cluster_arn)
+        return None
+
+    def resource(self, action: str, name: str | None = None) -> str:
+        if action in (kafka_iam.DESCRIBE_GROUP, kafka_iam.ALTER_GROUP):
+            return kafka_iam.group_arn(self.cluster_arn, name or "")
+        if name is None:
+            return self.cluster_arn
+        return kafka_iam.topic_arn(self.cluster_arn, name)
+
+    def decide(self, action: str, name: str | None = None) -> kafka_iam.Decision:
+        if self.principal is None:
+            return kafka_iam.Decision(False, "no credentials")
+        return self.principal.kafka(action, self.resource(action, name), self.cluster_arn)
+
+    def allowed(self, action: str, name: str | None = None) -> bool:
+        return self.decide(action, name).allowed
+
+    def denial(self, action: str, name: str | None = None) -> str | None:
+        """``<action> on <resource>: <why> (role …)`` when denied, else None."""
+        decision = self.decide(action, name)
+        if decision.allowed:
+            return None
+        who = self.principal.arn if self.principal else "no role"
+        return f"{action} on {self.resource(action, name)}: {decision.reason} ({who})"
+
+
+def request_status(offsets: list[dict[str, Any]]) -> int:
+    """ProduceResponse.getRequestStatus (kafka-rest 7.6.1): the first entry whose error code is
+    40101 makes it 401, 40301 403; otherwise 200."""
+    for entry in offsets:
+        if entry["error_code"] == KAFKA_AUTHENTICATION_ERROR:
+            return 401
+        if entry["error_code"] == KAFKA_AUTHORIZATION_ERROR:
+            return 403
+    return 200
+
+
+def error_entry(code: int, message: str) -> dict[str, Any]:
+    """A failed record's entry in a v2 produce answer (PartitionOffset)."""
+    return {"partition": None, "offset": None, "error_code": code, "error": message}
 
 
 def jersey(status: int, reason: str) -> ProxyError:
@@ -592,6 +680,7 @@ class SinkView:
     error: str | None = None
     last_error: str | None = None  # the latest error its worker logged, kept after the cause is gone
     network: str | None = None  # the hop that blocks it (PINFRA_SANDBOX_NETWORK=enforce)
+    authz: str | None = None  # the action MSK IAM denies it (PINFRA_SANDBOX_AUTHZ=enforce)
 
     def to_json(self, state: GroupState | None, log: KafkaLog) -> dict[str, Any]:
         offsets: dict[str, dict[str, int]] = {}
@@ -617,6 +706,7 @@ class SinkView:
             "error": self.error,
             "last_error": self.last_error,
             "network": self.network,
+            "authz": self.authz,
         }
 
 
@@ -681,6 +771,7 @@ class DataPath:
         self.views: dict[str, tuple[SinkView, tuple[str, str, str] | None]] = {}  # connector ARN
         self.last_errors: dict[str, str] = {}  # connector ARN -> the latest error its worker logged
         self.network = SettingsStore(network_settings_from_env, validate_network_setting)
+        self.authz = SettingsStore(kafka_iam.settings_from_env, kafka_iam.validate_setting)
 
     def reset(self) -> None:
         with self.lock:
@@ -692,9 +783,13 @@ class DataPath:
             self.views.clear()
             self.last_errors.clear()
             self.network.reset()
+            self.authz.reset()
 
     def enforcing(self) -> bool:
         return bool(self.network["enforce"])
+
+    def authorizing(self) -> bool:
+        return bool(self.authz["enforce"])
 
     # ------------------------------------------------------------------ the network
     def proxy_network(self, account: str, region: str, instance: Any, config: ProxyConfig, cluster: ClusterRef | None) -> dict[str, Any]:
@@ -767,14 +862,18 @@ class DataPath:
                 # The brokers cannot be reached: the proxy's producer and admin client wait for
                 # metadata as they do for a cluster that is not there (see produce, GET /topics).
                 cluster = None
+        auth = None
+        if cluster is not None and self.authorizing() and config.broker_key == IAM_BROKERS:
+            principal = kafka_iam.proxy_principal(request.account, instance, config.role_arn)
+            auth = KafkaAuth(cluster.arn, principal, bool(self.authz["idempotent_producer"]))
         try:
-            result = self.serve(config, cluster, request)
+            result = self.serve(config, cluster, request, auth)
         except ProxyError as err:
             result = answer(err.status, {"error_code": err.error_code, "message": err.message})
         self.tick()
         return result
 
-    def serve(self, config: ProxyConfig, cluster: ClusterRef | None, request: EndpointRequest) -> EndpointAnswer:
+    def serve(self, config: ProxyConfig, cluster: ClusterRef | None, request: EndpointRequest, auth: KafkaAuth | None = None) -> EndpointAnswer:
         path = "/" + "/".join(unquote(s) for s in request.path.split("/") if s)
         method = request.method.upper()
         if path == "/topics":
@@ -783,24 +882,38 @@ class DataPath:
             if cluster is None:
                 message = "Timed out waiting for a node assignment. Call: listTopics"
                 return answer(500, {"error_code": 50003, "message": message}, config.api_timeout_ms)
+            if auth is not None:
+                failed = auth.authentication_error()
+                if failed is not None:
+                    raise ProxyError(401, KAFKA_AUTHENTICATION_ERROR, failed)
+                # Kafka lists only the topics the principal may describe (Metadata for all topics).
+                return answer(200, [v.name for v in cluster_topics(cluster.arn) if auth.allowed(kafka_iam.DESCRIBE_TOPIC, v.name)])
             return answer(200, [v.name for v in cluster_topics(cluster.arn)])
         match = re.fullmatch(r"/topics/([^/]+)", path)
         if match is None:
             raise jersey(404, "Not Found")
         topic = match[1]
         if method == "GET":
-            return self.describe_topic(config, cluster, topic)
+            return self.describe_topic(config, cluster, topic, auth)
         if method != "POST":
             raise jersey(405, "Method Not Allowed")
         fmt = EMBEDDED_FORMATS.get(media_type(request.headers))
         if fmt is None:
             raise jersey(415, "Unsupported Media Type")
-        return self.produce(config, cluster, topic, fmt, request.body)
+        return self.produce(config, cluster, topic, fmt, request.body, auth)
 
-    def describe_topic(self, config: ProxyConfig, cluster: ClusterRef | None, topic: str) -> EndpointAnswer:
+    def describe_topic(self, config: ProxyConfig, cluster: ClusterRef | None, topic: str, auth: KafkaAuth | None = None) -> EndpointAnswer:
         if cluster is None:
             message = "Timed out waiting for a node assignment. Call: describeTopics"
             return answer(500, {"error_code": 50003, "message": message}, config.api_timeout_ms)
+        if auth is not None:
+            failed = auth.authentication_error()
+            if failed is not None:
+                raise ProxyError(401, KAFKA_AUTHENTICATION_ERROR, failed)
+            # describeTopics, then listTopicConfigs (DESCRIBE_CONFIGS): TopicAuthorizationException.
+            for action in (kafka_iam.DESCRIBE_TOPIC, kafka_iam.DESCRIBE_TOPIC_CONFIGS):
+                if not auth.allowed(action, topic):
+                    raise ProxyError(403, KAFKA_AUTHORIZATION_ERROR, kafka_iam.TOPIC_AUTHORIZATION_FAILED)
         view = topic_view(cluster.arn, topic)
         if not producible(view):
             raise ProxyError(404, 40401, "Topic not found.")
@@ -814,16 +927,28 @@ class DataPath:
             )
         return answer(200, {"name": topic, "configs": {**DEFAULT_TOPIC_CONFIGS, **view.configs}, "partitions": partitions})
 
-    def produce(self, config: ProxyConfig, cluster: ClusterRef | None, topic: str, fmt: str, body: bytes) -> EndpointAnswer:
+    def produce(self, config: ProxyConfig, cluster: ClusterRef | None, topic: str, fmt: str, body: bytes, auth: KafkaAuth | None = None) -> EndpointAnswer:
         records = parse_produce(body)
         serialized = [(r.partition, serialize(fmt, r.key), serialize(fmt, r.value)) for r in records]
         offsets: list[dict[str, Any]] = []
         waited = 0
+        # MSK IAM, in the order the producer meets it: the SASL handshake (Connect), the metadata
+        # of the topic (DescribeTopic, in send()), InitProducerId of an idempotent producer
+        # (WriteDataIdempotently, before the first batch; kafka-rest 7.6.1 forces
+        # enable.idempotence=false, so only with the idempotent_producer setting), the Produce
+        # request (WriteData).
+        failed = auth.authentication_error() if auth is not None else None
         with self.lock:
             for partition, key, value in serialized:
                 if partition is not None and partition < 0:
                     # new ProducerRecord(...) throws IllegalArgumentException: GenericExceptionMapper.
                     raise ProxyError(500, 500, "Internal Server Error")
+                if failed is not None:
+                    offsets.append(error_entry(KAFKA_AUTHENTICATION_ERROR, failed))
+                    continue
+                if auth is not None and not auth.allowed(kafka_iam.DESCRIBE_TOPIC, topic):
+                    offsets.append(error_entry(KAFKA_AUTHORIZATION_ERROR, kafka_iam.topics_denied([topic])))
+                    continue
                 view = topic_view(cluster.arn, topic) if cluster is not None else None
                 if not producible(view):
                     error = f"Topic {topic} not present in metadata after {config.max_block_ms} ms."
@@ -832,14 +957,21 @@ class DataPath:
                         f"Partition {partition} of topic {topic} with partition count {view.partition_count} "  # type: ignore[union-attr]
                         f"is not present in metadata after {config.max_block_ms} ms."
                     )
+                elif auth is not None and auth.idempotent and not auth.allowed(kafka_iam.WRITE_IDEMPOTENTLY):
+                    offsets.append(error_entry(KAFKA_AUTHORIZATION_ERROR, kafka_iam.CLUSTER_AUTHORIZATION_FAILED))
+                    continue
+                elif auth is not None and not auth.allowed(kafka_iam.WRITE_DATA, topic):
+                    offsets.append(error_entry(KAFKA_AUTHORIZATION_ERROR, kafka_iam.topics_denied([topic])))
+                    continue
                 else:
                     assert cluster is not None and view is not None
                     p, offset = self.log.append(cluster.arn, view, partition, key, value)
                     offsets.append({"partition": p, "offset": offset, "error_code": None, "error": None})
                     continue
                 waited += config.max_block_ms
-                offsets.append({"partition": None, "offset": None, "error_code": 50003, "error": error})
-        return answer(200, {"offsets": offsets, "key_schema_id": None, "value_schema_id": None}, waited)
+                offsets.append(error_entry(50003, error))
+        payload = {"offsets": offsets, "key_schema_id": None, "value_schema_id": None}
+        return answer(request_status(offsets), payload, waited)
 
     # ------------------------------------------------------------------ the sink
     def prune(self) -> None:
@@ -912,6 +1044,15 @@ class DataPath:
             if blocked is not None:
                 view.error, view.network = BROKERS_UNREACHABLE, blocked
                 return
+        auth = None
+        if self.authorizing() and key == IAM_BROKERS:
+            # The workers act as the service execution role; their clients authenticate first.
+            auth = KafkaAuth(cluster.arn, kafka_iam.connector_principal(account, connector.service_execution_role_arn))
+            failed = auth.authentication_error()
+            if failed is not None:
+                view.error = f"org.apache.kafka.common.errors.SaslAuthenticationException: {failed}"
+                view.authz = auth.denial(kafka_iam.CONNECT) if auth.principal else f"no credentials: role {connector.service_execution_role_arn} does not exist"
+                return
         for member, expected in (("format.class", JSON_FORMAT), ("partitioner.class", DEFAULT_PARTITIONER)):
             if config.get(member, expected).strip() != expected:
                 view.error = f"{member} {config.get(member)} is not emulated by the pinfra sandbox"
@@ -939,11 +1080,14 @@ class DataPath:
         if not self.bucket_exists(account, connector.region, view.bucket):
             view.error = f"Non-existent S3 bucket: {view.bucket}"
             return
+        selected = [t for t in cluster_topics(cluster.arn) if t.name in topics or (regex and regex.fullmatch(t.name))]
+        if auth is not None:
+            selected = self.authorized_topics(auth, view, topics, selected, group_id)
+            if selected is None:
+                return
         state = self.groups.setdefault(group_key, GroupState())  # type: ignore[arg-type]
         reset_policy = config.get("consumer.override.auto.offset.reset", "earliest").strip().lower()
-        for topic in cluster_topics(cluster.arn):
-            if topic.name not in topics and not (regex and regex.fullmatch(topic.name)):
-                continue
+        for topic in selected:
             view.topics.append(topic.name)
             for partition in range(topic.partition_count):
                 records = self.log.records(cluster.arn, topic.name, partition)
@@ -957,6 +1101,30 @@ class DataPath:
                 except ConversionError as err:
                     view.error = str(err)
                     return
+
+    @staticmethod
+    def authorized_topics(auth: KafkaAuth, view: SinkView, topics: list[str], selected: list[TopicView], group: str) -> list[TopicView] | None:
+        """What the sink's consumer may read under MSK IAM, or None (``view.error``/``authz`` set):
+        the metadata of its topics (DescribeTopic: a listed topic it may not describe fails the
+        task; with ``topics.regex`` Kafka only shows it the topics it may describe), its group's
+        coordinator and membership (DescribeGroup, AlterGroup), then fetching (ReadData)."""
+        hidden = [name for name in topics if not auth.allowed(kafka_iam.DESCRIBE_TOPIC, name)]
+        if hidden:
+            view.error = f"org.apache.kafka.common.errors.TopicAuthorizationException: {kafka_iam.topics_denied(hidden)}"
+            view.authz = auth.denial(kafka_iam.DESCRIBE_TOPIC, sorted(hidden)[0])
+            return None
+        selected = [t for t in selected if auth.allowed(kafka_iam.DESCRIBE_TOPIC, t.name)]
+        for action in (kafka_iam.DESCRIBE_GROUP, kafka_iam.ALTER_GROUP):
+            if not auth.allowed(action, group):
+                view.error = f"org.apache.kafka.common.errors.GroupAuthorizationException: {kafka_iam.group_denied(group)}"
+                view.authz = auth.denial(action, group)
+                return None
+        unreadable = [t.name for t in selected if not auth.allowed(kafka_iam.READ_DATA, t.name)]
+        if unreadable:
+            view.error = f"org.apache.kafka.common.errors.TopicAuthorizationException: {kafka_iam.topics_denied(unreadable)}"
+            view.authz = auth.denial(kafka_iam.READ_DATA, sorted(unreadable)[0])
+            return None
+        return selected
 
     def consume(self, account: str, connector: Any, view: SinkView, state: GroupState, topic: str, partition: int, records: list[Record]) -> None:
         config = connector.configuration
@@ -1023,6 +1191,7 @@ class DataPath:
                         continue
                     cluster = find_cluster(account, region, config.bootstrap_servers, config.broker_key)
                     paths = self.proxy_network(account, region, instance, config, cluster) if instance.state == "running" else None
+                    principal = kafka_iam.proxy_principal(account, instance, config.role_arn)
                     proxies.append(
                         {
                             "instance_id": instance.id,
@@ -1034,6 +1203,7 @@ class DataPath:
                             "bootstrap_servers": list(config.bootstrap_servers),
                             "cluster_arn": cluster.arn if cluster else None,
                             "network": paths,
+                            "principal": principal.arn if principal else None,
                         }
                     )
             topics = []
@@ -1042,6 +1212,7 @@ class DataPath:
                 topics.append({"cluster_arn": arn, "topic": topic, "records": sum(counts.values()), "partitions": counts})
             return {
                 "enforce": self.enforcing(),
+                "authz": self.authorizing(),
                 "default": "started" if self.default_started else "stopped",
                 "overrides": {k: ("started" if v else "stopped") for k, v in sorted(self.started_overrides.items())},
                 "proxies": proxies,
@@ -1158,5 +1329,17 @@ def install(sandbox: Sandbox) -> None:
 
     sandbox.add_control_route("GET", "/_sandbox/network/settings", lambda _r: json_response(state.network.snapshot()))
     sandbox.add_control_route("POST", "/_sandbox/network/settings", post_network)
+
+    def post_authz(request: Request) -> Response:
+        try:
+            changes = json.loads(request.get_data() or b"{}")
+            if not isinstance(changes, dict):
+                raise ValueError("expected a JSON object")
+            return json_response(state.authz.update(changes))
+        except ValueError as err:
+            return json_response({"error": str(err)}, 400)
+
+    sandbox.add_control_route("GET", "/_sandbox/authz/settings", lambda _r: json_response(state.authz.snapshot()))
+    sandbox.add_control_route("POST", "/_sandbox/authz/settings", post_authz)
     sandbox.add_request_hook(HOOK_NAME, hook)
     sandbox.add_reset_hook(state.reset)

@@ -737,6 +737,7 @@ class RunningConnector:
     encryption_type: str  # PLAINTEXT | TLS
     subnets: tuple[str, ...] = ()  # kafkaCluster.apacheKafkaCluster.vpc: where the workers run
     security_groups: tuple[str, ...] = ()  # … and their groups (none given: the VPC's default)
+    service_execution_role_arn: str | None = None  # the IAM role the workers act as (MSK IAM)
 
     @property
     def topics(self) -> list[str]:
@@ -904,6 +905,7 @@ class KafkaConnect:
                         encryption_type=c.settings["kafkaClusterEncryptionInTransit"]["encryptionType"],
                         subnets=tuple(vpc.get("subnets") or ()),
                         security_groups=tuple(vpc.get("securityGroups") or ()),
+                        service_execution_role_arn=c.settings.get("serviceExecutionRoleArn"),
                     )
                 )
             return sorted(out, key=lambda r: r.name)

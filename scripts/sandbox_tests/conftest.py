@@ -18,9 +18,12 @@ import pytest
 
 SCRIPTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, SCRIPTS)
-# Loopback only, never through a proxy; the network switch starts off, as in scripts/sandbox.py.
+# Loopback only, never through a proxy. The network switch starts off (tests turn it on where
+# they need it); MSK IAM access control starts on, as scripts/sandbox.py defaults it, whatever the
+# caller's environment says.
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost,::1"
 os.environ["PINFRA_SANDBOX_NETWORK"] = "off"
+os.environ["PINFRA_SANDBOX_AUTHZ"] = "enforce"
 
 from support import ACCOUNT, Sandbox, http  # noqa: E402
 

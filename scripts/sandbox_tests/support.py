@@ -1,15 +1,19 @@
-"""Helpers for the sandbox tests: boto3 clients for the in-process sandbox, plain HTTP, and a
-small VPC to break in different ways (``build_net``)."""
+"""Helpers for the sandbox tests: boto3 clients for the in-process sandbox, plain HTTP, a small
+VPC to break in different ways (``build_net``), and the hand-built pipeline with a stand-in REST
+proxy behind a REST API (``build_pipeline``)."""
 
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import sandbox_plugin_zip
+import sandbox_seed
 from botocore.config import Config
 
 ACCOUNT = "123456789012"
@@ -158,3 +162,103 @@ def build_net(sandbox: Sandbox, region: str = REGION) -> Net:
     net.client_sg = net.group("client", [tcp(8082, cidr="0.0.0.0/0")])
     net.client = net.launch(public, [net.client_sg], public_ip=True)
     return net
+
+
+# -------------------------------------------------------------- the hand-built pipeline
+USER = "alice"
+CLUSTER = "demo"
+JSON_V2 = "application/vnd.kafka.json.v2+json"
+
+
+def user_data(bootstrap: str, role_arn: str | None = None) -> str:
+    """A user-data script writing kafka-rest.properties as templates/user-data.sh.j2 does (with
+    ``awsRoleArn`` in the JAAS line when ``role_arn`` is given)."""
+    jaas = f'awsRoleArn="{role_arn}"' if role_arn else ""
+    return (
+        "#!/bin/bash\n"
+        'cat >"/opt/confluent/etc/kafka-rest/kafka-rest.properties" <<\'PINFRA_REST_PROPERTIES\'\n'
+        "listeners=http://0.0.0.0:8082\n"
+        f"bootstrap.servers={bootstrap}\n"
+        "client.security.protocol=SASL_SSL\n"
+        "client.sasl.mechanism=AWS_MSK_IAM\n"
+        f"client.sasl.jaas.config=software.amazon.msk.auth.iam.IAMLoginModule required {jaas};\n"
+        "client.sasl.client.callback.handler.class=software.amazon.msk.auth.iam.IAMClientCallbackHandler\n"
+        "PINFRA_REST_PROPERTIES\n"
+    )
+
+
+@dataclass
+class Pipeline:
+    """The hand-built pipeline (``made``: the seeder's JSON) plus a Kafka client instance running
+    the stand-in REST proxy in ``launch-wizard-1`` and a REST API in front of it."""
+
+    sandbox: Sandbox
+    made: dict[str, Any]
+    proxy: str  # the proxy's instance id
+    api: str
+
+    @property
+    def ec2(self) -> Any:
+        return self.sandbox.client("ec2")
+
+    def produce(self, topic: str, records: list[Any]) -> tuple[int, Any]:
+        url = f"{self.sandbox.url}/restapis/{self.api}/dev/_user_request_/topics/{topic}"
+        body = json.dumps({"records": [{"value": r} for r in records]}).encode()
+        status, _headers, data = http("POST", url, body, {"Content-Type": JSON_V2})
+        return status, json.loads(data)
+
+    def sink(self) -> dict[str, Any]:
+        connectors = self.sandbox.get("/_sandbox/sink")["connectors"]
+        return dict(next(c for c in connectors if c["name"] == f"{USER}-connector"))
+
+    def objects(self) -> list[str]:
+        listed = self.sandbox.client("s3").list_objects_v2(Bucket=self.made["bucket"], Prefix="topics/")
+        return [o["Key"] for o in listed.get("Contents", [])]
+
+    def restproxy(self) -> dict[str, Any]:
+        listing = self.sandbox.get("/_sandbox/restproxy")
+        return dict(next(p for p in listing["proxies"] if p["instance_id"] == self.proxy))
+
+
+def api_to(sandbox: Sandbox, host: str, timeout_ms: int = 29000) -> str:
+    api = sandbox.client("apigateway")
+    api_id = api.create_rest_api(name="proxy-api")["id"]
+    root = next(r["id"] for r in api.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
+    resource = api.create_resource(restApiId=api_id, parentId=root, pathPart="{proxy+}")["id"]
+    api.put_method(restApiId=api_id, resourceId=resource, httpMethod="ANY", authorizationType="NONE", requestParameters={"method.request.path.proxy": True})
+    api.put_integration(
+        restApiId=api_id,
+        resourceId=resource,
+        httpMethod="ANY",
+        type="HTTP_PROXY",
+        integrationHttpMethod="ANY",
+        uri=f"http://{host}:8082/{{proxy}}",
+        requestParameters={"integration.request.path.proxy": "method.request.path.proxy"},
+        timeoutInMillis=timeout_ms,
+    )
+    api.create_deployment(restApiId=api_id, stageName="dev")
+    return str(api_id)
+
+
+def build_pipeline(sandbox: Sandbox, tmp_path: Any, layout: str = "default", timeout_ms: int = 29000) -> Pipeline:
+    sandbox_seed.seed_cluster(sandbox.url, CLUSTER, REGION, layout)
+    plugin = tmp_path / "plugin.zip"
+    plugin.write_bytes(sandbox_plugin_zip.build("10.0.3", "", "ok"))
+    made = sandbox_seed.seed_handbuilt(sandbox.url, USER, REGION, CLUSTER, str(plugin))
+    ec2, kafka = sandbox.client("ec2"), sandbox.client("kafka")
+    bootstrap = kafka.get_bootstrap_brokers(ClusterArn=made["cluster_arn"])["BootstrapBrokerStringSaslIam"]
+    handbuilt = ec2.describe_instances(InstanceIds=[made["instance_id"]])["Reservations"][0]["Instances"][0]
+    interface = {"DeviceIndex": 0, "SubnetId": handbuilt["SubnetId"], "Groups": [made["security_group_id"]], "AssociatePublicIpAddress": True}
+    # The proxy's Kafka clients act as the hand-built role (kafka-cluster:* on *), as on the hand-built instance.
+    profile = {"Arn": made["instance_profile_arn"]}
+    proxy = ec2.run_instances(
+        ImageId=image(sandbox), InstanceType="t3.micro", MinCount=1, MaxCount=1, NetworkInterfaces=[interface], UserData=user_data(bootstrap), IamInstanceProfile=profile
+    )
+    instance = proxy["Instances"][0]["InstanceId"]
+    host = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["PublicDnsName"]
+    pipeline = Pipeline(sandbox, made, instance, api_to(sandbox, host, timeout_ms))
+    deadline = time.monotonic() + 10
+    while any(kafka.describe_topic(ClusterArn=made["cluster_arn"], TopicName=t)["Status"] != "ACTIVE" for t in made["topics"]):
+        assert time.monotonic() < deadline, "topics never became ACTIVE"
+        time.sleep(0.05)
+    return pipeline

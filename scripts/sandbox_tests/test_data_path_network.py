@@ -4,106 +4,12 @@ network does; and the hand-built pipeline of ``sandbox_seed.py handbuilt`` works
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import sandbox_plugin_zip
-import sandbox_seed
 from sandbox_ext import network
-from support import ACCOUNT, REGION, Sandbox, http, image, tcp
-
-USER = "alice"
-CLUSTER = "demo"
-JSON_V2 = "application/vnd.kafka.json.v2+json"
-
-
-def user_data(bootstrap: str) -> str:
-    return (
-        "#!/bin/bash\n"
-        'cat >"/opt/confluent/etc/kafka-rest/kafka-rest.properties" <<\'PINFRA_REST_PROPERTIES\'\n'
-        "listeners=http://0.0.0.0:8082\n"
-        f"bootstrap.servers={bootstrap}\n"
-        "client.security.protocol=SASL_SSL\n"
-        "client.sasl.mechanism=AWS_MSK_IAM\n"
-        "PINFRA_REST_PROPERTIES\n"
-    )
-
-
-@dataclass
-class Pipeline:
-    """The hand-built pipeline (``made``: the seeder's JSON) plus a Kafka client instance running
-    the stand-in REST proxy in ``launch-wizard-1`` and a REST API in front of it."""
-
-    sandbox: Sandbox
-    made: dict[str, Any]
-    proxy: str  # the proxy's instance id
-    api: str
-
-    @property
-    def ec2(self) -> Any:
-        return self.sandbox.client("ec2")
-
-    def produce(self, topic: str, records: list[Any]) -> tuple[int, Any]:
-        url = f"{self.sandbox.url}/restapis/{self.api}/dev/_user_request_/topics/{topic}"
-        body = json.dumps({"records": [{"value": r} for r in records]}).encode()
-        status, _headers, data = http("POST", url, body, {"Content-Type": JSON_V2})
-        return status, json.loads(data)
-
-    def sink(self) -> dict[str, Any]:
-        connectors = self.sandbox.get("/_sandbox/sink")["connectors"]
-        return dict(next(c for c in connectors if c["name"] == f"{USER}-connector"))
-
-    def objects(self) -> list[str]:
-        listed = self.sandbox.client("s3").list_objects_v2(Bucket=self.made["bucket"], Prefix="topics/")
-        return [o["Key"] for o in listed.get("Contents", [])]
-
-    def restproxy(self) -> dict[str, Any]:
-        listing = self.sandbox.get("/_sandbox/restproxy")
-        return dict(next(p for p in listing["proxies"] if p["instance_id"] == self.proxy))
-
-
-def api_to(sandbox: Sandbox, host: str, timeout_ms: int = 29000) -> str:
-    api = sandbox.client("apigateway")
-    api_id = api.create_rest_api(name="proxy-api")["id"]
-    root = next(r["id"] for r in api.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
-    resource = api.create_resource(restApiId=api_id, parentId=root, pathPart="{proxy+}")["id"]
-    api.put_method(restApiId=api_id, resourceId=resource, httpMethod="ANY", authorizationType="NONE", requestParameters={"method.request.path.proxy": True})
-    api.put_integration(
-        restApiId=api_id,
-        resourceId=resource,
-        httpMethod="ANY",
-        type="HTTP_PROXY",
-        integrationHttpMethod="ANY",
-        uri=f"http://{host}:8082/{{proxy}}",
-        requestParameters={"integration.request.path.proxy": "method.request.path.proxy"},
-        timeoutInMillis=timeout_ms,
-    )
-    api.create_deployment(restApiId=api_id, stageName="dev")
-    return str(api_id)
-
-
-def build_pipeline(sandbox: Sandbox, tmp_path: Any, layout: str = "default", timeout_ms: int = 29000) -> Pipeline:
-    sandbox_seed.seed_cluster(sandbox.url, CLUSTER, REGION, layout)
-    plugin = tmp_path / "plugin.zip"
-    plugin.write_bytes(sandbox_plugin_zip.build("10.0.3", "", "ok"))
-    made = sandbox_seed.seed_handbuilt(sandbox.url, USER, REGION, CLUSTER, str(plugin))
-    ec2, kafka = sandbox.client("ec2"), sandbox.client("kafka")
-    bootstrap = kafka.get_bootstrap_brokers(ClusterArn=made["cluster_arn"])["BootstrapBrokerStringSaslIam"]
-    handbuilt = ec2.describe_instances(InstanceIds=[made["instance_id"]])["Reservations"][0]["Instances"][0]
-    interface = {"DeviceIndex": 0, "SubnetId": handbuilt["SubnetId"], "Groups": [made["security_group_id"]], "AssociatePublicIpAddress": True}
-    proxy = ec2.run_instances(ImageId=image(sandbox), InstanceType="t3.micro", MinCount=1, MaxCount=1, NetworkInterfaces=[interface], UserData=user_data(bootstrap))
-    instance = proxy["Instances"][0]["InstanceId"]
-    host = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["PublicDnsName"]
-    pipeline = Pipeline(sandbox, made, instance, api_to(sandbox, host, timeout_ms))
-    deadline = time.monotonic() + 10
-    while any(kafka.describe_topic(ClusterArn=made["cluster_arn"], TopicName=t)["Status"] != "ACTIVE" for t in made["topics"]):
-        assert time.monotonic() < deadline, "topics never became ACTIVE"
-        time.sleep(0.05)
-    return pipeline
-
+from support import ACCOUNT, REGION, USER, Pipeline, Sandbox, build_pipeline, http, tcp
 
 # ------------------------------------------------------------------------------ settings
 def test_the_network_switch(sandbox: Sandbox) -> None:
