@@ -899,6 +899,11 @@ def data_path_facts() -> None:
     plan = apigw.create_usage_plan(name="probe", apiStages=[{"apiId": api, "stage": "prod"}])["id"]
     apigw.create_usage_plan_key(usagePlanId=plan, keyId=key["id"], keyType="API_KEY")
     fact("apiKeyRequired, a key in the stage's usage plan", invoke("POST", f"{base}/keyed", {"records": [{"value": 1}]}, {**json_v2, "x-api-key": key["value"]})[0])
+    spare = apigw.create_usage_plan(name="probe-spare", apiStages=[{"apiId": api, "stage": "prod"}])["id"]
+    attempt("apigateway.delete_usage_plan with an API stage (sandbox: refused)", apigw.delete_usage_plan, usagePlanId=spare)
+    r = attempt("apigateway.update_usage_plan remove /apiStages", apigw.update_usage_plan, usagePlanId=spare, patchOperations=[{"op": "remove", "path": "/apiStages", "value": f"{api}:prod"}])
+    fact("usage plan apiStages after remove", r and r.get("apiStages"))
+    fact("apigateway.delete_usage_plan without stages", attempt("apigateway.delete_usage_plan", apigw.delete_usage_plan, usagePlanId=spare) is not None)
     fact("GET /keyed (only POST)", invoke("GET", f"{base}/keyed"))
     fact("deployment snapshots (uri of {proxy+} ANY)", [[r["methods"]["ANY"]["integration"]["uri"].rsplit(":", 1)[-1] for r in d["resources"] if "ANY" in r["methods"]] for d in control("GET", "/_sandbox/apigateway")["deployments"]])
     fact("restproxy stop (all)", control("POST", "/_sandbox/restproxy/stop", {})["default"])

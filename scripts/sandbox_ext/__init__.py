@@ -63,8 +63,8 @@ EXTENSIONS: tuple[str, ...] = (
     "kafkaconnect",
     # execute-api invocations (/restapis/{id}/{stage}/_user_request_/...), deployments kept as
     # snapshots, HTTP_PROXY integrations to in-process endpoints (data_path's stand-ins), tags by
-    # REST API ARN; after faults, so that an "after" fault on CreateDeployment still takes the
-    # snapshot.
+    # REST API ARN, DeleteUsagePlan refused while the plan lists API stages; after faults, so
+    # that an "after" fault on CreateDeployment still takes the snapshot.
     "apigateway_compat",
     # GetBucketVersioning's answer as S3 sends it; the bucket owner condition
     # (x-amz-expected-bucket-owner). Last, so that armed faults and chaos hit a call before it is

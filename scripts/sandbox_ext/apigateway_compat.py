@@ -80,6 +80,20 @@ wording is the sandbox's). Other ARNs (stages, ...) are left to moto.
 Stages as API Gateway describes them (GetStage, GetStages, UpdateStage): no ``description`` when
 none was given (moto: ``""``), and a method setting that a patch creates (``/*/*/throttling/...``)
 starts from API Gateway's defaults with ``cacheDataEncrypted`` false (moto: true).
+
+Usage plans (moto deletes a plan whatever it holds):
+
+    DELETE /usageplans/{usagePlanId}    DeleteUsagePlan
+
+of a plan whose ``apiStages`` is not empty: 400 ``BadRequestException`` "Cannot delete Usage Plan
+{id} because there are API Stages associated with it, including {apiId}:{stage}" (API Gateway's
+answer, quoted in aws/aws-sdk-js#3841; with several stages the sandbox names the first), nothing
+deleted. Remove the stages first: UpdateUsagePlan ``op=remove path=/apiStages
+value={apiId}:{stage}`` (moto's ``UsagePlan.apply_patch_operations``). An unknown plan: 404
+``NotFoundException`` "Invalid Usage Plan ID specified" (moto: HTTP 500, a KeyError). A stage
+that is deleted (DeleteStage, DeleteRestApi) leaves every usage plan of its region, as API Gateway
+disconnects a plan from a stage that goes away (hashicorp/terraform-provider-aws#14100: a stage
+recreated by a deployment loses its usage plan association); moto kept it in ``apiStages``.
 """
 
 from __future__ import annotations
@@ -109,6 +123,7 @@ DEFAULT_TIMEOUT_MS = 29000
 INVOKE_PATH = re.compile(r"^/restapis/(?P<api>[^/]+)/(?P<stage>[^/]+)/_user_request_(?P<path>/.*)?$")
 DEPLOYMENTS_PATH = re.compile(r"^/restapis/(?P<api>[^/]+)/deployments/?$")
 # werkzeug hands over the path decoded, so the ARN's slashes are path separators here.
+USAGE_PLAN_PATH = re.compile(r"^/usageplans/(?P<plan>[^/]+)/?$")
 REST_API_TAGS_PATH = re.compile(r"^/tags/arn:(?P<partition>[^:/]+):apigateway:(?P<region>[^:/]*)::/restapis/(?P<api>[^/]+)/?$")
 MAX_TAGS = 50
 MAX_TAG_KEY = 128
@@ -629,6 +644,51 @@ def rest_api_tags(request: AwsRequest, match: re.Match[str]) -> Response | None:
     return response
 
 
+def delete_usage_plan(request: AwsRequest, match: re.Match[str]) -> Response | None:
+    """Refuse DeleteUsagePlan while the plan lists API stages (None: moto deletes it)."""
+    from moto.apigateway.models import apigateway_backends
+
+    region = request.call.region
+    if not region:
+        return None
+    backend = apigateway_backends[request_account(request)][region]
+    plan = backend.usage_plans.get(match["plan"])
+    if plan is None:
+        return api_error(404, "NotFoundException", "Invalid Usage Plan ID specified")
+    stages = list(plan.api_stages or [])
+    if stages:
+        first = f"{stages[0].get('apiId')}:{stages[0].get('stage')}"
+        message = f"Cannot delete Usage Plan {plan.id} because there are API Stages associated with it, including {first}"
+        return api_error(400, "BadRequestException", message)
+    return None
+
+
+def patch_usage_plan_stages() -> None:
+    """DeleteStage and DeleteRestApi take the stage(s) out of the region's usage plans."""
+    from moto.apigateway.models import APIGatewayBackend
+
+    original_delete_stage = APIGatewayBackend.delete_stage
+    original_delete_api = APIGatewayBackend.delete_rest_api
+
+    def forget(backend: Any, api_id: str, stage: str | None) -> None:
+        for plan in list(backend.usage_plans.values()):
+            plan.api_stages = [s for s in plan.api_stages or [] if not (s.get("apiId") == api_id and (stage is None or s.get("stage") == stage))]
+
+    @functools.wraps(original_delete_stage)
+    def delete_stage(self: Any, function_id: str, stage_name: str) -> None:
+        original_delete_stage(self, function_id, stage_name)
+        forget(self, function_id, stage_name)
+
+    @functools.wraps(original_delete_api)
+    def delete_rest_api(self: Any, function_id: str) -> Any:
+        deleted = original_delete_api(self, function_id)
+        forget(self, function_id, None)
+        return deleted
+
+    APIGatewayBackend.delete_stage = delete_stage  # type: ignore[method-assign]
+    APIGatewayBackend.delete_rest_api = delete_rest_api  # type: ignore[method-assign]
+
+
 def patch_stages() -> None:
     """moto's Stage answers as API Gateway's (see the module docstring)."""
     from moto.apigateway.models import Stage
@@ -654,6 +714,7 @@ def patch_stages() -> None:
 def install(sandbox: Sandbox) -> None:
     store = Deployments()
     patch_stages()
+    patch_usage_plan_stages()
 
     def hook(request: AwsRequest) -> Response | None:
         if match := INVOKE_PATH.match(request.path):
@@ -662,6 +723,8 @@ def install(sandbox: Sandbox) -> None:
             return create_deployment(sandbox, store, request, match)
         if request.call.service == "apigateway" and (match := REST_API_TAGS_PATH.match(request.path)):
             return rest_api_tags(request, match)
+        if request.call.service == "apigateway" and request.method == "DELETE" and (match := USAGE_PLAN_PATH.match(request.path)):
+            return delete_usage_plan(request, match)
         return None
 
     def listing(_request: Request) -> Response:
