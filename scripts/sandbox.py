@@ -24,6 +24,7 @@ Beyond moto it serves
                                  (data_path, kafka_iam.py; default $PINFRA_SANDBOX_AUTHZ), and whether
                                  the stand-in REST proxy's producer is idempotent (default
                                  $PINFRA_SANDBOX_IDEMPOTENT_PRODUCER or false, as kafka-rest 7.6.1)
+    POST|GET|DELETE /_sandbox/s3/refuse-delete  DeleteObjects/DeleteObject refusing keys (s3_compat)
 
 AWS managed IAM policies are not loaded unless --iam-managed-policies (or
 MOTO_IAM_LOAD_MANAGED_POLICIES=true) is given: attaching

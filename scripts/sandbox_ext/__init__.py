@@ -67,7 +67,8 @@ EXTENSIONS: tuple[str, ...] = (
     # that an "after" fault on CreateDeployment still takes the snapshot.
     "apigateway_compat",
     # GetBucketVersioning's answer as S3 sends it; the bucket owner condition
-    # (x-amz-expected-bucket-owner). Last, so that armed faults and chaos hit a call before it is
+    # (x-amz-expected-bucket-owner); DeleteObjects/DeleteObject refusing keys on request
+    # (/_sandbox/s3/refuse-delete). Last, so that armed faults and chaos hit a call before it is
     # refused, an "after" fault's call is refused too, and data_path's sink still runs first.
     "s3_compat",
 )

@@ -15,18 +15,45 @@ account whose moto backend holds it (``s3_backends.bucket_accounts``, moto's glo
 bucket namespace). Without the header nothing changes; a missing bucket is left to moto
 (``NoSuchBucket``); CreateBucket and ListBuckets have no such parameter and are left
 alone.
+
+Refused deletes (a test control; moto deletes whatever it is asked to): S3 may refuse some keys of
+a DeleteObjects request and still answer 200, naming each refused key in an ``<Error>`` entry
+(``Key``, ``VersionId``, ``Code``, ``Message``; S3 API reference, DeleteObjects, "Errors"), e.g.
+``AccessDenied`` "Access Denied" when a bucket policy denies ``s3:DeleteObject`` on it, or
+"Access Denied because object protected by object lock." for a locked version. Arm it with
+
+    POST   /_sandbox/s3/refuse-delete  {"bucket": "b", "prefix": "topics/", "code": "AccessDenied",
+                                        "message": "Access Denied", "status": 403, "count": null}
+    GET    /_sandbox/s3/refuse-delete  {"rules": [{…, "refused": n}]}
+    DELETE /_sandbox/s3/refuse-delete  disarm all (POST /moto-api/reset too)
+
+(``bucket`` required; ``prefix`` default "" (every key); ``count``: how many keys it refuses, null
+(default): always). A DeleteObjects whose keys match has those entries answered as ``<Error>``
+entries (with the request's ``VersionId``) and only the others deleted (moto gets the request
+without them; when none is left, moto is not asked); ``Quiet`` does not hide errors, as in S3. A
+DeleteObject (``DELETE /b/key``, with or without ``versionId``) of a matching key gets the error
+itself: HTTP ``status`` (default 403) with S3's XML ``<Error>``; nothing is deleted. Keys are
+matched in request order, the first matching rule with ``count`` left refuses.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import io
+import json
 import re
+import threading
+import zlib
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
+from xml.etree import ElementTree
 
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
-from .core import AwsRequest, Sandbox
+from .core import AwsRequest, Sandbox, json_response
 
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -117,6 +144,201 @@ def owner_condition(request: AwsRequest) -> Response | None:
     return None
 
 
+# ---------------------------------------------------------------------------- refused deletes
+@dataclass
+class RefuseRule:
+    bucket: str
+    prefix: str = ""
+    code: str = "AccessDenied"
+    message: str = "Access Denied"
+    status: int = 403
+    count: int | None = None  # keys left to refuse; None: always
+    refused: int = field(default=0)
+
+    def matches(self, bucket: str, key: str) -> bool:
+        return self.bucket == bucket and key.startswith(self.prefix) and (self.count is None or self.count > 0)
+
+    def take(self) -> None:
+        self.refused += 1
+        if self.count is not None:
+            self.count -= 1
+
+
+RULE_TYPES: dict[str, tuple[type, ...]] = {"bucket": (str,), "prefix": (str,), "code": (str,), "message": (str,), "status": (int,), "count": (int, type(None))}
+
+
+def rule_from_spec(spec: Any) -> RefuseRule:
+    if not isinstance(spec, dict):
+        raise ValueError("expected a JSON object")
+    unknown = sorted(set(spec) - set(RULE_TYPES))
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(RULE_TYPES)}")
+    for key, value in spec.items():
+        if not isinstance(value, RULE_TYPES[key]) or isinstance(value, bool):
+            raise ValueError(f"{key}: bad value {value!r}")
+    if not spec.get("bucket"):
+        raise ValueError("bucket: required")
+    if not spec.get("code", "AccessDenied"):
+        raise ValueError("code: must not be empty")
+    if "status" in spec and not 400 <= spec["status"] <= 599:
+        raise ValueError("status: expected 400-599")
+    if spec.get("count") is not None and spec["count"] < 1:
+        raise ValueError("count: expected a positive number or null")
+    return RefuseRule(**spec)
+
+
+class RefusedDeletes:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.rules: list[RefuseRule] = []
+
+    def reset(self) -> None:
+        with self.lock:
+            self.rules.clear()
+
+    def arm(self, rule: RefuseRule) -> None:
+        with self.lock:
+            self.rules.append(rule)
+
+    def listing(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [asdict(r) for r in self.rules]
+
+    def armed_for(self, bucket: str) -> bool:
+        with self.lock:
+            return any(r.matches(bucket, r.prefix) for r in self.rules)
+
+    def refuse(self, bucket: str, key: str) -> RefuseRule | None:
+        """The rule that refuses this key (its count taken), or None."""
+        with self.lock:
+            for rule in self.rules:
+                if rule.matches(bucket, key):
+                    rule.take()
+                    return RefuseRule(rule.bucket, rule.prefix, rule.code, rule.message, rule.status)
+        return None
+
+
+def xml_bytes(root: ElementTree.Element) -> bytes:
+    """The element as S3 writes it: S3's namespace as the default one (not ``ns0:``)."""
+    ElementTree.register_namespace("", NAMESPACE)
+    return ElementTree.tostring(root, encoding="unicode").encode()
+
+
+def local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def child_text(element: ElementTree.Element, name: str) -> str | None:
+    for child in element:
+        if local(child.tag) == name:
+            return child.text or ""
+    return None
+
+
+def read_body(environ: dict[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    data = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(data)
+    environ["CONTENT_LENGTH"] = str(len(data))
+    return data
+
+
+def replace_body(environ: dict[str, Any], data: bytes) -> None:
+    """A new request body, with the integrity headers S3 clients send for it recomputed."""
+    environ["wsgi.input"] = io.BytesIO(data)
+    environ["CONTENT_LENGTH"] = str(len(data))
+    if "HTTP_CONTENT_MD5" in environ:
+        environ["HTTP_CONTENT_MD5"] = base64.b64encode(hashlib.md5(data).digest()).decode()  # noqa: S324 (S3's Content-MD5)
+    if "HTTP_X_AMZ_CHECKSUM_CRC32" in environ:
+        environ["HTTP_X_AMZ_CHECKSUM_CRC32"] = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    for name in [n for n in environ if n.startswith("HTTP_X_AMZ_CHECKSUM_") and n != "HTTP_X_AMZ_CHECKSUM_CRC32"]:
+        del environ[name]
+
+
+def error_element(key: str, version: str | None, rule: RefuseRule) -> ElementTree.Element:
+    element = ElementTree.Element(f"{{{NAMESPACE}}}Error")
+    for name, value in (("Key", key), ("VersionId", version), ("Code", rule.code), ("Message", rule.message)):
+        if value is not None:
+            ElementTree.SubElement(element, f"{{{NAMESPACE}}}{name}").text = value
+    return element
+
+
+def delete_result(errors: list[ElementTree.Element], moto_body: bytes | None) -> bytes:
+    """moto's DeleteResult (or an empty one) with the refused keys' ``<Error>`` entries added."""
+    root = ElementTree.fromstring(moto_body) if moto_body else ElementTree.Element(f"{{{NAMESPACE}}}DeleteResult")
+    for element in errors:
+        root.append(element)
+    return XML_HEAD.encode() + xml_bytes(root)
+
+
+def wsgi_text(value: str) -> str:
+    """A WSGI path (UTF-8 bytes as latin-1, already percent-decoded) as text."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
+def bucket_exists(bucket: str) -> bool:
+    return bucket_owner(bucket) is not None
+
+
+def is_delete_objects(request: AwsRequest) -> bool:
+    query = parse_qs(request.environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    return request.method == "POST" and "delete" in query
+
+
+def is_delete_object(request: AwsRequest, key: str) -> bool:
+    query = parse_qs(request.environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    return request.method == "DELETE" and bool(key) and not set(query) - {"versionId", "x-id"}
+
+
+def refuse_deletes(sandbox: Sandbox, refused: RefusedDeletes, request: AwsRequest) -> Response | None:
+    """DeleteObjects/DeleteObject with the armed refusals applied; None: not concerned."""
+    bucket, key = bucket_and_key(request)
+    if bucket is None or not refused.armed_for(bucket) or not bucket_exists(bucket):
+        return None
+    if is_delete_object(request, key):
+        rule = refused.refuse(bucket, wsgi_text(key))
+        return error_response(request, rule.status, rule.code, rule.message) if rule else None
+    if not is_delete_objects(request) or key.strip("/"):
+        return None
+    body = read_body(request.environ)
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return None  # moto's MalformedXML
+    errors: list[ElementTree.Element] = []
+    kept = 0
+    for element in [e for e in root if local(e.tag) == "Object"]:
+        name = child_text(element, "Key")
+        if name is None:
+            kept += 1
+            continue
+        rule = refused.refuse(bucket, name)
+        if rule is None:
+            kept += 1
+            continue
+        errors.append(error_element(name, child_text(element, "VersionId"), rule))
+        root.remove(element)
+    if not errors:
+        return None
+    if kept == 0:
+        return Response(delete_result(errors, None), status=200, mimetype="application/xml")
+    replace_body(request.environ, xml_bytes(root))
+    answer = sandbox.forward(request, after=HOOK_NAME)
+    if answer.status_code != 200:
+        return answer
+    response = Response(delete_result(errors, answer.get_data()), status=200, mimetype="application/xml")
+    for name, value in answer.headers.items():
+        if name.lower() not in ("content-length", "content-type"):
+            response.headers[name] = value
+    return response
+
+
 def install(sandbox: Sandbox) -> None:
     from moto.s3.responses import S3Response
 
@@ -129,11 +351,33 @@ def install(sandbox: Sandbox) -> None:
 
     S3Response.get_bucket_versioning = get_bucket_versioning  # type: ignore[method-assign]
 
+    refused = RefusedDeletes()
+
     def hook(request: AwsRequest) -> Response | None:
-        if EXPECTED_OWNER not in request.environ and EXPECTED_SOURCE_OWNER not in request.environ:
-            return None
         if not is_s3(request):
             return None
-        return owner_condition(request)
+        if EXPECTED_OWNER in request.environ or EXPECTED_SOURCE_OWNER in request.environ:
+            answer = owner_condition(request)
+            if answer is not None:
+                return answer
+        if request.method in ("POST", "DELETE") and refused.rules:
+            return refuse_deletes(sandbox, refused, request)
+        return None
 
+    def arm(request: Request) -> Response:
+        try:
+            rule = rule_from_spec(json.loads(request.get_data() or b"null"))
+        except (ValueError, TypeError) as err:
+            return json_response({"error": str(err), "keys": list(RULE_TYPES)}, 400)
+        refused.arm(rule)
+        return json_response({"rules": refused.listing()})
+
+    def disarm(_request: Request) -> Response:
+        refused.reset()
+        return json_response({"rules": []})
+
+    sandbox.add_control_route("POST", "/_sandbox/s3/refuse-delete", arm)
+    sandbox.add_control_route("GET", "/_sandbox/s3/refuse-delete", lambda _r: json_response({"rules": refused.listing()}))
+    sandbox.add_control_route("DELETE", "/_sandbox/s3/refuse-delete", disarm)
     sandbox.add_request_hook(HOOK_NAME, hook)
+    sandbox.add_reset_hook(refused.reset)
