@@ -113,9 +113,12 @@ pub fn pipeline_policy(cluster_arn: &str, bucket: &str, user_id: &str, topics: &
         "Version": "2012-10-17",
         "Statement": [
             {
+                // Producers from Kafka 3.0 on are idempotent by default (KAFKA-13598): the REST
+                // proxy's needs WriteDataIdempotently on the cluster, which MSK implies only
+                // when WriteData covers every topic ("Create authorization policies").
                 "Sid": "ConnectToCluster",
                 "Effect": "Allow",
-                "Action": ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"],
+                "Action": ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster", "kafka-cluster:WriteDataIdempotently"],
                 "Resource": [cluster_arn]
             },
             {
@@ -147,6 +150,24 @@ pub fn pipeline_policy(cluster_arn: &str, bucket: &str, user_id: &str, topics: &
             }
         ]
     })
+}
+
+/// What the Kafka client (the REST proxy and the CLI, idempotent producers since Kafka 3.0)
+/// needs of the role to produce to and consume from `topics`: MSK developer guide, "Common use
+/// cases for client authorization".
+pub fn client_needs(cluster_arn: &str, topics: &[&str]) -> Vec<(&'static str, String)> {
+    let scoped = |kind: &str, name: &str| cluster_arn.replacen(":cluster/", &format!(":{kind}/"), 1) + "/" + name;
+    let mut needs = vec![
+        ("kafka-cluster:Connect", cluster_arn.to_owned()),
+        ("kafka-cluster:DescribeCluster", cluster_arn.to_owned()),
+        ("kafka-cluster:WriteDataIdempotently", cluster_arn.to_owned()),
+    ];
+    for topic in topics {
+        for action in ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData", "kafka-cluster:ReadData"] {
+            needs.push((action, scoped("topic", topic)));
+        }
+    }
+    needs
 }
 
 /// What the S3 sink connector needs of the role, in the words of IAM: `(action, resource)`.
@@ -551,6 +572,20 @@ mod tests {
                 assert_ne!(resource, "*");
             }
         }
+    }
+
+    /// Topic-scoped WriteData implies no WriteDataIdempotently, which every idempotent producer
+    /// (Kafka 3.0 and later, the REST proxy) needs: without it every produce is refused.
+    #[test]
+    fn producing_needs_write_data_idempotently_on_the_cluster() {
+        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), None);
+        assert_eq!(missing_grants(&policy, &client_needs(CLUSTER, &["0a1b.pin", "shared-events"])), Vec::<String>::new());
+        let mut without = policy.clone();
+        without["Statement"][0]["Action"] = json!(["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"]);
+        assert_eq!(
+            missing_grants(&without, &client_needs(CLUSTER, &["0a1b.pin"])),
+            [format!("kafka-cluster:WriteDataIdempotently on {CLUSTER}")]
+        );
     }
 
     #[test]

@@ -361,6 +361,15 @@ pub struct ConnectFindings {
 /// grants every Kafka and S3 action the sink needs on those topics and that bucket).
 pub fn connect_checks(plan: &Plan) -> ConnectFindings {
     let mut findings = ConnectFindings::default();
+    if plan.role.manage_policies {
+        // The Kafka client produces to and reads from every planned topic.
+        let (cluster_arn, scope) = checked_scope(plan);
+        let policy = iam_role::pipeline_policy(&cluster_arn, &plan.bucket.name, &plan.environment.user_id, &scope, None);
+        let topics: Vec<&str> = plan.topics.iter().map(|t| t.name.as_str()).collect();
+        for missing in iam_role::missing_grants(&policy, &iam_role::client_needs(&cluster_arn, &topics)) {
+            findings.problems.push(format!("the role `{}` would not grant the Kafka client {missing}", plan.role.name));
+        }
+    }
     let Some(connect) = &plan.connect else { return findings };
     let connector = &connect.connector;
     let pattern = connector.config.get("topics.regex").cloned().unwrap_or_default();
@@ -380,6 +389,17 @@ pub fn connect_checks(plan: &Plan) -> ConnectFindings {
         ));
         return findings;
     }
+    let (cluster_arn, scope) = checked_scope(plan);
+    let policy = iam_role::pipeline_policy(&cluster_arn, &plan.bucket.name, &plan.environment.user_id, &scope, Some(&connector.name));
+    let needs = iam_role::connector_needs(&cluster_arn, &bucket, &matched, &connector.name);
+    for missing in iam_role::missing_grants(&policy, &needs) {
+        findings.problems.push(format!("the role `{}` would not grant the connector {missing}", plan.role.name));
+    }
+    findings
+}
+
+/// The cluster ARN and topic scope the policy checks work with.
+fn checked_scope(plan: &Plan) -> (String, iam_role::TopicScope) {
     let cluster_arn = match &plan.msk.cluster {
         crate::plan::ClusterRef::Arn(arn) => arn.clone(),
         // The account and the cluster's id are known only to AWS; the check does not depend on them.
@@ -391,12 +411,7 @@ pub fn connect_checks(plan: &Plan) -> ConnectFindings {
         prefix: plan.msk.topic_prefix.clone(),
         others: plan.topics.iter().filter(|t| !t.name.starts_with(&plan.msk.topic_prefix)).map(|t| t.name.clone()).collect(),
     };
-    let policy = iam_role::pipeline_policy(&cluster_arn, &plan.bucket.name, &plan.environment.user_id, &scope, Some(&connector.name));
-    let needs = iam_role::connector_needs(&cluster_arn, &bucket, &matched, &connector.name);
-    for missing in iam_role::missing_grants(&policy, &needs) {
-        findings.problems.push(format!("the role `{}` would not grant the connector {missing}", plan.role.name));
-    }
-    findings
+    (cluster_arn, scope)
 }
 
 /// The names a plan gives to resources whose names must be unique, with where they must be
