@@ -200,6 +200,24 @@ fn judge_answer(target: &Target, topic: &str, url: &str, answer: Result<Answer, 
             not_reached(Hop::Proxy),
             None,
         ),
+        // The REST proxy's own refusal, passed through: Kafka (MSK IAM) refused the role.
+        401 | 403 if message.as_ref().is_some_and(|m| m.get("offsets").is_some() || m.get("error_code").is_some()) => {
+            let body = message.unwrap_or(Json::Null);
+            let first = body["offsets"].as_array().and_then(|o| o.first()).cloned().unwrap_or(Json::Null);
+            let (code, text) = match first["error_code"].as_i64() {
+                Some(code) => (code, first["error"].as_str().unwrap_or("(no error text)").to_owned()),
+                None => (body["error_code"].as_i64().unwrap_or_default(), body["message"].as_str().unwrap_or("(no error text)").to_owned()),
+            };
+            (
+                ok(Hop::Api, format!("POST {url}: {took}")),
+                failed(
+                    Hop::Proxy,
+                    format!("Kafka refused the REST proxy's role: {code} {text}"),
+                    "the instance's role must grant kafka-cluster:Connect and WriteDataIdempotently on the cluster and DescribeTopic and WriteData on the topic (`pinfra validate` checks pinfra's policy)".into(),
+                ),
+                None,
+            )
+        }
         403 => (
             failed(
                 Hop::Api,

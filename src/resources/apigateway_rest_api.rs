@@ -329,6 +329,25 @@ impl ApigatewayRestApi {
     /// Deletes the usage plan, then the key (destroy).
     async fn remove_key(&self, aws: &Aws, live: &LiveKey) -> Result<(), ResourceError> {
         if let Some(plan) = &live.plan_id {
+            // API Gateway refuses to delete a usage plan that still lists API stages
+            // (BadRequestException "Cannot delete Usage Plan ... because there are API Stages
+            // associated with it"): take them out first.
+            let stages = match aws.apigateway.get_usage_plan().usage_plan_id(plan).send().await.or_aws("apigateway:GetUsagePlan") {
+                Ok(found) => found.api_stages().iter().filter_map(|s| Some(format!("{}:{}", s.api_id()?, s.stage()?))).collect(),
+                Err(e) if e.is_not_found() => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
+            if !stages.is_empty() {
+                let removals =
+                    stages.into_iter().map(|stage| PatchOperation::builder().op(Op::Remove).path("/apiStages").value(stage).build());
+                aws.apigateway
+                    .update_usage_plan()
+                    .usage_plan_id(plan)
+                    .set_patch_operations(Some(removals.collect()))
+                    .send()
+                    .await
+                    .or_aws("apigateway:UpdateUsagePlan")?;
+            }
             match aws.apigateway.delete_usage_plan().usage_plan_id(plan).send().await.or_aws("apigateway:DeleteUsagePlan") {
                 Err(e) if !e.is_not_found() => return Err(e.into()),
                 _ => {}

@@ -139,7 +139,30 @@ impl S3Bucket {
                 .quiet(true)
                 .build()
                 .map_err(|e| AwsError::Other { operation: "s3:DeleteObjects", detail: e.to_string() })?;
-            aws.s3.delete_objects().bucket(self.name()).delete(delete).send().await.or_aws("s3:DeleteObjects")?;
+            let out = aws.s3.delete_objects().bucket(self.name()).delete(delete).send().await.or_aws("s3:DeleteObjects")?;
+            // DeleteObjects answers 200 with an error per key it refused (Object Lock, a missing
+            // permission): listing again would find them again, forever. Report them and stop.
+            if !out.errors().is_empty() {
+                let shown: Vec<String> = out
+                    .errors()
+                    .iter()
+                    .take(5)
+                    .map(|e| {
+                        format!("{} ({}: {})", e.key().unwrap_or("?"), e.code().unwrap_or("no code"), e.message().unwrap_or("no message"))
+                    })
+                    .collect();
+                let more = out.errors().len().saturating_sub(shown.len());
+                return Err(AwsError::Other {
+                    operation: "s3:DeleteObjects",
+                    detail: format!(
+                        "S3 refused to delete {} object(s) of bucket {}: {}{}",
+                        out.errors().len(),
+                        self.name(),
+                        shown.join(", "),
+                        if more > 0 { format!(" and {more} more") } else { String::new() }
+                    ),
+                });
+            }
         }
     }
 }
