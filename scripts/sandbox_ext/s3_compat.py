@@ -16,6 +16,12 @@ bucket namespace). Without the header nothing changes; a missing bucket is left 
 (``NoSuchBucket``); CreateBucket and ListBuckets have no such parameter and are left
 alone.
 
+HeadBucket across Regions: S3 answers a HEAD on a bucket that lives in another Region than the
+request's with 301 Moved Permanently and the bucket's Region in ``x-amz-bucket-region`` (S3 API
+reference, HeadBucket: "If the bucket exists in a different Region, you get a 301 Moved
+Permanently"); moto answers 200. The AWS SDK does not follow it, so a client that probes a
+bucket with HeadBucket sees a bare 301. GetBucketLocation still answers from any Region.
+
 Refused deletes (a test control; moto deletes whatever it is asked to): S3 may refuse some keys of
 a DeleteObjects request and still answer 200, naming each refused key in an ``<Error>`` entry
 (``Key``, ``VersionId``, ``Code``, ``Message``; S3 API reference, DeleteObjects, "Errors"), e.g.
@@ -122,6 +128,29 @@ def bucket_owner(bucket: str) -> str | None:
 def is_create_bucket(request: AwsRequest, key: str) -> bool:
     query = parse_qs(request.environ.get("QUERY_STRING", ""), keep_blank_values=True)
     return request.method == "PUT" and not key.strip("/") and not set(query) - {"x-id"}
+
+
+def bucket_region(bucket: str) -> str | None:
+    """The Region of ``bucket``, or None when no account has it."""
+    from moto.s3.models import s3_backends
+
+    owner = bucket_owner(bucket)
+    entry = s3_backends.bucket_accounts.get(bucket)
+    if owner is None or entry is None:
+        return None
+    found = s3_backends[owner][entry[0]].buckets.get(bucket)
+    return str(found.region_name) if found is not None else None
+
+
+def moved_elsewhere(request: AwsRequest) -> Response | None:
+    """HeadBucket on a bucket of another Region: S3's bare 301 with ``x-amz-bucket-region``."""
+    bucket, key = bucket_and_key(request)
+    if request.method != "HEAD" or bucket is None or key or request.call.region is None:
+        return None
+    region = bucket_region(bucket)
+    if region is None or region == request.call.region:
+        return None
+    return Response(b"", status=301, headers={"x-amz-bucket-region": region})
 
 
 def owner_condition(request: AwsRequest) -> Response | None:
@@ -356,6 +385,9 @@ def install(sandbox: Sandbox) -> None:
     def hook(request: AwsRequest) -> Response | None:
         if not is_s3(request):
             return None
+        moved = moved_elsewhere(request)
+        if moved is not None:
+            return moved
         if EXPECTED_OWNER in request.environ or EXPECTED_SOURCE_OWNER in request.environ:
             answer = owner_condition(request)
             if answer is not None:

@@ -82,3 +82,28 @@ def test_count_code_and_message(sandbox: Sandbox) -> None:
         assert sandbox.post("/_sandbox/s3/refuse-delete", bad)[0] == 400, bad
     http("POST", f"{sandbox.url}/moto-api/reset")
     assert sandbox.get("/_sandbox/s3/refuse-delete") == {"rules": []}
+
+
+def test_head_bucket_of_another_region_is_a_bare_301(sandbox: Sandbox) -> None:
+    """S3 answers HeadBucket on a bucket of another Region with 301 and ``x-amz-bucket-region``
+    (S3 API reference, HeadBucket); GetBucketLocation answers from any Region. (boto3 follows
+    the 301 by itself, the Rust SDK does not: the HEAD is sent by hand, signed for us-east-1.)"""
+    import urllib.error
+    import urllib.request
+
+    here = sandbox.client("s3", region="eu-west-1")
+    here.create_bucket(Bucket="far-away", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    scope = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261206/{}/s3/aws4_request, SignedHeaders=host, Signature=0"
+
+    def head(region: str) -> tuple[int, str | None]:
+        request = urllib.request.Request(f"{sandbox.url}/far-away", method="HEAD", headers={"Authorization": scope.format(region)})
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(request, timeout=10) as answer:
+                return answer.status, answer.headers.get("x-amz-bucket-region")
+        except urllib.error.HTTPError as err:
+            return err.code, err.headers.get("x-amz-bucket-region")
+
+    assert head("eu-west-1")[0] == 200
+    assert head("us-east-1") == (301, "eu-west-1")
+    assert sandbox.client("s3", region="us-east-1").get_bucket_location(Bucket="far-away")["LocationConstraint"] == "eu-west-1"

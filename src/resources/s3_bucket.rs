@@ -252,17 +252,18 @@ impl Kind for S3Bucket {
 
     async fn observe(&self, aws: &Aws) -> Result<Option<Live>, AwsError> {
         let name = self.name();
-        match aws.s3.head_bucket().bucket(name).send().await.or_aws("s3:HeadBucket") {
-            Ok(_) => {}
+        // GetBucketLocation answers from any Region; HeadBucket on a bucket of another Region
+        // answers a bare 301, which the SDK does not follow (S3 API reference, HeadBucket).
+        let region = match aws.s3.get_bucket_location().bucket(name).send().await.or_aws("s3:GetBucketLocation") {
+            Ok(out) => location_region(out.location_constraint().map(BucketLocationConstraint::as_str)),
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
+        };
+        if region != self.region {
+            // Its other settings can be read only in its Region; the diff refuses the move.
+            return Ok(Some(Live { region, public_access_block: Json::Null, encryption: Json::Null, versioning: None, tags: Tags::new() }));
         }
-        let (location, settings, tagging) = tokio::join!(
-            aws.s3.get_bucket_location().bucket(name).send(),
-            settings(aws, name),
-            aws.s3.get_bucket_tagging().bucket(name).send(),
-        );
-        let region = location_region(location.or_aws("s3:GetBucketLocation")?.location_constraint().map(BucketLocationConstraint::as_str));
+        let (settings, tagging) = tokio::join!(settings(aws, name), aws.s3.get_bucket_tagging().bucket(name).send());
         let Settings { public_access_block, encryption, versioning } = settings?;
         let tags = match tagging.or_aws("s3:GetBucketTagging") {
             Ok(out) => out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect(),
