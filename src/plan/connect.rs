@@ -420,6 +420,17 @@ fn read_capacity(d: &mut Diagnostics, table: Option<Table<'_, '_>>) -> Option<Ca
         );
         return None;
     }
+    // MSK Connect's model: "The maximum number of tasks allocated to the connector during
+    // autoscaling operations. Must be at least equal to maxWorkerCount" (AutoScaling,
+    // maxAutoscalingTaskCount); CreateConnector would refuse it at apply.
+    if let Some(tasks) = max_tasks.as_ref().filter(|t| *t.get_ref() < i64::from(max_workers)) {
+        d.push(
+            Diagnostic::error(format!("`max_tasks` ({}) is below `max_workers` ({max_workers})", tasks.get_ref()), Some(tasks.span()))
+                .with_label("too few tasks")
+                .with_hint("MSK Connect needs at least one task per worker at the most: raise `max_tasks` or lower `max_workers`"),
+        );
+        return None;
+    }
     let (scale_in_cpu, scale_out_cpu) = (int(&scale_in, 20), int(&scale_out, 80));
     if scale_in_cpu >= scale_out_cpu {
         d.push(

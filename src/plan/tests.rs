@@ -198,3 +198,22 @@ fn an_existing_plugin_takes_no_zip() {
     let message = parsed.diagnostics.sorted().iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("\n");
     assert!(message.contains("`existing` and `source` are both set"), "{message}");
 }
+
+/// MSK Connect refuses an autoscaling `maxAutoscalingTaskCount` below `maxWorkerCount` (its
+/// model's AutoScaling shape); validate points at the key instead of leaving it to apply.
+#[test]
+fn max_tasks_below_max_workers_is_refused_at_the_key() {
+    let capacity = |tasks: u32| {
+        format!(
+            "{MINIMAL}\n[connect.plugin]\nexisting = \"p\"\n[connect.connector.capacity]\nmin_workers = 1\nmax_workers = 4\nmax_tasks = {tasks}\n"
+        )
+    };
+    let parsed = parse(&capacity(2));
+    assert!(parsed.plan.is_none());
+    let error = parsed.diagnostics.sorted().into_iter().find(|d| d.message.contains("max_tasks")).expect("an error on max_tasks");
+    assert_eq!(error.message, "`max_tasks` (2) is below `max_workers` (4)");
+    let text = capacity(2);
+    let span = error.span.clone().expect("it points at the key");
+    assert_eq!(&text[span], "2");
+    assert!(parse(&capacity(4)).plan.is_some(), "as many tasks as workers is fine");
+}
