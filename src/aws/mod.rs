@@ -112,3 +112,51 @@ impl Aws {
         }
     }
 }
+
+/// The partition of a Region, for ARNs: `aws-cn` (China), `aws-us-gov` (GovCloud), `aws-iso`
+/// and `aws-iso-b` (the isolated Regions), else `aws` (AWS General Reference, "Amazon Resource
+/// Names"; the partitions of botocore's `endpoints.json`).
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else {
+        "aws"
+    }
+}
+
+/// The DNS suffix of a Region's service endpoints: `amazonaws.com.cn` in China, `c2s.ic.gov`
+/// and `sc2s.sgov.gov` in the isolated Regions, else `amazonaws.com` (botocore `endpoints.json`
+/// `dnsSuffix`).
+pub fn dns_suffix(region: &str) -> &'static str {
+    match partition(region) {
+        "aws-cn" => "amazonaws.com.cn",
+        "aws-iso" => "c2s.ic.gov",
+        "aws-iso-b" => "sc2s.sgov.gov",
+        _ => "amazonaws.com",
+    }
+}
+
+#[cfg(test)]
+mod partition_tests {
+    use super::*;
+
+    #[test]
+    fn arns_and_urls_follow_the_regions_partition() {
+        let cases = [
+            ("us-east-1", "aws", "amazonaws.com"),
+            ("cn-north-1", "aws-cn", "amazonaws.com.cn"),
+            ("us-gov-west-1", "aws-us-gov", "amazonaws.com"),
+            ("us-iso-east-1", "aws-iso", "c2s.ic.gov"),
+            ("us-isob-east-1", "aws-iso-b", "sc2s.sgov.gov"),
+        ];
+        for (region, arn_partition, suffix) in cases {
+            assert_eq!((partition(region), dns_suffix(region)), (arn_partition, suffix), "{region}");
+        }
+    }
+}

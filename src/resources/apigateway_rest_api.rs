@@ -168,7 +168,7 @@ pub fn invoke_url(endpoint: Option<&str>, region: &str, id: &str, stage: &str) -
         Some(url) if ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| url.starts_with(p)) => {
             format!("{}/restapis/{id}/{stage}/_user_request_", url.trim_end_matches('/'))
         }
-        _ => format!("https://{id}.execute-api.{region}.amazonaws.com/{stage}"),
+        _ => format!("https://{id}.execute-api.{region}.{}/{stage}", crate::aws::dns_suffix(region)),
     }
 }
 
@@ -702,7 +702,7 @@ impl Kind for ApigatewayRestApi {
         if let Some(l) = live
             && change.touches("tags")
         {
-            let arn = format!("arn:aws:apigateway:{}::/restapis/{}", aws.region, l.id);
+            let arn = format!("arn:{}:apigateway:{}::/restapis/{}", crate::aws::partition(&aws.region), aws.region, l.id);
             aws.apigateway
                 .tag_resource()
                 .resource_arn(arn)
@@ -842,6 +842,8 @@ mod tests {
     #[test]
     fn invoke_urls() {
         assert_eq!(invoke_url(None, "us-east-1", "abc", "dev"), "https://abc.execute-api.us-east-1.amazonaws.com/dev");
+        // China's Regions have a DNS suffix of their own.
+        assert_eq!(invoke_url(None, "cn-north-1", "abc", "dev"), "https://abc.execute-api.cn-north-1.amazonaws.com.cn/dev");
         assert_eq!(
             invoke_url(Some("http://127.0.0.1:4566/"), "us-east-1", "abc", "dev"),
             "http://127.0.0.1:4566/restapis/abc/dev/_user_request_"

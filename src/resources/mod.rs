@@ -263,6 +263,7 @@ fn connect_nodes(
         connector: connector_id.clone(),
         tags: tags.clone(),
         discovery: Arc::clone(&context.discovery),
+        region: plan.environment.region.clone(),
         poll: context.options.poll,
     };
     let older: Vec<msk_connect_plugin::MskConnectPlugin> = context

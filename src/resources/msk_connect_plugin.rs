@@ -176,6 +176,8 @@ pub struct MskConnectPlugin {
     pub tags: Tags,
     /// What discovery listed.
     pub discovery: Arc<Discovery>,
+    /// The Region (its partition is in the bucket's ARN).
+    pub region: String,
     /// How to wait for plugin states.
     pub poll: Poll,
 }
@@ -205,7 +207,7 @@ impl MskConnectPlugin {
     }
 
     fn location(&self) -> String {
-        format!("arn:aws:s3:::{}/{}", self.bucket_name(), self.key)
+        format!("arn:{}:s3:::{}/{}", crate::aws::partition(&self.region), self.bucket_name(), self.key)
     }
 
     /// Uploads the zip unless the bucket has it already (the key is content-addressed).
@@ -243,7 +245,7 @@ impl MskConnectPlugin {
     async fn create(&self, aws: &Aws, artifact: &Artifact, tags: &Tags) -> Result<String, ResourceError> {
         self.upload(aws, artifact).await?;
         let location = S3Location::builder()
-            .bucket_arn(format!("arn:aws:s3:::{}", self.bucket_name()))
+            .bucket_arn(format!("arn:{}:s3:::{}", crate::aws::partition(&aws.region), self.bucket_name()))
             .file_key(&self.key)
             .build()
             .map_err(|e| AwsError::Other { operation: "kafkaconnect:CreateCustomPlugin", detail: e.to_string() })?;
@@ -314,7 +316,7 @@ impl MskConnectPlugin {
         .await
         .map_err(wait_error)?;
         // The zip went with the plugin: delete it too when it is under the key pinfra chose.
-        if let Some((bucket, key)) = live.location.as_deref().and_then(|l| l.strip_prefix("arn:aws:s3:::")).and_then(|l| l.split_once('/'))
+        if let Some((bucket, key)) = live.location.as_deref().and_then(|l| l.split_once(":s3:::")).and_then(|(_, l)| l.split_once('/'))
             && !self.existing
             && bucket == self.bucket_name()
             && key.ends_with(".zip")

@@ -313,7 +313,10 @@ impl Kind for S3Bucket {
     }
 
     fn outputs(&self, _live: &Live) -> Outputs {
-        Outputs::from([("name", Value::of(self.name())), ("arn", Value::of(format!("arn:aws:s3:::{}", self.name())))])
+        Outputs::from([
+            ("name", Value::of(self.name())),
+            ("arn", Value::of(format!("arn:{}:s3:::{}", crate::aws::partition(&self.region), self.name()))),
+        ])
     }
 
     async fn apply(&self, aws: &Aws, desired: &Desired, live: Option<&Live>, change: &Change) -> Result<Outputs, ResourceError> {
