@@ -85,6 +85,11 @@ pub fn trust_policy(self_arn: Option<&str>) -> Json {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
+/// The partition of an ARN (`aws` when it cannot be read).
+fn arn_partition(arn: &str) -> &str {
+    arn.split(':').nth(1).filter(|p| p.starts_with("aws")).unwrap_or("aws")
+}
+
 /// The role's own ARN, from the account in another ARN of the plan (the cluster's).
 fn role_arn_in_account_of(other_arn: &str, role: &str) -> Option<String> {
     let mut parts = other_arn.split(':');
@@ -97,6 +102,8 @@ fn role_arn_in_account_of(other_arn: &str, role: &str) -> Option<String> {
 /// The least-privilege policy: the cluster, the plan's topics and groups, MSK Connect's internal
 /// topics and groups, and the bucket. No `*` resource.
 pub fn pipeline_policy(cluster_arn: &str, bucket: &str, user_id: &str, topics: &TopicScope, connector: Option<&str>) -> Json {
+    // The bucket's ARN is in the cluster's partition (`aws-cn`, `aws-us-gov`, ...).
+    let partition = arn_partition(cluster_arn);
     let scoped = |kind: &str, name: &str| cluster_arn.replacen(":cluster/", &format!(":{kind}/"), 1) + "/" + name;
     let mut topic_arns = vec![scoped("topic", &format!("{}*", topics.prefix)), scoped("topic", "__amazon_msk_connect_*")];
     topic_arns.extend(topics.others.iter().map(|t| scoped("topic", t)));
@@ -140,13 +147,13 @@ pub fn pipeline_policy(cluster_arn: &str, bucket: &str, user_id: &str, topics: &
                 "Sid": "SinkBucket",
                 "Effect": "Allow",
                 "Action": ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
-                "Resource": [format!("arn:aws:s3:::{bucket}")]
+                "Resource": [format!("arn:{partition}:s3:::{bucket}")]
             },
             {
                 "Sid": "SinkObjects",
                 "Effect": "Allow",
                 "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-                "Resource": [format!("arn:aws:s3:::{bucket}/*")]
+                "Resource": [format!("arn:{partition}:s3:::{bucket}/*")]
             }
         ]
     })
@@ -172,6 +179,7 @@ pub fn client_needs(cluster_arn: &str, topics: &[&str]) -> Vec<(&'static str, St
 
 /// What the S3 sink connector needs of the role, in the words of IAM: `(action, resource)`.
 pub fn connector_needs(cluster_arn: &str, bucket: &str, topics: &[&str], connector: &str) -> Vec<(&'static str, String)> {
+    let partition = arn_partition(cluster_arn);
     let scoped = |kind: &str, name: &str| cluster_arn.replacen(":cluster/", &format!(":{kind}/"), 1) + "/" + name;
     let mut needs = vec![("kafka-cluster:Connect", cluster_arn.to_owned()), ("kafka-cluster:DescribeCluster", cluster_arn.to_owned())];
     for topic in topics {
@@ -188,11 +196,13 @@ pub fn connector_needs(cluster_arn: &str, bucket: &str, topics: &[&str], connect
         needs.push(("kafka-cluster:DescribeGroup", scoped("group", &group)));
     }
     for action in ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"] {
-        needs.push((action, format!("arn:aws:s3:::{bucket}")));
+        needs.push((action, format!("arn:{partition}:s3:::{bucket}")));
     }
     for action in ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"] {
-        needs
-            .push((action, format!("arn:aws:s3:::{bucket}/topics/{}/partition=0/object.json", topics.first().copied().unwrap_or("topic"))));
+        needs.push((
+            action,
+            format!("arn:{partition}:s3:::{bucket}/topics/{}/partition=0/object.json", topics.first().copied().unwrap_or("topic")),
+        ));
     }
     needs
 }
@@ -344,7 +354,13 @@ impl Kind for IamRole {
         let mut fields = Fields::new(live.is_none());
         // An adopted role whose policies are its own: only its tags are pinfra's.
         if desired.manage_policies || live.is_none() {
-            fields.field("trust", canonical_value(&desired.trust), live.and_then(|l| l.trust.as_ref()).map(canonical), false);
+            // The role names itself by its live ARN, which carries its path (`role/service-role/x`
+            // for a role made elsewhere); the plan only knows the account.
+            let trust = match (&desired.trust, live) {
+                (Value::Known(_), Some(l)) => Value::Known(trust_policy(Some(&l.arn))),
+                (trust, _) => trust.clone(),
+            };
+            fields.field("trust", canonical_value(&trust), live.and_then(|l| l.trust.as_ref()).map(canonical), false);
             fields.field("policy", canonical_value(&desired.policy), live.and_then(|l| l.policy.as_ref()).map(canonical), false);
         }
         fields.tags("tags", &desired.tags, live.map(|l| &l.tags));
@@ -369,7 +385,7 @@ impl Kind for IamRole {
             }
             return Ok(Outputs::from([("arn", Value::of(live.arn.clone())), ("name", Value::of(self.name.clone()))]));
         }
-        let (Value::Known(policy), Value::Known(trust)) = (&desired.policy, &desired.trust) else {
+        let (Value::Known(policy), Value::Known(_)) = (&desired.policy, &desired.trust) else {
             return Err(ResourceError::refused(
                 format!("the policy of {} depends on a value that is still unknown", self.id()),
                 "apply again",
@@ -381,7 +397,7 @@ impl Kind for IamRole {
                     aws.iam
                         .update_assume_role_policy()
                         .role_name(&self.name)
-                        .policy_document(trust.to_string())
+                        .policy_document(trust_policy(Some(&live.arn)).to_string())
                         .send()
                         .await
                         .or_aws("iam:UpdateAssumeRolePolicy")?;
@@ -423,7 +439,7 @@ impl Kind for IamRole {
         if live.is_none() {
             // Now that the role exists, let it assume itself. IAM may not know the new role as
             // a principal for a moment.
-            let document = trust.to_string();
+            let document = trust_policy(Some(&arn)).to_string();
             let propagating = |e: &AwsError| e.is_code(&["MalformedPolicyDocument"]) && e.to_string().contains("rincipal");
             retry(Backoff::IAM_PROPAGATION, "iam:UpdateAssumeRolePolicy", propagating, || async {
                 aws.iam
@@ -558,6 +574,36 @@ mod tests {
             assert!(changes.iter().all(|c| !c.forces_replace), "{name}: nothing on a role forces replacement");
         }
         let _ = Action::NoOp;
+    }
+
+    /// A role made elsewhere under a path (`role/service-role/r`) names itself by that ARN; the
+    /// plan's account-derived `role/r` is not a principal IAM knows, so the update was refused
+    /// as if IAM were still propagating the role, and failed after about 30 s.
+    #[test]
+    fn a_role_under_a_path_trusts_itself_by_its_live_arn() {
+        let with_path = "arn:aws:iam::123456789012:role/service-role/r";
+        let desired = Desired {
+            trust: Value::Known(trust_policy(Some(SELF))),
+            policy: Value::Known(json!({})),
+            manage_policies: true,
+            tags: Tags::new(),
+        };
+        let live = Live { arn: with_path.into(), trust: Some(trust_policy(Some(with_path))), policy: Some(json!({})), tags: Tags::new() };
+        let changes = IamRole::diff(&desired, Some(&live)).expect("diff");
+        assert!(changes.iter().all(|c| c.path != "trust"), "{changes:?}");
+        let stale = Live { trust: Some(trust_policy(Some(SELF))), ..live };
+        let changes = IamRole::diff(&desired, Some(&stale)).expect("diff");
+        let trust = changes.iter().find(|c| c.path == "trust").expect("the path-less principal is corrected");
+        assert!(format!("{:?}", trust.new).contains("role/service-role/r"), "{trust:?}");
+    }
+
+    /// S3 ARNs were written `arn:aws:s3:::`, which names no bucket in China or GovCloud.
+    #[test]
+    fn the_buckets_arn_is_in_the_clusters_partition() {
+        let china = "arn:aws-cn:kafka:cn-north-1:123456789012:cluster/c/abc-1";
+        let text = pipeline_policy(china, "b", "0a1b", &scope(), None).to_string();
+        assert!(text.contains("arn:aws-cn:s3:::b/*") && !text.contains("arn:aws:"), "{text}");
+        assert!(connector_needs(china, "b", &["0a1b.pin"], "c").iter().all(|(_, r)| r.starts_with("arn:aws-cn:")));
     }
 
     #[test]
