@@ -35,6 +35,8 @@ pub struct IamRole {
     /// Whether pinfra manages the trust policy and its inline policy on an existing role
     /// (`[role] manage_policies`); a role pinfra creates always gets them.
     pub manage_policies: bool,
+    /// The bucket's customer managed KMS key (SSE-KMS), which the sink must be able to use.
+    pub kms_key: Option<String>,
     /// Tags, ownership included.
     pub tags: Tags,
 }
@@ -175,6 +177,27 @@ pub fn client_needs(cluster_arn: &str, topics: &[&str]) -> Vec<(&'static str, St
         }
     }
     needs
+}
+
+/// With SSE-KMS under a customer managed key, the sink's PutObject and multipart uploads need
+/// `kms:GenerateDataKey` and `kms:Decrypt` on that key (S3 User Guide, "Using server-side
+/// encryption with AWS KMS keys": permissions for uploads and multipart uploads); granted on
+/// that key alone. An AWS managed key (`aws/s3`) needs no grant.
+pub fn with_bucket_key(mut policy: Json, kms_key: Option<&str>) -> Json {
+    if let (Some(key), Some(statements)) = (kms_key, policy["Statement"].as_array_mut()) {
+        statements.push(json!({
+            "Sid": "SinkBucketKey",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": [key]
+        }));
+    }
+    policy
+}
+
+/// What writing to a bucket encrypted under `kms_key` needs of the role (see [`with_bucket_key`]).
+pub fn bucket_key_needs(kms_key: Option<&str>) -> Vec<(&'static str, String)> {
+    kms_key.map(|key| vec![("kms:GenerateDataKey", key.to_owned()), ("kms:Decrypt", key.to_owned())]).unwrap_or_default()
 }
 
 /// What the S3 sink connector needs of the role, in the words of IAM: `(action, resource)`.
@@ -335,7 +358,10 @@ impl Kind for IamRole {
 
     fn desired(&self, inputs: &Inputs) -> Desired {
         let policy = match inputs.string(&self.cluster, msk_cluster::OUTPUT_ARN) {
-            Some(arn) => Value::Known(pipeline_policy(&arn, &self.bucket, &self.user_id, &self.topics, self.connector.as_deref())),
+            Some(arn) => Value::Known(with_bucket_key(
+                pipeline_policy(&arn, &self.bucket, &self.user_id, &self.topics, self.connector.as_deref()),
+                self.kms_key.as_deref(),
+            )),
             None => Value::Unknown,
         };
         let trust = match inputs.string(&self.cluster, msk_cluster::OUTPUT_ARN).and_then(|arn| role_arn_in_account_of(&arn, &self.name)) {
@@ -634,6 +660,21 @@ mod tests {
         );
     }
 
+    /// A bucket under a customer managed KMS key: the sink's uploads need GenerateDataKey and
+    /// Decrypt on that key, which the role lacked while validate called it sufficient.
+    #[test]
+    fn a_customer_kms_key_is_granted_to_the_sink_on_that_key_alone() {
+        let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let needs = bucket_key_needs(Some(key));
+        let plain = pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), None);
+        assert_eq!(missing_grants(&plain, &needs), [format!("kms:GenerateDataKey on {key}"), format!("kms:Decrypt on {key}")]);
+        let granted = with_bucket_key(plain.clone(), Some(key));
+        assert_eq!(missing_grants(&granted, &needs), Vec::<String>::new());
+        let other = "arn:aws:kms:us-east-1:123456789012:key/ffffffff-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(missing_grants(&granted, &bucket_key_needs(Some(other))).len(), 2, "that key alone");
+        assert_eq!(with_bucket_key(plain.clone(), None), plain, "an AWS managed key needs no grant");
+    }
+
     #[test]
     fn the_policy_grants_what_the_connector_needs() {
         let needs = connector_needs(CLUSTER, "user-0a1b-bucket", &["0a1b.pin", "shared-events"], "0a1b-connector");
@@ -680,6 +721,7 @@ mod tests {
             cluster: ResourceId::new(msk_cluster::KIND, "c"),
             connector: None,
             manage_policies: true,
+            kms_key: None,
             tags: Tags::new(),
         }
     }

@@ -103,6 +103,7 @@ pub fn for_plan(plan: &Arc<Plan>, context: &Context) -> Vec<Box<dyn Node>> {
             cluster: cluster_id,
             connector: plan.connect.as_ref().map(|c| c.connector.name.clone()),
             manage_policies: plan.role.manage_policies,
+            kms_key: bucket_key(plan),
             tags: tags.clone(),
         }),
         Box::new(iam_instance_profile::IamInstanceProfile {
@@ -391,12 +392,26 @@ pub fn connect_checks(plan: &Plan) -> ConnectFindings {
         return findings;
     }
     let (cluster_arn, scope) = checked_scope(plan);
-    let policy = iam_role::pipeline_policy(&cluster_arn, &plan.bucket.name, &plan.environment.user_id, &scope, Some(&connector.name));
-    let needs = iam_role::connector_needs(&cluster_arn, &bucket, &matched, &connector.name);
+    let policy = iam_role::with_bucket_key(
+        iam_role::pipeline_policy(&cluster_arn, &plan.bucket.name, &plan.environment.user_id, &scope, Some(&connector.name)),
+        bucket_key(plan).as_deref(),
+    );
+    let mut needs = iam_role::connector_needs(&cluster_arn, &bucket, &matched, &connector.name);
+    if bucket == plan.bucket.name {
+        needs.extend(iam_role::bucket_key_needs(bucket_key(plan).as_deref()));
+    }
     for missing in iam_role::missing_grants(&policy, &needs) {
         findings.problems.push(format!("the role `{}` would not grant the connector {missing}", plan.role.name));
     }
     findings
+}
+
+/// The bucket's customer managed KMS key, with SSE-KMS.
+fn bucket_key(plan: &Plan) -> Option<String> {
+    match &plan.bucket.encryption {
+        crate::plan::Encryption::SseKms(key) => key.clone(),
+        crate::plan::Encryption::SseS3 => None,
+    }
 }
 
 /// The cluster ARN and topic scope the policy checks work with.
