@@ -100,7 +100,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import io
 import json
 import re
 import secrets
@@ -114,7 +113,7 @@ from urllib.parse import parse_qs, parse_qsl, quote, urlencode, urlsplit
 
 from werkzeug.wrappers import Request, Response
 
-from .core import AwsRequest, Sandbox, json_response
+from .core import AwsRequest, Sandbox, json_response, read_body
 from .msk_topics import request_account
 
 HOOK_NAME = "apigateway_compat"
@@ -395,18 +394,6 @@ def find_api(account: str, api_id: str) -> tuple[str, Any, Any] | None:
         if api is not None:
             return region, backend, api
     return None
-
-
-def read_body(environ: dict[str, Any]) -> bytes:
-    """The request body; the stream is put back so that moto can read it too."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    data = environ["wsgi.input"].read(length) if length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(data)
-    environ["CONTENT_LENGTH"] = str(len(data))
-    return data
 
 
 # --------------------------------------------------------------------------------- invoke

@@ -21,6 +21,7 @@ See ``sandbox_ext/__init__.py`` for how extensions plug in.
 from __future__ import annotations
 
 import functools
+import io
 import json
 import re
 import threading
@@ -92,6 +93,18 @@ class SettingsStore:
         values = self._from_env()
         with self.lock:
             self._values = values
+
+
+def read_body(environ: dict[str, Any]) -> bytes:
+    """A request's body; the stream is put back so that moto (or a later hook) can read it too."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    data = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(data)
+    environ["CONTENT_LENGTH"] = str(len(data))
+    return data
 
 
 def json_response(payload: Any, status: int = 200) -> Response:

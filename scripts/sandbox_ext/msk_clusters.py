@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import io
 import re
 import secrets
 import string
@@ -51,7 +50,7 @@ from urllib.parse import parse_qs
 from werkzeug.wrappers import Response
 
 from . import msk_settings
-from .core import AwsRequest, Sandbox, json_response
+from .core import AwsRequest, Sandbox, json_response, read_body
 from .msk_settings import MskSettings
 from .msk_topics import ClusterRef, MskError, bad_request, find_cluster, json_object, not_found, request_account
 
@@ -581,17 +580,9 @@ UPDATES: dict[str, tuple[str, Callable[[Any, dict[str, Any]], Change]]] = {
 
 
 # ------------------------------------------------------------------------------- routing
-def read_body(request: AwsRequest) -> dict[str, Any]:
+def read_json(request: AwsRequest) -> dict[str, Any]:
     """The JSON body; the stream is put back so that moto can read it too."""
-    environ = request.environ
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    data = environ["wsgi.input"].read(length) if length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(data)
-    environ["CONTENT_LENGTH"] = str(len(data))
-    return json_object(data)
+    return json_object(read_body(request.environ))
 
 
 def kafka_backend(request: AwsRequest) -> tuple[Any, str, str] | None:
@@ -618,9 +609,9 @@ def install(sandbox: Sandbox) -> None:
             return None
         backend, account, region = found
         if route == "create_v2":
-            return json_response(store.create_v2(backend, account, region, read_body(request)))
+            return json_response(store.create_v2(backend, account, region, read_json(request)))
         if route == "create_v1":
-            store.check_create_v1(backend, account, region, read_body(request))
+            store.check_create_v1(backend, account, region, read_json(request))
             return None  # moto creates it (and keeps all of CreateCluster's members)
         if route == "operation_v2":
             return json_response({"clusterOperationInfo": store.operation(match["op"]).v2()})
@@ -635,7 +626,7 @@ def install(sandbox: Sandbox) -> None:
             query = parse_qs(str(request.environ.get("QUERY_STRING", "")))
             return json_response(store.delete(ref, (query.get("currentVersion") or [None])[0]))
         kind, parse = UPDATES[route]
-        body = read_body(request)
+        body = read_json(request)
         return json_response(store.update(ref, body, kind, parse))
 
     def hook(request: AwsRequest) -> Response | None:

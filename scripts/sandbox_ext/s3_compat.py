@@ -59,7 +59,7 @@ from xml.etree import ElementTree
 
 from werkzeug.wrappers import Request, Response
 
-from .core import AwsRequest, Sandbox, json_response
+from .core import AwsRequest, Sandbox, json_response, read_body
 
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
 NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -262,17 +262,6 @@ def child_text(element: ElementTree.Element, name: str) -> str | None:
         if local(child.tag) == name:
             return child.text or ""
     return None
-
-
-def read_body(environ: dict[str, Any]) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    data = environ["wsgi.input"].read(length) if length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(data)
-    environ["CONTENT_LENGTH"] = str(len(data))
-    return data
 
 
 def replace_body(environ: dict[str, Any], data: bytes) -> None:
