@@ -155,7 +155,6 @@ import base64
 import binascii
 import functools
 import gzip
-import io
 import json
 import os
 import re
@@ -169,7 +168,7 @@ from werkzeug.wrappers import Request, Response
 
 from . import apigateway_compat, kafka_iam, network
 from .apigateway_compat import EndpointAnswer, EndpointRequest
-from .core import AwsRequest, Sandbox, SettingsStore, json_response
+from .core import AwsRequest, Sandbox, SettingsStore, json_response, read_body
 from .msk_topics import DEFAULT_TOPIC_CONFIGS, PROPERTY_LINE, ClusterRef, TopicView, bootstrap_brokers, request_account, view_at
 
 HOOK_NAME = "data_path"
@@ -1253,13 +1252,7 @@ def form_params(environ: dict[str, Any]) -> dict[str, list[str]]:
     """Query and form parameters; the body is put back for moto."""
     params = parse_qs(str(environ.get("QUERY_STRING", "")))
     if str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        body = environ["wsgi.input"].read(length) if length > 0 else b""
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
+        body = read_body(environ)
         for key, values in parse_qs(body.decode("utf-8", "replace")).items():
             params.setdefault(key, []).extend(values)
     return params
