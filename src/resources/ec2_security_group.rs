@@ -37,12 +37,12 @@ pub struct Ec2SecurityGroup {
     pub name: String,
     /// The plan's VPC (`[kafka_client] vpc_id`).
     pub vpc_id: Option<String>,
-    /// The cluster's VPC and its brokers' subnets, when they were read: the group goes there,
-    /// and a plan's `vpc_id` that differs is refused. `None` (nothing read): the plan's VPC, else
-    /// the default VPC.
-    pub cluster_vpc: Option<(String, Vec<String>)>,
-    /// The brokers' VPC as the run read it: a group in it is observed from that read.
+    /// The brokers' VPC as the run read it: the group goes there, a plan's `vpc_id` that differs
+    /// is refused, and a group in it is observed from that read. `None` (nothing read): the
+    /// plan's VPC, else the default VPC.
     pub network: Option<Arc<crate::network::Network>>,
+    /// The brokers' subnets, to name them in a refusal.
+    pub broker_subnets: Vec<String>,
     /// Ingress rules.
     pub ingress: BTreeSet<Rule>,
     /// Tags, ownership included.
@@ -92,8 +92,9 @@ pub async fn default_vpc(aws: &Aws) -> Result<Option<String>, AwsError> {
 
 impl Ec2SecurityGroup {
     async fn vpc(&self, aws: &Aws) -> Result<Option<String>, AwsError> {
-        match (&self.vpc_id, &self.cluster_vpc) {
-            (Some(vpc), _) | (None, Some((vpc, _))) => Ok(Some(vpc.clone())),
+        match (&self.vpc_id, &self.network) {
+            (Some(vpc), _) => Ok(Some(vpc.clone())),
+            (None, Some(network)) => Ok(Some(network.vpc_id.clone())),
             (None, None) => default_vpc(aws).await,
         }
     }
@@ -148,10 +149,11 @@ impl Kind for Ec2SecurityGroup {
     }
 
     fn desired(&self, _inputs: &Inputs) -> Desired {
-        let misplaced = match (&self.vpc_id, &self.cluster_vpc) {
-            (Some(planned), Some((cluster, subnets))) if planned != cluster => Some(format!(
-                "`[kafka_client] vpc_id` is {planned}, but the cluster's brokers are in VPC {cluster} (subnets {}): the Kafka client must be in the brokers' VPC to reach them",
-                subnets.join(", ")
+        let misplaced = match (&self.vpc_id, &self.network) {
+            (Some(planned), Some(network)) if *planned != network.vpc_id => Some(format!(
+                "`[kafka_client] vpc_id` is {planned}, but the cluster's brokers are in VPC {} (subnets {}): the Kafka client must be in the brokers' VPC to reach them",
+                network.vpc_id,
+                self.broker_subnets.join(", ")
             )),
             _ => None,
         };

@@ -52,7 +52,9 @@ pub struct Ec2SecurityGroupRule {
 /// What the plan wants.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
-    rule: Value,
+    /// The group admitted, once known.
+    source: Option<String>,
+    port: u16,
     tags: Tags,
 }
 
@@ -207,17 +209,18 @@ impl Kind for Ec2SecurityGroupRule {
             Source::Managed { node, .. } => inputs.get(node, "id"),
             Source::Group(id) => Value::of(id.clone()),
         };
-        let rule = match source {
-            Value::Known(Json::String(id)) => Value::of(describe(self.port, &id)),
-            _ => Value::Unknown,
+        let source = match source {
+            Value::Known(Json::String(id)) => Some(id),
+            _ => None,
         };
-        Desired { rule, tags: self.tags.clone() }
+        Desired { source, port: self.port, tags: self.tags.clone() }
     }
 
     fn diff(desired: &Desired, live: Option<&Live>) -> Result<Vec<FieldChange>, ResourceError> {
         let mut fields = Fields::new(live.is_none());
         // A rule's meaning cannot change: another source group is another rule.
-        fields.field("rule", desired.rule.clone(), live.map(|l| Json::from(l.rule.clone())), true);
+        let rule = desired.source.as_ref().map_or(Value::Unknown, |source| Value::of(describe(desired.port, source)));
+        fields.field("rule", rule, live.map(|l| Json::from(l.rule.clone())), true);
         fields.tags("tags", &desired.tags, live.map(|l| &l.tags));
         Ok(fields.finish())
     }
@@ -231,9 +234,8 @@ impl Kind for Ec2SecurityGroupRule {
     }
 
     async fn apply(&self, aws: &Aws, desired: &Desired, live: Option<&Live>, change: &Change) -> Result<Outputs, ResourceError> {
-        let source = match &desired.rule {
-            Value::Known(Json::String(rule)) => rule.rsplit(' ').next().unwrap_or_default().to_owned(),
-            _ => return Err(ResourceError::refused(format!("{} depends on values that are still unknown", self.id()), "apply again")),
+        let Some(source) = desired.source.clone() else {
+            return Err(ResourceError::refused(format!("{} depends on values that are still unknown", self.id()), "apply again"));
         };
         let id = match live {
             Some(live) if change.action == crate::engine::Action::Replace => {
@@ -273,7 +275,7 @@ mod tests {
     #[test]
     fn the_rule_is_replaced_when_its_source_group_changes_and_tagged_in_place() {
         let tags = Tags::from([(TAG_PLAN.to_owned(), "p".to_owned()), (TAG_ENV.to_owned(), "dev".to_owned())]);
-        let desired = Desired { rule: Value::of("tcp/9098 from sg-client"), tags: tags.clone() };
+        let desired = Desired { source: Some("sg-client".into()), port: IAM_BROKER_PORT, tags: tags.clone() };
         type Case = (&'static str, Option<Live>, Vec<(&'static str, bool)>);
         let cases: Vec<Case> = vec![
             ("create", None, vec![("rule", false), ("tags.pinfra:env", false), ("tags.pinfra:plan", false)]),
@@ -291,7 +293,7 @@ mod tests {
             assert_eq!(found, expected, "{name}");
         }
         // Before the client's group exists its id is unknown: the rule is created after it.
-        let unknown = Desired { rule: Value::Unknown, tags };
+        let unknown = Desired { source: None, port: IAM_BROKER_PORT, tags };
         let changes = Ec2SecurityGroupRule::diff(&unknown, None).expect("diff");
         assert_eq!(changes.first().and_then(|c| c.new.clone()), Some(Value::Unknown));
     }

@@ -68,6 +68,11 @@ fn has_nat_route(network: &Network, table: &str) -> bool {
     })
 }
 
+/// The `Name` of the endpoint pinfra makes for a connector.
+pub fn name_for(connector: &str) -> String {
+    format!("{connector}-s3")
+}
+
 impl Ec2VpcEndpoint {
     /// The endpoint for the connector's `subnets`, or `None` when none is needed: the route
     /// tables that have no other S3 gateway endpoint and no NAT route, plus those ours already

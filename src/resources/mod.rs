@@ -123,8 +123,8 @@ pub fn for_plan(plan: &Arc<Plan>, context: &Context) -> Vec<Box<dyn Node>> {
     nodes.push(Box::new(ec2_security_group::Ec2SecurityGroup {
         name: client.security_group.clone(),
         vpc_id: client.vpc_id.clone(),
-        cluster_vpc: network.map(|n| (n.vpc_id.clone(), broker_subnets(discovery, plan))),
         network: network.cloned(),
+        broker_subnets: brokers(discovery, plan).0,
         ingress,
         tags: tags.clone(),
     }));
@@ -188,10 +188,6 @@ pub fn connector_placement(discovery: &Discovery, plan: &Plan) -> Option<(Vec<St
     Some((or(&connector.subnets, subnets), or(&connector.security_groups, groups)))
 }
 
-fn broker_subnets(discovery: &Discovery, plan: &Plan) -> Vec<String> {
-    brokers(discovery, plan).0
-}
-
 /// What pinfra adds to a network it does not own (`docs/network.md`): the brokers' group admits
 /// the client's group (and the connector's own group, when it has one) on 9098, and an S3
 /// gateway endpoint serves the connector's route tables that have no way to S3. Nothing without
@@ -230,7 +226,8 @@ fn network_nodes(plan: &Plan, discovery: &Discovery, tags: &Tags) -> Vec<Box<dyn
             .filter(|c| c.name != connect.connector.name && c.state != "DELETING")
             .map(|c| (c.name.clone(), c.subnets.clone()))
             .collect();
-        let endpoint = ec2_vpc_endpoint::Ec2VpcEndpoint::plan(&format!("{}-s3", connect.connector.name), network, &subnets, &others, tags);
+        let endpoint =
+            ec2_vpc_endpoint::Ec2VpcEndpoint::plan(&ec2_vpc_endpoint::name_for(&connect.connector.name), network, &subnets, &others, tags);
         nodes.extend(endpoint.map(|e| Box::new(e) as Box<dyn Node>));
     }
     nodes

@@ -188,7 +188,7 @@ pub fn check_network(
 /// leaves them as they are and makes none there.
 fn others_endpoints(plan: &Plan, discovery: &Discovery, net: &Network) -> Vec<String> {
     let (Some(connect), Some((subnets, _))) = (&plan.connect, connector_placement(discovery, plan)) else { return Vec::new() };
-    let ours = format!("{}-s3", connect.connector.name);
+    let ours = ec2_vpc_endpoint::name_for(&connect.connector.name);
     let mut tables: Vec<&str> = subnets.iter().filter_map(|s| net.route_table(s)).map(|t| t.id.as_str()).collect();
     tables.sort_unstable();
     tables.dedup();
@@ -244,7 +244,7 @@ fn project(plan: &Plan, discovery: &Discovery, net: &Network, client_group: &str
         }
     }
     if let (Some(connect), Some((subnets, _))) = (&plan.connect, &connector) {
-        let name = format!("{}-s3", connect.connector.name);
+        let name = ec2_vpc_endpoint::name_for(&connect.connector.name);
         if let Some(endpoint) = ec2_vpc_endpoint::Ec2VpcEndpoint::plan(&name, net, subnets, &[], &Default::default())
             && endpoint.presence == Presence::Wanted
         {
