@@ -9,18 +9,13 @@ use crate::settings::{Environment, Output};
 /// Runs the command.
 pub async fn run(args: &DestroyArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
     let session = session(&args.plan.plan, global, env, out, false).await?;
-    if session.engine.plan_destroy(&session.observed).changes.is_empty() {
-        print!(
-            "{}",
-            render::text(&session.engine.plan_destroy(&session.observed), Style { color: out.color_stdout, show_unchanged: false })
-        );
+    let planned = planned(&session)?;
+    if planned.changes.is_empty() {
+        print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
         return Ok(ExitStatus::Success);
     }
     if !args.auto_approve && !out.interactive_stdin {
-        print!(
-            "{}",
-            render::text(&session.engine.plan_destroy(&session.observed), Style { color: out.color_stdout, show_unchanged: false })
-        );
+        print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
         confirm("", false, out)?;
     }
     // One mutating run at a time: lock, then read again under the lock.
@@ -35,6 +30,14 @@ pub async fn run(args: &DestroyArgs, global: &GlobalArgs, env: &Environment, out
     result
 }
 
+/// What destroy deletes; refused as a whole when the plan's names find another plan's resources.
+fn planned(session: &crate::commands::Session) -> anyhow::Result<crate::engine::Planned> {
+    session
+        .engine
+        .plan_destroy(&session.observed)
+        .map_err(|failures| report_failures("cannot destroy", failures.iter().map(|(id, e)| (id, ErrorRef::Resource(e)))))
+}
+
 async fn locked(
     session: anyhow::Result<crate::commands::Session>,
     args: &DestroyArgs,
@@ -42,7 +45,7 @@ async fn locked(
     interrupt: &Interrupt,
 ) -> anyhow::Result<ExitStatus> {
     let session = session?;
-    let planned = session.engine.plan_destroy(&session.observed);
+    let planned = planned(&session)?;
     crate::commands::data(&render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
     if planned.changes.is_empty() {
         return Ok(ExitStatus::Success);
