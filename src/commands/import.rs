@@ -1306,6 +1306,7 @@ mod tests {
                 name: format!("{uid}-ec2-access-role"),
                 has_pinfra_policy: false,
                 other_policies: vec!["msk-s3-access".into()],
+                owner: None,
             }),
             bucket: Some(FoundBucket {
                 name: format!("user-{uid}-bucket"),
@@ -1319,6 +1320,7 @@ mod tests {
                 id: "i-1".into(),
                 state: "running".into(),
                 other_groups: Vec::new(),
+                owner: None,
                 private_ip: Some("172.31.0.5".into()),
                 pinned_subnet: None,
                 instance_type: "t2.micro".into(),
