@@ -1,8 +1,10 @@
 //! The IAM role shared by the EC2 Kafka client and the MSK Connect connector, with its inline
 //! least-privilege policy.
 //!
-//! Trust and policy are compared semantically ([`super::policy`]); pinfra owns exactly one
-//! inline policy ([`POLICY_NAME`]) and leaves any other policy on an adopted role alone.
+//! Trust and policy are compared semantically ([`super::policy`]). On a role whose policies
+//! pinfra manages, its inline policy ([`POLICY_NAME`]) is the only grant: any other inline or
+//! attached policy is drift, shown and removed; with `manage_policies = false` pinfra manages
+//! only the role's tags and leaves every policy alone.
 
 use serde_json::{Value as Json, json};
 
@@ -68,6 +70,10 @@ pub struct Live {
     arn: String,
     trust: Option<Json>,
     policy: Option<Json>,
+    /// Inline policies other than pinfra's, by name.
+    other_inline: Vec<String>,
+    /// Attached managed policies, by ARN.
+    attached: Vec<String>,
     tags: Tags,
 }
 
@@ -311,6 +317,60 @@ pub fn is_propagating(error: &AwsError) -> bool {
     error.is_code(&["NoSuchEntity"])
 }
 
+/// The role's inline policies, by name, every page.
+async fn list_inline(aws: &Aws, role: &str) -> CallResult<Vec<String>> {
+    let mut names = Vec::new();
+    let mut pages = aws.iam.list_role_policies().role_name(role).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        names.extend(page.or_aws("iam:ListRolePolicies")?.policy_names().iter().cloned());
+    }
+    Ok(names)
+}
+
+/// The role's attached managed policies, by ARN, every page.
+async fn list_attached(aws: &Aws, role: &str) -> CallResult<Vec<String>> {
+    let mut arns = Vec::new();
+    let mut pages = aws.iam.list_attached_role_policies().role_name(role).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        arns.extend(
+            page.or_aws("iam:ListAttachedRolePolicies")?.attached_policies().iter().filter_map(|p| p.policy_arn()).map(str::to_owned),
+        );
+    }
+    Ok(arns)
+}
+
+async fn delete_inline(aws: &Aws, role: &str, name: &str) -> CallResult<()> {
+    match aws.iam.delete_role_policy().role_name(role).policy_name(name).send().await.or_aws("iam:DeleteRolePolicy") {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn detach(aws: &Aws, role: &str, arn: &str) -> CallResult<()> {
+    match aws.iam.detach_role_policy().role_name(role).policy_arn(arn).send().await.or_aws("iam:DetachRolePolicy") {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes what the change lists as privilege drift: inline policies other than pinfra's and
+/// attached managed policies.
+async fn remove_drift(aws: &Aws, role: &str, live: &Live, change: &Change) -> CallResult<()> {
+    if change.touches("other_inline_policies") {
+        for name in &live.other_inline {
+            delete_inline(aws, role, name).await?;
+        }
+    }
+    if change.touches("attached_policies") {
+        for arn in &live.attached {
+            detach(aws, role, arn).await?;
+        }
+    }
+    Ok(())
+}
+
 impl IamRole {
     async fn put_policy(&self, aws: &Aws, policy: &Json) -> CallResult<()> {
         let document = policy.to_string();
@@ -347,13 +407,26 @@ impl Kind for IamRole {
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
         };
-        let policy = match aws.iam.get_role_policy().role_name(&self.name).policy_name(POLICY_NAME).send().await.or_aws("iam:GetRolePolicy")
-        {
+        // Side by side: the three reads cost one round trip.
+        let (policy, inline, attached) = tokio::join!(
+            aws.iam.get_role_policy().role_name(&self.name).policy_name(POLICY_NAME).send(),
+            list_inline(aws, &self.name),
+            list_attached(aws, &self.name)
+        );
+        let policy = match policy.or_aws("iam:GetRolePolicy") {
             Ok(out) => decode(out.policy_document()),
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e),
         };
-        Ok(Some(Live { trust: role.assume_role_policy_document().and_then(decode), tags: tag_map(role.tags()), arn: role.arn, policy }))
+        let other_inline = inline?.into_iter().filter(|name| name != POLICY_NAME).collect();
+        Ok(Some(Live {
+            trust: role.assume_role_policy_document().and_then(decode),
+            tags: tag_map(role.tags()),
+            arn: role.arn,
+            policy,
+            other_inline,
+            attached: attached?,
+        }))
     }
 
     fn desired(&self, inputs: &Inputs) -> Desired {
@@ -388,9 +461,23 @@ impl Kind for IamRole {
             };
             fields.field("trust", canonical_value(&trust), live.and_then(|l| l.trust.as_ref()).map(canonical), false);
             fields.field("policy", canonical_value(&desired.policy), live.and_then(|l| l.policy.as_ref()).map(canonical), false);
+            // pinfra's policy is the role's only grant: anything added by hand is privilege
+            // drift, removed on apply.
+            if let Some(live) = live.filter(|l| !l.other_inline.is_empty()) {
+                fields.known("other_inline_policies", json!([]), Some(json!(live.other_inline)), false);
+            }
+            if let Some(live) = live.filter(|l| !l.attached.is_empty()) {
+                fields.known("attached_policies", json!([]), Some(json!(live.attached)), false);
+            }
         }
         fields.tags("tags", &desired.tags, live.map(|l| &l.tags));
         Ok(fields.finish())
+    }
+
+    fn explain(fields: &[FieldChange]) -> Option<String> {
+        fields.iter().any(|f| f.path == "other_inline_policies" || f.path == "attached_policies").then(|| {
+            "privilege drift: policies added by hand are removed, pinfra's policy is the role's only grant (`[role] manage_policies = false` keeps them)".to_owned()
+        })
     }
 
     fn live_tags(live: &Live) -> Option<&Tags> {
@@ -402,6 +489,9 @@ impl Kind for IamRole {
     }
 
     async fn apply(&self, aws: &Aws, desired: &Desired, live: Option<&Live>, change: &Change) -> Result<Outputs, ResourceError> {
+        if let Some(live) = live {
+            remove_drift(aws, &self.name, live, change).await?;
+        }
         if let Some(live) = live
             && !change.touches("trust")
             && !change.touches("policy")
@@ -498,15 +588,11 @@ impl Kind for IamRole {
                 .await
                 .or_aws("iam:RemoveRoleFromInstanceProfile")?;
         }
-        let inline = aws.iam.list_role_policies().role_name(&self.name).send().await.or_aws("iam:ListRolePolicies")?;
-        for name in inline.policy_names() {
-            aws.iam.delete_role_policy().role_name(&self.name).policy_name(name).send().await.or_aws("iam:DeleteRolePolicy")?;
+        for name in list_inline(aws, &self.name).await? {
+            delete_inline(aws, &self.name, &name).await?;
         }
-        let attached = aws.iam.list_attached_role_policies().role_name(&self.name).send().await.or_aws("iam:ListAttachedRolePolicies")?;
-        for policy in attached.attached_policies() {
-            if let Some(arn) = policy.policy_arn() {
-                aws.iam.detach_role_policy().role_name(&self.name).policy_arn(arn).send().await.or_aws("iam:DetachRolePolicy")?;
-            }
+        for arn in list_attached(aws, &self.name).await? {
+            detach(aws, &self.name, &arn).await?;
         }
         match aws.iam.delete_role().role_name(&self.name).send().await.or_aws("iam:DeleteRole") {
             Ok(_) => Ok(()),
@@ -551,6 +637,8 @@ mod tests {
             arn: "arn:aws:iam::123456789012:role/r".into(),
             trust: Some(trust_policy(Some(SELF))),
             policy: Some(pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), None)),
+            other_inline: Vec::new(),
+            attached: Vec::new(),
             tags: Tags::from([("pinfra:env".into(), "dev".into())]),
         }
     }
@@ -574,7 +662,21 @@ mod tests {
         if let Some(Json::Array(statements)) = reordered.policy.as_mut().and_then(|p| p.get_mut("Statement")) {
             statements.reverse();
         }
+        let escalated =
+            Live { other_inline: vec!["admin".into()], attached: vec!["arn:aws:iam::aws:policy/AdministratorAccess".into()], ..live() };
         let cases: Vec<(&str, Desired, Option<Live>, Vec<&str>)> = vec![
+            (
+                "privilege drift: other inline and attached policies",
+                desired(policy.clone()),
+                Some(escalated.clone()),
+                vec!["other_inline_policies", "attached_policies"],
+            ),
+            (
+                "policies not managed: drift is the role's own",
+                Desired { manage_policies: false, ..desired(policy.clone()) },
+                Some(escalated),
+                vec![],
+            ),
             ("create lists every field", desired(policy.clone()), None, vec!["trust", "policy", "tags.pinfra:env"]),
             ("converged", desired(policy.clone()), Some(live()), vec![]),
             ("statement order is not a change", desired(policy.clone()), Some(reordered), vec![]),
@@ -614,7 +716,14 @@ mod tests {
             manage_policies: true,
             tags: Tags::new(),
         };
-        let live = Live { arn: with_path.into(), trust: Some(trust_policy(Some(with_path))), policy: Some(json!({})), tags: Tags::new() };
+        let live = Live {
+            arn: with_path.into(),
+            trust: Some(trust_policy(Some(with_path))),
+            policy: Some(json!({})),
+            other_inline: Vec::new(),
+            attached: Vec::new(),
+            tags: Tags::new(),
+        };
         let changes = IamRole::diff(&desired, Some(&live)).expect("diff");
         assert!(changes.iter().all(|c| c.path != "trust"), "{changes:?}");
         let stale = Live { trust: Some(trust_policy(Some(SELF))), ..live };
