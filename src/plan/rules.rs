@@ -174,6 +174,22 @@ pub fn topic_name(name: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// A topic prefix: a topic name that ends in a delimiter (`.`, `_` or `-`). The role's grants
+/// are `<prefix>*`: without a delimiter, the prefix `0a1b` would also grant the topics and
+/// groups of the user id `0a1b2`.
+pub fn topic_prefix(prefix: &str) -> Result<(), Invalid> {
+    topic_name(prefix)?;
+    if !prefix.ends_with(['.', '_', '-']) {
+        return Err(Invalid {
+            reason: format!(
+                "the topic prefix `{prefix}` does not end in a delimiter, so it also covers `{prefix}x.*`, another prefix's topics"
+            ),
+            hint: Some(format!("end it with `.`, `_` or `-`, such as `{prefix}.`")),
+        });
+    }
+    Ok(())
+}
+
 /// Whether a Kafka version string (`3.6.0`, `3.7.x`, `3.8.x.kraft`) is 3.6 or later, which the
 /// MSK topic API needs.
 pub fn kafka_version_at_least_3_6(version: &str) -> bool {

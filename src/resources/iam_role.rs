@@ -26,9 +26,8 @@ pub struct IamRole {
     pub name: String,
     /// Bucket the connector writes to.
     pub bucket: String,
-    /// The user id, prefix of the plan's consumer groups.
-    pub user_id: String,
-    /// The plan's topic prefix (`<user_id>.`), and planned topics outside it.
+    /// The plan's topic prefix (`<user_id>.`; also of its consumer groups), and planned topics
+    /// outside it.
     pub topics: TopicScope,
     /// The cluster resource whose ARN scopes the policy.
     pub cluster: ResourceId,
@@ -109,19 +108,16 @@ fn role_arn_in_account_of(other_arn: &str, role: &str) -> Option<String> {
 
 /// The least-privilege policy: the cluster, the plan's topics and groups, MSK Connect's internal
 /// topics and groups, and the bucket. No `*` resource.
-pub fn pipeline_policy(cluster_arn: &str, bucket: &str, user_id: &str, topics: &TopicScope, connector: Option<&str>) -> Json {
+pub fn pipeline_policy(cluster_arn: &str, bucket: &str, topics: &TopicScope, connector: Option<&str>) -> Json {
     // The bucket's ARN is in the cluster's partition (`aws-cn`, `aws-us-gov`, ...).
     let partition = arn_partition(cluster_arn);
     let scoped = |kind: &str, name: &str| cluster_arn.replacen(":cluster/", &format!(":{kind}/"), 1) + "/" + name;
     let mut topic_arns = vec![scoped("topic", &format!("{}*", topics.prefix)), scoped("topic", "__amazon_msk_connect_*")];
     topic_arns.extend(topics.others.iter().map(|t| scoped("topic", t)));
-    let mut groups = vec![
-        scoped("group", &format!("{user_id}*")),
-        scoped("group", &format!("connect-{user_id}*")),
-        scoped("group", "__amazon_msk_connect_*"),
-    ];
-    // The sink's consumer group, when the connector's name does not start with the user id.
-    if let Some(name) = connector.filter(|n| !n.starts_with(user_id)) {
+    // The Kafka client's consumer groups live under the plan's prefix, which ends in a
+    // delimiter (`rules::topic_prefix`): `0a1b.*` is not `0a1b2.*`. The sink's group is its own.
+    let mut groups = vec![scoped("group", &format!("{}*", topics.prefix)), scoped("group", "__amazon_msk_connect_*")];
+    if let Some(name) = connector {
         groups.push(scoped("group", &format!("connect-{name}")));
     }
     json!({
@@ -432,7 +428,7 @@ impl Kind for IamRole {
     fn desired(&self, inputs: &Inputs) -> Desired {
         let policy = match inputs.string(&self.cluster, msk_cluster::OUTPUT_ARN) {
             Some(arn) => Value::Known(with_bucket_key(
-                pipeline_policy(&arn, &self.bucket, &self.user_id, &self.topics, self.connector.as_deref()),
+                pipeline_policy(&arn, &self.bucket, &self.topics, self.connector.as_deref()),
                 self.kms_key.as_deref(),
             )),
             None => Value::Unknown,
@@ -636,7 +632,7 @@ mod tests {
         Live {
             arn: "arn:aws:iam::123456789012:role/r".into(),
             trust: Some(trust_policy(Some(SELF))),
-            policy: Some(pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), None)),
+            policy: Some(pipeline_policy(CLUSTER, "user-0a1b-bucket", &scope(), None)),
             other_inline: Vec::new(),
             attached: Vec::new(),
             tags: Tags::from([("pinfra:env".into(), "dev".into())]),
@@ -644,7 +640,7 @@ mod tests {
     }
 
     fn other_bucket_unmanaged() -> Value {
-        Value::Known(pipeline_policy(CLUSTER, "other-bucket", "0a1b", &scope(), None))
+        Value::Known(pipeline_policy(CLUSTER, "other-bucket", &scope(), None))
     }
 
     fn paths(changes: &[FieldChange]) -> Vec<&str> {
@@ -653,8 +649,8 @@ mod tests {
 
     #[test]
     fn diff_table() {
-        let policy = Value::Known(pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), None));
-        let other_bucket = Value::Known(pipeline_policy(CLUSTER, "other-bucket", "0a1b", &scope(), None));
+        let policy = Value::Known(pipeline_policy(CLUSTER, "user-0a1b-bucket", &scope(), None));
+        let other_bucket = Value::Known(pipeline_policy(CLUSTER, "other-bucket", &scope(), None));
         let mut untagged = live();
         untagged.tags.clear();
         let mut reordered = live();
@@ -736,14 +732,14 @@ mod tests {
     #[test]
     fn the_buckets_arn_is_in_the_clusters_partition() {
         let china = "arn:aws-cn:kafka:cn-north-1:123456789012:cluster/c/abc-1";
-        let text = pipeline_policy(china, "b", "0a1b", &scope(), None).to_string();
+        let text = pipeline_policy(china, "b", &scope(), None).to_string();
         assert!(text.contains("arn:aws-cn:s3:::b/*") && !text.contains("arn:aws:"), "{text}");
         assert!(connector_needs(china, "b", &["0a1b.pin"], "c").iter().all(|(_, r)| r.starts_with("arn:aws-cn:")));
     }
 
     #[test]
     fn policy_is_scoped_with_no_wildcard_resource() {
-        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), None);
+        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", &scope(), None);
         let text = policy.to_string();
         assert!(text.contains("arn:aws:kafka:us-east-1:123456789012:topic/pinterest-msk-cluster/abc-1/0a1b.*"), "{text}");
         assert!(text.contains("arn:aws:kafka:us-east-1:123456789012:topic/pinterest-msk-cluster/abc-1/shared-events\""), "{text}");
@@ -759,7 +755,7 @@ mod tests {
     /// (Kafka 3.0 and later, the REST proxy) needs: without it every produce is refused.
     #[test]
     fn producing_needs_write_data_idempotently_on_the_cluster() {
-        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), None);
+        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", &scope(), None);
         assert_eq!(missing_grants(&policy, &client_needs(CLUSTER, &["0a1b.pin", "shared-events"])), Vec::<String>::new());
         let mut without = policy.clone();
         without["Statement"][0]["Action"] = json!(["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"]);
@@ -775,7 +771,7 @@ mod tests {
     fn a_customer_kms_key_is_granted_to_the_sink_on_that_key_alone() {
         let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
         let needs = bucket_key_needs(Some(key));
-        let plain = pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), None);
+        let plain = pipeline_policy(CLUSTER, "user-0a1b-bucket", &scope(), None);
         assert_eq!(missing_grants(&plain, &needs), [format!("kms:GenerateDataKey on {key}"), format!("kms:Decrypt on {key}")]);
         let granted = with_bucket_key(plain.clone(), Some(key));
         assert_eq!(missing_grants(&granted, &needs), Vec::<String>::new());
@@ -784,17 +780,35 @@ mod tests {
         assert_eq!(with_bucket_key(plain.clone(), None), plain, "an AWS managed key needs no grant");
     }
 
+    /// The grants were `group/…/<user_id>*` and `connect-<user_id>*`: the user id `0a1b` got
+    /// the groups of the user id `0a1b2`.
+    #[test]
+    fn a_user_id_that_prefixes_another_gets_none_of_its_topics_or_groups() {
+        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", &scope(), Some("0a1b-connector"));
+        let scoped = |kind: &str, name: &str| CLUSTER.replacen(":cluster/", &format!(":{kind}/"), 1) + "/" + name;
+        let theirs = [
+            ("kafka-cluster:ReadData", scoped("topic", "0a1b2.pin")),
+            ("kafka-cluster:AlterGroup", scoped("group", "0a1b2.readers")),
+            ("kafka-cluster:AlterGroup", scoped("group", "0a1b2-readers")),
+            ("kafka-cluster:AlterGroup", scoped("group", "connect-0a1b2-connector")),
+        ];
+        assert_eq!(missing_grants(&policy, &theirs).len(), theirs.len(), "{policy:#}");
+        let ours = [
+            ("kafka-cluster:ReadData", scoped("topic", "0a1b.pin")),
+            ("kafka-cluster:AlterGroup", scoped("group", "0a1b.readers")),
+            ("kafka-cluster:AlterGroup", scoped("group", "connect-0a1b-connector")),
+        ];
+        assert_eq!(missing_grants(&policy, &ours), Vec::<String>::new());
+    }
+
     #[test]
     fn the_policy_grants_what_the_connector_needs() {
         let needs = connector_needs(CLUSTER, "user-0a1b-bucket", &["0a1b.pin", "shared-events"], "0a1b-connector");
-        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), Some("0a1b-connector"));
+        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", &scope(), Some("0a1b-connector"));
         assert_eq!(missing_grants(&policy, &needs), Vec::<String>::new());
         // A connector named outside the user id gets its own group, and nothing else is missed.
         let needs = connector_needs(CLUSTER, "user-0a1b-bucket", &["0a1b.pin"], "sink");
-        assert_eq!(
-            missing_grants(&pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), Some("sink")), &needs),
-            Vec::<String>::new()
-        );
+        assert_eq!(missing_grants(&pipeline_policy(CLUSTER, "user-0a1b-bucket", &scope(), Some("sink")), &needs), Vec::<String>::new());
         assert_eq!(
             missing_grants(&policy, &needs),
             [
@@ -825,7 +839,6 @@ mod tests {
         IamRole {
             name: "r".into(),
             bucket: "b".into(),
-            user_id: "u".into(),
             topics: TopicScope::default(),
             cluster: ResourceId::new(msk_cluster::KIND, "c"),
             connector: None,
