@@ -78,7 +78,7 @@ fn with_the_proxy_stopped_verify_fails_and_names_the_proxy_hop() {
 fn a_topic_the_connector_does_not_read_fails_the_sink_hop() {
     let sandbox = Sandbox::with_cluster(CLUSTER);
     let dir = tempfile::tempdir().unwrap();
-    let plan = plan_copy(dir.path(), PLAN, |t| t.replace("topics_regex = \"{user_id}.*\"", "topics_regex = \"{user_id}\\\\.(pin|geo)\""));
+    let plan = plan_copy(dir.path(), PLAN, |t| t.replace(r"topics_regex = '{user_id}\..*'", "topics_regex = \"{user_id}\\\\.(pin|geo)\""));
     let plan = plan.to_str().unwrap();
     applied(&sandbox, plan);
     let verify = sandbox.pinfra(&["verify", "--wait", "3", plan]);

@@ -165,8 +165,10 @@ async fn a_resource_of_another_environment_is_refused() {
     let diff = sandbox.pinfra(&["diff", PLAN]);
     diff.expect_code(1);
     assert!(diff.stderr.contains("belongs to plan `pinterest`, environment `prod`"), "{}", diff.stderr);
+    // Destroy refuses as diff does: the names collide, so nothing they find is surely this plan's.
     let destroy = sandbox.pinfra(&["destroy", "--auto-approve", PLAN]);
-    destroy.expect_code(0);
+    destroy.expect_code(1);
+    assert!(destroy.stderr.contains("cannot destroy"), "{}", destroy.stderr);
     s3.head_bucket().bucket(BUCKET).send().await.expect("another environment's bucket is never deleted");
 }
 
