@@ -479,6 +479,8 @@ fn s3_key_prefix(value: &str) -> Result<(), Invalid> {
 
 /// An https URL, or plain http to a loopback address (a local mirror).
 fn download_url(value: &str) -> Result<(), Invalid> {
+    // Before the loopback check: `http://127.0.0.1:x@evil.example/` is not loopback.
+    rules::url_without_credentials(value)?;
     let loopback = ["http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/", "http://[::1]"];
     if loopback.iter().any(|p| value.starts_with(p)) {
         return Ok(());

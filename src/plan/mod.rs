@@ -377,23 +377,21 @@ fn find_secrets(d: &mut Diagnostics, text: &str) {
         regex::Regex::new(r#"(?i)["']?[a-z0-9_.\-]*(?:secret[_.\-]?access[_.\-]?key|aws[_.\-]secret)[a-z0-9_.\-]*["']?\s*="#).ok()
     });
     let hint = "remove it and rotate it: the connector and the Kafka client use the plan's IAM role; credentials for pinfra itself come from AWS_PROFILE or the environment";
-    // Where, without a source snippet: the snippet would print the secret again.
-    let place = |offset: usize| {
-        let before = &text[..offset.min(text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        format!("line {line}, column {column}")
-    };
+    // The snippet shows the line with the key masked (`diagnostics::SourceFile` masks every
+    // secret-looking value, whichever diagnostic prints it).
     for found in KEY_ID.iter().flat_map(|r| r.find_iter(text)) {
         d.push(
-            Diagnostic::error(format!("an AWS access key id is written in the plan ({})", place(found.start())), None)
+            Diagnostic::error("an AWS access key id is written in the plan", Some(found.range()))
+                .with_label("an access key id")
                 .with_code("PF003")
                 .with_hint(hint),
         );
     }
     for found in SECRET_KEY.iter().flat_map(|r| r.find_iter(text)) {
+        let key = found.as_str().trim_end_matches('=').trim_end();
         d.push(
-            Diagnostic::error(format!("an AWS secret access key is set in the plan ({})", place(found.start())), None)
+            Diagnostic::error("an AWS secret access key is set in the plan", Some(found.start()..found.start() + key.len()))
+                .with_label("a secret access key")
                 .with_code("PF003")
                 .with_hint(hint),
         );

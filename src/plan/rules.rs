@@ -228,8 +228,25 @@ pub fn version(value: &str) -> Result<(), Invalid> {
     }
 }
 
-/// An https URL without shell or quoting syntax in it (it ends up in a shell script).
+/// A URL without a user name or password in it (`https://user:password@host/`): the plan is
+/// shared and committed, and a URL is printed in messages, logs and the instance's user-data.
+pub fn url_without_credentials(value: &str) -> Result<(), Invalid> {
+    let authority = value.split_once("://").map_or("", |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or_default());
+    if authority.contains('@') {
+        return invalid(
+            "the URL holds a user name or password (`user:password@`)",
+            Some(
+                "remove the credentials and rotate them; use a URL that needs none (a mirror, a presigned S3 URL), or download the file yourself and name it in `source`",
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// An https URL without shell or quoting syntax or credentials in it (it ends up in a shell
+/// script).
 pub fn https_url(value: &str) -> Result<(), Invalid> {
+    url_without_credentials(value)?;
     let Some(rest) = value.strip_prefix("https://") else {
         return invalid(format!("`{value}` is not an https URL"), Some("downloads must use https"));
     };
@@ -404,6 +421,13 @@ mod tests {
             assert!(version(bad).is_err(), "{bad}");
         }
         assert!(https_url("https://archive.apache.org/dist/kafka/3.6.0/kafka_2.13-3.6.0.tgz").is_ok());
+        for with_credentials in
+            ["https://alice:hunter2@example.com/k.tgz", "https://token@example.com/k.tgz", "http://127.0.0.1:x@evil.example/"]
+        {
+            let refused = url_without_credentials(with_credentials).unwrap_err();
+            assert!(!refused.reason.contains("hunter2") && !refused.reason.contains("token@"), "{refused:?}");
+        }
+        assert!(url_without_credentials("https://example.com/a@b.zip").is_ok(), "an @ in the path is no credential");
         for bad in
             ["http://example.com/x", "https://x/$(id)", "https://x/`id`", "https://x/a b", "https://x/\"q\"", "https://x/'q'", "https://"]
         {
