@@ -8,9 +8,11 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// Whether `c` must not reach a terminal raw: C0 and C1 controls, DEL, and the bidirectional
-/// overrides and isolates that reorder what is shown ("Trojan Source", CVE-2021-42574).
+/// overrides and isolates that reorder what is shown ("Trojan Source", CVE-2021-42574), and the
+/// line and paragraph separators some terminals break lines at.
 pub fn is_unsafe(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+    c.is_control()
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{2028}' | '\u{2029}')
 }
 
 /// One value, shown on one line: every unsafe character escaped (`\e` for ESC, `\n`, `\r`,

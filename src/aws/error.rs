@@ -19,7 +19,7 @@ pub enum AwsError {
         operation: &'static str,
     },
     /// The endpoint did not answer (refused, DNS, TLS, reset).
-    #[error("{operation}: cannot reach the AWS endpoint: {detail}")]
+    #[error("{operation}: cannot reach the AWS endpoint: {}", crate::terminal::escape(detail))]
     Unreachable {
         /// `service:Operation`.
         operation: &'static str,
@@ -32,8 +32,9 @@ pub enum AwsError {
         /// `service:Operation`.
         operation: &'static str,
     },
-    /// AWS answered with an error.
-    #[error("{operation}: {code}: {message}")]
+    /// AWS answered with an error. Its code and message are AWS's text, shown on one line with
+    /// control characters escaped (a message is never trusted to be printable).
+    #[error("{operation}: {}: {}", crate::terminal::escape(code), crate::terminal::escape(message))]
     Service {
         /// `service:Operation`.
         operation: &'static str,
@@ -87,7 +88,7 @@ impl AwsError {
     pub fn summary(&self) -> String {
         match self {
             AwsError::NoCredentials { .. } => "no AWS credentials found".to_owned(),
-            AwsError::Unreachable { detail, .. } => format!("cannot reach the AWS endpoint: {detail}"),
+            AwsError::Unreachable { detail, .. } => format!("cannot reach the AWS endpoint: {}", crate::terminal::escape(detail)),
             other => other.to_string(),
         }
     }

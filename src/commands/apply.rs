@@ -60,7 +60,7 @@ async fn locked(session: crate::commands::Session, args: &ApplyArgs, out: Output
             let failed = outcome.failures().count();
             for (id, o) in &outcome.results {
                 if let NodeOutcome::Skipped { .. } = o {
-                    eprintln!("  not done: {id}");
+                    eprintln!("  not done: {}", crate::terminal::escape(&id.to_string()));
                 }
             }
             return Err(Reported(format!(

@@ -37,7 +37,8 @@ pub fn print(plan: &Plan, live: &BTreeMap<ResourceId, Outputs>, json: bool) -> a
         let mut text = String::new();
         for (name, value) in outputs {
             text.push_str(&match value {
-                Value::Known(serde_json::Value::String(s)) => format!("{name} = {s}\n"),
+                // A value AWS gave (a DNS name, an ARN) is shown escaped.
+                Value::Known(serde_json::Value::String(s)) => format!("{name} = {}\n", crate::terminal::escape(&s)),
                 Value::Known(other) => format!("{name} = {other}\n"),
                 Value::Unknown => format!("{name} = (not created yet)\n"),
             });

@@ -301,7 +301,7 @@ fn read_connector(d: &mut Diagnostics, table: Option<Table<'_, '_>>, cx: &Contex
             if r.is_empty() {
                 Err(Invalid { reason: "the topics regex is empty".into(), hint: Some("such as `{user_id}.*`".into()) })
             } else {
-                Ok(())
+                rules::printable("the topics regex", r)
             }
         })
     };

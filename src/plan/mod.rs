@@ -964,14 +964,15 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
         if n.is_empty() || n.len() > 255 || !n.is_ascii() {
             Err(Invalid { reason: format!("`{n}` is not a valid key pair name"), hint: Some("1-255 ASCII characters".into()) })
         } else {
-            Ok(())
+            rules::printable("the key pair name", n)
         }
     });
+    // The instance's `Name` tag: a tag value.
     let instance_name = name(d, instance_name, "{user_id}-kafka-client", vars, "instance name", |n| {
-        if n.is_empty() || n.len() > 255 {
+        if n.is_empty() || n.chars().count() > 255 {
             Err(Invalid { reason: "instance names are 1-255 characters".into(), hint: None })
         } else {
-            Ok(())
+            rules::tag_value("the instance name (its `Name` tag)", n)
         }
     });
     let type_ok = instance_type.as_ref().is_none_or(|t| check(d, t, "instance type", rules::instance_type));
