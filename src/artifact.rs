@@ -319,6 +319,17 @@ mod tests {
 
     const CLASS: &str = "io.confluent.connect.s3.S3SinkConnector";
 
+    /// A plugin URL with `user:password@` printed the password when the download failed.
+    /// `validate` refuses such a URL now; should one get this far, the error masks it.
+    #[tokio::test]
+    async fn a_failed_download_never_prints_the_urls_password() {
+        // Port 9 on loopback: nothing listens, the connection is refused at once.
+        let error = download("http://alice:hunter2@127.0.0.1:9/plugin.zip").await.unwrap_err();
+        let shown = format!("{error}");
+        assert!(shown.contains("http://********@127.0.0.1:9/plugin.zip"), "{shown}");
+        assert!(!shown.contains("hunter2") && !shown.contains("alice"), "{shown}");
+    }
+
     #[test]
     fn a_sink_zip_with_the_class_in_a_jar_passes() {
         let jar = zip_of(&[("io/confluent/connect/s3/S3SinkConnector.class", b"\xca\xfe\xba\xbe")]);
