@@ -128,6 +128,21 @@ proptest! {
         let _ = parse(&text);
     }
 
+    /// A diagnostic's snippet quotes the plan: whatever bytes it holds (control characters, a
+    /// CRLF, a secret), rendering never panics, and what it prints carries no control character
+    /// but line breaks.
+    #[test]
+    fn rendered_diagnostics_never_panic_nor_carry_control_characters(
+        text in "(\\PC|[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}\\u{202e}\\u{2028}]|\r\n|AKIAIOSFODNN7EXAMPLE|\"){0,120}",
+        keep in 0usize..120,
+    ) {
+        let text = format!("{}{text}", &MINIMAL[..keep.min(MINIMAL.len())]);
+        let parsed = parse(&text);
+        let shown = crate::diagnostics::SourceFile { name: "plan.toml", text: &text }.render_plain(&parsed.diagnostics);
+        prop_assert!(shown.chars().all(|c| c == '\n' || !crate::terminal::is_unsafe(c)), "{shown:?}");
+        prop_assert!(!shown.contains("AKIAIOSFODNN7EXAMPLE"), "{shown}");
+    }
+
     #[test]
     fn toml_like_text_never_panics(text in "(\\[[a-z_.]{0,12}\\]\n|[a-z_]{1,12} = (\"[^\"\n]{0,20}\"|[0-9]{1,5}|true|\\{ [a-z]{1,5} = \"[a-z{}]{0,8}\" \\}|\\[\\])\n){0,12}") {
         let _ = parse(&text);
