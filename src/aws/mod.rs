@@ -1,6 +1,7 @@
 //! The AWS clients pinfra uses, built once from the resolved settings, and the error type every
 //! AWS call is mapped into.
 
+pub mod ec2_tags;
 mod error;
 
 use std::time::Duration;

@@ -21,7 +21,7 @@ use crate::cli::{GlobalArgs, ImportArgs};
 use crate::commands::{ExitStatus, Reported};
 use crate::diagnostics::SourceFile;
 use crate::plan::SEED_SINK_CONFIG;
-use crate::resources::{self, msk_connect_plugin::ConnectListing, s3_bucket};
+use crate::resources::{self, discovery::ConnectListing, s3_bucket};
 use crate::settings::{self, Environment, Output};
 
 /// Runs the command.
@@ -595,7 +595,7 @@ async fn find_group(aws: &Aws, id: &str) -> Result<Option<FoundGroup>, AwsError>
     let out = aws.ec2.describe_security_groups().group_ids(id).send().await.or_aws("ec2:DescribeSecurityGroups")?;
     let Some(group) = out.security_groups().first() else { return Ok(None) };
     let vpc = group.vpc_id().map(str::to_owned);
-    let default_vpc = resources::ec2_security_group::default_vpc(aws).await?;
+    let default_vpc = crate::network::default_vpc(aws).await?;
     let mut ingress = Vec::new();
     let mut other_ingress = 0;
     for permission in group.ip_permissions() {

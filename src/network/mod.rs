@@ -18,7 +18,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 pub use paths::{Blocked, Path, PathReport, Pipeline, Place};
-pub use read::read;
+pub use read::{default_vpc, read};
 
 use crate::engine::Tags;
 

@@ -6,8 +6,8 @@ use ipnet::Ipv4Net;
 use super::{
     AclEntry, Destination, Endpoint, NatGateway, Network, NetworkAcl, Peer, Route, RouteTable, Rule, SecurityGroup, Subnet, Target,
 };
+use crate::aws::ec2_tags;
 use crate::aws::{Aws, AwsError, Classify};
-use crate::resources::ec2_tags;
 
 /// Every item of every page of a paginated EC2 `Describe*` call.
 macro_rules! every_page {
@@ -197,4 +197,16 @@ fn rules(permission: &IpPermission) -> Vec<Rule> {
     let groups = permission.user_id_group_pairs().iter().filter_map(|p| p.group_id()).map(|g| Peer::Group(g.to_owned()));
     let lists = permission.prefix_list_ids().iter().filter_map(|p| p.prefix_list_id()).map(|l| Peer::PrefixList(l.to_owned()));
     cidrs.chain(groups).chain(lists).map(rule).collect()
+}
+
+/// The region's default VPC, if it has one.
+pub async fn default_vpc(aws: &Aws) -> Result<Option<String>, AwsError> {
+    let vpcs = aws
+        .ec2
+        .describe_vpcs()
+        .filters(Filter::builder().name("is-default").values("true").build())
+        .send()
+        .await
+        .or_aws("ec2:DescribeVpcs")?;
+    Ok(vpcs.vpcs().first().and_then(|v| v.vpc_id()).map(str::to_owned))
 }

@@ -20,7 +20,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-use super::{ec2_key_pair, ec2_security_group, ec2_tags, iam_instance_profile, iam_role, msk_cluster};
+use super::{ec2_key_pair, ec2_security_group, iam_instance_profile, iam_role, msk_cluster};
+use crate::aws::ec2_tags;
 use crate::aws::{Aws, AwsError, Classify};
 use crate::engine::{Change, FieldChange, Fields, Inputs, Kind, Outputs, ResourceError, ResourceId, Tags, Value};
 use crate::plan::{KafkaClientSpec, Plan};

@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-use super::ec2_tags;
+use crate::aws::ec2_tags;
 use crate::aws::{Aws, AwsError, Classify};
 use crate::engine::{Change, FieldChange, Fields, Inputs, Kind, Outputs, ResourceError, ResourceId, Tags, Value};
 

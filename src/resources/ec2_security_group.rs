@@ -8,7 +8,7 @@ use std::sync::Arc;
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification};
 use serde_json::Value as Json;
 
-use super::ec2_tags;
+use crate::aws::ec2_tags;
 use crate::aws::{Aws, AwsError, Classify};
 use crate::engine::{Change, FieldChange, Fields, Inputs, Kind, Outputs, ResourceError, ResourceId, Tags, Value};
 
@@ -78,24 +78,12 @@ fn permission(rule: &Rule) -> IpPermission {
         .build()
 }
 
-/// The region's default VPC, if it has one.
-pub async fn default_vpc(aws: &Aws) -> Result<Option<String>, AwsError> {
-    let vpcs = aws
-        .ec2
-        .describe_vpcs()
-        .filters(Filter::builder().name("is-default").values("true").build())
-        .send()
-        .await
-        .or_aws("ec2:DescribeVpcs")?;
-    Ok(vpcs.vpcs().first().and_then(|v| v.vpc_id()).map(str::to_owned))
-}
-
 impl Ec2SecurityGroup {
     async fn vpc(&self, aws: &Aws) -> Result<Option<String>, AwsError> {
         match (&self.vpc_id, &self.network) {
             (Some(vpc), _) => Ok(Some(vpc.clone())),
             (None, Some(network)) => Ok(Some(network.vpc_id.clone())),
-            (None, None) => default_vpc(aws).await,
+            (None, None) => crate::network::default_vpc(aws).await,
         }
     }
 }

@@ -10,7 +10,7 @@
 use aws_sdk_ec2::types::{Filter, IpPermission, ResourceType, SecurityGroupRule, TagSpecification, UserIdGroupPair};
 use serde_json::Value as Json;
 
-use super::ec2_tags;
+use crate::aws::ec2_tags;
 use crate::aws::{Aws, AwsError, Classify};
 use crate::engine::{Change, FieldChange, Fields, Inputs, Kind, Outputs, ResourceError, ResourceId, TAG_ENV, TAG_PLAN, Tags, Value};
 

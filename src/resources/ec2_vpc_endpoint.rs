@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use aws_sdk_ec2::types::{ResourceType, TagSpecification, VpcEndpointType};
 use serde_json::Value as Json;
 
-use super::ec2_tags;
+use crate::aws::ec2_tags;
 use crate::aws::{Aws, AwsError, Classify};
 use crate::engine::{Change, FieldChange, Fields, Inputs, Kind, Outputs, Presence, ResourceError, ResourceId, Tags, Value};
 use crate::network::{Network, Target, s3_service};

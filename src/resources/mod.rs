@@ -2,11 +2,11 @@
 //! that turns a plan into the engine's nodes.
 
 pub mod apigateway_rest_api;
+pub mod discovery;
 pub mod ec2_instance;
 pub mod ec2_key_pair;
 pub mod ec2_security_group;
 pub mod ec2_security_group_rule;
-pub(crate) mod ec2_tags;
 pub mod ec2_vpc_endpoint;
 pub mod iam_instance_profile;
 pub mod iam_role;
@@ -24,7 +24,7 @@ use std::sync::Arc;
 use crate::engine::{Node, Outputs, Ownership, ResourceId, Tags, Value};
 use crate::plan::Plan;
 use crate::retry::Poll;
-pub use msk_cluster::{Discovery, discover};
+pub use discovery::{Discovery, discover};
 
 /// Choices that are not part of the plan.
 #[derive(Debug, Clone, Copy)]
@@ -168,7 +168,7 @@ pub fn brokers(discovery: &Discovery, plan: &Plan) -> (Vec<String>, Vec<String>)
     let (subnets, groups) = match (&discovery.cluster, &plan.msk.create) {
         (Some(cluster), _) => (cluster.subnets.clone(), cluster.security_groups.clone()),
         (None, Some(spec)) => {
-            (msk_cluster::choose_subnets(spec, discovery.default_subnets.as_deref()).unwrap_or_default(), spec.security_groups.clone())
+            (discovery::choose_subnets(spec, discovery.default_subnets.as_deref()).unwrap_or_default(), spec.security_groups.clone())
         }
         (None, None) => (Vec::new(), Vec::new()),
     };

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use aws_sdk_kafkaconnect::types::{CustomPluginContentType, CustomPluginLocation, S3Location};
 use serde_json::Value as Json;
 
-use super::msk_cluster::Discovery;
+use super::discovery::{Discovery, list_connect};
 use crate::artifact::{Artifact, ArtifactError};
 use crate::aws::{Aws, AwsError, Classify};
 use crate::engine::{Change, FieldChange, Fields, Inputs, Kind, Outputs, Presence, ResourceError, ResourceId, Tags, Value};
@@ -24,129 +24,6 @@ use crate::retry::{Poll, Seen, WaitError, poll_until};
 pub const KIND: &str = "msk_connect_plugin";
 /// The output carrying the plugin's ARN.
 pub const OUTPUT_ARN: &str = "arn";
-
-/// One custom plugin, as ListCustomPlugins reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PluginSummary {
-    /// Name.
-    pub name: String,
-    /// ARN.
-    pub arn: String,
-    /// CREATING | CREATE_FAILED | ACTIVE | UPDATING | UPDATE_FAILED | DELETING.
-    pub state: String,
-    /// `s3://bucket/key` of its latest revision.
-    pub location: Option<String>,
-}
-
-/// One connector, as ListConnectors reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectorSummary {
-    /// Name.
-    pub name: String,
-    /// State, such as RUNNING or DELETING.
-    pub state: String,
-    /// ARNs of the custom plugins it runs.
-    pub plugins: Vec<String>,
-    /// The subnets its workers run in.
-    pub subnets: Vec<String>,
-}
-
-/// The plan's custom plugins and every connector in the region (to know who uses a plugin).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ConnectListing {
-    /// Plugins whose names start with `<base name>-`.
-    pub plugins: Vec<PluginSummary>,
-    /// Every connector.
-    pub connectors: Vec<ConnectorSummary>,
-}
-
-impl ConnectListing {
-    /// The connectors (other than `except`) that use `plugin_arn` and are not being deleted.
-    pub fn users(&self, plugin_arn: &str, except: &str) -> Vec<String> {
-        self.connectors
-            .iter()
-            .filter(|c| c.name != except && c.state != "DELETING" && c.plugins.iter().any(|p| p == plugin_arn))
-            .map(|c| c.name.clone())
-            .collect()
-    }
-}
-
-/// Lists the plugins named `<base>-<12 hex>` and `<base>` itself (an `existing` plugin the plan
-/// named before it gave a zip: an older plugin now), or with `exact` only `<base>`, and every
-/// connector, all pages.
-pub async fn list(aws: &Aws, base: &str, exact: bool) -> Result<ConnectListing, AwsError> {
-    let prefix = base.to_owned();
-    let plugins = async {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page = aws
-                .kafkaconnect
-                .list_custom_plugins()
-                .name_prefix(&prefix)
-                .set_next_token(token)
-                .send()
-                .await
-                .or_aws("kafkaconnect:ListCustomPlugins")?;
-            for p in page.custom_plugins() {
-                let (Some(name), Some(arn)) = (p.name(), p.custom_plugin_arn()) else { continue };
-                // The prefix filter is a prefix: `a-plugin-x` also matches base `a-plugin-x`'s
-                // neighbours; keep exactly `<base>` and `<base>-<12 hex>`.
-                let Some(rest) = name.strip_prefix(&prefix) else { continue };
-                let hashed = rest.strip_prefix('-').is_some_and(|h| h.len() == 12 && h.chars().all(|c| c.is_ascii_hexdigit()));
-                let wanted = rest.is_empty() || (hashed && !exact);
-                if !wanted {
-                    continue;
-                }
-                let location = p
-                    .latest_revision()
-                    .and_then(|r| r.location())
-                    .and_then(|l| l.s3_location())
-                    .map(|s| format!("{}/{}", s.bucket_arn().unwrap_or_default(), s.file_key().unwrap_or_default()));
-                out.push(PluginSummary {
-                    name: name.to_owned(),
-                    arn: arn.to_owned(),
-                    state: p.custom_plugin_state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
-                    location,
-                });
-            }
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                return Ok::<_, AwsError>(out);
-            }
-        }
-    };
-    let connectors = async {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page = aws.kafkaconnect.list_connectors().set_next_token(token).send().await.or_aws("kafkaconnect:ListConnectors")?;
-            for c in page.connectors() {
-                out.push(ConnectorSummary {
-                    name: c.connector_name().unwrap_or_default().to_owned(),
-                    state: c.connector_state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
-                    plugins: c
-                        .plugins()
-                        .iter()
-                        .filter_map(|p| p.custom_plugin().and_then(|c| c.custom_plugin_arn()).map(str::to_owned))
-                        .collect(),
-                    subnets: c
-                        .kafka_cluster()
-                        .and_then(|k| k.apache_kafka_cluster())
-                        .and_then(|a| a.vpc())
-                        .map(|v| v.subnets().to_vec())
-                        .unwrap_or_default(),
-                });
-            }
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                return Ok::<_, AwsError>(out);
-            }
-        }
-    };
-    let (plugins, connectors) = tokio::join!(plugins, connectors);
-    Ok(ConnectListing { plugins: plugins?, connectors: connectors? })
-}
 
 /// The plugin name for a zip: `<base>-<first 12 hex digits of its SHA-256>`.
 pub fn plugin_name(base: &str, artifact: &Artifact) -> String {
@@ -264,7 +141,7 @@ impl MskConnectPlugin {
             Ok(out) => out.custom_plugin_arn().unwrap_or_default().to_owned(),
             // Created by an interrupted earlier run: the name holds the hash, so it is this zip.
             Err(e) if e.is_code(&["ConflictException"]) => {
-                let listing = list(aws, self.name.rsplit_once('-').map_or(&*self.name, |(base, _)| base), false).await?;
+                let listing = list_connect(aws, self.name.rsplit_once('-').map_or(&*self.name, |(base, _)| base), false).await?;
                 listing.plugins.into_iter().find(|p| p.name == self.name).map(|p| p.arn).ok_or(e)?
             }
             Err(e) => return Err(e.into()),
@@ -553,19 +430,5 @@ mod tests {
         assert_eq!(MskConnectPlugin::keep_unwanted(&old), None);
         old.used_by = vec!["someone-elses".into()];
         assert!(MskConnectPlugin::keep_unwanted(&old).unwrap().contains("someone-elses"));
-    }
-
-    #[test]
-    fn users_ignore_the_plans_connector_and_deleting_ones() {
-        let listing = ConnectListing {
-            plugins: Vec::new(),
-            connectors: vec![
-                ConnectorSummary { name: "mine".into(), state: "RUNNING".into(), plugins: vec!["p".into()], subnets: vec![] },
-                ConnectorSummary { name: "going".into(), state: "DELETING".into(), plugins: vec!["p".into()], subnets: vec![] },
-                ConnectorSummary { name: "other".into(), state: "RUNNING".into(), plugins: vec!["p".into(), "q".into()], subnets: vec![] },
-                ConnectorSummary { name: "unrelated".into(), state: "RUNNING".into(), plugins: vec!["q".into()], subnets: vec![] },
-            ],
-        };
-        assert_eq!(listing.users("p", "mine"), ["other"]);
     }
 }

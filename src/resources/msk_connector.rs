@@ -26,7 +26,8 @@ use aws_sdk_kafkaconnect::types::{
 };
 use serde_json::{Value as Json, json};
 
-use super::msk_cluster::{self, Discovery};
+use super::discovery::Discovery;
+use super::msk_cluster;
 use super::msk_connect_plugin;
 use crate::aws::{Aws, AwsError, Classify};
 use crate::engine::{Action, Change, FieldChange, Fields, Inputs, Kind, Outputs, ResourceError, ResourceId, Tags, Value};

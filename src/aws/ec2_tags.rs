@@ -1,8 +1,13 @@
-//! EC2's tag lists and pinfra's tag maps, converted in one place for every EC2 resource kind.
+//! EC2's tag lists and pinfra's tag maps (`engine::Tags`), converted in one place for every
+//! EC2 resource kind and the network read. Here, beside the clients, so that both can use it
+//! without depending on each other.
+
+use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::Tag;
 
-use crate::engine::Tags;
+/// A tag map (`crate::engine::Tags`).
+type Tags = BTreeMap<String, String>;
 
 /// Tags as EC2 takes them.
 pub fn to_ec2(tags: &Tags) -> Vec<Tag> {
