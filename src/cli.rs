@@ -20,8 +20,10 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Named profile from the shared AWS config files.
-    #[arg(long, global = true, env = "AWS_PROFILE", value_name = "NAME")]
+    /// Named profile from the shared AWS config files; it wins over keys in the environment
+    /// (AWS_ACCESS_KEY_ID). Without it: those keys, else AWS_PROFILE, else the `default` profile.
+    /// A profile the files do not define is an error.
+    #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
     /// Region check: must match the plan's `[environment] region` when given.
     #[arg(long, global = true, value_name = "REGION")]

@@ -27,7 +27,7 @@ pub async fn run(args: &DestroyArgs, global: &GlobalArgs, env: &Environment, out
     let lock = take_lock(&session, "destroy", env).await?;
     let aws = session.aws.clone();
     let interrupt = Interrupt::watch(aws.clone(), &lock);
-    let result = locked(session.refresh(out).await, args, out, &interrupt).await;
+    let result = locked(session.refresh(out).await, &lock.at.owner, args, out, &interrupt).await;
     interrupt.stop();
     if let Err(error) = lock.release(&aws).await {
         eprintln!("warning: the lock could not be released: {}", crate::aws::WithHint(&error));
@@ -37,6 +37,7 @@ pub async fn run(args: &DestroyArgs, global: &GlobalArgs, env: &Environment, out
 
 async fn locked(
     session: anyhow::Result<crate::commands::Session>,
+    account: &str,
     args: &DestroyArgs,
     out: Output,
     interrupt: &Interrupt,
@@ -47,6 +48,7 @@ async fn locked(
     if planned.changes.is_empty() {
         return Ok(ExitStatus::Success);
     }
+    crate::commands::acting_as(account, &session.aws, args.auto_approve, out);
     let question = format!("Delete these resources of environment `{}`? There is no undo.", session.plan.environment.name);
     if !confirm(&question, args.auto_approve, out)? {
         eprintln!("Destroy cancelled; nothing was deleted.");

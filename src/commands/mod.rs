@@ -162,10 +162,15 @@ pub async fn session_for(
     {
         eprintln!("warning: {warning}");
     }
-    let aws = Aws::connect(&aws_settings).await;
+    let aws = connect(&aws_settings).await?;
     let templates = Arc::new(crate::render::Templates::load(global.templates.as_deref())?);
     let options = resources::Options { prune, poll: aws_settings.poll };
     Session::observe(Arc::new(plan), aws, Loaded { artifact, templates, options }, out).await
+}
+
+/// Builds the clients; an unknown profile ends the command with a hint.
+pub async fn connect(settings: &crate::aws::AwsSettings) -> anyhow::Result<Aws> {
+    Aws::connect(settings).await.map_err(|error| Reported(format!("{error}\n  hint: {}", error.hint())).into())
 }
 
 /// What a session keeps of the plan's loading, to observe again (under the lock).
@@ -413,6 +418,14 @@ fn verb(action: crate::engine::Action, done: bool) -> &'static str {
         (Action::Delete, false) => "deleting",
         (Action::Delete, true) => "deleted",
         (Action::NoOp, _) => "checked",
+    }
+}
+
+/// Says whose account and credentials a mutating command acts with, before it asks (also under
+/// `-q` when it asks; `account` is the lock's, from GetCallerIdentity).
+pub fn acting_as(account: &str, aws: &Aws, auto_approve: bool, out: Output) {
+    if !out.quiet || !auto_approve {
+        eprintln!("Acting as account {account} (credentials: {})", aws.credentials);
     }
 }
 
