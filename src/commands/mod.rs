@@ -156,6 +156,7 @@ pub async fn session_for(
 ) -> anyhow::Result<Session> {
     let plan = load_plan(path, plan_env, out)?;
     let artifact = load_artifact(path, &plan, env, out)?;
+    let templates = Arc::new(load_templates(global, out)?);
     let (aws_settings, warning) = settings::aws(global, env, &plan.environment.region)?;
     if let Some(warning) = warning
         && !out.quiet
@@ -163,9 +164,22 @@ pub async fn session_for(
         eprintln!("warning: {warning}");
     }
     let aws = connect(&aws_settings).await?;
-    let templates = Arc::new(crate::render::Templates::load(global.templates.as_deref())?);
     let options = resources::Options { prune, poll: aws_settings.poll };
     Session::observe(Arc::new(plan), aws, Loaded { artifact, templates, options }, out).await
+}
+
+/// The templates, with `--templates`'s overrides; warns about files in it that match none.
+pub fn load_templates(global: &GlobalArgs, out: Output) -> anyhow::Result<crate::render::Templates> {
+    let templates = crate::render::Templates::load(global.templates.as_deref()).map_err(|error| {
+        let hint = error.hint().map(|h| format!("\n  hint: {h}")).unwrap_or_default();
+        anyhow::Error::from(Reported(format!("{error}{hint}")))
+    })?;
+    if !out.quiet {
+        for warning in &templates.warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
+    Ok(templates)
 }
 
 /// Builds the clients; an unknown profile ends the command with a hint.

@@ -6,13 +6,13 @@ use crate::cli::{GlobalArgs, RenderArgs};
 use crate::commands::{ExitStatus, load_plan, session};
 use crate::engine::{ResourceId, Value};
 use crate::plan::Plan;
-use crate::render::{self, LiveValues, Templates};
+use crate::render::{self, LiveValues};
 use crate::resources::{iam_role, msk_cluster};
 use crate::settings::{Environment, Output};
 
 /// Runs the command.
 pub async fn run(args: &RenderArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
-    let templates = Templates::load(global.templates.as_deref())?;
+    let templates = crate::commands::load_templates(global, out)?;
     let (plan, live) = if args.offline {
         (load_plan(&args.plan.plan, global.env.as_deref(), out)?, LiveValues::default())
     } else {
