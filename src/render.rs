@@ -35,23 +35,23 @@ pub enum RenderError {
         /// What is wrong with it.
         reason: String,
     },
+    // The two variants below say their cause in their own message, so they do not also return
+    // it as `source()`: a chain printer (`{:#}`) would print it twice.
     /// An override template could not be read.
-    #[error("cannot read template {path}: {source}")]
+    #[error("cannot read template {path}: {error}")]
     Read {
         /// The file.
         path: String,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A template has an error, or names a value that does not exist.
-    #[error("template {name}: {source}")]
+    #[error("template {name}: {error}")]
     Template {
         /// The template's file name.
         name: String,
         /// What minijinja said.
-        #[source]
-        source: minijinja::Error,
+        error: minijinja::Error,
     },
     /// A rendered file would end the user-data's here-document early.
     #[error("{0} contains a line that would end its here-document in user-data.sh")]
@@ -117,18 +117,18 @@ impl Templates {
         for (name, text) in EMBEDDED {
             let text = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
                 Some(path) => {
-                    std::fs::read_to_string(&path).map_err(|source| RenderError::Read { path: path.display().to_string(), source })?
+                    std::fs::read_to_string(&path).map_err(|error| RenderError::Read { path: path.display().to_string(), error })?
                 }
                 None => text.to_owned(),
             };
-            env.add_template_owned(name, text).map_err(|source| RenderError::Template { name: name.to_owned(), source })?;
+            env.add_template_owned(name, text).map_err(|error| RenderError::Template { name: name.to_owned(), error })?;
         }
         Ok(Self { env, warnings })
     }
 
     fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, RenderError> {
-        let template = self.env.get_template(name).map_err(|source| RenderError::Template { name: name.to_owned(), source })?;
-        template.render(ctx).map_err(|source| RenderError::Template { name: name.to_owned(), source })
+        let template = self.env.get_template(name).map_err(|error| RenderError::Template { name: name.to_owned(), error })?;
+        template.render(ctx).map_err(|error| RenderError::Template { name: name.to_owned(), error })
     }
 }
 

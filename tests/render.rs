@@ -146,3 +146,18 @@ fn a_file_in_the_templates_directory_that_matches_no_template_is_warned_about() 
     assert!(run.stderr.contains(&warning), "{}", run.stderr);
     assert_eq!(run.stderr.matches("matches no template").count(), 1, "hidden files are not warned about: {}", run.stderr);
 }
+
+#[test]
+fn a_template_error_prints_its_text_once() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("client.properties.j2"), "x = {{ foo }\n").unwrap();
+    let out = dir.path().join("out");
+    let run = Run::from(
+        pinfra_command(&["render", "--offline", "--templates", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap(), PLAN])
+            .output()
+            .unwrap(),
+    );
+    run.expect_code(1);
+    assert!(run.stderr.contains("error: template client.properties.j2: syntax error: unexpected `}`"), "{}", run.stderr);
+    assert_eq!(run.stderr.matches("unexpected `}`").count(), 1, "{}", run.stderr);
+}
