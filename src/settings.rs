@@ -135,7 +135,7 @@ pub fn aws(global: &GlobalArgs, env: &Environment, plan_region: &str) -> Result<
         max_attempts: 5,
         poll: Poll {
             interval: Duration::from_millis(env.poll_interval_ms.unwrap_or(2000).max(10)),
-            timeout: Duration::from_secs(global.timeout.max(1)),
+            timeout: Duration::from_secs(global.timeout),
             report_every: Duration::from_millis(env.wait_report_ms.unwrap_or(30_000)),
         },
     };

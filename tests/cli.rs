@@ -108,3 +108,24 @@ fn a_reader_that_stops_early_ends_the_command_quietly() {
     assert!(!stderr.contains("panicked"), "no panic: {stderr}");
     assert_eq!(out.status.code(), Some(141), "128 + SIGPIPE, as a Unix tool: {stderr}");
 }
+
+#[test]
+fn a_zero_timeout_is_refused_at_parse_time() {
+    let run = run(&["diff", "--timeout", "0", "plans/pinterest.toml"], &[DUMMY_KEYS[0], DUMMY_KEYS[1]]);
+    run.expect_code(1);
+    assert!(run.stderr.starts_with("error: invalid value '0' for '--timeout <SECONDS>': must be at least 1 second"), "{}", run.stderr);
+}
+
+#[test]
+fn env_with_all_envs_is_refused_not_ignored() {
+    for env in [vec![], vec![("PINFRA_ENV", "dev")]] {
+        let args: &[&str] = if env.is_empty() {
+            &["diff", "--all-envs", "--env", "dev", "plans/pinterest.toml"]
+        } else {
+            &["diff", "--all-envs", "plans/pinterest.toml"]
+        };
+        let run = run(args, &env);
+        run.expect_code(1);
+        assert!(run.stderr.starts_with("error: the argument '--all-envs' cannot be used with '--env <NAME>'"), "{}", run.stderr);
+    }
+}
