@@ -114,7 +114,7 @@ async fn destroy_removes_what_pinfra_owns_and_nothing_else() {
     // The cluster is read, never deleted; a second destroy has nothing to do.
     let again = sandbox.pinfra(&["destroy", "--auto-approve", PLAN]);
     again.expect_code(0);
-    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    assert!(again.stdout.contains("Nothing to destroy"), "{}", again.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -311,4 +311,25 @@ async fn the_roles_topic_grants_name_the_cluster_as_msk_does() {
     let policy = iam.get_role_policy().role_name(ROLE).policy_name("pinfra-pipeline").send().await.expect("the role's policy");
     let document = percent_encoding::percent_decode_str(policy.policy_document()).decode_utf8_lossy().into_owned();
     assert!(document.contains(&format!("{prefix}:topic/{CLUSTER}/{id}/0a1b2c3d4e5f.")), "{document}");
+}
+
+#[test]
+fn quiet_apply_and_destroy_print_only_data() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    let apply = sandbox.pinfra(&["apply", "-q", "--auto-approve", PLAN]);
+    apply.expect_code(0);
+    assert_eq!(apply.stderr, "", "-q: only errors on stderr");
+    let destroy = sandbox.pinfra(&["destroy", "-q", "--auto-approve", PLAN]);
+    destroy.expect_code(0);
+    assert_eq!(destroy.stderr, "", "-q: only errors on stderr");
+}
+
+#[test]
+fn a_second_destroy_says_there_is_nothing_to_destroy() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    sandbox.pinfra(&["apply", "--auto-approve", PLAN]).expect_code(0);
+    sandbox.pinfra(&["destroy", "--auto-approve", PLAN]).expect_code(0);
+    let again = sandbox.pinfra(&["destroy", "--auto-approve", PLAN]);
+    again.expect_code(0);
+    assert_eq!(again.stdout, "Nothing to destroy: no resource of this plan exists.\n");
 }

@@ -81,7 +81,9 @@ async fn locked(
             eprintln!("{skipped} resource(s) were not attempted. Everything else was applied; run `pinfra apply` again to converge.");
             return Err(error);
         }
-        eprintln!("Apply complete.");
+        if !out.quiet {
+            eprintln!("Apply complete.");
+        }
         outputs = outcome.outputs;
     }
     output::print(&session.plan, &outputs, false)?;

@@ -1,26 +1,24 @@
 //! `pinfra destroy PLAN`: deletes what the plan owns, in reverse dependency order. Resources
 //! without pinfra's ownership tags are never deleted.
 
+use std::fmt::Write as _;
+
 use crate::cli::{DestroyArgs, GlobalArgs};
 use crate::commands::{ErrorRef, ExitStatus, Interrupt, confirm, progress_printer, report_failures, session, take_lock};
+use crate::engine::Planned;
 use crate::engine::render::{self, Style};
 use crate::settings::{Environment, Output};
 
 /// Runs the command.
 pub async fn run(args: &DestroyArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
     let session = session(&args.plan.plan, global, env, out, false).await?;
-    if session.engine.plan_destroy(&session.observed).changes.is_empty() {
-        print!(
-            "{}",
-            render::text(&session.engine.plan_destroy(&session.observed), Style { color: out.color_stdout, show_unchanged: false })
-        );
+    let planned = session.engine.plan_destroy(&session.observed);
+    if planned.changes.is_empty() {
+        print!("{}", text(&planned, out));
         return Ok(ExitStatus::Success);
     }
     if !args.auto_approve && !out.interactive_stdin {
-        print!(
-            "{}",
-            render::text(&session.engine.plan_destroy(&session.observed), Style { color: out.color_stdout, show_unchanged: false })
-        );
+        print!("{}", text(&planned, out));
         confirm("", false, out)?;
     }
     // One mutating run at a time: lock, then read again under the lock.
@@ -44,7 +42,7 @@ async fn locked(
 ) -> anyhow::Result<ExitStatus> {
     let session = session?;
     let planned = session.engine.plan_destroy(&session.observed);
-    crate::commands::data(&render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
+    crate::commands::data(&text(&planned, out));
     if planned.changes.is_empty() {
         return Ok(ExitStatus::Success);
     }
@@ -59,6 +57,29 @@ async fn locked(
     if !outcome.is_success() {
         return Err(report_failures("destroy incomplete", outcome.failures().map(|(id, e)| (id, ErrorRef::Resource(e)))));
     }
-    eprintln!("Destroy complete.");
+    if !out.quiet {
+        eprintln!("Destroy complete.");
+    }
     Ok(ExitStatus::Success)
+}
+
+/// The destroy plan as text. With nothing to delete it says so, rather than a diff's "No
+/// changes. 0 resources are up to date.", which would claim resources that do not exist.
+fn text(planned: &Planned, out: Output) -> String {
+    if !planned.changes.is_empty() {
+        return render::text(planned, Style { color: out.color_stdout, show_unchanged: false });
+    }
+    let mut text = String::new();
+    for (id, reason) in &planned.skipped {
+        let _ = writeln!(text, "  = {id} is left alone: {reason}");
+    }
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(if planned.skipped.is_empty() {
+        "Nothing to destroy: no resource of this plan exists.\n"
+    } else {
+        "Nothing to destroy: no resource this plan owns exists.\n"
+    });
+    text
 }
