@@ -129,3 +129,13 @@ fn env_with_all_envs_is_refused_not_ignored() {
         assert!(run.stderr.starts_with("error: the argument '--all-envs' cannot be used with '--env <NAME>'"), "{}", run.stderr);
     }
 }
+
+#[test]
+fn validate_checks_the_region_flag_and_aws_region_as_docs_plan_md_says() {
+    let flag = run(&["validate", "-q", "--region", "eu-west-1", "plans/pinterest.toml"], &[]);
+    flag.expect_code(1);
+    assert_eq!(flag.stderr, "error: --region eu-west-1 does not match the plan's region us-east-1\n");
+    let env = run(&["validate", "plans/pinterest.toml"], &[("AWS_REGION", "eu-west-1")]);
+    env.expect_code(0);
+    assert!(env.stderr.contains("warning: AWS_REGION=eu-west-1 is ignored: the plan's region us-east-1 is used"), "{}", env.stderr);
+}
