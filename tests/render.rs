@@ -161,3 +161,20 @@ fn a_template_error_prints_its_text_once() {
     assert!(run.stderr.contains("error: template client.properties.j2: syntax error: unexpected `}`"), "{}", run.stderr);
     assert_eq!(run.stderr.matches("unexpected `}`").count(), 1, "{}", run.stderr);
 }
+
+#[test]
+fn render_out_refuses_to_write_through_a_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("user-data.sh")).unwrap();
+    let run = Run::from(pinfra_command(&["render", "--offline", "--out", out.to_str().unwrap(), PLAN]).output().unwrap());
+    run.expect_code(1);
+    let link = out.join("user-data.sh");
+    assert!(run.stderr.contains(&format!("error: {} is a symbolic link (to {})", link.display(), victim.display())), "{}", run.stderr);
+    assert!(run.stderr.contains("hint: remove the link"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n", "the link's target is untouched");
+    assert!(!out.join("client.properties").exists(), "nothing is written");
+}
