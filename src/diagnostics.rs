@@ -4,12 +4,14 @@
 //! Every check of a plan pushes into a [`Diagnostics`] list instead of returning early, so a
 //! run reports all of its problems together.
 
+mod excerpt;
+
 use std::ops::Range;
 
 use codespan_reporting::diagnostic::{Diagnostic as Report, Label, Severity as ReportSeverity};
-use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use codespan_reporting::term::{self, Config};
+use excerpt::Excerpt;
 
 /// How bad a finding is: errors stop the run, warnings are shown and the run goes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -113,7 +115,10 @@ pub struct SourceFile<'a> {
 }
 
 impl SourceFile<'_> {
-    fn reports(&self, diagnostics: &Diagnostics) -> Vec<Report<()>> {
+    /// Each diagnostic as a report, with the excerpt of the source its snippet is drawn from
+    /// (long lines cut around the span: a megabyte value is not echoed), and every message,
+    /// label and hint cut the same way.
+    fn reports(&self, diagnostics: &Diagnostics) -> Vec<(Excerpt<'_>, Report<()>)> {
         diagnostics
             .sorted()
             .into_iter()
@@ -122,31 +127,31 @@ impl SourceFile<'_> {
                     Severity::Error => ReportSeverity::Error,
                     Severity::Warning => ReportSeverity::Warning,
                 };
-                let mut report = Report::new(severity).with_message(&d.message);
+                let span = d.span.as_ref().map(|span| clamp(span.clone(), self.text.len()));
+                let excerpt = Excerpt::new(self.name, self.text, span.as_ref());
+                let mut report = Report::new(severity).with_message(excerpt::bounded(&d.message));
                 if let Some(code) = d.code {
                     report = report.with_code(code);
                 }
-                if let Some(span) = &d.span {
-                    let span = clamp(span.clone(), self.text.len());
-                    report = report.with_labels(vec![Label::primary((), span).with_message(&d.label)]);
+                if let Some(span) = &span {
+                    report = report.with_labels(vec![Label::primary((), excerpt.map(span)).with_message(excerpt::bounded(&d.label))]);
                 }
                 if let Some(hint) = &d.hint {
-                    report = report.with_notes(vec![format!("hint: {hint}")]);
+                    report = report.with_notes(vec![format!("hint: {}", excerpt::bounded(hint))]);
                 }
-                report
+                (excerpt, report)
             })
             .collect()
     }
 
     /// Renders to a string without colour (for tests and for non-terminal output).
     pub fn render_plain(&self, diagnostics: &Diagnostics) -> String {
-        let file = SimpleFile::new(self.name, self.text);
         let config = Config::default();
         let mut out = String::new();
-        for report in self.reports(diagnostics) {
+        for (excerpt, report) in self.reports(diagnostics) {
             // Rendering into a string only fails for a span outside the file, which `clamp`
             // rules out.
-            let _ = term::emit_to_string(&mut out, &config, &file, &report);
+            let _ = term::emit_to_string(&mut out, &config, &excerpt, &report);
         }
         out
     }
@@ -155,11 +160,10 @@ impl SourceFile<'_> {
     pub fn emit(&self, diagnostics: &Diagnostics, color: bool) {
         let choice = if color { ColorChoice::Auto } else { ColorChoice::Never };
         let mut stream = StandardStream::stderr(choice);
-        let file = SimpleFile::new(self.name, self.text);
         let config = Config::default();
-        for report in self.reports(diagnostics) {
+        for (excerpt, report) in self.reports(diagnostics) {
             // Writing to stderr only fails if stderr is gone; nothing useful is left to do then.
-            let _ = term::emit_to_write_style(&mut stream, &config, &file, &report);
+            let _ = term::emit_to_write_style(&mut stream, &config, &excerpt, &report);
         }
     }
 }

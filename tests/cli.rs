@@ -139,3 +139,23 @@ fn validate_checks_the_region_flag_and_aws_region_as_docs_plan_md_says() {
     env.expect_code(0);
     assert!(env.stderr.contains("warning: AWS_REGION=eu-west-1 is ignored: the plan's region us-east-1 is used"), "{}", env.stderr);
 }
+
+/// A 20 MB invalid value used to be echoed in full three times (the error, the expansion note
+/// and the snippet): now each diagnostic shows it once in the message and once in the snippet,
+/// each cut short with `…`, and still points at file:line:col.
+#[test]
+fn a_20_mb_invalid_value_is_echoed_once_and_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = common::plan_copy(dir.path(), "plans/pinterest.toml", |text| {
+        text.replacen("name = \"{user_id}.pin\"", &format!("name = \"{{user_id}}.{}\"", "a/".repeat(10_000_000)), 1)
+    });
+    let run = run(&["validate", plan.to_str().unwrap()], &[]);
+    run.expect_code(1);
+    assert!(run.stderr.len() < 2_000, "{} bytes on stderr", run.stderr.len());
+    let message = run.stderr.lines().find(|l| l.starts_with("error: `0a1b2c3d4e5f.a/a/")).unwrap_or_else(|| panic!("{}", run.stderr));
+    assert!(message.ends_with("…` is not a valid Kafka topic name"), "{message}");
+    assert_eq!(message.matches("0a1b2c3d4e5f.a/").count(), 1, "{message}");
+    assert!(run.stderr.contains(&format!("┌─ {}:18:8", plan.display())), "{}", run.stderr);
+    let snippet = run.stderr.lines().find(|l| l.starts_with("18 │ name = \"{user_id}.a/a/")).unwrap_or_else(|| panic!("{}", run.stderr));
+    assert!(snippet.ends_with('…') && snippet.len() < 200, "{snippet}");
+}

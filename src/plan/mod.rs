@@ -762,7 +762,9 @@ fn name(
     match rule(&expanded) {
         Ok(()) => Some(expanded),
         Err(mut invalid) => {
-            if template != expanded {
+            // The expansion is worth showing for a name of sensible length; a long one is in the
+            // snippet already, and a diagnostic echoes a value once.
+            if template != expanded && template.chars().count() <= 60 {
                 invalid.reason = format!("{} (`{template}` expands to `{expanded}`)", invalid.reason);
             }
             let label = if given.is_some() { label.to_owned() } else { format!("default {label} `{template}`") };
