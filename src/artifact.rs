@@ -259,9 +259,10 @@ impl Artifact {
                 let bytes = download(url).await?;
                 let actual = sha256_hex(&bytes);
                 if actual != self.sha256 {
-                    return Err(ArtifactError::Checksum { url: url.clone(), expected: self.sha256.clone(), actual });
+                    return Err(ArtifactError::Checksum { url: crate::secrets::mask(url), expected: self.sha256.clone(), actual });
                 }
-                inspect(&bytes, connector_class).map_err(|problem| ArtifactError::Invalid { origin: url.clone(), problem })?;
+                inspect(&bytes, connector_class)
+                    .map_err(|problem| ArtifactError::Invalid { origin: crate::secrets::mask(url), problem })?;
                 store(cache, &bytes)?;
                 Ok(bytes)
             }
@@ -289,10 +290,13 @@ async fn download(url: &str) -> Result<Vec<u8>, ArtifactError> {
         response.body_mut().with_config().limit(MAX_ZIP_BYTES).read_to_vec().map_err(|e| e.to_string())
     })
     .await;
+    // `validate` refuses a URL with credentials; should one get here all the same, neither the
+    // URL nor the HTTP client's message (which may quote it) shows them.
+    let shown = crate::secrets::mask(url);
     match fetched {
         Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(detail)) => Err(ArtifactError::Download { url: url.to_owned(), detail }),
-        Err(join) => Err(ArtifactError::Download { url: url.to_owned(), detail: join.to_string() }),
+        Ok(Err(detail)) => Err(ArtifactError::Download { url: shown, detail: crate::secrets::mask(&detail) }),
+        Err(join) => Err(ArtifactError::Download { url: shown, detail: crate::secrets::mask(&join.to_string()) }),
     }
 }
 
@@ -314,6 +318,17 @@ mod tests {
     }
 
     const CLASS: &str = "io.confluent.connect.s3.S3SinkConnector";
+
+    /// A plugin URL with `user:password@` printed the password when the download failed.
+    /// `validate` refuses such a URL now; should one get this far, the error masks it.
+    #[tokio::test]
+    async fn a_failed_download_never_prints_the_urls_password() {
+        // Port 9 on loopback: nothing listens, the connection is refused at once.
+        let error = download("http://alice:hunter2@127.0.0.1:9/plugin.zip").await.unwrap_err();
+        let shown = format!("{error}");
+        assert!(shown.contains("http://********@127.0.0.1:9/plugin.zip"), "{shown}");
+        assert!(!shown.contains("hunter2") && !shown.contains("alice"), "{shown}");
+    }
 
     #[test]
     fn a_sink_zip_with_the_class_in_a_jar_passes() {

@@ -3,6 +3,13 @@
 //!
 //! Every check of a plan pushes into a [`Diagnostics`] list instead of returning early, so a
 //! run reports all of its problems together.
+//!
+//! What is printed is never the raw source: [`SourceFile`] renders every diagnostic against the
+//! text with each secret-looking value masked ([`crate::secrets`]) and each control character
+//! escaped ([`crate::terminal`]), and masks and escapes messages, labels and hints the same way.
+//! So no rule has to remember that its line may hold a credential or an ESC. Nor a megabyte:
+//! the snippet is an excerpt of that text with long lines cut around the span, and quoted values
+//! in messages are cut too ([`excerpt`]).
 
 mod excerpt;
 
@@ -115,44 +122,47 @@ pub struct SourceFile<'a> {
 }
 
 impl SourceFile<'_> {
-    /// Each diagnostic as a report, with the excerpt of the source its snippet is drawn from
-    /// (long lines cut around the span: a megabyte value is not echoed), and every message,
-    /// label and hint cut the same way.
-    fn reports(&self, diagnostics: &Diagnostics) -> Vec<(Excerpt<'_>, Report<()>)> {
-        diagnostics
-            .sorted()
-            .into_iter()
-            .map(|d| {
-                let severity = match d.severity {
-                    Severity::Error => ReportSeverity::Error,
-                    Severity::Warning => ReportSeverity::Warning,
-                };
-                let span = d.span.as_ref().map(|span| clamp(span.clone(), self.text.len()));
-                let excerpt = Excerpt::new(self.name, self.text, span.as_ref());
-                let mut report = Report::new(severity).with_message(excerpt::bounded(&d.message));
-                if let Some(code) = d.code {
-                    report = report.with_code(code);
-                }
-                if let Some(span) = &span {
-                    report = report.with_labels(vec![Label::primary((), excerpt.map(span)).with_message(excerpt::bounded(&d.label))]);
-                }
-                if let Some(hint) = &d.hint {
-                    report = report.with_notes(vec![format!("hint: {}", excerpt::bounded(hint))]);
-                }
-                (excerpt, report)
-            })
-            .collect()
+    /// Each diagnostic as a report, with the excerpt of the shown text its snippet is drawn
+    /// from (long lines cut around the span), handed to `emit`.
+    fn each_report(&self, diagnostics: &Diagnostics, mut emit: impl FnMut(&Excerpt<'_>, &Report<()>)) {
+        let shown = Shown::of(self.text);
+        let name = crate::terminal::escape(self.name);
+        let origin = |at| shown.origin(at);
+        // Masked first, then cut: a cut could leave a secret's prefix that no longer looks like one.
+        let text = |t: &str| excerpt::bounded(&shown.hide(t));
+        for d in diagnostics.sorted() {
+            let severity = match d.severity {
+                Severity::Error => ReportSeverity::Error,
+                Severity::Warning => ReportSeverity::Warning,
+            };
+            let span = d.span.as_ref().map(|span| {
+                let span = clamp(span.clone(), self.text.len());
+                shown.start(span.start)..shown.end(span.end)
+            });
+            let excerpt = Excerpt::new(&name, &shown.text, self.text, &origin, span.as_ref());
+            let mut report = Report::new(severity).with_message(text(&d.message));
+            if let Some(code) = d.code {
+                report = report.with_code(code);
+            }
+            if let Some(span) = &span {
+                report = report.with_labels(vec![Label::primary((), excerpt.map(span)).with_message(text(&d.label))]);
+            }
+            if let Some(hint) = &d.hint {
+                report = report.with_notes(vec![format!("hint: {}", text(hint))]);
+            }
+            emit(&excerpt, &report);
+        }
     }
 
     /// Renders to a string without colour (for tests and for non-terminal output).
     pub fn render_plain(&self, diagnostics: &Diagnostics) -> String {
         let config = Config::default();
         let mut out = String::new();
-        for (excerpt, report) in self.reports(diagnostics) {
+        self.each_report(diagnostics, |excerpt, report| {
             // Rendering into a string only fails for a span outside the file, which `clamp`
             // rules out.
-            let _ = term::emit_to_string(&mut out, &config, &excerpt, &report);
-        }
+            let _ = term::emit_to_string(&mut out, &config, excerpt, report);
+        });
         out
     }
 
@@ -161,10 +171,110 @@ impl SourceFile<'_> {
         let choice = if color { ColorChoice::Auto } else { ColorChoice::Never };
         let mut stream = StandardStream::stderr(choice);
         let config = Config::default();
-        for (excerpt, report) in self.reports(diagnostics) {
+        self.each_report(diagnostics, |excerpt, report| {
             // Writing to stderr only fails if stderr is gone; nothing useful is left to do then.
-            let _ = term::emit_to_write_style(&mut stream, &config, &excerpt, &report);
+            let _ = term::emit_to_write_style(&mut stream, &config, excerpt, report);
+        });
+    }
+}
+
+/// A plan's text as a terminal may show it: secret-looking values masked, control characters
+/// escaped; with the edits made, to carry spans of the file over to it.
+#[derive(Debug)]
+struct Shown {
+    text: String,
+    /// (range in the file, range in `text`) of each replaced piece, in order.
+    edits: Vec<(Range<usize>, Range<usize>)>,
+    /// The secrets found, to hide them in messages too.
+    secrets: Vec<String>,
+}
+
+impl Shown {
+    fn of(source: &str) -> Self {
+        let secret_ranges = crate::secrets::find(source);
+        let mut shown = Shown { text: String::with_capacity(source.len()), edits: Vec::new(), secrets: Vec::new() };
+        let replace = |shown: &mut Shown, from: Range<usize>, with: &str| {
+            let start = shown.text.len();
+            shown.text.push_str(with);
+            shown.edits.push((from, start..shown.text.len()));
+        };
+        let mut secrets = secret_ranges.iter().peekable();
+        let mut at = 0;
+        while at < source.len() {
+            if let Some(secret) = secrets.next_if(|r| r.start == at) {
+                let value = &source[secret.clone()];
+                shown.secrets.push(value.to_owned());
+                replace(&mut shown, secret.clone(), &crate::secrets::masked(value));
+                at = secret.end;
+                continue;
+            }
+            let Some(c) = source[at..].chars().next() else { break };
+            let next = at + c.len_utf8();
+            // Line structure stays: `\n`, `\t` and the `\r` of a CRLF are the file's layout.
+            let layout = c == '\n' || c == '\t' || (c == '\r' && source[next..].starts_with('\n'));
+            if crate::terminal::is_unsafe(c) && !layout {
+                let mut escaped = String::new();
+                crate::terminal::push_escaped(&mut escaped, c);
+                replace(&mut shown, at..next, &escaped);
+            } else {
+                shown.text.push(c);
+            }
+            at = next;
         }
+        shown
+    }
+
+    /// Where a span starting at `offset` of the file starts in the shown text.
+    fn start(&self, offset: usize) -> usize {
+        self.map(offset, true)
+    }
+
+    /// Where a span ending at `offset` of the file ends in the shown text.
+    fn end(&self, offset: usize) -> usize {
+        self.map(offset, false)
+    }
+
+    fn map(&self, offset: usize, start: bool) -> usize {
+        let mut shift: isize = 0;
+        for (from, to) in &self.edits {
+            let inside = if start { from.contains(&offset) } else { from.start < offset && offset < from.end };
+            if inside {
+                return if start { to.start } else { to.end };
+            }
+            if offset < from.end {
+                break;
+            }
+            shift = to.end.cast_signed() - from.end.cast_signed();
+        }
+        offset.saturating_add_signed(shift).min(self.text.len())
+    }
+
+    /// Where a byte of the shown text came from in the file (a masked or escaped piece: its
+    /// start).
+    fn origin(&self, shown: usize) -> usize {
+        let mut shift: isize = 0;
+        for (from, to) in &self.edits {
+            if to.contains(&shown) {
+                return from.start;
+            }
+            if shown < to.start {
+                break;
+            }
+            shift = from.end.cast_signed() - to.end.cast_signed();
+        }
+        shown.saturating_add_signed(shift)
+    }
+
+    /// A message, label or hint as shown: the file's secrets and anything secret-looking
+    /// masked, control characters escaped (line breaks kept).
+    fn hide(&self, text: &str) -> String {
+        let mut out = crate::secrets::mask(text);
+        for secret in &self.secrets {
+            if secret.trim().len() >= 4 {
+                out = out.replace(secret.as_str(), crate::secrets::MASK);
+            }
+        }
+        crate::terminal::escape_lines(&out).into_owned()
     }
 }
 
@@ -194,6 +304,35 @@ mod tests {
         assert_eq!(closest("nmae", ["name", "region"]), Some("name"));
         assert_eq!(closest("versionning", ["versioning", "encryption"]), Some("versioning"));
         assert_eq!(closest("zzz", ["name", "region"]), None);
+    }
+
+    #[test]
+    fn spans_are_carried_over_masked_and_escaped_text() {
+        let source = "a = \"AKIAIOSFODNN7EXAMPLE\"\nb = \"x\u{1b}y\"\nc = 1\n";
+        let shown = Shown::of(source);
+        assert_eq!(shown.text, "a = \"********\"\nb = \"x\\ey\"\nc = 1\n");
+        let c = source.find("c = 1").unwrap_or_default();
+        assert_eq!(&shown.text[shown.start(c)..shown.end(c + 5)], "c = 1");
+        let key = source.find("AKIA").unwrap_or_default();
+        assert_eq!(&shown.text[shown.start(key)..shown.end(key + 20)], "********");
+        assert_eq!(&shown.text[shown.start(key + 3)..shown.end(key + 5)], "********", "a span inside a secret covers its mask");
+        assert_eq!(shown.origin(shown.start(c)), c);
+        assert_eq!(shown.origin(shown.start(key) + 3), key);
+        let esc = source.find('\u{1b}').unwrap_or_default();
+        assert_eq!(&shown.text[shown.start(esc - 1)..shown.end(esc + 2)], "x\\ey");
+    }
+
+    /// A masked value before a span on the same line must not move the column of
+    /// `file:line:col` away from where the editor finds it.
+    #[test]
+    fn columns_are_the_files_own() {
+        let text = "k = { \"secret_x\" = \"hunter2hunter2\", \"\u{1b}\" = 1 }\n";
+        let mut d = Diagnostics::default();
+        let at = text.find("\"\u{1b}\"").unwrap_or_default();
+        d.push(Diagnostic::error("bad key", Some(at..at + 3)));
+        let out = SourceFile { name: "p.toml", text }.render_plain(&d);
+        assert!(out.contains(&format!("p.toml:1:{}", at + 1)), "{out}");
+        assert!(!out.contains("hunter2") && !out.contains('\u{1b}'), "{out}");
     }
 
     #[test]

@@ -15,5 +15,7 @@ pub mod plan;
 pub mod render;
 pub mod resources;
 pub mod retry;
+pub mod secrets;
 pub mod settings;
+pub mod terminal;
 pub mod verify;

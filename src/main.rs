@@ -61,11 +61,12 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(status) => status.into(),
         Err(error) => {
-            if let Some(reported) = error.downcast_ref::<Reported>() {
-                eprintln!("error: {reported}");
-            } else {
-                eprintln!("error: {error:#}");
-            }
+            // Messages carry names and AWS's words: shown escaped (`pinfra::terminal`).
+            let message = match error.downcast_ref::<Reported>() {
+                Some(reported) => reported.to_string(),
+                None => format!("{error:#}"),
+            };
+            eprintln!("error: {}", pinfra::terminal::escape_lines(&message));
             ExitStatus::Failure.into()
         }
     }

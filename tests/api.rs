@@ -78,7 +78,7 @@ fn with_the_proxy_stopped_verify_fails_and_names_the_proxy_hop() {
 fn a_topic_the_connector_does_not_read_fails_the_sink_hop() {
     let sandbox = Sandbox::with_cluster(CLUSTER);
     let dir = tempfile::tempdir().unwrap();
-    let plan = plan_copy(dir.path(), PLAN, |t| t.replace("topics_regex = \"{user_id}.*\"", "topics_regex = \"{user_id}\\\\.(pin|geo)\""));
+    let plan = plan_copy(dir.path(), PLAN, |t| t.replace(r"topics_regex = '{user_id}\..*'", "topics_regex = \"{user_id}\\\\.(pin|geo)\""));
     let plan = plan.to_str().unwrap();
     applied(&sandbox, plan);
     let verify = sandbox.pinfra(&["verify", "--wait", "3", plan]);
@@ -143,4 +143,62 @@ async fn an_edge_api_is_made_regional_in_place_not_replaced() {
     let api = apigateway.get_rest_api().rest_api_id(&id).send().await.unwrap();
     let types: Vec<&str> = api.endpoint_configuration().map(|e| e.types().iter().map(|t| t.as_str()).collect()).unwrap_or_default();
     assert_eq!(types, ["REGIONAL"]);
+}
+
+/// Turning `api_key_required` on for an API that exists ended with `apigateway:UpdateMethod:
+/// HTTP 500:` (the sandbox had no UpdateMethod, so the transition was never run). Now: on, the
+/// method requires a key, the key and usage plan are made, calls without the key are refused;
+/// off again, the method takes calls without a key and pinfra's key and usage plan are gone.
+/// Each apply ends in a converged diff.
+#[tokio::test(flavor = "multi_thread")]
+async fn api_key_required_can_be_turned_on_and_off_for_an_existing_api() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_copy(dir.path(), PLAN, |t| t);
+    let plan = plan.to_str().unwrap();
+    applied(&sandbox, plan);
+    let apigateway = aws_sdk_apigateway::Client::new(&sandbox.sdk_config("us-east-1").await);
+    let key_and_plan = || async {
+        let keys = apigateway.get_api_keys().send().await.unwrap();
+        let plans = apigateway.get_usage_plans().send().await.unwrap();
+        (
+            keys.items().iter().any(|k| k.name() == Some("0a1b2c3d4e5f-api-key")),
+            plans.items().iter().any(|p| p.name() == Some("0a1b2c3d4e5f-api-plan")),
+        )
+    };
+    let status_without_key = |invoke_url: &str| {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        agent
+            .post(&format!("{invoke_url}/topics/0a1b2c3d4e5f.pin"))
+            .header("Content-Type", "application/vnd.kafka.json.v2+json")
+            .send(r#"{"records":[{"value":{"x":1}}]}"#)
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let output = sandbox.pinfra(&["output", plan]);
+    let invoke_url = output.stdout.lines().find_map(|l| l.strip_prefix("invoke_url = ")).unwrap().to_owned();
+    assert_ne!(status_without_key(&invoke_url), 403);
+
+    let on = plan_copy(dir.path(), PLAN, |t| t.replace("stage = \"dev\"", "stage = \"dev\"\napi_key_required = true"));
+    let on = on.to_str().unwrap();
+    let diff = sandbox.pinfra(&["diff", on]);
+    diff.expect_code(2);
+    assert!(diff.stdout.contains("route.api_key_required: false -> true"), "{}", diff.stdout);
+    let apply = sandbox.pinfra(&["apply", "--auto-approve", on]);
+    apply.expect_code(0);
+    assert!(!apply.stderr.contains("HTTP 500"), "{}", apply.stderr);
+    sandbox.pinfra(&["diff", "-q", on]).expect_code(0);
+    assert_eq!(key_and_plan().await, (true, true));
+    assert_eq!(status_without_key(&invoke_url), 403, "the deployed method requires a key");
+
+    let off = plan_copy(dir.path(), PLAN, |t| t);
+    let off = off.to_str().unwrap();
+    let diff = sandbox.pinfra(&["diff", off]);
+    diff.expect_code(2);
+    assert!(diff.stdout.contains("route.api_key_required: true -> false"), "{}", diff.stdout);
+    assert!(diff.stdout.contains("api_key"), "the key and its usage plan go: {}", diff.stdout);
+    applied(&sandbox, off);
+    assert_eq!(key_and_plan().await, (false, false));
+    assert_ne!(status_without_key(&invoke_url), 403, "the deployed method takes calls without a key again");
 }

@@ -63,7 +63,7 @@ async fn the_connector_is_created_as_the_seed_built_it_and_a_rerun_changes_nothi
     let connector = describe(&sandbox).await;
     let config = connector.connector_configuration().unwrap();
     assert_eq!(config["connector.class"], "io.confluent.connect.s3.S3SinkConnector");
-    assert_eq!(config["topics.regex"], "0a1b2c3d4e5f.*");
+    assert_eq!(config["topics.regex"], "0a1b2c3d4e5f\\..*");
     assert_eq!(config["s3.bucket.name"], BUCKET);
     assert_eq!(config["flush.size"], "1");
     assert_eq!(connector.service_execution_role_arn(), Some("arn:aws:iam::123456789012:role/0a1b2c3d4e5f-ec2-access-role"));
@@ -297,7 +297,7 @@ fn validate_shows_which_topics_the_regex_selects_and_refuses_one_that_selects_no
     run.expect_code(0);
     assert!(run.stderr.contains("matches 0a1b2c3d4e5f.pin, 0a1b2c3d4e5f.geo, 0a1b2c3d4e5f.user"), "{}", run.stderr);
 
-    let plan = plan_copy(dir.path(), PLAN, |t| t.replace("topics_regex = \"{user_id}.*\"", "topics_regex = \"{user_id}\\\\.clicks\""));
+    let plan = plan_copy(dir.path(), PLAN, |t| t.replace(r"topics_regex = '{user_id}\..*'", "topics_regex = \"{user_id}\\\\.clicks\""));
     let run = common::pinfra_command(&["validate", plan.to_str().unwrap()]).output().map(common::Run::from).unwrap();
     run.expect_code(1);
     assert!(run.stderr.contains("matches none of the plan's topics"), "{}", run.stderr);

@@ -165,8 +165,10 @@ async fn a_resource_of_another_environment_is_refused() {
     let diff = sandbox.pinfra(&["diff", PLAN]);
     diff.expect_code(1);
     assert!(diff.stderr.contains("belongs to plan `pinterest`, environment `prod`"), "{}", diff.stderr);
+    // Destroy refuses as diff does: the names collide, so nothing they find is surely this plan's.
     let destroy = sandbox.pinfra(&["destroy", "--auto-approve", PLAN]);
-    destroy.expect_code(0);
+    destroy.expect_code(1);
+    assert!(destroy.stderr.contains("cannot destroy"), "{}", destroy.stderr);
     s3.head_bucket().bucket(BUCKET).send().await.expect("another environment's bucket is never deleted");
 }
 
@@ -231,6 +233,26 @@ fn credentials_never_appear_in_output() {
         assert!(!stream.contains(common::SECRET_KEY), "the secret key was printed");
     }
     assert!(apply.stderr.len() > 1000, "-vvv logs the SDK's work, so this test looks at real debug output");
+}
+
+/// What AWS says reached the terminal raw: an error message holding ESC, BEL or a newline
+/// could retitle the window, clear the screen or forge a line. It is printed escaped.
+#[test]
+fn control_characters_from_aws_reach_the_terminal_escaped() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    let hostile = "\u{1b}]0;pwned\u{7}\u{1b}[2J\nerror: forged line";
+    let fault = serde_json::json!({"service": "apigateway", "operation": "GET /restapis", "status": 400,
+        "code": "BadRequestException", "message": hostile, "count": 10});
+    sandbox.control("POST", "/_sandbox/faults", Some(&fault));
+    for command in [&["diff", PLAN][..], &["apply", "--auto-approve", PLAN][..]] {
+        let run = sandbox.pinfra(command);
+        run.expect_code(1);
+        for stream in [&run.stdout, &run.stderr] {
+            assert!(!stream.contains(['\u{1b}', '\u{7}']), "{command:?}: raw control characters: {stream:?}");
+            assert!(!stream.lines().any(|l| l.starts_with("error: forged line")), "{command:?}: a forged line: {stream}");
+        }
+        assert!(run.stderr.contains("BadRequestException: \\e]0;pwned\\x07\\e[2J\\nerror: forged line"), "{command:?}: {}", run.stderr);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

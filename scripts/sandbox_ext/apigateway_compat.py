@@ -77,6 +77,14 @@ key of 0 or more than 128 characters, a value of more than 256, a key starting w
 more than 50 tags on the API afterwards: 400 ``BadRequestException`` (AWS's tag limits; the
 wording is the sandbox's). Other ARNs (stages, ...) are left to moto.
 
+UpdateMethod (moto 5.2.5 has none: HTTP 500 with an empty body)::
+
+    PATCH /restapis/{restApiId}/resources/{resourceId}/methods/{httpMethod}  {"patchOperations": [...]}
+
+takes the paths of ``METHOD_PATCH_PATHS`` / ``METHOD_PATCH_PREFIXES`` with their ops (API Gateway's
+"method:update" table); any other, or a bad value, is 400 ``BadRequestException`` and nothing
+changes; an unknown method is 404 ``NotFoundException`` "Invalid Method identifier specified".
+
 Stages as API Gateway describes them (GetStage, GetStages, UpdateStage): no ``description`` when
 none was given (moto: ``""``), and a method setting that a patch creates (``/*/*/throttling/...``)
 starts from API Gateway's defaults with ``cacheDataEncrypted`` false (moto: true).
@@ -123,6 +131,20 @@ INVOKE_PATH = re.compile(r"^/restapis/(?P<api>[^/]+)/(?P<stage>[^/]+)/_user_requ
 DEPLOYMENTS_PATH = re.compile(r"^/restapis/(?P<api>[^/]+)/deployments/?$")
 # werkzeug hands over the path decoded, so the ARN's slashes are path separators here.
 USAGE_PLAN_PATH = re.compile(r"^/usageplans/(?P<plan>[^/]+)/?$")
+METHOD_PATH = re.compile(r"^/restapis/(?P<api>[^/]+)/resources/(?P<resource>[^/]+)/methods/(?P<method>[^/]+)/?$")
+# UpdateMethod's patch paths and the ops API Gateway takes on each (REST API reference,
+# "method:update"; botocore apigateway 2015-07-09 UpdateMethod takes a list of PatchOperation
+# {op: add|remove|replace|move|copy|test, path, value, from}). Prefixed paths end in a key.
+METHOD_PATCH_PATHS = {
+    "/authorizationType": {"replace"},
+    "/authorizerId": {"replace"},
+    "/apiKeyRequired": {"replace"},
+    "/operationName": {"replace"},
+    "/requestValidatorId": {"replace"},
+    "/authorizationScopes": {"add", "remove"},
+}
+METHOD_PATCH_PREFIXES = {"/requestParameters/": {"add", "remove", "replace"}, "/requestModels/": {"add", "remove", "replace"}}
+AUTHORIZATION_TYPES = ("NONE", "AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS")
 REST_API_TAGS_PATH = re.compile(r"^/tags/arn:(?P<partition>[^:/]+):apigateway:(?P<region>[^:/]*)::/restapis/(?P<api>[^/]+)/?$")
 MAX_TAGS = 50
 MAX_TAG_KEY = 128
@@ -573,6 +595,73 @@ def create_deployment(sandbox: Sandbox, store: Deployments, request: AwsRequest,
     return response
 
 
+# ---------------------------------------------------------------------------- UpdateMethod
+def method_patch_problem(method: Any, operation: Any) -> str | None:
+    """Applies one patch operation to moto's Method; why it is refused, or None."""
+    if not isinstance(operation, dict):
+        return "Invalid patch operation: expected an object with op, path and value."
+    op, path, value = operation.get("op"), str(operation.get("path") or ""), operation.get("value")
+    allowed = METHOD_PATCH_PATHS.get(path)
+    prefix = next((p for p in METHOD_PATCH_PREFIXES if path.startswith(p) and len(path) > len(p)), None)
+    if allowed is None and prefix is not None:
+        allowed = METHOD_PATCH_PREFIXES[prefix]
+    if allowed is None or op not in allowed:
+        supported = ", ".join(sorted([*METHOD_PATCH_PATHS, *(p + "{key}" for p in METHOD_PATCH_PREFIXES)]))
+        return f"Invalid patch path '{path}' specified for op '{op}'. Supported paths: {supported}"
+    if path == "/apiKeyRequired":
+        if str(value).lower() not in ("true", "false"):
+            return f"Invalid value '{value}' for /apiKeyRequired: expected true or false."
+        method.api_key_required = str(value).lower() == "true"
+    elif path == "/authorizationType":
+        if value not in AUTHORIZATION_TYPES:
+            return f"Invalid authorization type '{value}' specified. Valid values are: {', '.join(AUTHORIZATION_TYPES)}"
+        method.authorization_type = value
+    elif path == "/authorizationScopes":
+        scopes = [s for s in method.authorization_scopes or [] if s != value]
+        method.authorization_scopes = [*scopes, value] if op == "add" else scopes
+    elif prefix is not None:
+        key = path[len(prefix) :].replace("~1", "/").replace("~0", "~")
+        attribute = "request_parameters" if prefix == "/requestParameters/" else "request_models"
+        current = dict(getattr(method, attribute) or {})
+        if op == "remove":
+            current.pop(key, None)
+        else:
+            current[key] = str(value).lower() == "true" if attribute == "request_parameters" else value
+        setattr(method, attribute, current)
+    else:
+        setattr(method, {"/authorizerId": "authorizer_id", "/operationName": "operation_name"}.get(path, "request_validator_id"), value)
+    return None
+
+
+def update_method(request: AwsRequest, match: re.Match[str]) -> Response:
+    """UpdateMethod (moto 5.2.5 has none: HTTP 500 with an empty body). Every operation is
+    checked before any is applied, as one PATCH either takes effect whole or not at all."""
+    from moto.apigateway.models import apigateway_backends
+
+    account = request_account(request)
+    backend = apigateway_backends[account][request.call.region or "us-east-1"]
+    api = backend.apis.get(match["api"])
+    resource = api.resources.get(match["resource"]) if api is not None else None
+    method = (resource.resource_methods or {}).get(match["method"]) if resource is not None else None
+    if method is None:
+        return api_error(404, "NotFoundException", "Invalid Method identifier specified")
+    try:
+        body = json.loads(read_body(request.environ) or b"{}")
+    except ValueError:
+        return api_error(400, "BadRequestException", "Invalid request body: not JSON.")
+    operations = body.get("patchOperations") if isinstance(body, dict) else None
+    trial = copy.deepcopy(method)
+    for operation in operations or []:
+        if (problem := method_patch_problem(trial, operation)) is not None:
+            return api_error(400, "BadRequestException", problem)
+    for operation in operations or []:
+        method_patch_problem(method, operation)
+    answer = {k: v for k, v in method.to_json().items() if v is not None}
+    response = json_response(answer)
+    response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
+    return response
+
+
 # ------------------------------------------------------------------------------------ tags
 def api_error(status: int, code: str, message: str) -> Response:
     return gateway_error(status, code, json.dumps({"message": message}))
@@ -712,6 +801,8 @@ def install(sandbox: Sandbox) -> None:
             return rest_api_tags(request, match)
         if request.call.service == "apigateway" and request.method == "DELETE" and (match := USAGE_PLAN_PATH.match(request.path)):
             return delete_usage_plan(request, match)
+        if request.call.service == "apigateway" and request.method == "PATCH" and (match := METHOD_PATH.match(request.path)):
+            return update_method(request, match)
         return None
 
     def listing(_request: Request) -> Response:

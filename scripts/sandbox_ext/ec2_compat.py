@@ -28,6 +28,12 @@
    without ``Throughput`` reports EC2's default 125 MiB/s and ``multiAttachEnabled`` is false
    unless set (moto: both absent). A key pair created without ``KeyType`` is ``rsa`` (EC2's
    default; moto: no ``keyType`` in DescribeKeyPairs).
+7. An instance's ``IamInstanceProfile`` is ``{Arn, Id}`` of the profile it is associated with,
+   ``Id`` being the profile's ``InstanceProfileId`` (botocore ``ec2`` service-2.json, shape
+   ``IamInstanceProfile``: "Id: The ID of the instance profile"; moto: the association's id),
+   and it follows ReplaceIamInstanceProfileAssociation (moto: the old profile's). A profile
+   deleted and made again under the same name has the same ARN and another id: the instance
+   stays associated with the deleted one.
 
     GET  /_sandbox/ec2/settings   {"state_delay_ms", "profile_propagation_ms"}
     POST /_sandbox/ec2/settings   set any subset (JSON object); answers the new settings;
@@ -329,6 +335,29 @@ def install(sandbox: Sandbox) -> None:
         return profile
 
     instance_responses.filter_iam_instance_profiles = filter_iam_instance_profiles
+
+    # ------------------------------------------------------------ 7. profile associations
+    from moto.ec2.models import iam_instance_profile as profile_models
+
+    def show_profile(association: Any) -> None:
+        profile = association.iam_instance_profile
+        association.ec2_backend.modify_instance_attribute(association.instance_id, "iam_instance_profile", {"Arn": profile.arn, "Id": profile.id})
+
+    original_association_init = profile_models.IamInstanceProfileAssociation.__init__
+
+    def association_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_association_init(self, *args, **kwargs)
+        show_profile(self)
+
+    profile_models.IamInstanceProfileAssociation.__init__ = association_init  # type: ignore[method-assign]
+    original_replace = profile_models.IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association
+
+    def replace_association(self: Any, *args: Any, **kwargs: Any) -> Any:
+        association = original_replace(self, *args, **kwargs)
+        show_profile(association)
+        return association
+
+    profile_models.IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association = replace_association  # type: ignore[method-assign]
 
     # ------------------------------------------------------------ 4. validation
     # RunInstances checks ImageId, KeyName and InstanceType as EC2 does (moto: off by default);

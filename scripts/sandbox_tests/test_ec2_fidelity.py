@@ -212,3 +212,21 @@ def test_msk_cluster_and_topic_arns_are_msks(aws: Any) -> None:
     serverless = kafka.create_cluster_v2(ClusterName="lake", Serverless={"VpcConfigs": [{"SubnetIds": [s["SubnetId"] for s in subnets]}]})["ClusterArn"]
     assert re.fullmatch(rf"arn:aws:kafka:{REGION}:{ACCOUNT}:cluster/lake/{UUID}-s\d+", serverless), serverless
     assert kafka.describe_cluster_v2(ClusterArn=serverless)["ClusterInfo"]["ClusterArn"] == serverless
+
+
+# ------------------------------------------------------------------------- instance profiles
+def test_an_instance_names_its_profile_by_the_profiles_id_and_follows_a_replacement(sandbox: Any) -> None:
+    ec2, iam = sandbox.client("ec2", REGION), sandbox.client("iam", REGION)
+    iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")
+    first = iam.create_instance_profile(InstanceProfileName="p")["InstanceProfile"]
+    instance = ec2.run_instances(ImageId=image(sandbox), MinCount=1, MaxCount=1, InstanceType="t3.micro", IamInstanceProfile={"Name": "p"})["Instances"][0]["InstanceId"]
+    shown = describe_instance(ec2, instance)["IamInstanceProfile"]
+    assert shown == {"Arn": first["Arn"], "Id": first["InstanceProfileId"]}
+    # Deleted and made again by hand: the same ARN, another id, and the instance keeps the old one.
+    iam.delete_instance_profile(InstanceProfileName="p")
+    second = iam.create_instance_profile(InstanceProfileName="p")["InstanceProfile"]
+    assert second["Arn"] == first["Arn"] and second["InstanceProfileId"] != first["InstanceProfileId"]
+    assert describe_instance(ec2, instance)["IamInstanceProfile"]["Id"] == first["InstanceProfileId"]
+    association = ec2.describe_iam_instance_profile_associations(Filters=[{"Name": "instance-id", "Values": [instance]}])["IamInstanceProfileAssociations"][0]
+    ec2.replace_iam_instance_profile_association(AssociationId=association["AssociationId"], IamInstanceProfile={"Name": "p"})
+    assert describe_instance(ec2, instance)["IamInstanceProfile"] == {"Arn": second["Arn"], "Id": second["InstanceProfileId"]}

@@ -19,7 +19,7 @@ pub enum AwsError {
         operation: &'static str,
     },
     /// The endpoint did not answer (refused, DNS, TLS, reset).
-    #[error("{operation}: cannot reach the AWS endpoint: {detail}")]
+    #[error("{operation}: cannot reach the AWS endpoint: {}", crate::terminal::escape(detail))]
     Unreachable {
         /// `service:Operation`.
         operation: &'static str,
@@ -32,8 +32,9 @@ pub enum AwsError {
         /// `service:Operation`.
         operation: &'static str,
     },
-    /// AWS answered with an error.
-    #[error("{operation}: {code}: {message}")]
+    /// AWS answered with an error. Its code and message are AWS's text, shown on one line with
+    /// control characters escaped (a message is never trusted to be printable).
+    #[error("{operation}: {}: {}", crate::terminal::escape(code), crate::terminal::escape(message))]
     Service {
         /// `service:Operation`.
         operation: &'static str,
@@ -87,7 +88,7 @@ impl AwsError {
     pub fn summary(&self) -> String {
         match self {
             AwsError::NoCredentials { .. } => "no AWS credentials found".to_owned(),
-            AwsError::Unreachable { detail, .. } => format!("cannot reach the AWS endpoint: {detail}"),
+            AwsError::Unreachable { detail, .. } => format!("cannot reach the AWS endpoint: {}", crate::terminal::escape(detail)),
             other => other.to_string(),
         }
     }
@@ -148,12 +149,11 @@ where
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
             let err = service.err();
-            AwsError::Service {
-                operation,
-                code: err.code().map_or_else(|| format!("HTTP {status}"), str::to_owned),
-                message: err.message().unwrap_or("").to_owned(),
-                status,
-            }
+            let message = match err.message().map(str::trim) {
+                Some(message) if !message.is_empty() => message.to_owned(),
+                _ => no_message(status, request_id(service.raw())),
+            };
+            AwsError::Service { operation, code: err.code().map_or_else(|| format!("HTTP {status}"), str::to_owned), message, status }
         }
         SdkError::TimeoutError(_) => AwsError::Timeout { operation },
         SdkError::DispatchFailure(failure) => {
@@ -168,7 +168,45 @@ where
             let status = response.raw().status().as_u16();
             AwsError::Other { operation, detail: format!("unreadable response (HTTP {status})") }
         }
-        other => AwsError::Other { operation, detail: root_cause(&other) },
+        other => match root_cause(&other) {
+            detail if detail.trim().is_empty() => AwsError::Other { operation, detail: "the SDK gave no reason".into() },
+            detail => AwsError::Other { operation, detail },
+        },
+    }
+}
+
+/// The request id of an answer, from the header each AWS protocol uses for it.
+fn request_id(response: &HttpResponse) -> Option<&str> {
+    ["x-amzn-requestid", "x-amz-request-id", "x-amzn-request-id"]
+        .iter()
+        .find_map(|h| response.headers().get(*h))
+        .filter(|id| !id.is_empty())
+}
+
+/// The reason given for an error answer without a message (an empty body, HTML from a proxy,
+/// an operation the endpoint does not implement): the status's reason phrase, and the request
+/// id to quote to AWS support. Never an empty string.
+fn no_message(status: u16, request_id: Option<&str>) -> String {
+    let phrase = match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        412 => "Precondition Failed",
+        413 => "Payload Too Large",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "error",
+    };
+    match request_id {
+        Some(id) => format!("{phrase} (the answer carried no error message; request id {id})"),
+        None => format!("{phrase} (the answer carried no error message)"),
     }
 }
 
@@ -197,5 +235,38 @@ impl fmt::Display for WithHint<'_> {
             write!(f, "\n  hint: {hint}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error answer with an empty body (moto's 500 for an operation it lacks, a proxy's 502)
+    /// printed `apigateway:UpdateMethod: HTTP 500: ` with nothing after the colon.
+    #[tokio::test]
+    async fn an_error_answer_without_a_message_still_says_why() {
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+        use aws_smithy_runtime_api::http::StatusCode;
+        use aws_smithy_types::body::SdkBody;
+        for (status, body, request_id, reason) in [
+            (500, "", Some("req-1"), "Internal Server Error (the answer carried no error message; request id req-1)"),
+            (502, "<html>bad gateway</html>", None, "Bad Gateway (the answer carried no error message)"),
+            (418, "", None, "error (the answer carried no error message)"),
+        ] {
+            let rule = mock!(aws_sdk_iam::Client::get_role).then_http_response(move || {
+                let status = StatusCode::try_from(status).expect("a valid status");
+                let mut response = HttpResponse::new(status, SdkBody::from(body));
+                if let Some(id) = request_id {
+                    response.headers_mut().insert("x-amzn-RequestId", id);
+                }
+                response
+            });
+            let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&rule]);
+            let error = iam.get_role().role_name("r").send().await.or_aws("iam:GetRole").expect_err("an error answer");
+            let text = error.to_string();
+            assert!(text.ends_with(reason), "{text}");
+            assert!(!text.trim_end().ends_with(':'), "{text}");
+        }
     }
 }

@@ -67,7 +67,7 @@ async fn locked(
             let failed = outcome.failures().count();
             for (id, o) in &outcome.results {
                 if let NodeOutcome::Skipped { .. } = o {
-                    eprintln!("  not done: {id}");
+                    eprintln!("  not done: {}", crate::terminal::escape(&id.to_string()));
                 }
             }
             return Err(Reported(format!(

@@ -12,7 +12,7 @@ use crate::settings::{Environment, Output};
 /// Runs the command.
 pub async fn run(args: &DestroyArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
     let session = session(&args.plan.plan, global, env, out, false).await?;
-    let planned = session.engine.plan_destroy(&session.observed);
+    let planned = planned(&session)?;
     if planned.changes.is_empty() {
         print!("{}", text(&planned, out));
         return Ok(ExitStatus::Success);
@@ -33,6 +33,14 @@ pub async fn run(args: &DestroyArgs, global: &GlobalArgs, env: &Environment, out
     result
 }
 
+/// What destroy deletes; refused as a whole when the plan's names find another plan's resources.
+fn planned(session: &crate::commands::Session) -> anyhow::Result<crate::engine::Planned> {
+    session
+        .engine
+        .plan_destroy(&session.observed)
+        .map_err(|failures| report_failures("cannot destroy", failures.iter().map(|(id, e)| (id, ErrorRef::Resource(e)))))
+}
+
 async fn locked(
     session: anyhow::Result<crate::commands::Session>,
     account: &str,
@@ -41,7 +49,7 @@ async fn locked(
     interrupt: &Interrupt,
 ) -> anyhow::Result<ExitStatus> {
     let session = session?;
-    let planned = session.engine.plan_destroy(&session.observed);
+    let planned = planned(&session)?;
     crate::commands::data(&text(&planned, out));
     if planned.changes.is_empty() {
         return Ok(ExitStatus::Success);
@@ -71,7 +79,8 @@ fn text(planned: &Planned, out: Output) -> String {
     }
     let mut text = String::new();
     for (id, reason) in &planned.skipped {
-        let _ = writeln!(text, "  = {id} is left alone: {reason}");
+        // As `render::text` writes them: escaped.
+        let _ = writeln!(text, "  = {} is left alone: {}", crate::terminal::escape(&id.to_string()), crate::terminal::escape(reason));
     }
     if !text.is_empty() {
         text.push('\n');

@@ -56,7 +56,7 @@ async fn all_envs(args: &DiffArgs, global: &GlobalArgs, env: &Environment, out: 
                 changed |= has_changes;
             }
             Err(error) => {
-                println!("(failed: {error})");
+                println!("(failed: {})", crate::terminal::escape_lines(&error.to_string()));
                 failed.push(name.clone());
             }
         }

@@ -60,6 +60,7 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs, env: &Environment, out:
     spinner.finish_and_clear();
     let found =
         found.map_err(|e| Reported(format!("{e}\n  hint: {}", e.hint().unwrap_or_else(|| "check the credentials and region".into()))))?;
+    let (env_name, project) = managed_names(&found, args, global, env_name, project, out)?;
     let generated = generate(&Header { env: env_name, project, region, user_id: args.user_id.clone(), cluster }, &found);
     let mut generated = generated;
     let parsed = crate::plan::parse(&generated.text);
@@ -84,6 +85,48 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs, env: &Environment, out:
         eprintln!("next: pinfra diff {p}   # what was found shows as adopt; then pinfra apply {p}");
     }
     Ok(ExitStatus::Success)
+}
+
+/// The environment and project names of the plan written: those of the pinfra plan that
+/// already manages the pipeline, if one does, so that the plan written is that plan and not a
+/// colliding one (whose `destroy` would find the other plan's resources).
+fn managed_names(
+    found: &Found,
+    args: &ImportArgs,
+    global: &GlobalArgs,
+    env_name: String,
+    project: String,
+    out: Output,
+) -> anyhow::Result<(String, String)> {
+    let owners = found.owners();
+    let mut owners = owners.into_iter();
+    let (Some((plan, env)), None) = (owners.next(), owners.next()) else {
+        if found.owners().len() > 1 {
+            let names: Vec<String> = found.owners().iter().map(|(p, e)| format!("plan `{p}`, environment `{e}`")).collect();
+            return Err(Reported(format!(
+                "the resources found carry the tags of several pinfra plans ({}); nothing was written\n  hint: import is for a pipeline made by hand; keep the plan files of those plans",
+                names.join("; ")
+            ))
+            .into());
+        }
+        return Ok((env_name, project));
+    };
+    let clash = |flag: &str, given: &str, tagged: &str| -> anyhow::Error {
+        Reported(format!(
+            "this pipeline is pinfra's already: plan `{plan}`, environment `{env}`; {flag} {given} names another, whose plan would collide with it (nothing was written)\n  hint: leave out {flag} to write the plan of `{tagged}`, or use that plan's file"
+        ))
+        .into()
+    };
+    if let Some(given) = args.project.as_deref().filter(|given| *given != plan) {
+        return Err(clash("--project", given, &plan));
+    }
+    if let Some(given) = global.env.as_deref().filter(|given| *given != env) {
+        return Err(clash("--env", given, &env));
+    }
+    if !out.quiet {
+        eprintln!("note: this pipeline is pinfra's already (plan `{plan}`, environment `{env}`): the plan written takes those names");
+    }
+    Ok((env, plan))
 }
 
 /// The region's only MSK cluster, or an error listing them.
@@ -151,6 +194,8 @@ pub struct FoundRole {
     pub has_pinfra_policy: bool,
     /// Its other policies: inline names and attached ARNs.
     pub other_policies: Vec<String>,
+    /// The pinfra plan and environment its tags name, if any.
+    pub owner: Option<(String, String)>,
 }
 
 /// The bucket.
@@ -202,6 +247,8 @@ pub struct FoundInstance {
     pub pinned_subnet: Option<String>,
     /// Its other security groups, by id (the plan gives the instance one).
     pub other_groups: Vec<String>,
+    /// The pinfra plan and environment its tags name, if any.
+    pub owner: Option<(String, String)>,
 }
 
 /// The instance's security group.
@@ -278,6 +325,32 @@ pub struct FoundApi {
     pub same_name: usize,
     /// The integration's type and URI.
     pub integration: Option<(String, String)>,
+    /// The pinfra plan and environment its tags name, if any.
+    pub owner: Option<(String, String)>,
+}
+
+impl Found {
+    /// The pinfra plans and environments whose tags the found resources carry: a pipeline
+    /// pinfra already manages (`docs/RELIABILITY.md`, "Ownership").
+    pub fn owners(&self) -> std::collections::BTreeSet<(String, String)> {
+        let role = self.role.as_ref().and_then(|r| r.owner.clone());
+        let instance = self.instance.as_ref().and_then(|i| i.owner.clone());
+        let api = self.api.as_ref().and_then(|a| a.owner.clone());
+        [role, instance, api].into_iter().flatten().collect()
+    }
+}
+
+/// The pinfra plan and environment that `tags` name, if they name any.
+fn owner<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<(String, String)> {
+    let (mut plan, mut env) = (None, None);
+    for (key, value) in tags {
+        match key {
+            crate::engine::TAG_PLAN => plan = Some(value.to_owned()),
+            crate::engine::TAG_ENV => env = Some(value.to_owned()),
+            _ => {}
+        }
+    }
+    (plan.is_some() || env.is_some()).then(|| (plan.unwrap_or_default(), env.unwrap_or_default()))
 }
 
 /// Everything [`discover`] reads, concurrently where it can.
@@ -409,11 +482,11 @@ async fn profile_role(aws: &Aws, profile: &str) -> Result<Option<String>, AwsErr
 }
 
 async fn find_role(aws: &Aws, name: &str) -> Result<Option<FoundRole>, AwsError> {
-    match aws.iam.get_role().role_name(name).send().await.or_aws("iam:GetRole") {
-        Ok(_) => {}
+    let owner = match aws.iam.get_role().role_name(name).send().await.or_aws("iam:GetRole") {
+        Ok(out) => out.role().and_then(|r| owner(r.tags().iter().map(|t| (t.key(), t.value())))),
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(e),
-    }
+    };
     let (inline, attached) =
         tokio::join!(aws.iam.list_role_policies().role_name(name).send(), aws.iam.list_attached_role_policies().role_name(name).send());
     let inline: Vec<String> = inline.or_aws("iam:ListRolePolicies")?.policy_names().to_vec();
@@ -426,7 +499,7 @@ async fn find_role(aws: &Aws, name: &str) -> Result<Option<FoundRole>, AwsError>
         .collect();
     let has_pinfra_policy = inline.iter().any(|p| p == resources::iam_role::POLICY_NAME);
     let other_policies = inline.into_iter().filter(|p| p != resources::iam_role::POLICY_NAME).chain(attached).collect();
-    Ok(Some(FoundRole { name: name.to_owned(), has_pinfra_policy, other_policies }))
+    Ok(Some(FoundRole { name: name.to_owned(), has_pinfra_policy, other_policies, owner }))
 }
 
 async fn find_bucket(aws: &Aws, name: &str, region: &str) -> Result<Option<FoundBucket>, AwsError> {
@@ -513,6 +586,7 @@ async fn find_instance(aws: &Aws, name: &str, user_id: &str) -> Result<Option<Fo
         security_group: group?,
         private_ip: instance.private_ip_address().map(str::to_owned),
         pinned_subnet: instance.subnet_id().map(str::to_owned),
+        owner: owner(instance.tags().iter().filter_map(|t| Some((t.key()?, t.value()?)))),
         id,
     }))
 }
@@ -685,6 +759,7 @@ async fn find_api(aws: &Aws, base: &crate::plan::Plan) -> Result<Option<FoundApi
             .as_ref()
             .and_then(|m| m.method_integration())
             .map(|i| (i.r#type().map(|t| t.as_str().to_owned()).unwrap_or_default(), i.uri().unwrap_or_default().to_owned())),
+        owner: api.tags().and_then(|tags| owner(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
     }))
 }
 
@@ -1231,6 +1306,7 @@ mod tests {
                 name: format!("{uid}-ec2-access-role"),
                 has_pinfra_policy: false,
                 other_policies: vec!["msk-s3-access".into()],
+                owner: None,
             }),
             bucket: Some(FoundBucket {
                 name: format!("user-{uid}-bucket"),
@@ -1244,6 +1320,7 @@ mod tests {
                 id: "i-1".into(),
                 state: "running".into(),
                 other_groups: Vec::new(),
+                owner: None,
                 private_ip: Some("172.31.0.5".into()),
                 pinned_subnet: None,
                 instance_type: "t2.micro".into(),

@@ -28,6 +28,7 @@ use crate::plan::{self, Plan};
 use crate::resources;
 use crate::resources::network_check::NetworkCheck;
 use crate::settings::{self, Environment, Output};
+use crate::terminal::{escape, escape_lines};
 
 /// How a command ended; the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +61,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     let env = Environment::capture();
     let out = settings::output(&cli.global, &env);
     if !out.quiet {
-        crate::retry::report_waits_with(|line| eprintln!("  ... {line}"));
+        crate::retry::report_waits_with(|line| eprintln!("  ... {}", escape(line)));
     }
     match &cli.command {
         Command::Validate(args) => validate::run(args, &cli.global, &env, out),
@@ -161,7 +162,7 @@ pub async fn session_for(
     if let Some(warning) = warning
         && !out.quiet
     {
-        eprintln!("warning: {warning}");
+        eprintln!("warning: {}", escape_lines(&warning.to_string()));
     }
     let aws = connect(&aws_settings).await?;
     let options = resources::Options { prune, poll: aws_settings.poll };
@@ -232,8 +233,8 @@ impl Session {
         if let Some(network) = &network {
             let blocked: Vec<_> = network.blocked().collect();
             for (path, why) in &blocked {
-                eprintln!("error: network path {} (TCP {}) stays blocked: {}", path.path.name(), path.port, why.reason);
-                eprintln!("  hint: {}", why.hint);
+                eprintln!("error: network path {} (TCP {}) stays blocked: {}", path.path.name(), path.port, escape_lines(&why.reason));
+                eprintln!("  hint: {}", escape_lines(&why.hint));
             }
             if !blocked.is_empty() {
                 return Err(Reported(format!(
@@ -389,11 +390,11 @@ pub fn report_failures<'a>(what: &str, failures: impl IntoIterator<Item = (&'a R
     for (id, error) in failures {
         count += 1;
         match error {
-            ErrorRef::Aws(e) => eprintln!("error: {id}: {}", WithHint(e)),
+            ErrorRef::Aws(e) => eprintln!("error: {}: {}", escape(&id.to_string()), escape_lines(&WithHint(e).to_string())),
             ErrorRef::Resource(e) => {
-                eprintln!("error: {id}: {e}");
+                eprintln!("error: {}: {}", escape(&id.to_string()), escape_lines(&e.to_string()));
                 if let Some(hint) = e.hint() {
-                    eprintln!("  hint: {hint}");
+                    eprintln!("  hint: {}", escape_lines(&hint));
                 }
             }
         }
@@ -407,13 +408,16 @@ pub fn progress_printer(out: Output) -> impl Fn(Event<'_>) + Sync {
         if out.quiet {
             return;
         }
+        // One line per event: names and AWS's messages are escaped, line breaks included.
         match event {
-            Event::Started(id, action) => eprintln!("  {} {id}: {}...", action.symbol(), verb(action, false)),
+            Event::Started(id, action) => eprintln!("  {} {}: {}...", action.symbol(), escape(&id.to_string()), verb(action, false)),
             Event::Finished(id, action, elapsed) => {
-                eprintln!("  {} {id}: {} ({:.1}s)", action.symbol(), verb(action, true), elapsed.as_secs_f64())
+                eprintln!("  {} {}: {} ({:.1}s)", action.symbol(), escape(&id.to_string()), verb(action, true), elapsed.as_secs_f64())
             }
-            Event::Failed(id, action, error) => eprintln!("  ! {id}: {} failed: {error}", verb(action, false)),
-            Event::Skipped(id, reason) => eprintln!("  ! {id}: {reason}"),
+            Event::Failed(id, action, error) => {
+                eprintln!("  ! {}: {} failed: {}", escape(&id.to_string()), verb(action, false), escape(&error.to_string()))
+            }
+            Event::Skipped(id, reason) => eprintln!("  ! {}: {}", escape(&id.to_string()), escape(reason)),
         }
     }
 }

@@ -37,7 +37,8 @@ pub fn print(plan: &Plan, live: &BTreeMap<ResourceId, Outputs>, json: bool) -> a
         let mut text = String::new();
         for (name, value) in outputs {
             text.push_str(&match value {
-                NamedOutput::Known(serde_json::Value::String(s)) => format!("{name} = {s}\n"),
+                // A value AWS gave (a DNS name, an ARN) is shown escaped.
+                NamedOutput::Known(serde_json::Value::String(s)) => format!("{name} = {}\n", crate::terminal::escape(&s)),
                 NamedOutput::Known(other) => format!("{name} = {other}\n"),
                 NamedOutput::NotCreated => format!("{name} = (not created yet)\n"),
                 NamedOutput::Unavailable(why) => format!("{name} = (none: {why})\n"),

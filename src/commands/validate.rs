@@ -8,6 +8,7 @@ use crate::cli::{GlobalArgs, PlanArgs};
 use crate::commands::{ExitStatus, Reported, load_artifact, load_plan};
 use crate::plan::Plan;
 use crate::settings::{self, Environment, Output};
+use crate::terminal::escape_lines;
 
 /// Runs the command.
 pub fn run(args: &PlanArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
@@ -31,7 +32,7 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs, env: &Environment, out: Output)
                 if names.len() == 1 {
                     return Err(error);
                 }
-                eprintln!("error: {error}");
+                eprintln!("error: {}", escape_lines(&error.to_string()));
                 failed += 1;
             }
         }
@@ -42,7 +43,7 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs, env: &Environment, out: Output)
     let clashes = crate::resources::name_clashes(&plans);
     if !clashes.is_empty() {
         for clash in &clashes {
-            eprintln!("error: {clash}");
+            eprintln!("error: {}", escape_lines(&clash.to_string()));
         }
         eprintln!("  hint: give each environment its own `user_id` (the default names derive from it), or put `{{env}}` in the names");
         return Err(Reported(format!("{}: environments would share resources", args.plan.display())).into());
@@ -64,19 +65,19 @@ fn validate_one(args: &PlanArgs, name: Option<&str>, global: &GlobalArgs, env: &
     let findings = crate::resources::connect_checks(&plan);
     if !findings.problems.is_empty() {
         for problem in &findings.problems {
-            eprintln!("error: {problem}");
+            eprintln!("error: {}", escape_lines(&problem.to_string()));
         }
         return Err(Reported(format!("{}: the connector cannot work with this plan", args.plan.display())).into());
     }
     if !out.quiet {
         for line in &findings.notes {
-            eprintln!("{line}");
+            eprintln!("{}", escape_lines(&line.to_string()));
         }
         if let Some(artifact) = &artifact {
             eprintln!("plugin zip: sha256 {} (plugin name ends in -{})", artifact.sha256, artifact.short_hash());
         }
         if let Some(warning) = warning {
-            eprintln!("warning: {warning}");
+            eprintln!("warning: {}", escape_lines(&warning.to_string()));
         }
         eprintln!(
             "{}: valid plan for environment `{}` of `{}` in {}",

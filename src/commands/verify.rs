@@ -10,6 +10,7 @@ use crate::commands::{ExitStatus, Reported, session};
 use crate::engine::{ResourceId, Value};
 use crate::resources::apigateway_rest_api;
 use crate::settings::{Environment, Output};
+use crate::terminal::escape;
 use crate::verify::{self, Target, Wait};
 
 /// Runs the command.
@@ -99,16 +100,17 @@ pub async fn run(args: &VerifyArgs, global: &GlobalArgs, env: &Environment, out:
         println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
     }
     for report in reports.iter().filter(|_| !args.json) {
-        println!("{}", report.topic);
+        println!("{}", escape(&report.topic));
         for hop in &report.hops {
             let mark = match hop.ok {
                 Some(true) => "ok  ",
                 Some(false) => "FAIL",
                 None => "skip",
             };
-            println!("  {mark} {:<5} {}", hop.hop.name(), hop.detail);
+            // What the proxy, the gateway or S3 answered is quoted in a hop's detail: escaped.
+            println!("  {mark} {:<5} {}", hop.hop.name(), escape(&hop.detail));
             if let Some(hint) = &hop.hint {
-                println!("       hint: {hint}");
+                println!("       hint: {}", escape(hint));
             }
         }
     }

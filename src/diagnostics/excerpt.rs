@@ -1,17 +1,17 @@
 //! Bounded diagnostics: a plan can hold a value of megabytes on one line, and a diagnostic must
 //! not echo it (once in the message, once in an expansion note, once in the snippet). Quoted
-//! values in messages are cut, and the snippet is drawn from an excerpt of the source whose long
-//! lines are cut around the span, with `…` where text was left out. The `file:line:col` still
-//! counts in the real file.
+//! values in messages are cut, and the snippet is drawn from an excerpt of the shown text (the
+//! file with secrets masked and control characters escaped) whose long lines are cut around the
+//! span, with `…` where text was left out. The `file:line:col` still counts in the real file.
 
 use std::ops::Range;
 
 use codespan_reporting::files::{Error, Files, Location};
 
 /// The widest source line a snippet shows, in bytes (cut at a character boundary).
-const LINE_WIDTH: usize = 120;
+const LINE_WIDTH: usize = 240;
 /// How much of a long line a snippet shows before the span.
-const BEFORE_SPAN: usize = 40;
+const BEFORE_SPAN: usize = 80;
 /// The longest `quoted` value a message, label or hint shows, in characters.
 const QUOTED_WIDTH: usize = 60;
 /// The longest message, label or hint, in characters.
@@ -52,21 +52,29 @@ struct Piece {
     cut: bool,
 }
 
-/// The source as a snippet of one diagnostic shows it.
-#[derive(Debug)]
+/// The text as a snippet of one diagnostic shows it.
 pub(super) struct Excerpt<'a> {
     name: &'a str,
-    source: &'a str,
+    /// The file, where locations are counted.
+    file: &'a str,
+    /// Where an offset of the text that was cut came from in the file.
+    origin: &'a dyn Fn(usize) -> usize,
     text: String,
     pieces: Vec<Piece>,
     line_starts: Vec<usize>,
 }
 
 impl<'a> Excerpt<'a> {
-    /// The excerpt of `source` for a diagnostic at `span` (inside the source): every line longer
-    /// than [`LINE_WIDTH`] is cut, the span's first line around the span's start, the others
-    /// after their beginning.
-    pub(super) fn new(name: &'a str, source: &'a str, span: Option<&Range<usize>>) -> Self {
+    /// The excerpt of `source` (the file as shown; `origin` maps its offsets back to `file`) for
+    /// a diagnostic at `span` (of `source`): every line longer than [`LINE_WIDTH`] is cut, the
+    /// span's first line around the span's start, the others after their beginning.
+    pub(super) fn new(
+        name: &'a str,
+        source: &'a str,
+        file: &'a str,
+        origin: &'a dyn Fn(usize) -> usize,
+        span: Option<&Range<usize>>,
+    ) -> Self {
         let mut text = String::with_capacity(source.len().min(64 * 1024));
         let mut pieces = Vec::new();
         let mut keep = |text: &mut String, range: Range<usize>, cut: bool| {
@@ -95,7 +103,7 @@ impl<'a> Excerpt<'a> {
             line_start = next;
         }
         let line_starts = codespan_reporting::files::line_starts(&text).collect();
-        Self { name, source, text, pieces, line_starts }
+        Self { name, file, origin, text, pieces, line_starts }
     }
 
     /// Where `span` of the source is in the excerpt; a cut end covers its ellipsis.
@@ -116,12 +124,13 @@ impl<'a> Excerpt<'a> {
         start..at(span.end, true).max(start)
     }
 
-    /// The source offset an excerpt offset stands for.
+    /// The file offset an excerpt offset stands for.
     fn unmap(&self, offset: usize) -> usize {
-        self.pieces
-            .iter()
-            .find(|p| p.short.contains(&offset))
-            .map_or(self.source.len(), |p| if p.cut { p.source.start } else { p.source.start + (offset - p.short.start) })
+        let source = self.pieces.iter().find(|p| p.short.contains(&offset)).map_or_else(
+            || self.pieces.last().map_or(0, |p| p.source.end),
+            |p| if p.cut { p.source.start } else { p.source.start + (offset - p.short.start) },
+        );
+        (self.origin)(source).min(self.file.len())
     }
 }
 
@@ -165,11 +174,11 @@ impl<'a> Files<'a> for Excerpt<'_> {
     /// Counted in the source, not in the excerpt: the column of a value after a cut is its real
     /// one.
     fn location(&'a self, (): (), byte_index: usize) -> Result<Location, Error> {
-        let offset = self.unmap(byte_index);
-        let line_start = self.source[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let offset = floor_boundary(self.file, self.unmap(byte_index));
+        let line_start = self.file[..offset].rfind('\n').map_or(0, |i| i + 1);
         Ok(Location {
-            line_number: self.source[..line_start].matches('\n').count() + 1,
-            column_number: self.source[line_start..offset].chars().count() + 1,
+            line_number: self.file[..line_start].matches('\n').count() + 1,
+            column_number: self.file[line_start..offset].chars().count() + 1,
         })
     }
 }
@@ -191,7 +200,7 @@ mod tests {
         let source = format!("a = 1\nname = \"{}\" # é{}\nb = 2\n", "y".repeat(500), "z".repeat(500));
         let first = source.find('y').unwrap();
         let span = first..first + 1;
-        let excerpt = Excerpt::new("plan.toml", &source, Some(&span));
+        let excerpt = Excerpt::new("plan.toml", &source, &source, &|at| at, Some(&span));
         assert!(excerpt.text.len() < 300, "{}", excerpt.text);
         assert!(excerpt.text.starts_with("a = 1\nname = \"yyy"), "{}", excerpt.text);
         assert!(excerpt.text.ends_with("…\nb = 2\n"), "{}", excerpt.text);
@@ -200,13 +209,13 @@ mod tests {
         assert_eq!(excerpt.location((), short.start).unwrap(), Location { line_number: 2, column_number: 9 });
         // A span far into the line: the excerpt starts with a cut, the column is the real one.
         let far = source.find('é').unwrap();
-        let excerpt = Excerpt::new("plan.toml", &source, Some(&(far..far + 2)));
+        let excerpt = Excerpt::new("plan.toml", &source, &source, &|at| at, Some(&(far..far + 2)));
         let short = excerpt.map(&(far..far + 2));
         assert_eq!(&excerpt.text[short.clone()], "é");
         assert_eq!(excerpt.location((), short.start).unwrap(), Location { line_number: 2, column_number: 513 });
         // A span that runs past the cut ends on the ellipsis.
         let whole = 12..source.find(" #").unwrap();
-        let excerpt = Excerpt::new("plan.toml", &source, Some(&whole));
+        let excerpt = Excerpt::new("plan.toml", &source, &source, &|at| at, Some(&whole));
         assert!(excerpt.text[excerpt.map(&whole)].ends_with('…'));
     }
 }

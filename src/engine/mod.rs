@@ -18,7 +18,7 @@ use serde_json::Value as Json;
 
 use crate::aws::{Aws, AwsError};
 pub use change::{Action, Change, FieldChange, Fields, ResourceId, Summary, Value};
-pub use run::{Engine, Event, GraphError, NodeOutcome, Observed, Outcome, Planned};
+pub use run::{Claim, Engine, Event, GraphError, NodeOutcome, Observed, Outcome, Planned};
 
 /// Tags by key.
 pub type Tags = BTreeMap<String, String>;

@@ -1,5 +1,10 @@
 //! Printing a [`Planned`] diff: the text form people read and the JSON form scripts read
 //! (schema in `docs/diff-json.md`).
+//!
+//! In the text form, every name, field path, note and value is escaped
+//! ([`crate::terminal::escape`]): a tag key or a name holding ESC or a newline, set in AWS by
+//! someone else, must not clear the screen or forge a line of the diff someone reviews. Values
+//! are JSON (serde escapes control characters in strings); the rest is escaped here.
 
 use std::fmt::Write as _;
 
@@ -7,6 +12,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use super::{Action, Change, FieldChange, Planned, Summary, Value};
+use crate::terminal::escape;
 
 /// How the text diff is styled.
 #[derive(Debug, Clone, Copy, Default)]
@@ -53,10 +59,11 @@ fn indent(text: &str, by: &str) -> String {
 
 fn write_field(out: &mut String, action: Action, field: &FieldChange) {
     let forces = if field.forces_replace { "   # forces replacement" } else { "" };
+    let path = escape(&field.path);
     let multiline = |v: &Json| matches!(v, Json::Object(_) | Json::Array(_));
     match (&field.old, &field.new) {
         (Some(old), Some(Value::Known(new))) if multiline(old) || multiline(new) => {
-            let _ = writeln!(out, "      {}:{forces}", field.path);
+            let _ = writeln!(out, "      {path}:{forces}");
             let old_text = show(old);
             let new_text = show(new);
             let diff = similar::TextDiff::from_lines(&old_text, &new_text);
@@ -66,15 +73,15 @@ fn write_field(out: &mut String, action: Action, field: &FieldChange) {
                     similar::ChangeTag::Insert => "+",
                     similar::ChangeTag::Equal => " ",
                 };
-                let _ = writeln!(out, "        {sign} {}", change.value().trim_end_matches('\n'));
+                let _ = writeln!(out, "        {sign} {}", escape(change.value().trim_end_matches('\n')));
             }
         }
         (None, new) if action == Action::Create || action == Action::Replace || new.is_some() => {
-            let _ = writeln!(out, "      {} = {}{forces}", field.path, indent(&show_new(new), "        "));
+            let _ = writeln!(out, "      {path} = {}{forces}", indent(&show_new(new), "        "));
         }
         (old, new) => {
             let old = old.as_ref().map_or_else(|| "(none)".to_owned(), show);
-            let _ = writeln!(out, "      {}: {} -> {}{forces}", field.path, indent(&old, "        "), indent(&show_new(new), "        "));
+            let _ = writeln!(out, "      {path}: {} -> {}{forces}", indent(&old, "        "), indent(&show_new(new), "        "));
         }
     }
 }
@@ -87,25 +94,26 @@ pub fn text(planned: &Planned, style: Style) -> String {
         if change.action == Action::NoOp && !left_alone && !style.show_unchanged {
             continue;
         }
+        let id = escape(&change.id.to_string()).into_owned();
         let header = if left_alone {
-            format!("  = {} is left alone", change.id)
+            format!("  = {id} is left alone")
         } else {
-            format!("  {} {} {}", change.action.symbol(), change.id, change.action.phrase())
+            format!("  {} {id} {}", change.action.symbol(), change.action.phrase())
         };
         let _ = writeln!(out, "{}", paint(style, change.action, &header));
         let reasons = change.replace_reasons();
         if !reasons.is_empty() {
-            let _ = writeln!(out, "      # replaced because {} cannot change in place", reasons.join(", "));
+            let _ = writeln!(out, "      # replaced because {} cannot change in place", escape(&reasons.join(", ")));
         }
         if let Some(note) = &change.note {
-            let _ = writeln!(out, "      # {note}");
+            let _ = writeln!(out, "      # {}", escape(note));
         }
         for field in &change.fields {
             write_field(&mut out, change.action, field);
         }
     }
     for (id, reason) in &planned.skipped {
-        let _ = writeln!(out, "  = {id} is left alone: {reason}");
+        let _ = writeln!(out, "  = {} is left alone: {}", escape(&id.to_string()), escape(reason));
     }
     if !out.is_empty() {
         out.push('\n');
@@ -282,6 +290,39 @@ mod tests {
     #[test]
     fn json_diff() {
         insta::assert_snapshot!(json(&sample(), "dev", "us-east-1"));
+    }
+
+    /// A tag key or name holding ESC, BEL or a newline was printed raw by `diff`: it could
+    /// clear the screen, retitle the window, or forge a line of the diff someone reviews.
+    #[test]
+    fn control_characters_in_the_diff_are_shown_escaped() {
+        let planned = Planned {
+            changes: vec![Change {
+                id: ResourceId::new("s3_bucket", "evil\u{1b}[2J"),
+                action: Action::Update,
+                fields: vec![
+                    FieldChange {
+                        path: "tags.team\u{1b}]0;pwned\u{7}".into(),
+                        old: Some(json!("a\n  + forged")),
+                        new: Some(Value::of("c\u{1b}[1A")),
+                        forces_replace: false,
+                    },
+                    FieldChange {
+                        path: "policy".into(),
+                        old: Some(json!({"k": "x\u{1b}[2K"})),
+                        new: Some(Value::of(json!({"k": "y\n+ forged"}))),
+                        forces_replace: false,
+                    },
+                ],
+                note: Some("found\n  + s3_bucket \"forged\" will be created".into()),
+            }],
+            skipped: vec![(ResourceId::new("s3_bucket", "theirs\r\u{9b}"), "left\u{7}".into())],
+        };
+        let shown = text(&planned, Style::default());
+        assert_eq!(shown.chars().find(|c| *c != '\n' && crate::terminal::is_unsafe(*c)), None, "{shown}");
+        assert!(!shown.lines().any(|l| l.trim_start().starts_with("+ forged") || l.trim_start().starts_with("+ s3_bucket")), "{shown}");
+        assert!(shown.contains("~ s3_bucket \"evil\\e[2J\""), "{shown}");
+        assert!(shown.contains("tags.team\\e]0;pwned\\x07: "), "{shown}");
     }
 
     #[test]

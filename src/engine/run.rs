@@ -56,6 +56,31 @@ pub struct Planned {
     pub skipped: Vec<(ResourceId, String)>,
 }
 
+/// What the plan's tagged resources say about its untagged ones (topics), which only their
+/// names tie to the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// At least one tagged resource carries this plan's tags, and none another's.
+    Proven,
+    /// No tagged resource of the plan exists, or none carries pinfra's tags: nothing proves the
+    /// names are this plan's (a hand-built pipeline, or one this plan never applied).
+    Unproven,
+    /// Some carry another plan's or environment's tags: the names collide.
+    Contested(Vec<(ResourceId, String, String)>),
+}
+
+impl Claim {
+    /// Why an untagged resource is not deleted under this claim.
+    fn why_untagged_kept(&self) -> &'static str {
+        match self {
+            Claim::Contested(_) => "not deleted: this plan's names find another plan's resources, so nothing proves it is this plan's",
+            Claim::Proven | Claim::Unproven => {
+                "not deleted: no resource of this plan carries its tags, so nothing proves it is this plan's (delete it by hand if it is)"
+            }
+        }
+    }
+}
+
 /// What became of one resource in an apply or destroy.
 #[derive(Debug)]
 pub enum NodeOutcome {
@@ -177,14 +202,46 @@ impl Engine {
         if failures.is_empty() { Ok(Observed { observations }) } else { Err(failures) }
     }
 
+    /// Whether the plan's tagged resources prove that its untagged ones (topics) are its
+    /// (`docs/RELIABILITY.md`, "Ownership").
+    pub fn claim(&self, observed: &Observed) -> Claim {
+        let mut ours = false;
+        let mut foreign = Vec::new();
+        for (node, observation) in self.nodes.iter().zip(&observed.observations) {
+            if node.read_only() {
+                continue;
+            }
+            match node.owner(observation, &self.ownership) {
+                Some(Owner::Ours) => ours = true,
+                Some(Owner::Foreign { plan, env }) => foreign.push((node.id(), plan, env)),
+                Some(Owner::Unowned) | None => {}
+            }
+        }
+        match (foreign.is_empty(), ours) {
+            (false, _) => Claim::Contested(foreign),
+            (true, true) => Claim::Proven,
+            (true, false) => Claim::Unproven,
+        }
+    }
+
+    /// One resource's change, where an untagged resource is deleted only on a proven claim.
+    fn plan_node(&self, node: &dyn Node, inputs: &Inputs, observation: &Observation, claim: &Claim) -> Result<Change, ResourceError> {
+        let change = node.plan(inputs, observation, &self.ownership)?;
+        if change.action == Action::Delete && node.owned_without_tags() && *claim != Claim::Proven {
+            return Ok(Change { action: Action::NoOp, note: Some(claim.why_untagged_kept().to_owned()), ..change });
+        }
+        Ok(change)
+    }
+
     /// Diffs every resource. Pure: no AWS calls. All refusals are returned together.
     pub fn plan(&self, observed: &Observed) -> Result<Planned, Vec<(ResourceId, ResourceError)>> {
         let mut known: BTreeMap<ResourceId, Outputs> = BTreeMap::new();
         let mut changes = Vec::new();
         let mut failures = Vec::new();
+        let claim = self.claim(observed);
         for (node, observation) in self.nodes.iter().zip(&observed.observations) {
             let inputs = self.inputs_for(node.as_ref(), &known);
-            match node.plan(&inputs, observation, &self.ownership) {
+            match self.plan_node(node.as_ref(), &inputs, observation, &claim) {
                 Ok(change) => {
                     // A resource that is about to be created has only the outputs its name fixes
                     // (`Kind::outputs_on_create`), one to be replaced none yet; one changed in
@@ -220,6 +277,8 @@ impl Engine {
     pub async fn apply(&self, aws: &Aws, observed: &Observed, on_event: &(dyn Fn(Event<'_>) + Sync), interrupted: &AtomicBool) -> Outcome {
         let results: Mutex<Vec<(ResourceId, NodeOutcome)>> = Mutex::new(Vec::new());
         let permits = Semaphore::new(self.concurrency);
+        let claim = self.claim(observed);
+        let claim = &claim;
         let mut futures: HashMap<ResourceId, NodeFuture<'_>> = HashMap::new();
         for (node, observation) in self.nodes.iter().zip(&observed.observations) {
             let deps: Vec<(ResourceId, NodeFuture<'_>)> =
@@ -241,7 +300,7 @@ impl Engine {
                 }
                 // Re-diff with the dependencies' real outputs: values unknown at diff time are
                 // known now.
-                let change = match node.plan(&inputs, observation, &self.ownership) {
+                let change = match self.plan_node(node.as_ref(), &inputs, observation, claim) {
                     Ok(change) => change,
                     Err(error) => {
                         on_event(Event::Failed(&id, Action::NoOp, &error));
@@ -290,8 +349,23 @@ impl Engine {
     }
 
     /// What `destroy` would do: delete every existing resource this plan owns, in reverse
-    /// dependency order; anything else is left alone, with the reason.
-    pub fn plan_destroy(&self, observed: &Observed) -> Planned {
+    /// dependency order; anything else is left alone, with the reason. Refused as a whole when
+    /// any resource of the plan belongs to another plan or environment, as `plan` refuses: the
+    /// names collide, so nothing the names find is surely this plan's.
+    pub fn plan_destroy(&self, observed: &Observed) -> Result<Planned, Vec<(ResourceId, ResourceError)>> {
+        let claim = self.claim(observed);
+        if let Claim::Contested(foreign) = &claim {
+            return Err(foreign
+                .iter()
+                .map(|(id, plan, env)| {
+                    let error = ResourceError::refused(
+                        format!("{id} belongs to plan `{plan}`, environment `{env}`"),
+                        "names collide with another environment: this plan's names find resources that are not its own, so destroy deletes nothing; check `project`, `user_id` and the environment name",
+                    );
+                    (id.clone(), error)
+                })
+                .collect());
+        }
         let mut changes = Vec::new();
         let mut skipped = Vec::new();
         for (node, observation) in self.nodes.iter().zip(&observed.observations).rev() {
@@ -303,15 +377,16 @@ impl Engine {
                     Some(reason) => skipped.push((node.id(), reason)),
                     None => changes.push(Change { id: node.id(), action: Action::Delete, fields: Vec::new(), note: None }),
                 },
-                None if node.owned_without_tags() => {
+                None if node.owned_without_tags() && claim == Claim::Proven => {
                     changes.push(Change { id: node.id(), action: Action::Delete, fields: Vec::new(), note: None })
                 }
+                None if node.owned_without_tags() => skipped.push((node.id(), claim.why_untagged_kept().to_owned())),
                 Some(Owner::Unowned) => skipped.push((node.id(), "exists without pinfra's tags; not pinfra's to delete".to_owned())),
                 Some(Owner::Foreign { plan, env }) => skipped.push((node.id(), format!("belongs to plan `{plan}`, environment `{env}`"))),
                 None => skipped.push((node.id(), "has no tags to prove pinfra owns it".to_owned())),
             }
         }
-        Planned { changes, skipped }
+        Ok(Planned { changes, skipped })
     }
 
     /// The doomed nodes, each after every doomed node that must be deleted before it
@@ -328,10 +403,9 @@ impl Engine {
         let mut ordered = Vec::with_capacity(pending.len());
         while !pending.is_empty() {
             // Ready: no other node still waiting must be deleted before it.
-            let ready = pending.iter().position(|(node, _)| {
-                let id = node.id();
-                pending.iter().all(|(other, _)| other.id() == id || !other.destroy_depends_on().contains(&id))
-            });
+            let ready = pending
+                .iter()
+                .position(|(node, _)| pending.iter().all(|(other, _)| other.id() == node.id() || !deleted_before(*other, *node)));
             // A cycle is a bug in the kinds; delete the rest in reverse registry order.
             ordered.push(pending.remove(ready.unwrap_or(0)));
         }
@@ -357,14 +431,14 @@ impl Engine {
             let dependents: Vec<(ResourceId, NodeFuture<'_>)> = self
                 .nodes
                 .iter()
-                .filter(|other| other.destroy_depends_on().contains(&id))
+                .filter(|other| deleted_before(other.as_ref(), node))
                 .filter_map(|other| futures.get(&other.id()).cloned().map(|f| (other.id(), f)))
                 .collect();
             let (results, permits) = (&results, &permits);
             let future = async move {
                 for (dependent, future) in dependents {
                     if future.await.is_none() {
-                        let reason = format!("not attempted: {dependent} still depends on it");
+                        let reason = format!("not attempted: {dependent} was not deleted, and must be first");
                         on_event(Event::Skipped(&id, &reason));
                         record(results, id, NodeOutcome::Skipped { reason });
                         return None;
@@ -398,6 +472,14 @@ impl Engine {
         join_all(futures.into_values()).await;
         Outcome { results: results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner), outputs: BTreeMap::new() }
     }
+}
+
+/// Whether `first` must be gone before `then` is deleted: what depends on it
+/// ([`super::Kind::destroy_depends_on`]), and every untagged resource before every tagged one,
+/// since the tags are what prove the untagged ones are the plan's: a failed topic deletion
+/// leaves the proof, and the next destroy can finish the job.
+fn deleted_before(first: &dyn Node, then: &dyn Node) -> bool {
+    first.destroy_depends_on().contains(&then.id()) || (first.owned_without_tags() && !then.owned_without_tags())
 }
 
 fn record(results: &Mutex<Vec<(ResourceId, NodeOutcome)>>, id: ResourceId, outcome: NodeOutcome) {

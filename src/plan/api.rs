@@ -2,7 +2,7 @@
 //! built it (`{proxy+}`, ANY, HTTP_PROXY), with its stage.
 
 use super::reader::Table;
-use super::rules::Invalid;
+use super::rules::{self, Invalid};
 use super::{Diagnostic, Diagnostics, Variables, name};
 
 /// The `[api]` section.
@@ -32,7 +32,9 @@ pub(super) fn read_api(d: &mut Diagnostics, mut t: Table<'_, '_>, vars: Option<&
         if n.is_empty() || n.len() > 1024 {
             Err(Invalid { reason: "REST API names are 1-1024 characters".into(), hint: None })
         } else {
-            Ok(())
+            // API Gateway's model gives no pattern (botocore `apigateway/2015-07-09`
+            // CreateRestApiRequest `name` is a bare String); control characters are refused.
+            rules::printable("the REST API name", n)
         }
     });
     let stage = name(d, stage, "{env}", vars, "stage name", |s| {

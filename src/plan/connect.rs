@@ -131,6 +131,8 @@ const CONNECT_VERSIONS: [&str; 2] = ["2.7.1", "3.7.x"];
 /// What the rest of the plan the connector section needs.
 pub(super) struct Context<'v> {
     pub vars: Option<&'v Variables<'v>>,
+    /// `[msk] topic_prefix`, which the default topics regex matches (escaped).
+    pub topic_prefix: Option<&'v str>,
     pub bucket: Option<&'v str>,
     pub region: Option<&'v str>,
 }
@@ -292,11 +294,14 @@ fn read_connector(d: &mut Diagnostics, table: Option<Table<'_, '_>>, cx: &Contex
     let regex = if regex.is_none() && overrides.contains_key("topics") {
         Some(String::new())
     } else {
-        name(d, regex, "{user_id}.*", cx.vars, "topics regex", |r| {
+        // The plan's prefix, escaped: `{user_id}.*` would also match `<user_id>x`, which the
+        // role does not grant.
+        let default = cx.topic_prefix.map_or_else(|| "{user_id}\\..*".to_owned(), |p| format!("{}.*", regex::escape(p)));
+        name(d, regex, &default, cx.vars, "topics regex", |r| {
             if r.is_empty() {
                 Err(Invalid { reason: "the topics regex is empty".into(), hint: Some("such as `{user_id}.*`".into()) })
             } else {
-                Ok(())
+                rules::printable("the topics regex", r)
             }
         })
     };
@@ -474,6 +479,8 @@ fn s3_key_prefix(value: &str) -> Result<(), Invalid> {
 
 /// An https URL, or plain http to a loopback address (a local mirror).
 fn download_url(value: &str) -> Result<(), Invalid> {
+    // Before the loopback check: `http://127.0.0.1:x@evil.example/` is not loopback.
+    rules::url_without_credentials(value)?;
     let loopback = ["http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/", "http://[::1]"];
     if loopback.iter().any(|p| value.starts_with(p)) {
         return Ok(());
@@ -494,6 +501,31 @@ fn sha256_hex(value: &str) -> Result<(), Invalid> {
 
 /// The topics among `topics` that Kafka Connect's `topics.regex` selects: the regex must match
 /// the whole name (Java's `Matcher::matches`). `Err` if the regex does not compile.
+/// Why `pattern` (matched against whole topic names) may match a topic outside `prefix` and
+/// `others`, if it may: its literal prefixes (regex-syntax) must each start with `prefix` or be
+/// exactly one of `others`. `None` when it provably stays inside.
+pub fn escapes_prefix(pattern: &str, prefix: &str, others: &[&str]) -> Option<String> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::Parser::new().parse(&format!("^(?:{pattern})$")).ok()?;
+    let mut extractor = Extractor::new();
+    extractor.kind(ExtractKind::Prefix);
+    let seq = extractor.extract(&hir);
+    let Some(literals) = seq.literals() else {
+        return Some("it can match names that start with anything".to_owned());
+    };
+    let inside = |literal: &regex_syntax::hir::literal::Literal| {
+        let bytes = literal.as_bytes();
+        bytes.starts_with(prefix.as_bytes()) || (literal.is_exact() && others.iter().any(|o| o.as_bytes() == bytes))
+    };
+    let outside = literals.iter().find(|literal| !inside(literal))?;
+    let start = String::from_utf8_lossy(outside.as_bytes());
+    Some(if start.is_empty() {
+        "it can match names that start with anything".to_owned()
+    } else {
+        format!("it matches names that start with `{start}`")
+    })
+}
+
 pub fn topics_matching<'t>(pattern: &str, topics: impl IntoIterator<Item = &'t str>) -> Result<Vec<&'t str>, String> {
     let whole = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| match e {
         regex::Error::Syntax(text) => text.lines().last().unwrap_or("syntax error").trim().to_owned(),

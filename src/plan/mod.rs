@@ -391,23 +391,21 @@ fn find_secrets(d: &mut Diagnostics, text: &str) {
         regex::Regex::new(r#"(?i)["']?[a-z0-9_.\-]*(?:secret[_.\-]?access[_.\-]?key|aws[_.\-]secret)[a-z0-9_.\-]*["']?\s*="#).ok()
     });
     let hint = "remove it and rotate it: the connector and the Kafka client use the plan's IAM role; credentials for pinfra itself come from AWS_PROFILE or the environment";
-    // Where, without a source snippet: the snippet would print the secret again.
-    let place = |offset: usize| {
-        let before = &text[..offset.min(text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        format!("line {line}, column {column}")
-    };
+    // The snippet shows the line with the key masked (`diagnostics::SourceFile` masks every
+    // secret-looking value, whichever diagnostic prints it).
     for found in KEY_ID.iter().flat_map(|r| r.find_iter(text)) {
         d.push(
-            Diagnostic::error(format!("an AWS access key id is written in the plan ({})", place(found.start())), None)
+            Diagnostic::error("an AWS access key id is written in the plan", Some(found.range()))
+                .with_label("an access key id")
                 .with_code("PF003")
                 .with_hint(hint),
         );
     }
     for found in SECRET_KEY.iter().flat_map(|r| r.find_iter(text)) {
+        let key = found.as_str().trim_end_matches('=').trim_end();
         d.push(
-            Diagnostic::error(format!("an AWS secret access key is set in the plan ({})", place(found.start())), None)
+            Diagnostic::error("an AWS secret access key is set in the plan", Some(found.start()..found.start() + key.len()))
+                .with_label("a secret access key")
                 .with_code("PF003")
                 .with_hint(hint),
         );
@@ -473,6 +471,7 @@ fn read(d: &mut Diagnostics, document: &DeTable<'_>) -> Option<Plan> {
     let connect = connect_table.map(|t| {
         let cx = connect::Context {
             vars: vars.as_ref(),
+            topic_prefix: msk.as_ref().map(|m| m.topic_prefix.as_str()),
             bucket: bucket.as_ref().map(|b| b.name.as_str()),
             region: environment.as_ref().map(|e| e.region.as_str()),
         };
@@ -486,8 +485,8 @@ fn read(d: &mut Diagnostics, document: &DeTable<'_>) -> Option<Plan> {
         Some(spec) => Some(spec?),
         None => None,
     };
-    if let (Some(connect), Some(topics)) = (&connect, &topics) {
-        check_topics_regex(d, &connect.connector, topics);
+    if let (Some(connect), Some(topics), Some(msk)) = (&connect, &topics, &msk) {
+        check_topics_regex(d, &connect.connector, topics, &msk.topic_prefix);
     }
     Some(Plan {
         msk: msk?,
@@ -503,9 +502,26 @@ fn read(d: &mut Diagnostics, document: &DeTable<'_>) -> Option<Plan> {
 
 /// The connector must read at least one of the plan's topics: a regex that matches none is a
 /// sink that silently moves nothing.
-fn check_topics_regex(d: &mut Diagnostics, connector: &ConnectorSpec, topics: &[TopicSpec]) {
+fn check_topics_regex(d: &mut Diagnostics, connector: &ConnectorSpec, topics: &[TopicSpec], prefix: &str) {
     let Some(pattern) = connector.config.get("topics.regex") else { return };
     let span = connector.topics_regex_span.clone().unwrap_or(0..0);
+    // The role grants `<prefix>*` and the planned topics outside it by name: a regex that can
+    // match more reads topics the grant does not cover (or, on a role made by hand, would).
+    let others: Vec<&str> = topics.iter().map(|t| t.name.as_str()).filter(|t| !t.starts_with(prefix)).collect();
+    if let Some(why) = connect::escapes_prefix(pattern, prefix, &others) {
+        d.push(
+            Diagnostic::warning(
+                format!("the connector's topics regex `{pattern}` is wider than the plan's topics: {why}"),
+                Some(span.clone()),
+            )
+            .with_code("PF006")
+            .with_label("wider than the topic prefix")
+            .with_hint(format!(
+                "start it with the escaped prefix, such as `{}.*`; the role grants only `{prefix}*`",
+                regex::escape(prefix)
+            )),
+        );
+    }
     match connect::topics_matching(pattern, topics.iter().map(|t| t.name.as_str())) {
         Err(reason) => d.push(
             Diagnostic::error(format!("`{pattern}` is not a valid topics regex: {reason}"), Some(span))
@@ -570,7 +586,7 @@ fn read_msk(d: &mut Diagnostics, mut table: Table<'_, '_>, environment: Option<&
     table.finish(d);
     // An empty prefix would make every topic on the cluster the plan's, for `--prune` and
     // `destroy` to delete: refused.
-    let topic_prefix = name(d, prefix, "{user_id}.", vars, "topic prefix", rules::topic_name);
+    let topic_prefix = name(d, prefix, "{user_id}.", vars, "topic prefix", rules::topic_prefix);
     let create = create_table.map(|t| read_cluster_spec(d, t));
     let cluster = cluster?;
     if create.is_some() && cluster.get_ref().starts_with("arn:") {
@@ -978,14 +994,15 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
         if n.is_empty() || n.len() > 255 || !n.is_ascii() {
             Err(Invalid { reason: format!("`{n}` is not a valid key pair name"), hint: Some("1-255 ASCII characters".into()) })
         } else {
-            Ok(())
+            rules::printable("the key pair name", n)
         }
     });
+    // The instance's `Name` tag: a tag value.
     let instance_name = name(d, instance_name, "{user_id}-kafka-client", vars, "instance name", |n| {
-        if n.is_empty() || n.len() > 255 {
+        if n.is_empty() || n.chars().count() > 255 {
             Err(Invalid { reason: "instance names are 1-255 characters".into(), hint: None })
         } else {
-            Ok(())
+            rules::tag_value("the instance name (its `Name` tag)", n)
         }
     });
     let type_ok = instance_type.as_ref().is_none_or(|t| check(d, t, "instance type", rules::instance_type));
@@ -997,9 +1014,11 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
     let mut cidrs_ok = true;
     let mut cidrs = |d: &mut Diagnostics, list: &[SpannedString], port: i64, what: &str, world_hint: &str| -> Vec<String> {
         let mut out = Vec::new();
+        let mut nets = Vec::new();
         for cidr in list {
             match rules::cidr(cidr.get_ref()) {
                 Ok(net) => {
+                    nets.push(net);
                     if net.prefix_len() == 0 {
                         // SSH open to the world is an error (PF002); the proxy's port a warning
                         // (PF001: the seed's design has API Gateway call it over the internet).
@@ -1019,6 +1038,21 @@ fn read_kafka_client(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Op
                     cidrs_ok = false;
                 }
             }
+        }
+        // Judged together: `0.0.0.0/1` and `128.0.0.0/1` are the whole internet too.
+        let world = ipnet::Ipv4Net::default();
+        if !nets.contains(&world)
+            && ipnet::Ipv4Net::aggregate(&nets).contains(&world)
+            && let Some(first) = list.first()
+        {
+            let message = format!("{what} (port {port}) is open to the whole internet: together, these blocks cover 0.0.0.0/0");
+            let diagnostic = if port == 22 {
+                cidrs_ok = false;
+                Diagnostic::error(message, Some(first.span())).with_code("PF002")
+            } else {
+                Diagnostic::warning(message, Some(first.span())).with_code("PF001")
+            };
+            d.push(diagnostic.with_label("with the others, 0.0.0.0/0").with_hint(world_hint.to_owned()));
         }
         out
     };

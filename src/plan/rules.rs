@@ -174,6 +174,22 @@ pub fn topic_name(name: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// A topic prefix: a topic name that ends in a delimiter (`.`, `_` or `-`). The role's grants
+/// are `<prefix>*`: without a delimiter, the prefix `0a1b` would also grant the topics and
+/// groups of the user id `0a1b2`.
+pub fn topic_prefix(prefix: &str) -> Result<(), Invalid> {
+    topic_name(prefix)?;
+    if !prefix.ends_with(['.', '_', '-']) {
+        return Err(Invalid {
+            reason: format!(
+                "the topic prefix `{prefix}` does not end in a delimiter, so it also covers `{prefix}x.*`, another prefix's topics"
+            ),
+            hint: Some(format!("end it with `.`, `_` or `-`, such as `{prefix}.`")),
+        });
+    }
+    Ok(())
+}
+
 /// Whether a Kafka version string (`3.6.0`, `3.7.x`, `3.8.x.kraft`) is 3.6 or later, which the
 /// MSK topic API needs.
 pub fn kafka_version_at_least_3_6(version: &str) -> bool {
@@ -212,8 +228,25 @@ pub fn version(value: &str) -> Result<(), Invalid> {
     }
 }
 
-/// An https URL without shell or quoting syntax in it (it ends up in a shell script).
+/// A URL without a user name or password in it (`https://user:password@host/`): the plan is
+/// shared and committed, and a URL is printed in messages, logs and the instance's user-data.
+pub fn url_without_credentials(value: &str) -> Result<(), Invalid> {
+    let authority = value.split_once("://").map_or("", |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or_default());
+    if authority.contains('@') {
+        return invalid(
+            "the URL holds a user name or password (`user:password@`)",
+            Some(
+                "remove the credentials and rotate them; use a URL that needs none (a mirror, a presigned S3 URL), or download the file yourself and name it in `source`",
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// An https URL without shell or quoting syntax or credentials in it (it ends up in a shell
+/// script).
 pub fn https_url(value: &str) -> Result<(), Invalid> {
+    url_without_credentials(value)?;
     let Some(rest) = value.strip_prefix("https://") else {
         return invalid(format!("`{value}` is not an https URL"), Some("downloads must use https"));
     };
@@ -273,21 +306,62 @@ pub fn ssh_public_key(value: &str) -> Result<(), Invalid> {
     }
 }
 
-/// A user tag: AWS's length limits, and no reserved prefixes.
-pub fn tag(key: &str, value: &str) -> Result<(), Invalid> {
-    if key.is_empty() || key.len() > 128 {
-        return invalid(format!("tag key `{key}` must be 1-128 characters"), None);
+/// A character of a tag key or value. IAM's rule is the strictest of the services pinfra tags
+/// (botocore `iam/2010-05-08` `tagKeyType`/`tagValueType`: `[\p{L}\p{Z}\p{N}_.:/=+\-@]`; EC2,
+/// S3, MSK Connect and API Gateway take these too), and the plan's tags go on its IAM role. Of
+/// `\p{Z}` only `\p{Zs}` (spaces): the line and paragraph separators act as line breaks on some
+/// terminals.
+fn tag_char_ok(c: char) -> bool {
+    static ALLOWED: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"^[\p{L}\p{Zs}\p{N}_.:/=+\-@]$").ok());
+    let mut buffer = [0; 4];
+    ALLOWED.as_ref().is_some_and(|r| r.is_match(c.encode_utf8(&mut buffer)))
+}
+
+const TAG_CHARACTERS: &str = "tags hold letters, digits, spaces and `_ . : / = + - @` only";
+
+/// A tag value (`what` says whose): 0-256 characters of [`tag_char_ok`].
+pub fn tag_value(what: &str, value: &str) -> Result<(), Invalid> {
+    if value.chars().count() > 256 {
+        return invalid(format!("{what} is longer than 256 characters"), None);
     }
-    if value.len() > 256 {
-        return invalid(format!("tag value for `{key}` is longer than 256 characters"), None);
-    }
-    if key.starts_with("aws:") {
-        return invalid(format!("tag key `{key}` uses the reserved `aws:` prefix"), Some("remove the `aws:` prefix"));
-    }
-    if key.starts_with("pinfra:") {
-        return invalid(format!("tag key `{key}` uses the `pinfra:` prefix, which pinfra sets itself"), Some("choose another key"));
+    if let Some(c) = value.chars().find(|c| !tag_char_ok(*c)) {
+        return invalid(format!("{what} contains `{}`", crate::terminal::escape(&c.to_string())), Some(TAG_CHARACTERS));
     }
     Ok(())
+}
+
+/// A user tag: AWS's lengths (in characters, as AWS counts them) and characters, and no
+/// reserved prefixes.
+pub fn tag(key: &str, value: &str) -> Result<(), Invalid> {
+    let length = key.chars().count();
+    let key_shown = crate::terminal::escape(key);
+    if length == 0 || length > 128 {
+        return invalid(format!("tag key `{key_shown}` must be 1-128 characters"), None);
+    }
+    if let Some(c) = key.chars().find(|c| !tag_char_ok(*c)) {
+        return invalid(format!("tag key `{key_shown}` contains `{}`", crate::terminal::escape(&c.to_string())), Some(TAG_CHARACTERS));
+    }
+    tag_value(&format!("tag value for `{key_shown}`"), value)?;
+    if key.starts_with("aws:") {
+        return invalid(format!("tag key `{key_shown}` uses the reserved `aws:` prefix"), Some("remove the `aws:` prefix"));
+    }
+    if key.starts_with("pinfra:") {
+        return invalid(format!("tag key `{key_shown}` uses the `pinfra:` prefix, which pinfra sets itself"), Some("choose another key"));
+    }
+    Ok(())
+}
+
+/// A name AWS takes as free text (a REST API's, a key pair's): no control characters, which
+/// would reach every terminal that lists it.
+pub fn printable(what: &str, value: &str) -> Result<(), Invalid> {
+    match value.chars().find(|c| crate::terminal::is_unsafe(*c)) {
+        Some(c) => invalid(
+            format!("{what} contains the control character `{}`", crate::terminal::escape(&c.to_string())),
+            Some("remove it: names are shown on terminals, where control characters move the cursor, clear the screen or forge lines"),
+        ),
+        None => Ok(()),
+    }
 }
 
 /// The user id and environment name end up in bucket and IAM names, so they keep to the
@@ -388,6 +462,13 @@ mod tests {
             assert!(version(bad).is_err(), "{bad}");
         }
         assert!(https_url("https://archive.apache.org/dist/kafka/3.6.0/kafka_2.13-3.6.0.tgz").is_ok());
+        for with_credentials in
+            ["https://alice:hunter2@example.com/k.tgz", "https://token@example.com/k.tgz", "http://127.0.0.1:x@evil.example/"]
+        {
+            let refused = url_without_credentials(with_credentials).unwrap_err();
+            assert!(!refused.reason.contains("hunter2") && !refused.reason.contains("token@"), "{refused:?}");
+        }
+        assert!(url_without_credentials("https://example.com/a@b.zip").is_ok(), "an @ in the path is no credential");
         for bad in
             ["http://example.com/x", "https://x/$(id)", "https://x/`id`", "https://x/a b", "https://x/\"q\"", "https://x/'q'", "https://"]
         {
@@ -413,5 +494,21 @@ mod tests {
         assert!(tag("team", "data").is_ok());
         assert!(tag("aws:x", "y").is_err());
         assert!(tag("pinfra:env", "y").is_err());
+        assert!(tag("Équipe données", "naïve value 42 _.:/=+-@").is_ok(), "IAM's pattern takes Unicode letters and spaces");
+        assert!(tag(&"é".repeat(128), &"ü".repeat(256)).is_ok(), "lengths are in characters, not bytes");
+    }
+
+    /// Tag keys and names holding ESC, BEL or newlines passed `validate`, and `diff` printed them
+    /// raw: they could clear the screen, retitle the window or forge lines of a diff.
+    #[test]
+    fn control_characters_in_tags_and_names_are_refused() {
+        for key in ["team\u{1b}[2J", "a\nb", "bell\u{7}", "rtl\u{202e}", "line\u{2028}sep", "tab\tkey"] {
+            let refused = tag(key, "v").unwrap_err();
+            assert!(refused.reason.contains("contains `\\"), "{key:?}: {refused:?}");
+            assert!(!refused.reason.contains(['\u{1b}', '\n', '\u{7}']), "{refused:?}");
+        }
+        assert!(tag("team", "data\u{1b}]0;pwned\u{7}").is_err());
+        assert!(printable("API name", "api\r\n+ forged line").is_err());
+        assert!(printable("API name", "0a1b2c3d4e5f-api (dev)").is_ok());
     }
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::diagnostics::Severity;
 use proptest::prelude::*;
 
 const MINIMAL: &str = r#"
@@ -127,6 +128,21 @@ proptest! {
         let _ = parse(&text);
     }
 
+    /// A diagnostic's snippet quotes the plan: whatever bytes it holds (control characters, a
+    /// CRLF, a secret), rendering never panics, and what it prints carries no control character
+    /// but line breaks.
+    #[test]
+    fn rendered_diagnostics_never_panic_nor_carry_control_characters(
+        text in "(\\PC|[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}\\u{202e}\\u{2028}]|\r\n|AKIAIOSFODNN7EXAMPLE|\"){0,120}",
+        keep in 0usize..120,
+    ) {
+        let text = format!("{}{text}", &MINIMAL[..keep.min(MINIMAL.len())]);
+        let parsed = parse(&text);
+        let shown = crate::diagnostics::SourceFile { name: "plan.toml", text: &text }.render_plain(&parsed.diagnostics);
+        prop_assert!(shown.chars().all(|c| c == '\n' || !crate::terminal::is_unsafe(c)), "{shown:?}");
+        prop_assert!(!shown.contains("AKIAIOSFODNN7EXAMPLE"), "{shown}");
+    }
+
     #[test]
     fn toml_like_text_never_panics(text in "(\\[[a-z_.]{0,12}\\]\n|[a-z_]{1,12} = (\"[^\"\n]{0,20}\"|[0-9]{1,5}|true|\\{ [a-z]{1,5} = \"[a-z{}]{0,8}\" \\}|\\[\\])\n){0,12}") {
         let _ = parse(&text);
@@ -242,4 +258,60 @@ fn an_override_table_named_after_the_base_environment_is_an_error() {
         let messages: Vec<&str> = parsed.diagnostics.sorted().iter().map(|d| d.message.as_str()).collect();
         assert_eq!(messages, ["`[environments.dev]` names the base environment `dev`, so it would never be read"]);
     }
+}
+
+fn codes(text: &str) -> Vec<(Severity, Option<&'static str>)> {
+    parse(text).diagnostics.sorted().iter().map(|d| (d.severity, d.code)).collect()
+}
+
+/// `ssh_sources = ["0.0.0.0/1", "128.0.0.0/1"]` opened SSH to the world without PF002.
+#[test]
+fn cidrs_that_together_cover_the_internet_are_the_internet() {
+    let ssh = format!("{MINIMAL}\n[kafka_client]\nproxy_sources = []\nssh_sources = [\"0.0.0.0/1\", \"128.0.0.0/1\"]\n");
+    assert_eq!(codes(&ssh), [(Severity::Error, Some("PF002"))]);
+    let three = format!("{MINIMAL}\n[kafka_client]\nproxy_sources = []\nssh_sources = [\"0.0.0.0/1\", \"128.0.0.0/2\", \"192.0.0.0/2\"]\n");
+    assert_eq!(codes(&three), [(Severity::Error, Some("PF002"))]);
+    let half = format!("{MINIMAL}\n[kafka_client]\nproxy_sources = []\nssh_sources = [\"0.0.0.0/1\", \"203.0.113.0/24\"]\n");
+    assert_eq!(codes(&half), [], "half the internet is not all of it");
+    let proxy = format!("{MINIMAL}\n[kafka_client]\nproxy_sources = [\"128.0.0.0/1\", \"0.0.0.0/1\"]\n");
+    assert_eq!(codes(&proxy), [(Severity::Warning, Some("PF001"))]);
+}
+
+/// A prefix without a delimiter is also another user id's: the role grants `<prefix>*`.
+#[test]
+fn a_topic_prefix_ends_in_a_delimiter() {
+    for (prefix, valid) in [("{user_id}.", true), ("{user_id}-", true), ("team_", true), ("{user_id}", false), ("x.pin", false)] {
+        let text = MINIMAL
+            .replace("cluster = \"pinterest-msk-cluster\"", &format!("cluster = \"pinterest-msk-cluster\"\ntopic_prefix = \"{prefix}\""));
+        let text = if prefix == "team_" { text + "\n[[topics]]\nname = \"team_pin\"\n" } else { text };
+        assert_eq!(parse(&text).plan.is_some(), valid, "{prefix}: {:?}", parse(&text).diagnostics);
+    }
+}
+
+/// The default `topics.regex` `{user_id}.*` had an unescaped dot: it matched `<user_id>x…`,
+/// which the role's `<user_id>.*` grant does not cover.
+#[test]
+fn the_topics_regex_is_held_to_the_topic_prefix() {
+    let connect = |regex: Option<&str>| {
+        let regex = regex.map(|r| format!("topics_regex = '{r}'\n")).unwrap_or_default();
+        format!("{MINIMAL}\n[kafka_client]\nproxy_sources = []\n[connect.plugin]\nsource = \"a.zip\"\n[connect.connector]\n{regex}")
+    };
+    let default = plan(&connect(None)).connect.expect("connect").connector;
+    assert_eq!(default.config.get("topics.regex").map(String::as_str), Some("0a1b2c3d4e5f\\..*"));
+    assert_eq!(codes(&connect(None)), []);
+    for (regex, wide) in [
+        ("{user_id}.*", true),
+        ("{user_id}\\..*", false),
+        ("{user_id}\\.(pin|geo)", false),
+        (".*", true),
+        ("(?:{user_id}\\.pin|other)", true),
+        ("[0-9a-f]+\\..*", true),
+    ] {
+        let found = codes(&connect(Some(regex)));
+        assert_eq!(found.contains(&(Severity::Warning, Some("PF006"))), wide, "{regex}: {found:?}");
+    }
+    // A planned topic outside the prefix is granted by name, so the regex may name it.
+    let outside =
+        connect(Some("(?:{user_id}\\..*|shared-events)")) + "[[topics]]\nname = \"shared-events\"\n[[topics]]\nname = \"{user_id}.pin\"\n";
+    assert_eq!(codes(&outside), []);
 }

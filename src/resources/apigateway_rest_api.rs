@@ -55,7 +55,8 @@ pub struct Desired {
     /// Fingerprint of `route`.
     fingerprint: Value,
     throttling: Json,
-    /// With `api_key_required`: `{"key", "usage_plan", "stage"}`; else null (not managed).
+    /// With `api_key_required`: `{"key", "usage_plan", "stage"}`; else null (a key pinfra made
+    /// earlier is removed).
     api_key: Json,
     tags: Tags,
 }
@@ -70,7 +71,7 @@ pub struct Live {
     /// The route as configured now (not necessarily deployed).
     route: Json,
     stage: Option<LiveStage>,
-    /// Read only when the plan requires a key.
+    /// The key `<name>-key` and its usage plan, when the key exists.
     api_key: Option<LiveKey>,
     /// `api_key` as the diff compares it.
     api_key_json: Json,
@@ -326,7 +327,7 @@ impl ApigatewayRestApi {
         Ok(())
     }
 
-    /// Deletes the usage plan, then the key (destroy).
+    /// Deletes the usage plan, then the key (destroy, or `api_key_required` turned off).
     async fn remove_key(&self, aws: &Aws, live: &LiveKey) -> Result<(), ResourceError> {
         if let Some(plan) = &live.plan_id {
             // API Gateway refuses to delete a usage plan that still lists API stages
@@ -577,7 +578,9 @@ impl Kind for ApigatewayRestApi {
         let resources = self.resources(aws, &id).await?;
         let root_id = resources.iter().find(|(_, p)| p == "/").map(|(r, _)| r.clone()).unwrap_or_default();
         let proxy_resource = resources.iter().find(|(_, p)| p == PROXY_PATH).map(|(r, _)| r.clone());
-        let key = async { if self.spec.api_key_required { self.read_key(aws, &id).await.map(Some) } else { Ok(None) } };
+        // Read also when the plan no longer requires a key: the key and usage plan pinfra made
+        // then go (`api_key_required` turned off).
+        let key = async { self.read_key(aws, &id).await.map(|k| k.key_id.is_some().then_some(k)) };
         let route = async {
             match &proxy_resource {
                 Some(resource) => self.read_route(aws, &id, resource).await,
@@ -656,7 +659,7 @@ impl Kind for ApigatewayRestApi {
             false,
         );
         fields.known("throttling", desired.throttling.clone(), live.map(|_| stage.map_or(Json::Null, |s| s.throttling.clone())), false);
-        if !desired.api_key.is_null() {
+        if !desired.api_key.is_null() || live.is_some_and(|l| !l.api_key_json.is_null()) {
             fields.known("api_key", desired.api_key.clone(), live.map(|l| l.api_key_json.clone()), false);
         }
         fields.tags("tags", &desired.tags, live.map(|l| &l.tags));
@@ -741,6 +744,11 @@ impl Kind for ApigatewayRestApi {
         }
         if self.spec.api_key_required && (live.is_none() || change.touches("api_key")) {
             self.put_key(aws, &id, old_key.as_ref(), &desired.tags).await?;
+        } else if !self.spec.api_key_required
+            && change.touches("api_key")
+            && let Some(key) = &old_key
+        {
+            self.remove_key(aws, key).await?;
         }
         Ok(self.outputs_for(&id))
     }

@@ -4,9 +4,9 @@
 //! EC2 runs user-data once, at first boot: a changed user-data (a new template, version, role or
 //! broker list) therefore replaces the instance. The launch carries a ClientToken derived from
 //! everything that would make it a different instance, so a retried or interrupted launch never
-//! starts a second one. The instance type changes in place (stop, modify, start); IMDSv2 and the
-//! security group are changed in place too; the root volume and the instance profile force a
-//! replacement.
+//! starts a second one. The instance type changes in place (stop, modify, start); IMDSv2, the
+//! security group and the instance profile (by its id: one made again under the same name is
+//! another profile) are changed in place too; the root volume forces a replacement.
 
 use std::sync::{Arc, OnceLock};
 
@@ -145,6 +145,8 @@ pub struct Desired {
     ami_pinned: bool,
     instance_type: String,
     profile: String,
+    /// The profile's id, once it exists.
+    profile_id: Value,
     security_group: Value,
     /// Groups the instance keeps besides the plan's (made elsewhere).
     extra_groups: Vec<String>,
@@ -213,6 +215,8 @@ pub struct Live {
     ami: String,
     instance_type: String,
     profile_arn: Option<String>,
+    /// The id of the profile the instance is associated with.
+    profile_id: Option<String>,
     http_tokens: Option<String>,
     security_groups: Vec<String>,
     user_data_sha256: Option<String>,
@@ -396,6 +400,54 @@ impl Ec2Instance {
         Ok(retry(Backoff::IAM_PROPAGATION, "ec2:RunInstances", propagating, run).await?)
     }
 
+    /// Associates the instance with the profile named `profile` in place: replaces its current
+    /// association (ReplaceIamInstanceProfileAssociation), or makes one when it has none.
+    async fn associate_profile(&self, aws: &Aws, instance: &str, profile: &str) -> Result<(), ResourceError> {
+        let associations = aws
+            .ec2
+            .describe_iam_instance_profile_associations()
+            .filters(Filter::builder().name("instance-id").values(instance).build())
+            .send()
+            .await
+            .or_aws("ec2:DescribeIamInstanceProfileAssociations")?;
+        let current = associations
+            .iam_instance_profile_associations()
+            .iter()
+            .find(|a| a.state().is_some_and(|s| matches!(s.as_str(), "associated" | "associating")))
+            .and_then(|a| a.association_id())
+            .map(str::to_owned);
+        let spec = IamInstanceProfileSpecification::builder().name(profile).build();
+        // A just-created instance profile is not usable by EC2 at once.
+        let propagating = |e: &AwsError| e.is_code(&["InvalidParameterValue"]) && e.to_string().contains("nstance Profile");
+        match current {
+            Some(association) => {
+                retry(Backoff::IAM_PROPAGATION, "ec2:ReplaceIamInstanceProfileAssociation", propagating, || async {
+                    aws.ec2
+                        .replace_iam_instance_profile_association()
+                        .association_id(&association)
+                        .iam_instance_profile(spec.clone())
+                        .send()
+                        .await
+                        .or_aws("ec2:ReplaceIamInstanceProfileAssociation")
+                })
+                .await?;
+            }
+            None => {
+                retry(Backoff::IAM_PROPAGATION, "ec2:AssociateIamInstanceProfile", propagating, || async {
+                    aws.ec2
+                        .associate_iam_instance_profile()
+                        .instance_id(instance)
+                        .iam_instance_profile(spec.clone())
+                        .send()
+                        .await
+                        .or_aws("ec2:AssociateIamInstanceProfile")
+                })
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn terminate(&self, aws: &Aws, id: &str) -> Result<(), ResourceError> {
         match aws.ec2.terminate_instances().instance_ids(id).send().await.or_aws("ec2:TerminateInstances") {
             Err(e) if !e.is_code(&["InvalidInstanceID.NotFound"]) => return Err(e.into()),
@@ -459,6 +511,7 @@ impl Kind for Ec2Instance {
             ami: instance.image_id().unwrap_or_default().to_owned(),
             instance_type: instance.instance_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
             profile_arn: instance.iam_instance_profile().and_then(|p| p.arn()).map(str::to_owned),
+            profile_id: instance.iam_instance_profile().and_then(|p| p.id()).map(str::to_owned),
             http_tokens: instance.metadata_options().and_then(|m| m.http_tokens()).map(|t| t.as_str().to_owned()),
             security_groups: instance.security_groups().iter().filter_map(|g| g.group_id()).map(str::to_owned).collect(),
             user_data_sha256,
@@ -498,6 +551,7 @@ impl Kind for Ec2Instance {
             ami_pinned: self.spec.ami.is_some(),
             instance_type: self.spec.instance_type.clone(),
             profile: self.plan.role.instance_profile.clone(),
+            profile_id: inputs.get(&self.profile, iam_instance_profile::OUTPUT_ID),
             security_group: inputs.get(&self.security_group, "id"),
             extra_groups: self.spec.extra_security_groups.clone(),
             user_data,
@@ -550,13 +604,19 @@ impl Kind for Ec2Instance {
             fields.field("user_data_sha256", desired.user_data_sha256(), live.map(|l| Json::from(l.user_data_sha256.clone())), true);
         }
         fields.known("instance_type", desired.instance_type.clone(), live.map(|l| Json::from(l.instance_type.clone())), false);
-        let profile_matches = |l: &Live| l.profile_arn.as_deref().is_some_and(|arn| arn.ends_with(&format!("/{}", desired.profile)));
-        fields.known(
-            "instance_profile",
-            desired.profile.clone(),
-            live.map(|l| if profile_matches(l) { Json::from(desired.profile.clone()) } else { Json::from(l.profile_arn.clone()) }),
-            true,
-        );
+        // By id: a profile deleted and made again under the same name has the same ARN, but the
+        // instance is still associated with the deleted one, and so has no credentials.
+        let profile = |name: &str, id: &str| Json::from(format!("{name} ({id})"));
+        let wanted = match (&desired.profile_id, live) {
+            (Value::Known(Json::String(id)), _) => Value::Known(profile(&desired.profile, id)),
+            (_, None) => Value::of(desired.profile.clone()),
+            (_, Some(_)) => Value::Unknown,
+        };
+        let live_profile = live.map(|l| match &l.profile_arn {
+            Some(arn) => profile(arn.rsplit('/').next().unwrap_or(arn), l.profile_id.as_deref().unwrap_or_default()),
+            None => Json::Null,
+        });
+        fields.field("instance_profile", wanted, live_profile, false);
         // `imdsv2 = false` (an adopted instance) only stops requiring it: never a downgrade.
         if desired.imdsv2 || live.is_none() {
             fields.known("metadata_http_tokens", "required", live.map(|l| Json::from(l.http_tokens.clone())), false);
@@ -659,6 +719,9 @@ impl Kind for Ec2Instance {
                         .await
                         .or_aws("ec2:ModifyInstanceAttribute")?;
                 }
+                if change.touches("instance_profile") {
+                    self.associate_profile(aws, &live.id, &desired.profile).await?;
+                }
                 if change.touches("state") && !change.touches("instance_type") {
                     // The plan wants a running client: a stopped one is started again.
                     aws.ec2.start_instances().instance_ids(&live.id).send().await.or_aws("ec2:StartInstances")?;
@@ -701,6 +764,7 @@ mod tests {
             ami_pinned: false,
             instance_type: "t3.micro".into(),
             profile: "p".into(),
+            profile_id: Value::of("AIPA1"),
             security_group: Value::of("sg-1"),
             extra_groups: Vec::new(),
             user_data: Value::of(user_data),
@@ -722,6 +786,7 @@ mod tests {
             ami: "ami-00000000".into(),
             instance_type: "t3.micro".into(),
             profile_arn: Some("arn:aws:iam::123456789012:instance-profile/p".into()),
+            profile_id: Some("AIPA1".into()),
             http_tokens: Some("required".into()),
             security_groups: vec!["sg-1".into()],
             user_data_sha256: Some(sha256(user_data)),
@@ -750,6 +815,12 @@ mod tests {
             ("IMDSv1 allowed: in place", with(|l| l.http_tokens = Some("optional".into())), vec![("metadata_http_tokens", false)]),
             ("unencrypted volume: replace", with(|l| l.root_volume = Some((20, false))), vec![("root_volume", true)]),
             ("other group: in place", with(|l| l.security_groups = vec!["sg-2".into()]), vec![("security_groups", false)]),
+            (
+                "a profile made again under the same name: re-associated in place",
+                with(|l| l.profile_id = Some("AIPA0".into())),
+                vec![("instance_profile", false)],
+            ),
+            ("no profile: associated in place", with(|l| l.profile_arn = None), vec![("instance_profile", false)]),
         ];
         for (name, live, expected) in cases {
             let changes = Ec2Instance::diff(&desired("#!/bin/bash\n"), live.as_ref()).unwrap();
@@ -793,6 +864,18 @@ mod tests {
         let changes = Ec2Instance::diff(&d, Some(&l)).unwrap();
         assert_eq!(changes.iter().map(|c| c.path.as_str()).collect::<Vec<_>>(), ["security_groups"]);
         assert_ne!(d.client_token("p/dev"), desired("#!/bin/bash\n").client_token("p/dev"), "another launch");
+    }
+
+    #[test]
+    fn a_profile_still_to_be_made_again_is_a_change_known_after_apply() {
+        let mut d = desired("#!/bin/bash\n");
+        d.profile_id = Value::Unknown;
+        let changes = Ec2Instance::diff(&d, Some(&live("#!/bin/bash\n"))).unwrap();
+        let field = changes.iter().find(|c| c.path == "instance_profile").expect("a change");
+        assert_eq!((field.new.clone(), field.forces_replace), (Some(Value::Unknown), false));
+        let created = Ec2Instance::diff(&d, None).unwrap();
+        let field = created.iter().find(|c| c.path == "instance_profile").expect("listed");
+        assert_eq!(field.new, Some(Value::of("p")), "a launch names the profile");
     }
 
     #[test]

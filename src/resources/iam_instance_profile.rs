@@ -9,6 +9,9 @@ use crate::retry::{Backoff, retry};
 
 /// The kind name.
 pub const KIND: &str = "iam_instance_profile";
+/// Output: the profile's `InstanceProfileId`, which tells a profile made again under the same
+/// name (and so the same ARN) from the one an instance is associated with.
+pub const OUTPUT_ID: &str = "id";
 
 /// The instance profile as the plan declares it.
 #[derive(Debug, Clone)]
@@ -32,6 +35,7 @@ pub struct Desired {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Live {
     arn: String,
+    id: String,
     /// An instance profile holds at most one role.
     roles: Vec<String>,
     tags: Tags,
@@ -57,6 +61,7 @@ impl Kind for IamInstanceProfile {
                     roles: profile.roles().iter().map(|r| r.role_name().to_owned()).collect(),
                     tags: tag_map(profile.tags()),
                     arn: profile.arn,
+                    id: profile.instance_profile_id,
                 }))
             }
             Err(e) if e.is_not_found() => Ok(None),
@@ -81,11 +86,15 @@ impl Kind for IamInstanceProfile {
     }
 
     fn outputs(&self, live: &Live) -> Outputs {
-        Outputs::from([("arn", Value::of(live.arn.clone())), ("name", Value::of(self.name.clone()))])
+        Outputs::from([
+            ("arn", Value::of(live.arn.clone())),
+            ("name", Value::of(self.name.clone())),
+            (OUTPUT_ID, Value::of(live.id.clone())),
+        ])
     }
 
     async fn apply(&self, aws: &Aws, desired: &Desired, live: Option<&Live>, change: &Change) -> Result<Outputs, ResourceError> {
-        let arn = match live {
+        let (arn, id) = match live {
             Some(live) => {
                 if change.touches("tags") {
                     aws.iam
@@ -105,10 +114,10 @@ impl Kind for IamInstanceProfile {
                         .await
                         .or_aws("iam:RemoveRoleFromInstanceProfile")?;
                 }
-                live.arn.clone()
+                (live.arn.clone(), live.id.clone())
             }
             None => {
-                match aws
+                let created = match aws
                     .iam
                     .create_instance_profile()
                     .instance_profile_name(&self.name)
@@ -117,19 +126,19 @@ impl Kind for IamInstanceProfile {
                     .await
                     .or_aws("iam:CreateInstanceProfile")
                 {
-                    Ok(out) => out.instance_profile.map(|p| p.arn).unwrap_or_default(),
-                    Err(e) if e.is_code(&["EntityAlreadyExists"]) => aws
-                        .iam
-                        .get_instance_profile()
-                        .instance_profile_name(&self.name)
-                        .send()
-                        .await
-                        .or_aws("iam:GetInstanceProfile")?
-                        .instance_profile
-                        .map(|p| p.arn)
-                        .unwrap_or_default(),
+                    Ok(out) => out.instance_profile,
+                    Err(e) if e.is_code(&["EntityAlreadyExists"]) => {
+                        aws.iam
+                            .get_instance_profile()
+                            .instance_profile_name(&self.name)
+                            .send()
+                            .await
+                            .or_aws("iam:GetInstanceProfile")?
+                            .instance_profile
+                    }
                     Err(e) => return Err(e.into()),
-                }
+                };
+                created.map(|p| (p.arn, p.instance_profile_id)).unwrap_or_default()
             }
         };
         if change.touches("role") {
@@ -151,7 +160,7 @@ impl Kind for IamInstanceProfile {
                 }
             }
         }
-        Ok(Outputs::from([("arn", Value::of(arn)), ("name", Value::of(self.name.clone()))]))
+        Ok(Outputs::from([("arn", Value::of(arn)), ("name", Value::of(self.name.clone())), (OUTPUT_ID, Value::of(id))]))
     }
 
     async fn delete(&self, aws: &Aws, live: &Live) -> Result<(), ResourceError> {
@@ -182,7 +191,12 @@ mod tests {
 
     fn live(roles: &[&str], tagged: bool) -> Live {
         let tags = if tagged { Tags::from([("pinfra:env".into(), "dev".into())]) } else { Tags::new() };
-        Live { arn: "arn:aws:iam::123456789012:instance-profile/p".into(), roles: roles.iter().map(|r| (*r).to_owned()).collect(), tags }
+        Live {
+            arn: "arn:aws:iam::123456789012:instance-profile/p".into(),
+            id: "AIPAEXAMPLE".into(),
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            tags,
+        }
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! The IAM role shared by the EC2 Kafka client and the MSK Connect connector, with its inline
 //! least-privilege policy.
 //!
-//! Trust and policy are compared semantically ([`super::policy`]); pinfra owns exactly one
-//! inline policy ([`POLICY_NAME`]) and leaves any other policy on an adopted role alone.
+//! Trust and policy are compared semantically ([`super::policy`]). On a role whose policies
+//! pinfra manages, its inline policy ([`POLICY_NAME`]) is the only grant: any other inline or
+//! attached policy is drift, shown and removed; with `manage_policies = false` pinfra manages
+//! only the role's tags and leaves every policy alone.
 
 use serde_json::{Value as Json, json};
 
@@ -24,9 +26,8 @@ pub struct IamRole {
     pub name: String,
     /// Bucket the connector writes to.
     pub bucket: String,
-    /// The user id, prefix of the plan's consumer groups.
-    pub user_id: String,
-    /// The plan's topic prefix (`<user_id>.`), and planned topics outside it.
+    /// The plan's topic prefix (`<user_id>.`; also of its consumer groups), and planned topics
+    /// outside it.
     pub topics: TopicScope,
     /// The cluster resource whose ARN scopes the policy.
     pub cluster: ResourceId,
@@ -68,6 +69,10 @@ pub struct Live {
     arn: String,
     trust: Option<Json>,
     policy: Option<Json>,
+    /// Inline policies other than pinfra's, by name.
+    other_inline: Vec<String>,
+    /// Attached managed policies, by ARN.
+    attached: Vec<String>,
     tags: Tags,
 }
 
@@ -103,19 +108,16 @@ fn role_arn_in_account_of(other_arn: &str, role: &str) -> Option<String> {
 
 /// The least-privilege policy: the cluster, the plan's topics and groups, MSK Connect's internal
 /// topics and groups, and the bucket. No `*` resource.
-pub fn pipeline_policy(cluster_arn: &str, bucket: &str, user_id: &str, topics: &TopicScope, connector: Option<&str>) -> Json {
+pub fn pipeline_policy(cluster_arn: &str, bucket: &str, topics: &TopicScope, connector: Option<&str>) -> Json {
     // The bucket's ARN is in the cluster's partition (`aws-cn`, `aws-us-gov`, ...).
     let partition = arn_partition(cluster_arn);
     let scoped = |kind: &str, name: &str| cluster_arn.replacen(":cluster/", &format!(":{kind}/"), 1) + "/" + name;
     let mut topic_arns = vec![scoped("topic", &format!("{}*", topics.prefix)), scoped("topic", "__amazon_msk_connect_*")];
     topic_arns.extend(topics.others.iter().map(|t| scoped("topic", t)));
-    let mut groups = vec![
-        scoped("group", &format!("{user_id}*")),
-        scoped("group", &format!("connect-{user_id}*")),
-        scoped("group", "__amazon_msk_connect_*"),
-    ];
-    // The sink's consumer group, when the connector's name does not start with the user id.
-    if let Some(name) = connector.filter(|n| !n.starts_with(user_id)) {
+    // The Kafka client's consumer groups live under the plan's prefix, which ends in a
+    // delimiter (`rules::topic_prefix`): `0a1b.*` is not `0a1b2.*`. The sink's group is its own.
+    let mut groups = vec![scoped("group", &format!("{}*", topics.prefix)), scoped("group", "__amazon_msk_connect_*")];
+    if let Some(name) = connector {
         groups.push(scoped("group", &format!("connect-{name}")));
     }
     json!({
@@ -311,6 +313,60 @@ pub fn is_propagating(error: &AwsError) -> bool {
     error.is_code(&["NoSuchEntity"])
 }
 
+/// The role's inline policies, by name, every page.
+async fn list_inline(aws: &Aws, role: &str) -> CallResult<Vec<String>> {
+    let mut names = Vec::new();
+    let mut pages = aws.iam.list_role_policies().role_name(role).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        names.extend(page.or_aws("iam:ListRolePolicies")?.policy_names().iter().cloned());
+    }
+    Ok(names)
+}
+
+/// The role's attached managed policies, by ARN, every page.
+async fn list_attached(aws: &Aws, role: &str) -> CallResult<Vec<String>> {
+    let mut arns = Vec::new();
+    let mut pages = aws.iam.list_attached_role_policies().role_name(role).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        arns.extend(
+            page.or_aws("iam:ListAttachedRolePolicies")?.attached_policies().iter().filter_map(|p| p.policy_arn()).map(str::to_owned),
+        );
+    }
+    Ok(arns)
+}
+
+async fn delete_inline(aws: &Aws, role: &str, name: &str) -> CallResult<()> {
+    match aws.iam.delete_role_policy().role_name(role).policy_name(name).send().await.or_aws("iam:DeleteRolePolicy") {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn detach(aws: &Aws, role: &str, arn: &str) -> CallResult<()> {
+    match aws.iam.detach_role_policy().role_name(role).policy_arn(arn).send().await.or_aws("iam:DetachRolePolicy") {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes what the change lists as privilege drift: inline policies other than pinfra's and
+/// attached managed policies.
+async fn remove_drift(aws: &Aws, role: &str, live: &Live, change: &Change) -> CallResult<()> {
+    if change.touches("other_inline_policies") {
+        for name in &live.other_inline {
+            delete_inline(aws, role, name).await?;
+        }
+    }
+    if change.touches("attached_policies") {
+        for arn in &live.attached {
+            detach(aws, role, arn).await?;
+        }
+    }
+    Ok(())
+}
+
 impl IamRole {
     async fn put_policy(&self, aws: &Aws, policy: &Json) -> CallResult<()> {
         let document = policy.to_string();
@@ -347,13 +403,26 @@ impl Kind for IamRole {
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
         };
-        let policy = match aws.iam.get_role_policy().role_name(&self.name).policy_name(POLICY_NAME).send().await.or_aws("iam:GetRolePolicy")
-        {
+        // Side by side: the three reads cost one round trip.
+        let (policy, inline, attached) = tokio::join!(
+            aws.iam.get_role_policy().role_name(&self.name).policy_name(POLICY_NAME).send(),
+            list_inline(aws, &self.name),
+            list_attached(aws, &self.name)
+        );
+        let policy = match policy.or_aws("iam:GetRolePolicy") {
             Ok(out) => decode(out.policy_document()),
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e),
         };
-        Ok(Some(Live { trust: role.assume_role_policy_document().and_then(decode), tags: tag_map(role.tags()), arn: role.arn, policy }))
+        let other_inline = inline?.into_iter().filter(|name| name != POLICY_NAME).collect();
+        Ok(Some(Live {
+            trust: role.assume_role_policy_document().and_then(decode),
+            tags: tag_map(role.tags()),
+            arn: role.arn,
+            policy,
+            other_inline,
+            attached: attached?,
+        }))
     }
 
     /// A role's ARN is fixed by its name and account (CreateRole with the default path `/`), so
@@ -370,7 +439,7 @@ impl Kind for IamRole {
     fn desired(&self, inputs: &Inputs) -> Desired {
         let policy = match inputs.string(&self.cluster, msk_cluster::OUTPUT_ARN) {
             Some(arn) => Value::Known(with_bucket_key(
-                pipeline_policy(&arn, &self.bucket, &self.user_id, &self.topics, self.connector.as_deref()),
+                pipeline_policy(&arn, &self.bucket, &self.topics, self.connector.as_deref()),
                 self.kms_key.as_deref(),
             )),
             None => Value::Unknown,
@@ -399,9 +468,23 @@ impl Kind for IamRole {
             };
             fields.field("trust", canonical_value(&trust), live.and_then(|l| l.trust.as_ref()).map(canonical), false);
             fields.field("policy", canonical_value(&desired.policy), live.and_then(|l| l.policy.as_ref()).map(canonical), false);
+            // pinfra's policy is the role's only grant: anything added by hand is privilege
+            // drift, removed on apply.
+            if let Some(live) = live.filter(|l| !l.other_inline.is_empty()) {
+                fields.known("other_inline_policies", json!([]), Some(json!(live.other_inline)), false);
+            }
+            if let Some(live) = live.filter(|l| !l.attached.is_empty()) {
+                fields.known("attached_policies", json!([]), Some(json!(live.attached)), false);
+            }
         }
         fields.tags("tags", &desired.tags, live.map(|l| &l.tags));
         Ok(fields.finish())
+    }
+
+    fn explain(fields: &[FieldChange]) -> Option<String> {
+        fields.iter().any(|f| f.path == "other_inline_policies" || f.path == "attached_policies").then(|| {
+            "privilege drift: policies added by hand are removed, pinfra's policy is the role's only grant (`[role] manage_policies = false` keeps them)".to_owned()
+        })
     }
 
     fn live_tags(live: &Live) -> Option<&Tags> {
@@ -413,6 +496,9 @@ impl Kind for IamRole {
     }
 
     async fn apply(&self, aws: &Aws, desired: &Desired, live: Option<&Live>, change: &Change) -> Result<Outputs, ResourceError> {
+        if let Some(live) = live {
+            remove_drift(aws, &self.name, live, change).await?;
+        }
         if let Some(live) = live
             && !change.touches("trust")
             && !change.touches("policy")
@@ -509,15 +595,11 @@ impl Kind for IamRole {
                 .await
                 .or_aws("iam:RemoveRoleFromInstanceProfile")?;
         }
-        let inline = aws.iam.list_role_policies().role_name(&self.name).send().await.or_aws("iam:ListRolePolicies")?;
-        for name in inline.policy_names() {
-            aws.iam.delete_role_policy().role_name(&self.name).policy_name(name).send().await.or_aws("iam:DeleteRolePolicy")?;
+        for name in list_inline(aws, &self.name).await? {
+            delete_inline(aws, &self.name, &name).await?;
         }
-        let attached = aws.iam.list_attached_role_policies().role_name(&self.name).send().await.or_aws("iam:ListAttachedRolePolicies")?;
-        for policy in attached.attached_policies() {
-            if let Some(arn) = policy.policy_arn() {
-                aws.iam.detach_role_policy().role_name(&self.name).policy_arn(arn).send().await.or_aws("iam:DetachRolePolicy")?;
-            }
+        for arn in list_attached(aws, &self.name).await? {
+            detach(aws, &self.name, &arn).await?;
         }
         match aws.iam.delete_role().role_name(&self.name).send().await.or_aws("iam:DeleteRole") {
             Ok(_) => Ok(()),
@@ -561,13 +643,15 @@ mod tests {
         Live {
             arn: "arn:aws:iam::123456789012:role/r".into(),
             trust: Some(trust_policy(Some(SELF))),
-            policy: Some(pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), None)),
+            policy: Some(pipeline_policy(CLUSTER, "user-0a1b-bucket", &scope(), None)),
+            other_inline: Vec::new(),
+            attached: Vec::new(),
             tags: Tags::from([("pinfra:env".into(), "dev".into())]),
         }
     }
 
     fn other_bucket_unmanaged() -> Value {
-        Value::Known(pipeline_policy(CLUSTER, "other-bucket", "0a1b", &scope(), None))
+        Value::Known(pipeline_policy(CLUSTER, "other-bucket", &scope(), None))
     }
 
     fn paths(changes: &[FieldChange]) -> Vec<&str> {
@@ -576,8 +660,8 @@ mod tests {
 
     #[test]
     fn diff_table() {
-        let policy = Value::Known(pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), None));
-        let other_bucket = Value::Known(pipeline_policy(CLUSTER, "other-bucket", "0a1b", &scope(), None));
+        let policy = Value::Known(pipeline_policy(CLUSTER, "user-0a1b-bucket", &scope(), None));
+        let other_bucket = Value::Known(pipeline_policy(CLUSTER, "other-bucket", &scope(), None));
         let mut untagged = live();
         untagged.tags.clear();
         let mut reordered = live();
@@ -585,7 +669,21 @@ mod tests {
         if let Some(Json::Array(statements)) = reordered.policy.as_mut().and_then(|p| p.get_mut("Statement")) {
             statements.reverse();
         }
+        let escalated =
+            Live { other_inline: vec!["admin".into()], attached: vec!["arn:aws:iam::aws:policy/AdministratorAccess".into()], ..live() };
         let cases: Vec<(&str, Desired, Option<Live>, Vec<&str>)> = vec![
+            (
+                "privilege drift: other inline and attached policies",
+                desired(policy.clone()),
+                Some(escalated.clone()),
+                vec!["other_inline_policies", "attached_policies"],
+            ),
+            (
+                "policies not managed: drift is the role's own",
+                Desired { manage_policies: false, ..desired(policy.clone()) },
+                Some(escalated),
+                vec![],
+            ),
             ("create lists every field", desired(policy.clone()), None, vec!["trust", "policy", "tags.pinfra:env"]),
             ("converged", desired(policy.clone()), Some(live()), vec![]),
             ("statement order is not a change", desired(policy.clone()), Some(reordered), vec![]),
@@ -625,7 +723,14 @@ mod tests {
             manage_policies: true,
             tags: Tags::new(),
         };
-        let live = Live { arn: with_path.into(), trust: Some(trust_policy(Some(with_path))), policy: Some(json!({})), tags: Tags::new() };
+        let live = Live {
+            arn: with_path.into(),
+            trust: Some(trust_policy(Some(with_path))),
+            policy: Some(json!({})),
+            other_inline: Vec::new(),
+            attached: Vec::new(),
+            tags: Tags::new(),
+        };
         let changes = IamRole::diff(&desired, Some(&live)).expect("diff");
         assert!(changes.iter().all(|c| c.path != "trust"), "{changes:?}");
         let stale = Live { trust: Some(trust_policy(Some(SELF))), ..live };
@@ -638,14 +743,14 @@ mod tests {
     #[test]
     fn the_buckets_arn_is_in_the_clusters_partition() {
         let china = "arn:aws-cn:kafka:cn-north-1:123456789012:cluster/c/abc-1";
-        let text = pipeline_policy(china, "b", "0a1b", &scope(), None).to_string();
+        let text = pipeline_policy(china, "b", &scope(), None).to_string();
         assert!(text.contains("arn:aws-cn:s3:::b/*") && !text.contains("arn:aws:"), "{text}");
         assert!(connector_needs(china, "b", &["0a1b.pin"], "c").iter().all(|(_, r)| r.starts_with("arn:aws-cn:")));
     }
 
     #[test]
     fn policy_is_scoped_with_no_wildcard_resource() {
-        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), None);
+        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", &scope(), None);
         let text = policy.to_string();
         assert!(text.contains("arn:aws:kafka:us-east-1:123456789012:topic/pinterest-msk-cluster/abc-1/0a1b.*"), "{text}");
         assert!(text.contains("arn:aws:kafka:us-east-1:123456789012:topic/pinterest-msk-cluster/abc-1/shared-events\""), "{text}");
@@ -661,7 +766,7 @@ mod tests {
     /// (Kafka 3.0 and later, the REST proxy) needs: without it every produce is refused.
     #[test]
     fn producing_needs_write_data_idempotently_on_the_cluster() {
-        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), None);
+        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", &scope(), None);
         assert_eq!(missing_grants(&policy, &client_needs(CLUSTER, &["0a1b.pin", "shared-events"])), Vec::<String>::new());
         let mut without = policy.clone();
         without["Statement"][0]["Action"] = json!(["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"]);
@@ -677,7 +782,7 @@ mod tests {
     fn a_customer_kms_key_is_granted_to_the_sink_on_that_key_alone() {
         let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
         let needs = bucket_key_needs(Some(key));
-        let plain = pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), None);
+        let plain = pipeline_policy(CLUSTER, "user-0a1b-bucket", &scope(), None);
         assert_eq!(missing_grants(&plain, &needs), [format!("kms:GenerateDataKey on {key}"), format!("kms:Decrypt on {key}")]);
         let granted = with_bucket_key(plain.clone(), Some(key));
         assert_eq!(missing_grants(&granted, &needs), Vec::<String>::new());
@@ -686,17 +791,35 @@ mod tests {
         assert_eq!(with_bucket_key(plain.clone(), None), plain, "an AWS managed key needs no grant");
     }
 
+    /// The grants were `group/…/<user_id>*` and `connect-<user_id>*`: the user id `0a1b` got
+    /// the groups of the user id `0a1b2`.
+    #[test]
+    fn a_user_id_that_prefixes_another_gets_none_of_its_topics_or_groups() {
+        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", &scope(), Some("0a1b-connector"));
+        let scoped = |kind: &str, name: &str| CLUSTER.replacen(":cluster/", &format!(":{kind}/"), 1) + "/" + name;
+        let theirs = [
+            ("kafka-cluster:ReadData", scoped("topic", "0a1b2.pin")),
+            ("kafka-cluster:AlterGroup", scoped("group", "0a1b2.readers")),
+            ("kafka-cluster:AlterGroup", scoped("group", "0a1b2-readers")),
+            ("kafka-cluster:AlterGroup", scoped("group", "connect-0a1b2-connector")),
+        ];
+        assert_eq!(missing_grants(&policy, &theirs).len(), theirs.len(), "{policy:#}");
+        let ours = [
+            ("kafka-cluster:ReadData", scoped("topic", "0a1b.pin")),
+            ("kafka-cluster:AlterGroup", scoped("group", "0a1b.readers")),
+            ("kafka-cluster:AlterGroup", scoped("group", "connect-0a1b-connector")),
+        ];
+        assert_eq!(missing_grants(&policy, &ours), Vec::<String>::new());
+    }
+
     #[test]
     fn the_policy_grants_what_the_connector_needs() {
         let needs = connector_needs(CLUSTER, "user-0a1b-bucket", &["0a1b.pin", "shared-events"], "0a1b-connector");
-        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), Some("0a1b-connector"));
+        let policy = pipeline_policy(CLUSTER, "user-0a1b-bucket", &scope(), Some("0a1b-connector"));
         assert_eq!(missing_grants(&policy, &needs), Vec::<String>::new());
         // A connector named outside the user id gets its own group, and nothing else is missed.
         let needs = connector_needs(CLUSTER, "user-0a1b-bucket", &["0a1b.pin"], "sink");
-        assert_eq!(
-            missing_grants(&pipeline_policy(CLUSTER, "user-0a1b-bucket", "0a1b", &scope(), Some("sink")), &needs),
-            Vec::<String>::new()
-        );
+        assert_eq!(missing_grants(&pipeline_policy(CLUSTER, "user-0a1b-bucket", &scope(), Some("sink")), &needs), Vec::<String>::new());
         assert_eq!(
             missing_grants(&policy, &needs),
             [
@@ -727,7 +850,6 @@ mod tests {
         IamRole {
             name: "r".into(),
             bucket: "b".into(),
-            user_id: "u".into(),
             topics: TopicScope::default(),
             cluster: ResourceId::new(msk_cluster::KIND, "c"),
             connector: None,

@@ -95,7 +95,6 @@ pub fn for_plan(plan: &Arc<Plan>, context: &Context) -> Vec<Box<dyn Node>> {
         Box::new(iam_role::IamRole {
             name: plan.role.name.clone(),
             bucket: plan.bucket.name.clone(),
-            user_id: plan.environment.user_id.clone(),
             topics: iam_role::TopicScope {
                 prefix: plan.msk.topic_prefix.clone(),
                 others: plan.topics.iter().filter(|t| !t.name.starts_with(&plan.msk.topic_prefix)).map(|t| t.name.clone()).collect(),
@@ -401,7 +400,7 @@ pub fn connect_checks(plan: &Plan) -> ConnectFindings {
     if plan.role.manage_policies {
         // The Kafka client produces to and reads from every planned topic.
         let (cluster_arn, scope) = checked_scope(plan);
-        let policy = iam_role::pipeline_policy(&cluster_arn, &plan.bucket.name, &plan.environment.user_id, &scope, None);
+        let policy = iam_role::pipeline_policy(&cluster_arn, &plan.bucket.name, &scope, None);
         let topics: Vec<&str> = plan.topics.iter().map(|t| t.name.as_str()).collect();
         for missing in iam_role::missing_grants(&policy, &iam_role::client_needs(&cluster_arn, &topics)) {
             findings.problems.push(format!("the role `{}` would not grant the Kafka client {missing}", plan.role.name));
@@ -428,7 +427,7 @@ pub fn connect_checks(plan: &Plan) -> ConnectFindings {
     }
     let (cluster_arn, scope) = checked_scope(plan);
     let policy = iam_role::with_bucket_key(
-        iam_role::pipeline_policy(&cluster_arn, &plan.bucket.name, &plan.environment.user_id, &scope, Some(&connector.name)),
+        iam_role::pipeline_policy(&cluster_arn, &plan.bucket.name, &scope, Some(&connector.name)),
         bucket_key(plan).as_deref(),
     );
     let mut needs = iam_role::connector_needs(&cluster_arn, &bucket, &matched, &connector.name);
