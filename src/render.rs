@@ -135,7 +135,9 @@ impl Templates {
 /// Checks that `dir` is a directory, and names the files in it that override no template
 /// (hidden files aside).
 fn unused_files(dir: &Path) -> Result<Vec<String>, RenderError> {
-    let refuse = |reason: String| RenderError::Directory { path: dir.display().to_string(), reason };
+    // Names from the file system: shown escaped, like every text pinfra did not write.
+    let shown = crate::terminal::escape(&dir.to_string_lossy()).into_owned();
+    let refuse = |reason: String| RenderError::Directory { path: shown.clone(), reason };
     let entries = match std::fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => std::fs::read_dir(dir).map_err(|e| refuse(format!("cannot be read: {e}")))?,
         Ok(_) => return Err(refuse("not a directory".into())),
@@ -156,8 +158,8 @@ fn unused_files(dir: &Path) -> Result<Vec<String>, RenderError> {
                 .map(|c| format!("did you mean `{c}`? "))
                 .unwrap_or_default();
             format!(
-                "--templates {}: `{name}` matches no template and is not used ({closest}the templates: {})",
-                dir.display(),
+                "--templates {shown}: `{}` matches no template and is not used ({closest}the templates: {})",
+                crate::terminal::escape(&name),
                 template_names()
             )
         })

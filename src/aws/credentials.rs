@@ -48,9 +48,11 @@ pub enum CredentialSource {
 impl fmt::Display for CredentialSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CredentialSource::Profile(name, Some(ProfileOrigin::Flag)) => write!(f, "profile `{name}`"),
-            CredentialSource::Profile(name, Some(ProfileOrigin::EnvVar)) => write!(f, "profile `{name}` from AWS_PROFILE"),
-            CredentialSource::Profile(name, None) => write!(f, "profile `{name}` of the shared files"),
+            CredentialSource::Profile(name, Some(ProfileOrigin::Flag)) => write!(f, "profile `{}`", crate::terminal::escape(name)),
+            CredentialSource::Profile(name, Some(ProfileOrigin::EnvVar)) => {
+                write!(f, "profile `{}` from AWS_PROFILE", crate::terminal::escape(name))
+            }
+            CredentialSource::Profile(name, None) => write!(f, "profile `{}` of the shared files", crate::terminal::escape(name)),
             CredentialSource::Environment => f.write_str("AWS_ACCESS_KEY_ID in the environment"),
             CredentialSource::Chain => f.write_str("web identity, container or instance metadata"),
         }
@@ -61,7 +63,7 @@ impl fmt::Display for CredentialSource {
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
     /// A named profile is not in the shared files.
-    #[error("the profile `{name}` ({}) is not defined in {files}", if *.origin == ProfileOrigin::Flag { "--profile" } else { "AWS_PROFILE" })]
+    #[error("the profile `{}` ({}) is not defined in {}", crate::terminal::escape(name), if *.origin == ProfileOrigin::Flag { "--profile" } else { "AWS_PROFILE" }, crate::terminal::escape(files))]
     UnknownProfile {
         /// The profile.
         name: String,
@@ -90,9 +92,10 @@ impl CredentialsError {
                 "these files define no profile; create one with `aws configure --profile NAME`, or set AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE".into()
             }
             CredentialsError::UnknownProfile { name, found, .. } => {
-                let names: Vec<String> = found.iter().map(|p| format!("`{p}`")).collect();
+                // Names from a file: shown escaped, like every text pinfra did not write.
+                let names: Vec<String> = found.iter().map(|p| format!("`{}`", crate::terminal::escape(p))).collect();
                 let closest = crate::diagnostics::closest(name, found.iter().map(String::as_str))
-                    .map(|c| format!("did you mean `{c}`? "))
+                    .map(|c| format!("did you mean `{}`? ", crate::terminal::escape(c)))
                     .unwrap_or_default();
                 format!("{closest}the profiles found: {}", names.join(", "))
             }
@@ -173,6 +176,15 @@ mod tests {
         assert_eq!(env_only, CredentialSource::Profile("other".into(), Some(ProfileOrigin::EnvVar)));
         let nothing = resolve(&settings(dir.path(), None, None, false)).await.expect("default");
         assert_eq!(nothing, CredentialSource::Profile("default".into(), None));
+    }
+
+    /// The name comes from the command line or the environment (the SDK's parser drops a
+    /// section whose name holds control characters, so the files' names are safe already).
+    #[tokio::test]
+    async fn a_profile_name_is_shown_escaped() {
+        let dir = files();
+        let error = resolve(&settings(dir.path(), Some("nope\u{1b}[2J\u{7}"), None, true)).await.expect_err("unknown profile");
+        assert!(error.to_string().starts_with("the profile `nope\\e[2J\\x07` (--profile)"), "{error}");
     }
 
     #[tokio::test]

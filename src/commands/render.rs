@@ -37,10 +37,11 @@ pub async fn run(args: &RenderArgs, global: &GlobalArgs, env: &Environment, out:
     for (name, _) in &rendered.files {
         let path = args.out.join(name);
         if std::fs::symlink_metadata(&path).is_ok_and(|meta| meta.file_type().is_symlink()) {
-            let target = std::fs::read_link(&path).map(|t| format!(" (to {})", t.display())).unwrap_or_default();
+            let target =
+                std::fs::read_link(&path).map(|t| format!(" (to {})", crate::terminal::escape(&t.to_string_lossy()))).unwrap_or_default();
             return Err(Reported(format!(
                 "{} is a symbolic link{target}; render never writes through one, so nothing was written\n  hint: remove the link, or give --out a directory without it",
-                path.display()
+                crate::terminal::escape(&path.to_string_lossy())
             ))
             .into());
         }
