@@ -20,8 +20,10 @@ pub struct Cli {
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Named profile from the shared AWS config files.
-    #[arg(long, global = true, env = "AWS_PROFILE", value_name = "NAME")]
+    /// Named profile from the shared AWS config files; it wins over keys in the environment
+    /// (AWS_ACCESS_KEY_ID). Without it: those keys, else AWS_PROFILE, else the `default` profile.
+    /// A profile the files do not define is an error.
+    #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
     /// Region check: must match the plan's `[environment] region` when given.
     #[arg(long, global = true, value_name = "REGION")]
@@ -38,7 +40,7 @@ pub struct GlobalArgs {
     pub quiet: bool,
     /// How long to wait, in seconds, for AWS to finish an asynchronous change (a topic becoming
     /// ACTIVE) before giving up.
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 1800)]
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 1800, value_parser = positive_seconds)]
     pub timeout: u64,
     /// Templates that override the embedded ones, by file name (`client.properties.j2`,
     /// `kafka-rest.properties.j2`, `user-data.sh.j2`); used by `render` and for the instance's
@@ -191,8 +193,9 @@ pub struct DiffArgs {
     /// Also delete topics under the plan's topic prefix that the plan does not list.
     #[arg(long)]
     pub prune: bool,
-    /// Diff every environment of the plan (read concurrently), one after the other.
-    #[arg(long, conflicts_with = "json")]
+    /// Diff every environment of the plan (read concurrently), one after the other. Not with
+    /// `--env` (nor PINFRA_ENV), which names one.
+    #[arg(long, conflicts_with_all = ["json", "env"])]
     pub all_envs: bool,
 }
 
@@ -230,4 +233,13 @@ pub struct OutputArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A number of seconds of at least 1 (a zero timeout could never be met).
+fn positive_seconds(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("must be at least 1 second: a timeout of 0 gives AWS no time to finish anything".into()),
+        Ok(seconds) => Ok(seconds),
+        Err(error) => Err(format!("{error}: a whole number of seconds, such as 1800")),
+    }
 }

@@ -7,14 +7,18 @@
 //! What is printed is never the raw source: [`SourceFile`] renders every diagnostic against the
 //! text with each secret-looking value masked ([`crate::secrets`]) and each control character
 //! escaped ([`crate::terminal`]), and masks and escapes messages, labels and hints the same way.
-//! So no rule has to remember that its line may hold a credential or an ESC.
+//! So no rule has to remember that its line may hold a credential or an ESC. Nor a megabyte:
+//! the snippet is an excerpt of that text with long lines cut around the span, and quoted values
+//! in messages are cut too ([`excerpt`]).
+
+mod excerpt;
 
 use std::ops::Range;
 
 use codespan_reporting::diagnostic::{Diagnostic as Report, Label, Severity as ReportSeverity};
-use codespan_reporting::files::{Files, SimpleFile};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use codespan_reporting::term::{self, Config};
+use excerpt::Excerpt;
 
 /// How bad a finding is: errors stop the run, warnings are shown and the run goes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -118,44 +122,47 @@ pub struct SourceFile<'a> {
 }
 
 impl SourceFile<'_> {
-    fn reports(&self, shown: &Shown, diagnostics: &Diagnostics) -> Vec<Report<()>> {
-        let text = |t: &str| shown.hide(t);
-        diagnostics
-            .sorted()
-            .into_iter()
-            .map(|d| {
-                let severity = match d.severity {
-                    Severity::Error => ReportSeverity::Error,
-                    Severity::Warning => ReportSeverity::Warning,
-                };
-                let mut report = Report::new(severity).with_message(text(&d.message));
-                if let Some(code) = d.code {
-                    report = report.with_code(code);
-                }
-                if let Some(span) = &d.span {
-                    let span = clamp(span.clone(), self.text.len());
-                    let span = shown.start(span.start)..shown.end(span.end);
-                    report = report.with_labels(vec![Label::primary((), span).with_message(text(&d.label))]);
-                }
-                if let Some(hint) = &d.hint {
-                    report = report.with_notes(vec![format!("hint: {}", text(hint))]);
-                }
-                report
-            })
-            .collect()
+    /// Each diagnostic as a report, with the excerpt of the shown text its snippet is drawn
+    /// from (long lines cut around the span), handed to `emit`.
+    fn each_report(&self, diagnostics: &Diagnostics, mut emit: impl FnMut(&Excerpt<'_>, &Report<()>)) {
+        let shown = Shown::of(self.text);
+        let name = crate::terminal::escape(self.name);
+        let origin = |at| shown.origin(at);
+        // Masked first, then cut: a cut could leave a secret's prefix that no longer looks like one.
+        let text = |t: &str| excerpt::bounded(&shown.hide(t));
+        for d in diagnostics.sorted() {
+            let severity = match d.severity {
+                Severity::Error => ReportSeverity::Error,
+                Severity::Warning => ReportSeverity::Warning,
+            };
+            let span = d.span.as_ref().map(|span| {
+                let span = clamp(span.clone(), self.text.len());
+                shown.start(span.start)..shown.end(span.end)
+            });
+            let excerpt = Excerpt::new(&name, &shown.text, self.text, &origin, span.as_ref());
+            let mut report = Report::new(severity).with_message(text(&d.message));
+            if let Some(code) = d.code {
+                report = report.with_code(code);
+            }
+            if let Some(span) = &span {
+                report = report.with_labels(vec![Label::primary((), excerpt.map(span)).with_message(text(&d.label))]);
+            }
+            if let Some(hint) = &d.hint {
+                report = report.with_notes(vec![format!("hint: {}", text(hint))]);
+            }
+            emit(&excerpt, &report);
+        }
     }
 
     /// Renders to a string without colour (for tests and for non-terminal output).
     pub fn render_plain(&self, diagnostics: &Diagnostics) -> String {
-        let shown = Shown::of(self.text);
-        let file = ShownFile::new(self, &shown);
         let config = Config::default();
         let mut out = String::new();
-        for report in self.reports(&shown, diagnostics) {
+        self.each_report(diagnostics, |excerpt, report| {
             // Rendering into a string only fails for a span outside the file, which `clamp`
             // rules out.
-            let _ = term::emit_to_string(&mut out, &config, &file, &report);
-        }
+            let _ = term::emit_to_string(&mut out, &config, excerpt, report);
+        });
         out
     }
 
@@ -163,13 +170,11 @@ impl SourceFile<'_> {
     pub fn emit(&self, diagnostics: &Diagnostics, color: bool) {
         let choice = if color { ColorChoice::Auto } else { ColorChoice::Never };
         let mut stream = StandardStream::stderr(choice);
-        let shown = Shown::of(self.text);
-        let file = ShownFile::new(self, &shown);
         let config = Config::default();
-        for report in self.reports(&shown, diagnostics) {
+        self.each_report(diagnostics, |excerpt, report| {
             // Writing to stderr only fails if stderr is gone; nothing useful is left to do then.
-            let _ = term::emit_to_write_style(&mut stream, &config, &file, &report);
-        }
+            let _ = term::emit_to_write_style(&mut stream, &config, excerpt, report);
+        });
     }
 }
 
@@ -270,48 +275,6 @@ impl Shown {
             }
         }
         crate::terminal::escape_lines(&out).into_owned()
-    }
-}
-
-/// The shown text as codespan reads it, with `file:line:col` columns counted in the file itself
-/// (a masked value or an escape before a span does not move its column).
-struct ShownFile<'a> {
-    file: SimpleFile<std::borrow::Cow<'a, str>, &'a str>,
-    shown: &'a Shown,
-    source: &'a str,
-}
-
-impl<'a> ShownFile<'a> {
-    fn new(source: &'a SourceFile<'a>, shown: &'a Shown) -> Self {
-        Self { file: SimpleFile::new(crate::terminal::escape(source.name), shown.text.as_str()), shown, source: source.text }
-    }
-}
-
-impl<'a> Files<'a> for ShownFile<'a> {
-    type FileId = ();
-    type Name = std::borrow::Cow<'a, str>;
-    type Source = &'a str;
-
-    fn name(&'a self, (): ()) -> Result<Self::Name, codespan_reporting::files::Error> {
-        Files::name(&self.file, ())
-    }
-
-    fn source(&'a self, (): ()) -> Result<&'a str, codespan_reporting::files::Error> {
-        Files::source(&self.file, ())
-    }
-
-    fn line_index(&'a self, (): (), byte_index: usize) -> Result<usize, codespan_reporting::files::Error> {
-        Files::line_index(&self.file, (), byte_index)
-    }
-
-    fn line_range(&'a self, (): (), line_index: usize) -> Result<Range<usize>, codespan_reporting::files::Error> {
-        Files::line_range(&self.file, (), line_index)
-    }
-
-    fn column_number(&'a self, (): (), _line_index: usize, byte_index: usize) -> Result<usize, codespan_reporting::files::Error> {
-        let at = self.shown.origin(byte_index).min(self.source.len());
-        let line_start = self.source[..at].rfind('\n').map_or(0, |i| i + 1);
-        Ok(self.source.get(line_start..at).map_or(0, |t| t.chars().count()) + 1)
     }
 }
 

@@ -26,23 +26,32 @@ pub const EMBEDDED: [(&str, &str); 3] = [
 /// Why rendering failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
+    /// The `--templates` directory does not exist or is not a directory: never a silent fall-back
+    /// to the embedded templates, which would replace the instance with a different user-data.
+    #[error("--templates {path}: {reason}")]
+    Directory {
+        /// The path given.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    // The two variants below say their cause in their own message, so they do not also return
+    // it as `source()`: a chain printer (`{:#}`) would print it twice.
     /// An override template could not be read.
-    #[error("cannot read template {path}: {source}")]
+    #[error("cannot read template {path}: {error}")]
     Read {
         /// The file.
         path: String,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A template has an error, or names a value that does not exist.
-    #[error("template {name}: {source}")]
+    #[error("template {name}: {error}")]
     Template {
         /// The template's file name.
         name: String,
         /// What minijinja said.
-        #[source]
-        source: minijinja::Error,
+        error: minijinja::Error,
     },
     /// A rendered file would end the user-data's here-document early.
     #[error("{0} contains a line that would end its here-document in user-data.sh")]
@@ -69,34 +78,92 @@ pub struct Rendered {
     pub unknown: Vec<&'static str>,
 }
 
+impl RenderError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RenderError::Directory { .. } => Some(format!(
+                "name the directory that holds your overrides ({}); without --templates the embedded templates are used",
+                template_names()
+            )),
+            _ => None,
+        }
+    }
+}
+
+fn template_names() -> String {
+    EMBEDDED.iter().map(|(name, _)| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+}
+
 /// The template set: the embedded one, with overrides from a directory.
 #[derive(Debug)]
 pub struct Templates {
     env: Environment<'static>,
+    /// Warnings about the directory: files in it whose names match no template (not used).
+    pub warnings: Vec<String>,
 }
 
 impl Templates {
-    /// The embedded templates, overridden by same-named files in `dir`.
+    /// The embedded templates, overridden by same-named files in `dir`, which must be a
+    /// directory; a file in it that matches no template's name is named in `warnings`.
     pub fn load(dir: Option<&Path>) -> Result<Self, RenderError> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_keep_trailing_newline(true);
+        let warnings = match dir {
+            Some(dir) => unused_files(dir)?,
+            None => Vec::new(),
+        };
         for (name, text) in EMBEDDED {
             let text = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
                 Some(path) => {
-                    std::fs::read_to_string(&path).map_err(|source| RenderError::Read { path: path.display().to_string(), source })?
+                    std::fs::read_to_string(&path).map_err(|error| RenderError::Read { path: path.display().to_string(), error })?
                 }
                 None => text.to_owned(),
             };
-            env.add_template_owned(name, text).map_err(|source| RenderError::Template { name: name.to_owned(), source })?;
+            env.add_template_owned(name, text).map_err(|error| RenderError::Template { name: name.to_owned(), error })?;
         }
-        Ok(Self { env })
+        Ok(Self { env, warnings })
     }
 
     fn render(&self, name: &str, ctx: minijinja::Value) -> Result<String, RenderError> {
-        let template = self.env.get_template(name).map_err(|source| RenderError::Template { name: name.to_owned(), source })?;
-        template.render(ctx).map_err(|source| RenderError::Template { name: name.to_owned(), source })
+        let template = self.env.get_template(name).map_err(|error| RenderError::Template { name: name.to_owned(), error })?;
+        template.render(ctx).map_err(|error| RenderError::Template { name: name.to_owned(), error })
     }
+}
+
+/// Checks that `dir` is a directory, and names the files in it that override no template
+/// (hidden files aside).
+fn unused_files(dir: &Path) -> Result<Vec<String>, RenderError> {
+    // Names from the file system: shown escaped, like every text pinfra did not write.
+    let shown = crate::terminal::escape(&dir.to_string_lossy()).into_owned();
+    let refuse = |reason: String| RenderError::Directory { path: shown.clone(), reason };
+    let entries = match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => std::fs::read_dir(dir).map_err(|e| refuse(format!("cannot be read: {e}")))?,
+        Ok(_) => return Err(refuse("not a directory".into())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(refuse("no such directory".into())),
+        Err(e) => return Err(refuse(format!("cannot be read: {e}"))),
+    };
+    let mut unused: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().is_file())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.') && !EMBEDDED.iter().any(|(template, _)| template == name))
+        .collect();
+    unused.sort();
+    Ok(unused
+        .into_iter()
+        .map(|name| {
+            let closest = crate::diagnostics::closest(&name, EMBEDDED.iter().map(|(template, _)| *template))
+                .map(|c| format!("did you mean `{c}`? "))
+                .unwrap_or_default();
+            format!(
+                "--templates {shown}: `{}` matches no template and is not used ({closest}the templates: {})",
+                crate::terminal::escape(&name),
+                template_names()
+            )
+        })
+        .collect())
 }
 
 fn marker(what: &str) -> String {

@@ -30,6 +30,13 @@ pub struct Environment {
     pub no_color: bool,
     /// `AWS_REGION`.
     pub aws_region: Option<String>,
+    /// `AWS_PROFILE`.
+    pub aws_profile: Option<String>,
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` are both set.
+    pub aws_env_keys: bool,
+    /// `HOME`, `AWS_CONFIG_FILE` and `AWS_SHARED_CREDENTIALS_FILE`, where set: where the shared
+    /// AWS config files are.
+    pub aws_files_env: Vec<(String, String)>,
     /// `AWS_ENDPOINT_URL_S3`.
     pub s3_endpoint: Option<String>,
     /// `PINFRA_POLL_INTERVAL_MS`: time between two reads while waiting for AWS (default 2000;
@@ -54,6 +61,12 @@ impl Environment {
         Self {
             no_color: std::env::var_os("NO_COLOR").is_some(),
             aws_region: var("AWS_REGION"),
+            aws_profile: var("AWS_PROFILE"),
+            aws_env_keys: var("AWS_ACCESS_KEY_ID").is_some() && var("AWS_SECRET_ACCESS_KEY").is_some(),
+            aws_files_env: ["HOME", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"]
+                .into_iter()
+                .filter_map(|name| var(name).map(|value| (name.to_owned(), value)))
+                .collect(),
             s3_endpoint: var("AWS_ENDPOINT_URL_S3"),
             poll_interval_ms: var("PINFRA_POLL_INTERVAL_MS").and_then(|v| v.parse().ok()),
             wait_report_ms: var("PINFRA_WAIT_REPORT_MS").and_then(|v| v.parse().ok()),
@@ -111,13 +124,18 @@ pub fn aws(global: &GlobalArgs, env: &Environment, plan_region: &str) -> Result<
         .map(|r| format!("AWS_REGION={r} is ignored: the plan's region {plan_region} is used"));
     let settings = AwsSettings {
         region: plan_region.to_owned(),
-        profile: global.profile.clone(),
+        credentials: crate::aws::CredentialSettings {
+            profile_flag: global.profile.clone(),
+            profile_env: env.aws_profile.clone(),
+            env_keys: env.aws_env_keys,
+            files_env: env.aws_files_env.clone(),
+        },
         endpoint_url: global.endpoint_url.clone(),
         custom_s3_endpoint: global.endpoint_url.is_some() || env.s3_endpoint.is_some(),
         max_attempts: 5,
         poll: Poll {
             interval: Duration::from_millis(env.poll_interval_ms.unwrap_or(2000).max(10)),
-            timeout: Duration::from_secs(global.timeout.max(1)),
+            timeout: Duration::from_secs(global.timeout),
             report_every: Duration::from_millis(env.wait_report_ms.unwrap_or(30_000)),
         },
     };

@@ -123,3 +123,54 @@ fn a_reader_that_stops_early_ends_the_command_quietly() {
     assert!(!stderr.contains("panicked"), "no panic: {stderr}");
     assert_eq!(out.status.code(), Some(141), "128 + SIGPIPE, as a Unix tool: {stderr}");
 }
+
+#[test]
+fn a_zero_timeout_is_refused_at_parse_time() {
+    let run = run(&["diff", "--timeout", "0", "plans/pinterest.toml"], &[DUMMY_KEYS[0], DUMMY_KEYS[1]]);
+    run.expect_code(1);
+    assert!(run.stderr.starts_with("error: invalid value '0' for '--timeout <SECONDS>': must be at least 1 second"), "{}", run.stderr);
+}
+
+#[test]
+fn env_with_all_envs_is_refused_not_ignored() {
+    for env in [vec![], vec![("PINFRA_ENV", "dev")]] {
+        let args: &[&str] = if env.is_empty() {
+            &["diff", "--all-envs", "--env", "dev", "plans/pinterest.toml"]
+        } else {
+            &["diff", "--all-envs", "plans/pinterest.toml"]
+        };
+        let run = run(args, &env);
+        run.expect_code(1);
+        assert!(run.stderr.starts_with("error: the argument '--all-envs' cannot be used with '--env <NAME>'"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn validate_checks_the_region_flag_and_aws_region_as_docs_plan_md_says() {
+    let flag = run(&["validate", "-q", "--region", "eu-west-1", "plans/pinterest.toml"], &[]);
+    flag.expect_code(1);
+    assert_eq!(flag.stderr, "error: --region eu-west-1 does not match the plan's region us-east-1\n");
+    let env = run(&["validate", "plans/pinterest.toml"], &[("AWS_REGION", "eu-west-1")]);
+    env.expect_code(0);
+    assert!(env.stderr.contains("warning: AWS_REGION=eu-west-1 is ignored: the plan's region us-east-1 is used"), "{}", env.stderr);
+}
+
+/// A 20 MB invalid value used to be echoed in full three times (the error, the expansion note
+/// and the snippet): now each diagnostic shows it once in the message and once in the snippet,
+/// each cut short with `…`, and still points at file:line:col.
+#[test]
+fn a_20_mb_invalid_value_is_echoed_once_and_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = common::plan_copy(dir.path(), "plans/pinterest.toml", |text| {
+        text.replacen("name = \"{user_id}.pin\"", &format!("name = \"{{user_id}}.{}\"", "a/".repeat(10_000_000)), 1)
+    });
+    let run = run(&["validate", plan.to_str().unwrap()], &[]);
+    run.expect_code(1);
+    assert!(run.stderr.len() < 2_000, "{} bytes on stderr", run.stderr.len());
+    let message = run.stderr.lines().find(|l| l.starts_with("error: `0a1b2c3d4e5f.a/a/")).unwrap_or_else(|| panic!("{}", run.stderr));
+    assert!(message.ends_with("…` is not a valid Kafka topic name"), "{message}");
+    assert_eq!(message.matches("0a1b2c3d4e5f.a/").count(), 1, "{message}");
+    assert!(run.stderr.contains(&format!("┌─ {}:18:8", plan.display())), "{}", run.stderr);
+    let snippet = run.stderr.lines().find(|l| l.starts_with("18 │ name = \"{user_id}.a/a/")).unwrap_or_else(|| panic!("{}", run.stderr));
+    assert!(snippet.ends_with('…') && snippet.len() < 300, "{snippet}");
+}

@@ -158,3 +158,32 @@ async fn an_ssh_public_key_is_imported_and_given_to_the_instance() {
     refused.expect_code(1);
     assert!(refused.stderr.contains("this is a private key"), "{}", refused.stderr);
 }
+
+/// `pinfra output` used to print `instance_public_dns = ` (an empty value) for a stopped
+/// instance, which has no public address: now it says why there is none.
+#[tokio::test(flavor = "multi_thread")]
+async fn output_says_a_stopped_instance_has_no_public_address_instead_of_an_empty_value() {
+    let sandbox = Sandbox::with_cluster("pinterest-msk-cluster");
+    sandbox.pinfra(&["apply", "--auto-approve", PLAN]).expect_code(0);
+    let id = instances(&sandbox).await[0].instance_id().unwrap().to_owned();
+    let ec2 = aws_sdk_ec2::Client::new(&sandbox.sdk_config("us-east-1").await);
+    ec2.stop_instances().instance_ids(&id).send().await.expect("stop");
+    for _ in 0..100 {
+        let state = instances(&sandbox).await[0].state().and_then(|s| s.name()).map(|n| n.as_str().to_owned());
+        if state.as_deref() == Some("stopped") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    let output = sandbox.pinfra(&["output", PLAN]);
+    output.expect_code(0);
+    let why = "(none: the instance is stopped; `pinfra apply` starts it)";
+    for name in ["instance_public_dns", "instance_public_ip", "instance_ssh"] {
+        assert!(output.stdout.contains(&format!("\n{name} = {why}\n")), "{name}:\n{}", output.stdout);
+    }
+    assert!(!output.stdout.lines().any(|l| l.ends_with(" = ")), "no empty value:\n{}", output.stdout);
+    let json: serde_json::Value = serde_json::from_str(&sandbox.pinfra(&["output", "--json", PLAN]).stdout).unwrap();
+    assert_eq!(json["instance_public_dns"], serde_json::Value::Null);
+    assert_eq!(json["instance_id"], serde_json::Value::from(id));
+}

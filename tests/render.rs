@@ -98,3 +98,83 @@ fn shell_syntax_in_the_properties_reaches_the_file_literally_and_runs_nothing() 
     assert!(!canary.exists(), "the shell ran something from the properties");
     shellcheck(&out.join("user-data.sh"));
 }
+
+/// A typo in `--templates` on `apply` used to fall back to the embedded templates silently,
+/// and so replaced an instance launched with the overrides. Now it is an error before any call.
+#[test]
+fn a_templates_directory_that_does_not_exist_is_an_error_not_a_fall_back_to_the_embedded_ones() {
+    let sandbox = Sandbox::with_cluster("pinterest-msk-cluster");
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::write(templates.join("client.properties.j2"), "# ours\nsecurity.protocol=SASL_SSL\n").unwrap();
+    sandbox.pinfra(&["apply", "--auto-approve", "--templates", templates.to_str().unwrap(), PLAN]).expect_code(0);
+
+    let typo = dir.path().join("tempaltes");
+    sandbox.reset_calls();
+    let run = sandbox.pinfra(&["apply", "--auto-approve", "--templates", typo.to_str().unwrap(), PLAN]);
+    run.expect_code(1);
+    assert!(run.stderr.contains(&format!("error: --templates {}: no such directory", typo.display())), "{}", run.stderr);
+    assert!(run.stderr.contains("hint: name the directory that holds your overrides"), "{}", run.stderr);
+    assert_eq!(sandbox.calls(), Vec::new(), "nothing is read or changed");
+
+    // A file instead of a directory is refused too.
+    let file = templates.join("client.properties.j2");
+    let run = Run::from(
+        pinfra_command(&["render", "--offline", "--templates", file.to_str().unwrap(), "--out", "unused", PLAN]).output().unwrap(),
+    );
+    run.expect_code(1);
+    assert!(run.stderr.contains(&format!("error: --templates {}: not a directory", file.display())), "{}", run.stderr);
+}
+
+#[test]
+fn a_file_in_the_templates_directory_that_matches_no_template_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("user-data.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::write(dir.path().join(".gitkeep"), "").unwrap();
+    let out = dir.path().join("out");
+    let run = Run::from(
+        pinfra_command(&["render", "--offline", "--templates", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap(), PLAN])
+            .output()
+            .unwrap(),
+    );
+    run.expect_code(0);
+    let warning = format!(
+        "warning: --templates {}: `user-data.sh` matches no template and is not used (did you mean `user-data.sh.j2`? the templates: `client.properties.j2`, `kafka-rest.properties.j2`, `user-data.sh.j2`)",
+        dir.path().display()
+    );
+    assert!(run.stderr.contains(&warning), "{}", run.stderr);
+    assert_eq!(run.stderr.matches("matches no template").count(), 1, "hidden files are not warned about: {}", run.stderr);
+}
+
+#[test]
+fn a_template_error_prints_its_text_once() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("client.properties.j2"), "x = {{ foo }\n").unwrap();
+    let out = dir.path().join("out");
+    let run = Run::from(
+        pinfra_command(&["render", "--offline", "--templates", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap(), PLAN])
+            .output()
+            .unwrap(),
+    );
+    run.expect_code(1);
+    assert!(run.stderr.contains("error: template client.properties.j2: syntax error: unexpected `}`"), "{}", run.stderr);
+    assert_eq!(run.stderr.matches("unexpected `}`").count(), 1, "{}", run.stderr);
+}
+
+#[test]
+fn render_out_refuses_to_write_through_a_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("user-data.sh")).unwrap();
+    let run = Run::from(pinfra_command(&["render", "--offline", "--out", out.to_str().unwrap(), PLAN]).output().unwrap());
+    run.expect_code(1);
+    let link = out.join("user-data.sh");
+    assert!(run.stderr.contains(&format!("error: {} is a symbolic link (to {})", link.display(), victim.display())), "{}", run.stderr);
+    assert!(run.stderr.contains("hint: remove the link"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n", "the link's target is untouched");
+    assert!(!out.join("client.properties").exists(), "nothing is written");
+}

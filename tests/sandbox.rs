@@ -114,7 +114,7 @@ async fn destroy_removes_what_pinfra_owns_and_nothing_else() {
     // The cluster is read, never deleted; a second destroy has nothing to do.
     let again = sandbox.pinfra(&["destroy", "--auto-approve", PLAN]);
     again.expect_code(0);
-    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    assert!(again.stdout.contains("Nothing to destroy"), "{}", again.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -333,4 +333,52 @@ async fn the_roles_topic_grants_name_the_cluster_as_msk_does() {
     let policy = iam.get_role_policy().role_name(ROLE).policy_name("pinfra-pipeline").send().await.expect("the role's policy");
     let document = percent_encoding::percent_decode_str(policy.policy_document()).decode_utf8_lossy().into_owned();
     assert!(document.contains(&format!("{prefix}:topic/{CLUSTER}/{id}/0a1b2c3d4e5f.")), "{document}");
+}
+
+#[test]
+fn quiet_apply_and_destroy_print_only_data() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    let apply = sandbox.pinfra(&["apply", "-q", "--auto-approve", PLAN]);
+    apply.expect_code(0);
+    assert_eq!(apply.stderr, "", "-q: only errors on stderr");
+    let destroy = sandbox.pinfra(&["destroy", "-q", "--auto-approve", PLAN]);
+    destroy.expect_code(0);
+    assert_eq!(destroy.stderr, "", "-q: only errors on stderr");
+}
+
+#[test]
+fn a_second_destroy_says_there_is_nothing_to_destroy() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    sandbox.pinfra(&["apply", "--auto-approve", PLAN]).expect_code(0);
+    sandbox.pinfra(&["destroy", "--auto-approve", PLAN]).expect_code(0);
+    let again = sandbox.pinfra(&["destroy", "--auto-approve", PLAN]);
+    again.expect_code(0);
+    assert_eq!(again.stdout, "Nothing to destroy: no resource of this plan exists.\n");
+}
+
+/// A role deleted by hand used to show the instance and the connector as replaced (the role's
+/// ARN "known after apply"), but apply only re-created the role: its ARN is fixed by its name.
+/// The diff now says what apply does.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_deleted_by_hand_is_diffed_as_apply_re_creates_it_without_replacements() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    sandbox.pinfra(&["apply", "--auto-approve", PLAN]).expect_code(0);
+    let iam = sandbox.iam().await;
+    iam.remove_role_from_instance_profile().instance_profile_name(ROLE).role_name(ROLE).send().await.expect("remove from profile");
+    for policy in iam.list_role_policies().role_name(ROLE).send().await.unwrap().policy_names() {
+        iam.delete_role_policy().role_name(ROLE).policy_name(policy).send().await.unwrap();
+    }
+    iam.delete_role().role_name(ROLE).send().await.expect("delete role");
+
+    let diff = sandbox.pinfra(&["diff", PLAN]);
+    diff.expect_code(2);
+    assert!(diff.stdout.contains(&format!("+ iam_role \"{ROLE}\" will be created")), "{}", diff.stdout);
+    assert!(diff.stdout.contains(&format!("~ iam_instance_profile \"{ROLE}\" will be updated in place")), "{}", diff.stdout);
+    assert!(!diff.stdout.contains("must be replaced"), "{}", diff.stdout);
+    assert!(diff.stdout.contains("Plan: 1 to create, 1 to update, 11 unchanged."), "{}", diff.stdout);
+
+    sandbox.reset_calls();
+    sandbox.pinfra(&["apply", "--auto-approve", PLAN]).expect_code(0);
+    assert_eq!(mutating(&sandbox), ["iam:CreateRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:AddRoleToInstanceProfile"]);
+    sandbox.pinfra(&["diff", PLAN]).expect_code(0);
 }

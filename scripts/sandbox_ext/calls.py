@@ -11,8 +11,10 @@ Every AWS request is recorded as ``(service, operation, mutating)``:
 * mutating  -- query/JSON: the operation does not start with Get, List,
                Describe or Head; REST: the method is not GET or HEAD.
 
-Records also carry ``region`` (credential scope) and ``query`` (the raw query
-string, which for REST services such as S3 names the sub-resource).
+Records also carry ``region`` (credential scope), ``query`` (the raw query
+string, which for REST services such as S3 names the sub-resource) and
+``access_key`` (the access key id that signed the request: whose credentials
+the client used; never the secret, which a SigV4 request does not carry).
 """
 
 from __future__ import annotations
@@ -36,13 +38,15 @@ class Call:
     query: str
     # "query", "json" or "rest": how the operation was found.
     protocol: str
+    # The access key id of the SigV4 credential (None for unsigned requests).
+    access_key: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def credential_scope(environ: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(service, region) from a SigV4 Authorization header, else (None, None).
+def credential_fields(environ: dict[str, Any]) -> list[str] | None:
+    """The fields of a SigV4 Authorization header's credential, else None.
 
     ``AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/iam/aws4_request, ...``
     """
@@ -51,8 +55,20 @@ def credential_scope(environ: dict[str, Any]) -> tuple[str | None, str | None]:
         if part.startswith("Credential="):
             fields = part[len("Credential=") :].split("/")
             if len(fields) >= 5:
-                return fields[-2].lower(), fields[-3]
-    return None, None
+                return fields
+    return None
+
+
+def credential_scope(environ: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(service, region) from a SigV4 Authorization header, else (None, None)."""
+    fields = credential_fields(environ)
+    return (fields[-2].lower(), fields[-3]) if fields else (None, None)
+
+
+def access_key(environ: dict[str, Any]) -> str | None:
+    """The access key id that signed the request, else None."""
+    fields = credential_fields(environ)
+    return "/".join(fields[:-4]) if fields else None
 
 
 def _form_body(environ: dict[str, Any]) -> bytes:
@@ -83,22 +99,23 @@ def query_action(environ: dict[str, Any]) -> str | None:
 
 def classify(environ: dict[str, Any]) -> Call:
     service, region = credential_scope(environ)
+    key = access_key(environ)
     method = environ.get("REQUEST_METHOD", "GET").upper()
     path = environ.get("PATH_INFO", "")
     query = environ.get("QUERY_STRING", "")
 
     action = query_action(environ)
     if action:
-        return Call(service, action, not action.startswith(READ_PREFIXES), region, query, "query")
+        return Call(service, action, not action.startswith(READ_PREFIXES), region, query, "query", key)
 
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         operation = target.rsplit(".", 1)[-1]
         return Call(
-            service, operation, not operation.startswith(READ_PREFIXES), region, query, "json"
+            service, operation, not operation.startswith(READ_PREFIXES), region, query, "json", key
         )
 
-    return Call(service, f"{method} {path}", method not in READ_METHODS, region, query, "rest")
+    return Call(service, f"{method} {path}", method not in READ_METHODS, region, query, "rest", key)
 
 
 class CallLog:

@@ -1,6 +1,7 @@
 //! The AWS clients pinfra uses, built once from the resolved settings, and the error type every
 //! AWS call is mapped into.
 
+mod credentials;
 pub mod ec2_tags;
 mod error;
 
@@ -11,6 +12,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_types::region::Region;
 
+pub use credentials::{CredentialSettings, CredentialSource, CredentialsError, ProfileOrigin};
 pub use error::{AwsError, CallResult, Classify, WithHint, classify};
 
 /// Where and as whom to call AWS; resolved from flags and the environment by
@@ -19,8 +21,8 @@ pub use error::{AwsError, CallResult, Classify, WithHint, classify};
 pub struct AwsSettings {
     /// Region: always the plan's (see `settings::aws`).
     pub region: String,
-    /// A named profile from the shared config files.
-    pub profile: Option<String>,
+    /// Whose credentials to use (`--profile`, `AWS_PROFILE`, keys in the environment).
+    pub credentials: CredentialSettings,
     /// A custom endpoint for every service (the sandbox); `None` for real AWS.
     pub endpoint_url: Option<String>,
     /// Whether a custom endpoint is in use for S3, in which case path-style addressing is used.
@@ -54,11 +56,16 @@ pub struct Aws {
     pub region: String,
     /// The custom endpoint, if any; named in "cannot reach" errors.
     pub endpoint: Option<String>,
+    /// Where the credentials come from, for the user.
+    pub credentials: CredentialSource,
 }
 
 impl Aws {
-    /// Builds the clients. Loading is lazy: nothing is sent until the first call.
-    pub async fn connect(settings: &AwsSettings) -> Self {
+    /// Builds the clients. Only the shared config files are read: nothing is sent until the first
+    /// call. A profile the files do not define is an error.
+    pub async fn connect(settings: &AwsSettings) -> Result<Self, CredentialsError> {
+        let credentials = credentials::resolve(&settings.credentials).await?;
+        tracing::info!("credentials: {credentials}");
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(settings.region.clone()))
             .retry_config(
@@ -70,15 +77,20 @@ impl Aws {
             .timeout_config(
                 TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).operation_attempt_timeout(Duration::from_secs(60)).build(),
             );
-        if let Some(profile) = &settings.profile {
-            loader = loader.profile_name(profile);
+        if let CredentialSource::Profile(name, Some(origin)) = &credentials {
+            loader = loader.profile_name(name);
+            if *origin == ProfileOrigin::Flag {
+                // The default chain reads the environment's keys first; an explicit profile wins.
+                let provider = aws_config::profile::ProfileFileCredentialsProvider::builder().profile_name(name).build();
+                loader = loader.credentials_provider(provider);
+            }
         }
         if let Some(url) = &settings.endpoint_url {
             loader = loader.endpoint_url(url);
         }
         let config = loader.load().await;
         let s3_config = aws_sdk_s3::config::Builder::from(&config).force_path_style(settings.custom_s3_endpoint).build();
-        Self {
+        Ok(Self {
             iam: aws_sdk_iam::Client::new(&config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             kafka: aws_sdk_kafka::Client::new(&config),
@@ -89,7 +101,8 @@ impl Aws {
             sts: aws_sdk_sts::Client::new(&config),
             region: settings.region.clone(),
             endpoint: settings.endpoint_url.clone(),
-        }
+            credentials,
+        })
     }
 }
 
@@ -110,6 +123,7 @@ impl Aws {
             sts: aws_sdk_sts::Client::new(&config),
             region: "us-east-1".to_owned(),
             endpoint: None,
+            credentials: CredentialSource::Chain,
         }
     }
 }

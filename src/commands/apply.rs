@@ -29,7 +29,7 @@ pub async fn run(args: &ApplyArgs, global: &GlobalArgs, env: &Environment, out: 
     let lock = take_lock(&session, "apply", env).await?;
     let aws = session.aws.clone();
     let interrupt = Interrupt::watch(aws.clone(), &lock);
-    let result = locked(session, args, out, &interrupt).await;
+    let result = locked(session, &lock.at.owner, args, out, &interrupt).await;
     interrupt.stop();
     if let Err(error) = lock.release(&aws).await {
         eprintln!("warning: the lock could not be released: {}", crate::aws::WithHint(&error));
@@ -38,7 +38,13 @@ pub async fn run(args: &ApplyArgs, global: &GlobalArgs, env: &Environment, out: 
 }
 
 /// The apply itself, under the lock: read again, show, ask, apply.
-async fn locked(session: crate::commands::Session, args: &ApplyArgs, out: Output, interrupt: &Interrupt) -> anyhow::Result<ExitStatus> {
+async fn locked(
+    session: crate::commands::Session,
+    account: &str,
+    args: &ApplyArgs,
+    out: Output,
+    interrupt: &Interrupt,
+) -> anyhow::Result<ExitStatus> {
     let session = session.refresh(out).await?;
     let (planned, network) = session.plan_checked()?;
     crate::commands::data(&render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
@@ -47,6 +53,7 @@ async fn locked(session: crate::commands::Session, args: &ApplyArgs, out: Output
     }
     let mut outputs = session.observed.outputs(&session.engine);
     if Summary::of(&planned.changes).has_changes() {
+        crate::commands::acting_as(account, &session.aws, args.auto_approve, out);
         let question = format!("Apply these changes to environment `{}`?", session.plan.environment.name);
         if !confirm(&question, args.auto_approve, out)? {
             eprintln!("Apply cancelled; nothing was changed.");
@@ -74,7 +81,9 @@ async fn locked(session: crate::commands::Session, args: &ApplyArgs, out: Output
             eprintln!("{skipped} resource(s) were not attempted. Everything else was applied; run `pinfra apply` again to converge.");
             return Err(error);
         }
-        eprintln!("Apply complete.");
+        if !out.quiet {
+            eprintln!("Apply complete.");
+        }
         outputs = outcome.outputs;
     }
     output::print(&session.plan, &outputs, false)?;

@@ -1,8 +1,11 @@
 //! `pinfra destroy PLAN`: deletes what the plan owns, in reverse dependency order. Resources
 //! without pinfra's ownership tags are never deleted.
 
+use std::fmt::Write as _;
+
 use crate::cli::{DestroyArgs, GlobalArgs};
 use crate::commands::{ErrorRef, ExitStatus, Interrupt, confirm, progress_printer, report_failures, session, take_lock};
+use crate::engine::Planned;
 use crate::engine::render::{self, Style};
 use crate::settings::{Environment, Output};
 
@@ -11,18 +14,18 @@ pub async fn run(args: &DestroyArgs, global: &GlobalArgs, env: &Environment, out
     let session = session(&args.plan.plan, global, env, out, false).await?;
     let planned = planned(&session)?;
     if planned.changes.is_empty() {
-        print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
+        print!("{}", text(&planned, out));
         return Ok(ExitStatus::Success);
     }
     if !args.auto_approve && !out.interactive_stdin {
-        print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
+        print!("{}", text(&planned, out));
         confirm("", false, out)?;
     }
     // One mutating run at a time: lock, then read again under the lock.
     let lock = take_lock(&session, "destroy", env).await?;
     let aws = session.aws.clone();
     let interrupt = Interrupt::watch(aws.clone(), &lock);
-    let result = locked(session.refresh(out).await, args, out, &interrupt).await;
+    let result = locked(session.refresh(out).await, &lock.at.owner, args, out, &interrupt).await;
     interrupt.stop();
     if let Err(error) = lock.release(&aws).await {
         eprintln!("warning: the lock could not be released: {}", crate::aws::WithHint(&error));
@@ -40,16 +43,18 @@ fn planned(session: &crate::commands::Session) -> anyhow::Result<crate::engine::
 
 async fn locked(
     session: anyhow::Result<crate::commands::Session>,
+    account: &str,
     args: &DestroyArgs,
     out: Output,
     interrupt: &Interrupt,
 ) -> anyhow::Result<ExitStatus> {
     let session = session?;
     let planned = planned(&session)?;
-    crate::commands::data(&render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
+    crate::commands::data(&text(&planned, out));
     if planned.changes.is_empty() {
         return Ok(ExitStatus::Success);
     }
+    crate::commands::acting_as(account, &session.aws, args.auto_approve, out);
     let question = format!("Delete these resources of environment `{}`? There is no undo.", session.plan.environment.name);
     if !confirm(&question, args.auto_approve, out)? {
         eprintln!("Destroy cancelled; nothing was deleted.");
@@ -60,6 +65,30 @@ async fn locked(
     if !outcome.is_success() {
         return Err(report_failures("destroy incomplete", outcome.failures().map(|(id, e)| (id, ErrorRef::Resource(e)))));
     }
-    eprintln!("Destroy complete.");
+    if !out.quiet {
+        eprintln!("Destroy complete.");
+    }
     Ok(ExitStatus::Success)
+}
+
+/// The destroy plan as text. With nothing to delete it says so, rather than a diff's "No
+/// changes. 0 resources are up to date.", which would claim resources that do not exist.
+fn text(planned: &Planned, out: Output) -> String {
+    if !planned.changes.is_empty() {
+        return render::text(planned, Style { color: out.color_stdout, show_unchanged: false });
+    }
+    let mut text = String::new();
+    for (id, reason) in &planned.skipped {
+        // As `render::text` writes them: escaped.
+        let _ = writeln!(text, "  = {} is left alone: {}", crate::terminal::escape(&id.to_string()), crate::terminal::escape(reason));
+    }
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(if planned.skipped.is_empty() {
+        "Nothing to destroy: no resource of this plan exists.\n"
+    } else {
+        "Nothing to destroy: no resource this plan owns exists.\n"
+    });
+    text
 }

@@ -42,7 +42,7 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs, env: &Environment, out:
     {
         eprintln!("warning: {warning}");
     }
-    let aws = Aws::connect(&aws_settings).await;
+    let aws = crate::commands::connect(&aws_settings).await?;
     let cluster = match &args.cluster {
         Some(cluster) => cluster.clone(),
         None => only_cluster(&aws, &region).await?,

@@ -157,16 +157,35 @@ pub async fn session_for(
 ) -> anyhow::Result<Session> {
     let plan = load_plan(path, plan_env, out)?;
     let artifact = load_artifact(path, &plan, env, out)?;
+    let templates = Arc::new(load_templates(global, out)?);
     let (aws_settings, warning) = settings::aws(global, env, &plan.environment.region)?;
     if let Some(warning) = warning
         && !out.quiet
     {
         eprintln!("warning: {}", escape_lines(&warning.to_string()));
     }
-    let aws = Aws::connect(&aws_settings).await;
-    let templates = Arc::new(crate::render::Templates::load(global.templates.as_deref())?);
+    let aws = connect(&aws_settings).await?;
     let options = resources::Options { prune, poll: aws_settings.poll };
     Session::observe(Arc::new(plan), aws, Loaded { artifact, templates, options }, out).await
+}
+
+/// The templates, with `--templates`'s overrides; warns about files in it that match none.
+pub fn load_templates(global: &GlobalArgs, out: Output) -> anyhow::Result<crate::render::Templates> {
+    let templates = crate::render::Templates::load(global.templates.as_deref()).map_err(|error| {
+        let hint = error.hint().map(|h| format!("\n  hint: {h}")).unwrap_or_default();
+        anyhow::Error::from(Reported(format!("{error}{hint}")))
+    })?;
+    if !out.quiet {
+        for warning in &templates.warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
+    Ok(templates)
+}
+
+/// Builds the clients; an unknown profile ends the command with a hint.
+pub async fn connect(settings: &crate::aws::AwsSettings) -> anyhow::Result<Aws> {
+    Aws::connect(settings).await.map_err(|error| Reported(format!("{error}\n  hint: {}", error.hint())).into())
 }
 
 /// What a session keeps of the plan's loading, to observe again (under the lock).
@@ -417,6 +436,14 @@ fn verb(action: crate::engine::Action, done: bool) -> &'static str {
         (Action::Delete, false) => "deleting",
         (Action::Delete, true) => "deleted",
         (Action::NoOp, _) => "checked",
+    }
+}
+
+/// Says whose account and credentials a mutating command acts with, before it asks (also under
+/// `-q` when it asks; `account` is the lock's, from GetCallerIdentity).
+pub fn acting_as(account: &str, aws: &Aws, auto_approve: bool, out: Output) {
+    if !out.quiet || !auto_approve {
+        eprintln!("Acting as account {account} (credentials: {})", aws.credentials);
     }
 }
 

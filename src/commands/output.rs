@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use crate::cli::{GlobalArgs, OutputArgs};
 use crate::commands::{ExitStatus, session};
-use crate::engine::{Outputs, ResourceId, Value};
+use crate::engine::{Outputs, ResourceId};
 use crate::plan::Plan;
-use crate::resources;
+use crate::resources::{self, NamedOutput};
 use crate::settings::{Environment, Output};
 
 /// Runs the command.
@@ -26,8 +26,8 @@ pub fn print(plan: &Plan, live: &BTreeMap<ResourceId, Outputs>, json: bool) -> a
                 (
                     k.to_owned(),
                     match v {
-                        Value::Known(v) => v,
-                        Value::Unknown => serde_json::Value::Null,
+                        NamedOutput::Known(v) => v,
+                        NamedOutput::NotCreated | NamedOutput::Unavailable(_) => serde_json::Value::Null,
                     },
                 )
             })
@@ -38,9 +38,10 @@ pub fn print(plan: &Plan, live: &BTreeMap<ResourceId, Outputs>, json: bool) -> a
         for (name, value) in outputs {
             text.push_str(&match value {
                 // A value AWS gave (a DNS name, an ARN) is shown escaped.
-                Value::Known(serde_json::Value::String(s)) => format!("{name} = {}\n", crate::terminal::escape(&s)),
-                Value::Known(other) => format!("{name} = {other}\n"),
-                Value::Unknown => format!("{name} = (not created yet)\n"),
+                NamedOutput::Known(serde_json::Value::String(s)) => format!("{name} = {}\n", crate::terminal::escape(&s)),
+                NamedOutput::Known(other) => format!("{name} = {other}\n"),
+                NamedOutput::NotCreated => format!("{name} = (not created yet)\n"),
+                NamedOutput::Unavailable(why) => format!("{name} = (none: {why})\n"),
             });
         }
         crate::commands::data(&text);

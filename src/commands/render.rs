@@ -3,16 +3,16 @@
 use anyhow::Context as _;
 
 use crate::cli::{GlobalArgs, RenderArgs};
-use crate::commands::{ExitStatus, load_plan, session};
+use crate::commands::{ExitStatus, Reported, load_plan, session};
 use crate::engine::{ResourceId, Value};
 use crate::plan::Plan;
-use crate::render::{self, LiveValues, Templates};
+use crate::render::{self, LiveValues};
 use crate::resources::{iam_role, msk_cluster};
 use crate::settings::{Environment, Output};
 
 /// Runs the command.
 pub async fn run(args: &RenderArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
-    let templates = Templates::load(global.templates.as_deref())?;
+    let templates = crate::commands::load_templates(global, out)?;
     let (plan, live) = if args.offline {
         (load_plan(&args.plan.plan, global.env.as_deref(), out)?, LiveValues::default())
     } else {
@@ -32,6 +32,20 @@ pub async fn run(args: &RenderArgs, global: &GlobalArgs, env: &Environment, out:
     };
     let rendered = render::render(&plan, &templates, &live)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    // A symbolic link in the way would be followed, and its target (anywhere) overwritten: refuse
+    // before writing anything.
+    for (name, _) in &rendered.files {
+        let path = args.out.join(name);
+        if std::fs::symlink_metadata(&path).is_ok_and(|meta| meta.file_type().is_symlink()) {
+            let target =
+                std::fs::read_link(&path).map(|t| format!(" (to {})", crate::terminal::escape(&t.to_string_lossy()))).unwrap_or_default();
+            return Err(Reported(format!(
+                "{} is a symbolic link{target}; render never writes through one, so nothing was written\n  hint: remove the link, or give --out a directory without it",
+                crate::terminal::escape(&path.to_string_lossy())
+            ))
+            .into());
+        }
+    }
     for (name, content) in &rendered.files {
         let path = args.out.join(name);
         std::fs::write(&path, content).with_context(|| format!("cannot write {}", path.display()))?;

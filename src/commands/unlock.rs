@@ -10,7 +10,7 @@ use crate::settings::{self, Environment, Output};
 pub async fn run(args: &UnlockArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
     let plan = load_plan(&args.plan.plan, global.env.as_deref(), out)?;
     let (aws_settings, _) = settings::aws(global, env, &plan.environment.region)?;
-    let aws = crate::aws::Aws::connect(&aws_settings).await;
+    let aws = crate::commands::connect(&aws_settings).await?;
     let at = LockRef::find(&aws, &plan)
         .await
         .map_err(|e| Reported(format!("cannot find the account for the lock: {}", crate::aws::WithHint(&e))))?;

@@ -218,6 +218,14 @@ pub trait Kind: Send + Sync + 'static {
         self.outputs(live)
     }
 
+    /// What dependents can count on at diff time while this resource is to be created: the
+    /// outputs its name alone fixes (a role's ARN), so that a dependent that uses them is not
+    /// shown as changing when the resource is only re-created under the same name. Pure. By
+    /// default nothing: every output is unknown until the create.
+    fn outputs_on_create(&self, _inputs: &Inputs) -> Outputs {
+        Outputs::new()
+    }
+
     /// Makes AWS match `desired`; `live` is what was observed, `change` what the diff found.
     /// For [`Action::Replace`](crate::engine::Action::Replace) the kind deletes and creates
     /// again itself (the name is fixed, so always delete first). Must be safe to run again after
@@ -278,7 +286,7 @@ pub trait Node: Send + Sync {
     /// Outputs of the observed resource.
     fn live_outputs(&self, observation: &Observation) -> Option<Outputs>;
     /// The outputs dependents can count on at diff time, given the resource's change.
-    fn planned_outputs(&self, observation: &Observation, change: &Change) -> Option<Outputs>;
+    fn planned_outputs(&self, inputs: &Inputs, observation: &Observation, change: &Change) -> Option<Outputs>;
     /// Applies `change`.
     fn apply<'a>(
         &'a self,
@@ -403,12 +411,16 @@ impl<K: Kind> Node for K {
         observation.live::<K::Live>().map(|live| self.outputs(live))
     }
 
-    fn planned_outputs(&self, observation: &Observation, change: &Change) -> Option<Outputs> {
+    fn planned_outputs(&self, inputs: &Inputs, observation: &Observation, change: &Change) -> Option<Outputs> {
+        if change.action == Action::Create {
+            // Only what the name fixes (`Kind::outputs_on_create`).
+            return Some(self.outputs_on_create(inputs)).filter(|outputs| !outputs.is_empty());
+        }
         let live = observation.live::<K::Live>()?;
         match change.action {
             Action::Update | Action::Adopt => Some(self.outputs_during_update(live, &change.fields)),
             Action::NoOp => Some(self.outputs(live)),
-            // To be created, replaced or deleted: nothing to count on yet.
+            // To be replaced or deleted: nothing to count on yet.
             Action::Create | Action::Replace | Action::Delete => None,
         }
     }

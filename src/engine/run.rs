@@ -243,9 +243,10 @@ impl Engine {
             let inputs = self.inputs_for(node.as_ref(), &known);
             match self.plan_node(node.as_ref(), &inputs, observation, &claim) {
                 Ok(change) => {
-                    // A resource that is about to be created or replaced has no usable outputs yet;
-                    // one changed in place may lose some (`Kind::outputs_during_update`).
-                    if let Some(outputs) = node.planned_outputs(observation, &change) {
+                    // A resource that is about to be created has only the outputs its name fixes
+                    // (`Kind::outputs_on_create`), one to be replaced none yet; one changed in
+                    // place may lose some (`Kind::outputs_during_update`).
+                    if let Some(outputs) = node.planned_outputs(&inputs, observation, &change) {
                         known.insert(node.id(), outputs);
                     }
                     if !node.read_only() {

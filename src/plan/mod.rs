@@ -321,6 +321,20 @@ pub fn parse_env(text: &str, env: Option<&str>) -> Parsed {
         }
     };
     let base_name = environments(text).into_iter().next();
+    if let Some((key, _)) = overlays.as_ref().and_then(|o| o.iter().find(|(k, _)| Some(k.get_ref().as_ref()) == base_name.as_deref())) {
+        let base = key.get_ref();
+        d.push(
+            Diagnostic::error(
+                format!("`[environments.{base}]` names the base environment `{base}`, so it would never be read"),
+                Some(key.span()),
+            )
+            .with_label("the base environment's name")
+            .with_hint(format!(
+                "the base environment `{base}` is the top-level sections: put these settings there, or give this environment another name"
+            )),
+        );
+        return Parsed { plan: None, diagnostics: d };
+    }
     if let Some(wanted) = env.filter(|e| Some(*e) != base_name.as_deref()) {
         let Some((key, overlay)) = overlays.as_ref().and_then(|o| o.iter().find(|(k, _)| k.get_ref().as_ref() == wanted)) else {
             let known = environments(text);
@@ -764,7 +778,9 @@ fn name(
     match rule(&expanded) {
         Ok(()) => Some(expanded),
         Err(mut invalid) => {
-            if template != expanded {
+            // The expansion is worth showing for a name of sensible length; a long one is in the
+            // snippet already, and a diagnostic echoes a value once.
+            if template != expanded && template.chars().count() <= 60 {
                 invalid.reason = format!("{} (`{template}` expands to `{expanded}`)", invalid.reason);
             }
             let label = if given.is_some() { label.to_owned() } else { format!("default {label} `{template}`") };
@@ -862,7 +878,9 @@ fn read_topics(d: &mut Diagnostics, tables: Option<Vec<Table<'_, '_>>>, vars: Op
             .collect();
     };
     let mut topics = Vec::new();
-    let mut seen: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    // Kafka treats `.` and `_` alike when it checks a new topic's name against the others
+    // (`Topic.hasCollision`): by that form, the first name declared.
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let mut ok = true;
     for mut t in tables {
         let given = t.required_string(d, "name", "\"{user_id}.pin\"");
@@ -877,16 +895,28 @@ fn read_topics(d: &mut Diagnostics, tables: Option<Vec<Table<'_, '_>>>, vars: Op
             continue;
         };
         let span = span.unwrap_or(0..0);
-        if seen.contains(&topic_name) {
-            d.push(
-                Diagnostic::error(format!("topic `{topic_name}` is declared twice"), Some(span))
-                    .with_label("second declaration")
-                    .with_hint("remove one of the two `[[topics]]` entries (names are compared after placeholders are expanded)"),
-            );
-            ok = false;
-            continue;
+        match seen.get(&topic_name.replace('.', "_")) {
+            Some(first) if *first == topic_name => {
+                d.push(
+                    Diagnostic::error(format!("topic `{topic_name}` is declared twice"), Some(span))
+                        .with_label("second declaration")
+                        .with_hint("remove one of the two `[[topics]]` entries (names are compared after placeholders are expanded)"),
+                );
+                ok = false;
+                continue;
+            }
+            Some(first) => {
+                d.push(
+                    Diagnostic::error(format!("topic `{topic_name}` collides with topic `{first}`: they differ only by `.` and `_`"), Some(span))
+                        .with_label("collides with an earlier topic")
+                        .with_hint("Kafka refuses a topic whose name differs from another's only by `.` versus `_` (they share metric names); rename one of them"),
+                );
+                ok = false;
+                continue;
+            }
+            None => {}
         }
-        seen.insert(topic_name.clone());
+        seen.insert(topic_name.replace('.', "_"), topic_name.clone());
         topics.push(TopicSpec {
             name: topic_name,
             partitions: partitions.map_or(3, |p| i32::try_from(*p.get_ref()).unwrap_or(i32::MAX)),

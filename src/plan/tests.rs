@@ -234,6 +234,32 @@ fn max_tasks_below_max_workers_is_refused_at_the_key() {
     assert!(parse(&capacity(4)).plan.is_some(), "as many tasks as workers is fine");
 }
 
+/// The messages of a plan's errors.
+fn errors(text: &str) -> Vec<String> {
+    let parsed = parse(text);
+    assert!(parsed.plan.is_none(), "the plan should be refused");
+    parsed.diagnostics.sorted().iter().filter(|d| d.severity == crate::diagnostics::Severity::Error).map(|d| d.message.clone()).collect()
+}
+
+#[test]
+fn topics_that_differ_only_by_dot_and_underscore_collide() {
+    let text = format!("{MINIMAL}\n[[topics]]\nname = \"x.a.b\"\n\n[[topics]]\nname = \"x.a_b\"\n");
+    assert_eq!(errors(&text), ["topic `x.a_b` collides with topic `x.a.b`: they differ only by `.` and `_`"]);
+    // Other names are fine.
+    plan(&format!("{MINIMAL}\n[[topics]]\nname = \"x.a.b\"\n\n[[topics]]\nname = \"x.a-b\"\n"));
+}
+
+#[test]
+fn an_override_table_named_after_the_base_environment_is_an_error() {
+    let text = format!("{MINIMAL}\n[environments.dev.kafka_client]\ninstance_type = \"t3.large\"\n");
+    for env in [None, Some("dev")] {
+        let parsed = parse_env(&text, env);
+        assert!(parsed.plan.is_none(), "{env:?}");
+        let messages: Vec<&str> = parsed.diagnostics.sorted().iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(messages, ["`[environments.dev]` names the base environment `dev`, so it would never be read"]);
+    }
+}
+
 fn codes(text: &str) -> Vec<(Severity, Option<&'static str>)> {
     parse(text).diagnostics.sorted().iter().map(|d| (d.severity, d.code)).collect()
 }

@@ -123,3 +123,12 @@ fn every_key_written_is_one_the_program_knows() {
         }
     }
 }
+
+#[test]
+fn an_unused_file_in_the_templates_directory_is_named_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("evil\u{1b}[2J.j2"), "").unwrap();
+    let templates = Templates::load(Some(dir.path())).unwrap();
+    assert_eq!(templates.warnings.len(), 1);
+    assert!(templates.warnings[0].contains("`evil\\e[2J.j2` matches no template"), "{}", templates.warnings[0]);
+}

@@ -37,6 +37,9 @@ const ROOT_DEVICE: &str = "/dev/xvda";
 pub const OUTPUT_SUBNET: &str = "subnet_id";
 /// The output carrying the instance's private address.
 pub const OUTPUT_PRIVATE_IP: &str = "private_ip";
+/// The instance's state (`running`, `stopped`, ...), so that an empty public address can be
+/// explained.
+pub const OUTPUT_STATE: &str = "state";
 
 /// The instance as the plan declares it.
 #[derive(Debug)]
@@ -461,6 +464,7 @@ impl Ec2Instance {
             ("public_ip", Value::of(instance.public_ip_address().unwrap_or_default())),
             (OUTPUT_SUBNET, Value::of(instance.subnet_id().unwrap_or_default())),
             (OUTPUT_PRIVATE_IP, Value::of(instance.private_ip_address().unwrap_or_default())),
+            (OUTPUT_STATE, Value::of(instance.state().and_then(|s| s.name()).map_or("", |n| n.as_str()))),
         ])
     }
 }
@@ -667,6 +671,7 @@ impl Kind for Ec2Instance {
             ("public_ip", Value::of(live.public_ip.clone().unwrap_or_default())),
             (OUTPUT_SUBNET, Value::of(live.subnet_id.clone().unwrap_or_default())),
             (OUTPUT_PRIVATE_IP, Value::of(live.private_ip.clone().unwrap_or_default())),
+            (OUTPUT_STATE, Value::of(live.state.clone())),
         ])
     }
 
@@ -677,6 +682,7 @@ impl Kind for Ec2Instance {
         if fields.iter().any(|f| f.path == "instance_type" || f.path == "state") {
             outputs.insert("public_dns", Value::Unknown);
             outputs.insert("public_ip", Value::Unknown);
+            outputs.insert(OUTPUT_STATE, Value::Unknown);
         }
         outputs
     }

@@ -425,6 +425,17 @@ impl Kind for IamRole {
         }))
     }
 
+    /// A role's ARN is fixed by its name and account (CreateRole with the default path `/`), so
+    /// a role deleted by hand and re-created changes nothing for what uses its ARN (the
+    /// instance's user-data, the connector).
+    fn outputs_on_create(&self, inputs: &Inputs) -> Outputs {
+        let mut outputs = Outputs::from([("name", Value::of(self.name.clone()))]);
+        if let Some(arn) = inputs.string(&self.cluster, msk_cluster::OUTPUT_ARN).and_then(|arn| role_arn_in_account_of(&arn, &self.name)) {
+            outputs.insert("arn", Value::of(arn));
+        }
+        outputs
+    }
+
     fn desired(&self, inputs: &Inputs) -> Desired {
         let policy = match inputs.string(&self.cluster, msk_cluster::OUTPUT_ARN) {
             Some(arn) => Value::Known(with_bucket_key(

@@ -288,15 +288,40 @@ fn connect_nodes(
     nodes
 }
 
+/// One value `pinfra output` prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamedOutput {
+    /// The value.
+    Known(serde_json::Value),
+    /// Its resource does not exist yet.
+    NotCreated,
+    /// Its resource exists but has no such value now; why (`the instance is stopped`).
+    Unavailable(String),
+}
+
 /// The outputs users see (`pinfra output`), by stable name, from the outputs of existing
-/// resources. Resources that do not exist yet show as unknown.
-pub fn named_outputs(plan: &Plan, live: &BTreeMap<ResourceId, Outputs>) -> BTreeMap<&'static str, Value> {
+/// resources. Resources that do not exist yet show as not created; the instance's public
+/// address, which a stopped instance (or one without a public address) does not have, as
+/// unavailable with the reason, never as an empty value.
+pub fn named_outputs(plan: &Plan, live: &BTreeMap<ResourceId, Outputs>) -> BTreeMap<&'static str, NamedOutput> {
     let get = |kind: &'static str, name: &str, key: &str| {
         live.get(&ResourceId::new(kind, name)).and_then(|o| o.get(key)).cloned().unwrap_or(Value::Unknown)
     };
+    let client = &plan.kafka_client;
+    let instance = |key: &str| get(ec2_instance::KIND, &client.instance_name, key);
+    let no_address = || match instance(ec2_instance::OUTPUT_STATE) {
+        Value::Known(serde_json::Value::String(state)) if !state.is_empty() && state != "running" => {
+            format!("the instance is {state}; `pinfra apply` starts it")
+        }
+        _ => "the instance has no public address".to_owned(),
+    };
+    let address = |key: &str| match instance(key) {
+        Value::Known(serde_json::Value::String(s)) if s.is_empty() => NamedOutput::Unavailable(no_address()),
+        value => NamedOutput::from(value),
+    };
     BTreeMap::from([
-        ("cluster_arn", get(msk_cluster::KIND, plan.msk.cluster.name(), msk_cluster::OUTPUT_ARN)),
-        ("bootstrap_brokers_sasl_iam", get(msk_cluster::KIND, plan.msk.cluster.name(), msk_cluster::OUTPUT_BOOTSTRAP)),
+        ("cluster_arn", get(msk_cluster::KIND, plan.msk.cluster.name(), msk_cluster::OUTPUT_ARN).into()),
+        ("bootstrap_brokers_sasl_iam", get(msk_cluster::KIND, plan.msk.cluster.name(), msk_cluster::OUTPUT_BOOTSTRAP).into()),
         ("topics", {
             let names: Vec<serde_json::Value> = plan
                 .topics
@@ -304,45 +329,58 @@ pub fn named_outputs(plan: &Plan, live: &BTreeMap<ResourceId, Outputs>) -> BTree
                 .filter(|t| live.contains_key(&ResourceId::new(msk_topic::KIND, &t.name)))
                 .map(|t| serde_json::Value::String(t.name.clone()))
                 .collect();
-            Value::of(names)
+            NamedOutput::Known(serde_json::Value::from(names))
         }),
-        ("bucket_name", get(s3_bucket::KIND, &plan.bucket.name, "name")),
-        ("bucket_arn", get(s3_bucket::KIND, &plan.bucket.name, "arn")),
-        ("role_name", get(iam_role::KIND, &plan.role.name, "name")),
-        ("security_group_id", get(ec2_security_group::KIND, &plan.kafka_client.security_group, "id")),
-        ("instance_id", get(ec2_instance::KIND, &plan.kafka_client.instance_name, "id")),
-        ("instance_public_dns", get(ec2_instance::KIND, &plan.kafka_client.instance_name, "public_dns")),
-        ("instance_public_ip", get(ec2_instance::KIND, &plan.kafka_client.instance_name, "public_ip")),
-        ("instance_ssh", {
-            let client = &plan.kafka_client;
-            match get(ec2_instance::KIND, &client.instance_name, "public_dns") {
-                Value::Known(serde_json::Value::String(dns)) if client.ssh_public_key.is_some() && !client.ssh_sources.is_empty() => {
-                    Value::of(format!("ssh -i <your private key> ec2-user@{dns}"))
+        ("bucket_name", get(s3_bucket::KIND, &plan.bucket.name, "name").into()),
+        ("bucket_arn", get(s3_bucket::KIND, &plan.bucket.name, "arn").into()),
+        ("role_name", get(iam_role::KIND, &plan.role.name, "name").into()),
+        ("security_group_id", get(ec2_security_group::KIND, &client.security_group, "id").into()),
+        ("instance_id", instance("id").into()),
+        ("instance_public_dns", address("public_dns")),
+        ("instance_public_ip", address("public_ip")),
+        (
+            "instance_ssh",
+            match address("public_dns") {
+                NamedOutput::Known(serde_json::Value::String(dns)) if client.ssh_public_key.is_some() && !client.ssh_sources.is_empty() => {
+                    NamedOutput::Known(format!("ssh -i <your private key> ec2-user@{dns}").into())
                 }
-                Value::Known(_) => {
-                    Value::of("no SSH: set [kafka_client] ssh_public_key and ssh_sources (your address) to reach the instance")
-                }
-                Value::Unknown => Value::Unknown,
-            }
-        }),
-        ("role_arn", get(iam_role::KIND, &plan.role.name, "arn")),
+                NamedOutput::Known(_) => NamedOutput::Known(
+                    "no SSH: set [kafka_client] ssh_public_key and ssh_sources (your address) to reach the instance".into(),
+                ),
+                other => other,
+            },
+        ),
+        ("role_arn", get(iam_role::KIND, &plan.role.name, "arn").into()),
         (
             "invoke_url",
-            plan.api.as_ref().map_or(Value::Known(serde_json::Value::Null), |a| {
-                get(apigateway_rest_api::KIND, &a.name, apigateway_rest_api::OUTPUT_INVOKE_URL)
+            plan.api.as_ref().map_or(NamedOutput::Known(serde_json::Value::Null), |a| {
+                get(apigateway_rest_api::KIND, &a.name, apigateway_rest_api::OUTPUT_INVOKE_URL).into()
             }),
         ),
         (
             "connector_arn",
-            plan.connect.as_ref().map_or(Value::Known(serde_json::Value::Null), |c| get(msk_connector::KIND, &c.connector.name, "arn")),
+            plan.connect
+                .as_ref()
+                .map_or(NamedOutput::Known(serde_json::Value::Null), |c| get(msk_connector::KIND, &c.connector.name, "arn").into()),
         ),
         (
             "connector_state",
-            plan.connect.as_ref().map_or(Value::Known(serde_json::Value::Null), |c| get(msk_connector::KIND, &c.connector.name, "state")),
+            plan.connect
+                .as_ref()
+                .map_or(NamedOutput::Known(serde_json::Value::Null), |c| get(msk_connector::KIND, &c.connector.name, "state").into()),
         ),
-        ("instance_profile_name", get(iam_instance_profile::KIND, &plan.role.instance_profile, "name")),
-        ("instance_profile_arn", get(iam_instance_profile::KIND, &plan.role.instance_profile, "arn")),
+        ("instance_profile_name", get(iam_instance_profile::KIND, &plan.role.instance_profile, "name").into()),
+        ("instance_profile_arn", get(iam_instance_profile::KIND, &plan.role.instance_profile, "arn").into()),
     ])
+}
+
+impl From<Value> for NamedOutput {
+    fn from(value: Value) -> Self {
+        match value {
+            Value::Known(v) => NamedOutput::Known(v),
+            Value::Unknown => NamedOutput::NotCreated,
+        }
+    }
 }
 
 /// What `validate` finds about the connector against the rest of the plan.

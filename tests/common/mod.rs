@@ -136,6 +136,21 @@ impl Sandbox {
             .collect()
     }
 
+    /// The access key ids that signed the calls recorded since the last reset, each once, in the
+    /// order first seen.
+    pub fn access_keys(&self) -> Vec<String> {
+        let body = self.http("GET", "/_sandbox/calls", None);
+        let json: serde_json::Value = serde_json::from_str(&body).expect("calls JSON");
+        let mut keys: Vec<String> = Vec::new();
+        for call in json["calls"].as_array().expect("calls array") {
+            let key = call["access_key"].as_str().unwrap_or("<unsigned>").to_owned();
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        keys
+    }
+
     /// The mutating calls recorded, as `service:operation`, without the environment lock's own
     /// (taken and released by every apply that changes something).
     pub fn writes(&self) -> Vec<String> {
