@@ -8,6 +8,8 @@
 mod change;
 pub mod render;
 mod run;
+#[cfg(test)]
+mod tests;
 
 use std::any::Any;
 use std::collections::BTreeMap;
