@@ -1,8 +1,10 @@
 //! The engine's own tests, against a fake kind whose cloud is a map in memory ([`fake`]): the
 //! ownership table of `Node::plan`, the plan's claim on its untagged resources, the order of
-//! `Engine::new`, and how `apply` and `destroy` order, skip and stop.
+//! `Engine::new`, and how `apply` and `destroy` order, skip and stop. The planner's goldens
+//! are in [`goldens`].
 
 mod fake;
+mod goldens;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
