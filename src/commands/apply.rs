@@ -17,7 +17,7 @@ pub async fn run(args: &ApplyArgs, global: &GlobalArgs, env: &Environment, out: 
     let (planned, _) = session.plan_checked()?;
     if !Summary::of(&planned.changes).has_changes() {
         print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
-        output::print(&session.plan, &session.observed.outputs(&session.engine), false)?;
+        output::print(&session.plan, &session.observed.outputs(), false)?;
         return Ok(ExitStatus::Success);
     }
 
@@ -51,7 +51,7 @@ async fn locked(
     if let Some(network) = &network {
         crate::commands::data(&format!("\n{}", network.text(false)));
     }
-    let mut outputs = session.observed.outputs(&session.engine);
+    let mut outputs = session.observed.outputs();
     if Summary::of(&planned.changes).has_changes() {
         crate::commands::acting_as(account, &session.aws, args.auto_approve, out);
         let question = format!("Apply these changes to environment `{}`?", session.plan.environment.name);

@@ -254,7 +254,7 @@ impl Session {
         let relaunched = planned.is_some_and(|p| {
             p.changes.iter().any(|c| c.id == instance && matches!(c.action, crate::engine::Action::Create | crate::engine::Action::Replace))
         });
-        resources::network_check::check_network(&self.plan, &self.discovery, &self.observed.outputs(&self.engine), relaunched)
+        resources::network_check::check_network(&self.plan, &self.discovery, &self.observed.outputs(), relaunched)
     }
 
     /// Reads everything again: discovery and every resource (after the lock was taken, so that

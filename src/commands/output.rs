@@ -12,7 +12,7 @@ use crate::settings::{Environment, Output};
 /// Runs the command.
 pub async fn run(args: &OutputArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
     let session = session(&args.plan.plan, global, env, out, false).await?;
-    print(&session.plan, &session.observed.outputs(&session.engine), args.json)?;
+    print(&session.plan, &session.observed.outputs(), args.json)?;
     Ok(ExitStatus::Success)
 }
 

@@ -17,7 +17,7 @@ pub async fn run(args: &RenderArgs, global: &GlobalArgs, env: &Environment, out:
         (load_plan(&args.plan.plan, global.env.as_deref(), out)?, LiveValues::default())
     } else {
         let session = session(&args.plan.plan, global, env, out, false).await?;
-        let outputs = session.observed.outputs(&session.engine);
+        let outputs = session.observed.outputs();
         let get = |id: ResourceId, key: &str| match outputs.get(&id).and_then(|o| o.get(key)) {
             Some(Value::Known(serde_json::Value::String(s))) => Some(s.clone()),
             _ => None,

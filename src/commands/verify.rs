@@ -24,7 +24,7 @@ pub async fn run(args: &VerifyArgs, global: &GlobalArgs, env: &Environment, out:
         )
         .into());
     };
-    let outputs = session.observed.outputs(&session.engine);
+    let outputs = session.observed.outputs();
     let invoke_url = match outputs
         .get(&ResourceId::new(apigateway_rest_api::KIND, &api.name))
         .and_then(|o| o.get(apigateway_rest_api::OUTPUT_INVOKE_URL))

@@ -127,6 +127,13 @@ pub enum ResourceError {
         /// What to do instead.
         hint: Option<String>,
     },
+    /// A bug in pinfra: what was observed was paired with a resource it was not made for. The
+    /// run stops: taken as absent, the resource would be created.
+    #[error("bug in pinfra: the observations do not match the plan's resources ({detail})")]
+    ObservationMismatch {
+        /// Which observation, and why it does not fit.
+        detail: String,
+    },
 }
 
 impl ResourceError {
@@ -140,6 +147,9 @@ impl ResourceError {
         match self {
             ResourceError::Aws(e) => e.hint(),
             ResourceError::Refused { hint, .. } => hint.clone(),
+            ResourceError::ObservationMismatch { .. } => {
+                Some("this is not a problem of the plan; nothing was changed because of it; please report it".to_owned())
+            }
         }
     }
 }
@@ -244,23 +254,36 @@ pub trait Kind: Send + Sync + 'static {
     fn delete(&self, aws: &Aws, live: &Self::Live) -> impl Future<Output = Result<(), ResourceError>> + Send;
 }
 
-/// What was observed of one resource, type-erased.
-pub struct Observation(Option<Box<dyn Any + Send + Sync>>);
+/// What was observed of one resource, type-erased, with the resource it was made for.
+pub struct Observation {
+    id: ResourceId,
+    live: Option<Box<dyn Any + Send + Sync>>,
+}
 
 impl std::fmt::Debug for Observation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "Observation(exists)" } else { "Observation(absent)" })
+        write!(f, "Observation({}, {})", self.id, if self.live.is_some() { "exists" } else { "absent" })
     }
 }
 
 impl Observation {
-    fn live<L: 'static>(&self) -> Option<&L> {
-        self.0.as_ref().and_then(|b| b.downcast_ref::<L>())
+    /// The live state of `id`, of type `L`. An observation made for another resource, or of
+    /// another type, is a bug: an error, never "absent" (which would create the resource).
+    fn live<L: 'static>(&self, id: &ResourceId) -> Result<Option<&L>, ResourceError> {
+        if self.id != *id {
+            return Err(ResourceError::ObservationMismatch { detail: format!("{id} was paired with the observation of {}", self.id) });
+        }
+        match &self.live {
+            None => Ok(None),
+            Some(live) => live.downcast_ref::<L>().map(Some).ok_or_else(|| ResourceError::ObservationMismatch {
+                detail: format!("the observation of {id} holds another kind's state"),
+            }),
+        }
     }
 
     /// Whether the resource exists.
     pub fn exists(&self) -> bool {
-        self.0.is_some()
+        self.live.is_some()
     }
 }
 
@@ -276,6 +299,8 @@ pub trait Node: Send + Sync {
     fn read_only(&self) -> bool;
     /// See [`Kind::owned_without_tags`].
     fn owned_without_tags(&self) -> bool;
+    /// Whether `observation` was made for this resource, by this kind; an error (a bug) if not.
+    fn check(&self, observation: &Observation) -> Result<(), ResourceError>;
     /// Observes the resource.
     fn observe<'a>(&'a self, aws: &'a Aws) -> BoxFuture<'a, Result<Observation, AwsError>>;
     /// Diffs it and decides the action.
@@ -301,6 +326,13 @@ pub trait Node: Send + Sync {
     fn delete<'a>(&'a self, aws: &'a Aws, observation: &'a Observation) -> BoxFuture<'a, Result<(), ResourceError>>;
 }
 
+/// The live state in an observation the engine has already paired with `node` and checked
+/// ([`Node::check`]; a mismatch stops the run before anything is planned). The accessors that
+/// answer with an `Option` read through it.
+fn checked_live<'o, K: Kind>(node: &K, observation: &'o Observation) -> Option<&'o K::Live> {
+    observation.live::<K::Live>(&Kind::id(node)).ok().flatten()
+}
+
 impl<K: Kind> Node for K {
     fn id(&self) -> ResourceId {
         Kind::id(self)
@@ -322,16 +354,20 @@ impl<K: Kind> Node for K {
         Kind::owned_without_tags(self)
     }
 
+    fn check(&self, observation: &Observation) -> Result<(), ResourceError> {
+        observation.live::<K::Live>(&Kind::id(self)).map(|_| ())
+    }
+
     fn observe<'a>(&'a self, aws: &'a Aws) -> BoxFuture<'a, Result<Observation, AwsError>> {
         Box::pin(async move {
             let live = Kind::observe(self, aws).await?;
-            Ok(Observation(live.map(|l| Box::new(l) as Box<dyn Any + Send + Sync>)))
+            Ok(Observation { id: Kind::id(self), live: live.map(|l| Box::new(l) as Box<dyn Any + Send + Sync>) })
         })
     }
 
     fn plan(&self, inputs: &Inputs, observation: &Observation, ownership: &Ownership) -> Result<Change, ResourceError> {
         let id = Kind::id(self);
-        let live = observation.live::<K::Live>();
+        let live = observation.live::<K::Live>(&id)?;
         if Kind::read_only(self) {
             return match live {
                 Some(_) => {
@@ -402,15 +438,15 @@ impl<K: Kind> Node for K {
     }
 
     fn owner(&self, observation: &Observation, ownership: &Ownership) -> Option<Owner> {
-        observation.live::<K::Live>().and_then(K::live_tags).map(|tags| ownership.judge(tags))
+        checked_live(self, observation).and_then(K::live_tags).map(|tags| ownership.judge(tags))
     }
 
     fn kept(&self, observation: &Observation) -> Option<String> {
-        observation.live::<K::Live>().and_then(K::keep_unwanted)
+        checked_live(self, observation).and_then(K::keep_unwanted)
     }
 
     fn live_outputs(&self, observation: &Observation) -> Option<Outputs> {
-        observation.live::<K::Live>().map(|live| self.outputs(live))
+        checked_live(self, observation).map(|live| self.outputs(live))
     }
 
     fn planned_outputs(&self, inputs: &Inputs, observation: &Observation, change: &Change) -> Option<Outputs> {
@@ -418,7 +454,7 @@ impl<K: Kind> Node for K {
             // Only what the name fixes (`Kind::outputs_on_create`).
             return Some(self.outputs_on_create(inputs)).filter(|outputs| !outputs.is_empty());
         }
-        let live = observation.live::<K::Live>()?;
+        let live = checked_live(self, observation)?;
         match change.action {
             Action::Update | Action::Adopt => Some(self.outputs_during_update(live, &change.fields)),
             Action::NoOp => Some(self.outputs(live)),
@@ -435,7 +471,7 @@ impl<K: Kind> Node for K {
         change: &'a Change,
     ) -> BoxFuture<'a, Result<Outputs, ResourceError>> {
         Box::pin(async move {
-            let live = observation.live::<K::Live>();
+            let live = observation.live::<K::Live>(&Kind::id(self))?;
             if change.action == Action::Delete {
                 if let Some(live) = live {
                     Kind::delete(self, aws, live).await?;
@@ -449,7 +485,7 @@ impl<K: Kind> Node for K {
 
     fn delete<'a>(&'a self, aws: &'a Aws, observation: &'a Observation) -> BoxFuture<'a, Result<(), ResourceError>> {
         Box::pin(async move {
-            match observation.live::<K::Live>() {
+            match observation.live::<K::Live>(&Kind::id(self))? {
                 Some(live) => Kind::delete(self, aws, live).await,
                 None => Ok(()),
             }

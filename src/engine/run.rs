@@ -7,7 +7,7 @@
 //! wherever this one stopped.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,16 +34,27 @@ pub enum GraphError {
     Cycle(String),
 }
 
-/// What observation found, one entry per resource in the engine's order.
+/// What observation found, one entry per resource in the engine's order, tied to the engine
+/// that made it: the engine pairs its resources with these observations by position, and
+/// refuses, as a bug, observations another engine made (see [`Engine::plan`]).
 #[derive(Debug)]
 pub struct Observed {
+    /// The [`Engine`] that observed.
+    engine: u64,
     observations: Vec<Observation>,
+    outputs: BTreeMap<ResourceId, Outputs>,
 }
 
 impl Observed {
     /// The outputs of every existing resource.
-    pub fn outputs(&self, engine: &Engine) -> BTreeMap<ResourceId, Outputs> {
-        engine.nodes.iter().zip(&self.observations).filter_map(|(node, obs)| node.live_outputs(obs).map(|o| (node.id(), o))).collect()
+    pub fn outputs(&self) -> BTreeMap<ResourceId, Outputs> {
+        self.outputs.clone()
+    }
+
+    /// The observations, in the engine's order.
+    #[cfg(test)]
+    pub(super) fn observations(&self) -> &[Observation] {
+        &self.observations
     }
 }
 
@@ -144,6 +155,8 @@ pub enum Event<'a> {
 
 /// The resources of one plan, in dependency order, and how to reconcile them.
 pub struct Engine {
+    /// Tells this engine's [`Observed`] from another's.
+    identity: u64,
     nodes: Vec<Box<dyn Node>>,
     ownership: Ownership,
     concurrency: usize,
@@ -156,6 +169,15 @@ impl std::fmt::Debug for Engine {
 }
 
 type NodeFuture<'a> = Shared<BoxFuture<'a, Option<Arc<Outputs>>>>;
+
+/// Each resource with its observation.
+type Pairs<'s> = Vec<(&'s dyn Node, &'s Observation)>;
+
+/// Every resource that cannot be planned, and why.
+type Failures = Vec<(ResourceId, ResourceError)>;
+
+/// The identity of the next [`Engine`].
+static NEXT_ENGINE: AtomicU64 = AtomicU64::new(0);
 
 impl Engine {
     /// Orders `nodes` so that every resource comes after what it depends on.
@@ -183,7 +205,8 @@ impl Engine {
                 ordered.push(node);
             }
         }
-        Ok(Self { nodes: ordered, ownership, concurrency: concurrency.max(1) })
+        let identity = NEXT_ENGINE.fetch_add(1, Ordering::Relaxed);
+        Ok(Self { identity, nodes: ordered, ownership, concurrency: concurrency.max(1) })
     }
 
     /// Reads every resource, in parallel with at most `concurrency` at once. All failures are
@@ -192,22 +215,46 @@ impl Engine {
         let results: Vec<Result<Observation, AwsError>> =
             stream::iter(self.nodes.iter().map(|node| node.observe(aws))).buffered(self.concurrency).collect().await;
         let mut observations = Vec::with_capacity(results.len());
+        let mut outputs = BTreeMap::new();
         let mut failures = Vec::new();
         for (node, result) in self.nodes.iter().zip(results) {
             match result {
-                Ok(observation) => observations.push(observation),
+                Ok(observation) => {
+                    if let Some(live) = node.live_outputs(&observation) {
+                        outputs.insert(node.id(), live);
+                    }
+                    observations.push(observation);
+                }
                 Err(error) => failures.push((node.id(), error)),
             }
         }
-        if failures.is_empty() { Ok(Observed { observations }) } else { Err(failures) }
+        if failures.is_empty() { Ok(Observed { engine: self.identity, observations, outputs }) } else { Err(failures) }
+    }
+
+    /// Each resource with its observation. Observations another engine made, or one made for
+    /// another resource or kind, are a bug in pinfra, reported for each resource they touch:
+    /// taken as absent, a resource would be created.
+    fn paired<'s>(&'s self, observed: &'s Observed) -> Result<Pairs<'s>, Failures> {
+        if observed.engine != self.identity || observed.observations.len() != self.nodes.len() {
+            let detail = "they were made by another engine";
+            return Err(self.nodes.iter().map(|n| (n.id(), ResourceError::ObservationMismatch { detail: detail.to_owned() })).collect());
+        }
+        let pairs: Pairs<'s> = self.nodes.iter().map(AsRef::as_ref).zip(&observed.observations).collect();
+        let failures: Failures =
+            pairs.iter().filter_map(|(node, observation)| node.check(observation).err().map(|e| (node.id(), e))).collect();
+        if failures.is_empty() { Ok(pairs) } else { Err(failures) }
     }
 
     /// Whether the plan's tagged resources prove that its untagged ones (topics) are its
-    /// (`docs/RELIABILITY.md`, "Ownership").
-    pub fn claim(&self, observed: &Observed) -> Claim {
+    /// (`docs/RELIABILITY.md`, "Ownership"). `Err` when `observed` does not match the engine.
+    pub fn claim(&self, observed: &Observed) -> Result<Claim, Failures> {
+        Ok(self.claim_of(&self.paired(observed)?))
+    }
+
+    fn claim_of(&self, pairs: &Pairs<'_>) -> Claim {
         let mut ours = false;
         let mut foreign = Vec::new();
-        for (node, observation) in self.nodes.iter().zip(&observed.observations) {
+        for (node, observation) in pairs {
             if node.read_only() {
                 continue;
             }
@@ -233,15 +280,17 @@ impl Engine {
         Ok(change)
     }
 
-    /// Diffs every resource. Pure: no AWS calls. All refusals are returned together.
-    pub fn plan(&self, observed: &Observed) -> Result<Planned, Vec<(ResourceId, ResourceError)>> {
+    /// Diffs every resource. Pure: no AWS calls. All refusals are returned together, and so is
+    /// an `observed` that another engine made (a bug).
+    pub fn plan(&self, observed: &Observed) -> Result<Planned, Failures> {
+        let pairs = self.paired(observed)?;
         let mut known: BTreeMap<ResourceId, Outputs> = BTreeMap::new();
         let mut changes = Vec::new();
         let mut failures = Vec::new();
-        let claim = self.claim(observed);
-        for (node, observation) in self.nodes.iter().zip(&observed.observations) {
-            let inputs = self.inputs_for(node.as_ref(), &known);
-            match self.plan_node(node.as_ref(), &inputs, observation, &claim) {
+        let claim = self.claim_of(&pairs);
+        for (node, observation) in pairs {
+            let inputs = self.inputs_for(node, &known);
+            match self.plan_node(node, &inputs, observation, &claim) {
                 Ok(change) => {
                     // A resource that is about to be created has only the outputs its name fixes
                     // (`Kind::outputs_on_create`), one to be replaced none yet; one changed in
@@ -273,14 +322,19 @@ impl Engine {
     /// parallel. A resource whose dependency failed is skipped; everything else is attempted.
     ///
     /// Once `interrupted` is set (Ctrl-C), no resource is started any more: the ones in flight
-    /// finish, the rest are skipped as not started.
+    /// finish, the rest are skipped as not started. Observations that do not match the engine
+    /// (a bug) stop the apply before anything starts.
     pub async fn apply(&self, aws: &Aws, observed: &Observed, on_event: &(dyn Fn(Event<'_>) + Sync), interrupted: &AtomicBool) -> Outcome {
+        let pairs = match self.paired(observed) {
+            Ok(pairs) => pairs,
+            Err(failures) => return self.stopped(failures, on_event),
+        };
         let results: Mutex<Vec<(ResourceId, NodeOutcome)>> = Mutex::new(Vec::new());
         let permits = Semaphore::new(self.concurrency);
-        let claim = self.claim(observed);
+        let claim = self.claim_of(&pairs);
         let claim = &claim;
         let mut futures: HashMap<ResourceId, NodeFuture<'_>> = HashMap::new();
-        for (node, observation) in self.nodes.iter().zip(&observed.observations) {
+        for (node, observation) in pairs {
             let deps: Vec<(ResourceId, NodeFuture<'_>)> =
                 node.depends_on().into_iter().filter_map(|d| futures.get(&d).cloned().map(|f| (d, f))).collect();
             let (results, permits) = (&results, &permits);
@@ -300,7 +354,7 @@ impl Engine {
                 }
                 // Re-diff with the dependencies' real outputs: values unknown at diff time are
                 // known now.
-                let change = match self.plan_node(node.as_ref(), &inputs, observation, claim) {
+                let change = match self.plan_node(node, &inputs, observation, claim) {
                     Ok(change) => change,
                     Err(error) => {
                         on_event(Event::Failed(&id, Action::NoOp, &error));
@@ -352,8 +406,9 @@ impl Engine {
     /// dependency order; anything else is left alone, with the reason. Refused as a whole when
     /// any resource of the plan belongs to another plan or environment, as `plan` refuses: the
     /// names collide, so nothing the names find is surely this plan's.
-    pub fn plan_destroy(&self, observed: &Observed) -> Result<Planned, Vec<(ResourceId, ResourceError)>> {
-        let claim = self.claim(observed);
+    pub fn plan_destroy(&self, observed: &Observed) -> Result<Planned, Failures> {
+        let pairs = self.paired(observed)?;
+        let claim = self.claim_of(&pairs);
         if let Claim::Contested(foreign) = &claim {
             return Err(foreign
                 .iter()
@@ -368,7 +423,7 @@ impl Engine {
         }
         let mut changes = Vec::new();
         let mut skipped = Vec::new();
-        for (node, observation) in self.nodes.iter().zip(&observed.observations).rev() {
+        for (node, observation) in pairs.into_iter().rev() {
             if node.read_only() || !observation.exists() {
                 continue;
             }
@@ -391,15 +446,8 @@ impl Engine {
 
     /// The doomed nodes, each after every doomed node that must be deleted before it
     /// ([`super::Kind::destroy_depends_on`]), ties in reverse registry order.
-    fn destroy_order<'s>(&'s self, doomed: &[ResourceId], observed: &'s Observed) -> Vec<(&'s dyn Node, &'s Observation)> {
-        let mut pending: Vec<(&dyn Node, &Observation)> = self
-            .nodes
-            .iter()
-            .zip(&observed.observations)
-            .rev()
-            .filter(|(node, _)| doomed.contains(&node.id()))
-            .map(|(node, observation)| (node.as_ref(), observation))
-            .collect();
+    fn destroy_order<'s>(doomed: &[ResourceId], pairs: Pairs<'s>) -> Pairs<'s> {
+        let mut pending: Pairs<'s> = pairs.into_iter().rev().filter(|(node, _)| doomed.contains(&node.id())).collect();
         let mut ordered = Vec::with_capacity(pending.len());
         while !pending.is_empty() {
             // Ready: no other node still waiting must be deleted before it.
@@ -413,7 +461,8 @@ impl Engine {
     }
 
     /// Deletes what `planned` lists, each resource after everything that depends on it.
-    /// Like [`Engine::apply`], nothing is started once `interrupted` is set.
+    /// Like [`Engine::apply`], nothing is started once `interrupted` is set, and observations
+    /// that do not match the engine stop it before anything starts.
     pub async fn destroy(
         &self,
         aws: &Aws,
@@ -422,11 +471,15 @@ impl Engine {
         on_event: &(dyn Fn(Event<'_>) + Sync),
         interrupted: &AtomicBool,
     ) -> Outcome {
+        let pairs = match self.paired(observed) {
+            Ok(pairs) => pairs,
+            Err(failures) => return self.stopped(failures, on_event),
+        };
         let results: Mutex<Vec<(ResourceId, NodeOutcome)>> = Mutex::new(Vec::new());
         let permits = Semaphore::new(self.concurrency);
         let doomed: Vec<ResourceId> = planned.changes.iter().map(|c| c.id.clone()).collect();
         let mut futures: HashMap<ResourceId, NodeFuture<'_>> = HashMap::new();
-        for (node, observation) in self.destroy_order(&doomed, observed) {
+        for (node, observation) in Self::destroy_order(&doomed, pairs) {
             let id = node.id();
             let dependents: Vec<(ResourceId, NodeFuture<'_>)> = self
                 .nodes
@@ -471,6 +524,26 @@ impl Engine {
         }
         join_all(futures.into_values()).await;
         Outcome { results: results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner), outputs: BTreeMap::new() }
+    }
+
+    /// The outcome of a run stopped before it started, by observations that do not match the
+    /// engine: each mismatch failed, every other resource not attempted.
+    fn stopped(&self, failures: Failures, on_event: &(dyn Fn(Event<'_>) + Sync)) -> Outcome {
+        let mut results = Vec::with_capacity(self.nodes.len());
+        for node in &self.nodes {
+            let id = node.id();
+            if failures.iter().any(|(failed, _)| *failed == id) {
+                continue;
+            }
+            let reason = "not attempted: the observations do not match the plan's resources".to_owned();
+            on_event(Event::Skipped(&id, &reason));
+            results.push((id, NodeOutcome::Skipped { reason }));
+        }
+        for (id, error) in failures {
+            on_event(Event::Failed(&id, Action::NoOp, &error));
+            results.push((id, NodeOutcome::Failed { action: Action::NoOp, error }));
+        }
+        Outcome { results, outputs: BTreeMap::new() }
     }
 }
 

@@ -333,3 +333,43 @@ impl Kind for Fake {
         Ok(())
     }
 }
+
+/// A kind whose live state is of another type than [`Fake`]'s, under any name: its
+/// observations fit no fake.
+#[derive(Debug)]
+pub struct Stranger(pub ResourceId);
+
+impl Kind for Stranger {
+    type Desired = ();
+    type Live = String;
+
+    fn id(&self) -> ResourceId {
+        self.0.clone()
+    }
+
+    async fn observe(&self, _aws: &Aws) -> Result<Option<String>, AwsError> {
+        Ok(Some("a stranger's state".into()))
+    }
+
+    fn desired(&self, _inputs: &Inputs) {}
+
+    fn diff(_desired: &(), _live: Option<&String>) -> Result<Vec<FieldChange>, ResourceError> {
+        Ok(Vec::new())
+    }
+
+    fn live_tags(_live: &String) -> Option<&Tags> {
+        None
+    }
+
+    fn outputs(&self, _live: &String) -> Outputs {
+        Outputs::new()
+    }
+
+    async fn apply(&self, _aws: &Aws, _desired: &(), _live: Option<&String>, _change: &Change) -> Result<Outputs, ResourceError> {
+        Ok(Outputs::new())
+    }
+
+    async fn delete(&self, _aws: &Aws, _live: &String) -> Result<(), ResourceError> {
+        Ok(())
+    }
+}

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 
 use super::{Action, Claim, Engine, GraphError, NodeOutcome, Observed, Outcome, Ownership, Planned, Presence, ResourceError, ResourceId};
-use fake::{Behaviour, Cloud, Fake, Live, aws, fake, ours, theirs};
+use fake::{Behaviour, Cloud, Fake, Live, Stranger, aws, fake, ours, theirs};
 
 fn engine(nodes: &[&Fake]) -> Engine {
     Engine::new(nodes.iter().map(|n| n.node()).collect(), ours(), 8).unwrap()
@@ -148,7 +148,7 @@ async fn plan_with_untagged(role: Option<Live>, role_presence: Presence) -> (Res
     cloud.put(&listed.id(), Live::untagged());
     let engine = engine(&[&role_node, &pruned, &listed]);
     let observed = observe(&engine).await;
-    (engine.plan(&observed), engine.claim(&observed))
+    (engine.plan(&observed), engine.claim(&observed).unwrap())
 }
 
 /// Topics carry no tags: only a claim the plan's tagged resources prove lets `--prune` delete
@@ -208,7 +208,7 @@ async fn a_read_only_resource_is_read_never_changed() {
 
     cloud.put(&cluster.id(), Live::tagged(Some(&theirs())));
     let observed = observe(&engine).await;
-    assert_eq!(engine.claim(&observed), Claim::Unproven, "a data source's tags do not contest the claim");
+    assert_eq!(engine.claim(&observed).unwrap(), Claim::Unproven, "a data source's tags do not contest the claim");
     let planned = engine.plan(&observed).unwrap();
     assert_eq!(actions(&planned), [("t".into(), Action::Create)]);
     let upstream = planned.changes[0].fields.iter().find(|f| f.path == "upstream").unwrap();
@@ -234,13 +234,13 @@ async fn the_claim_is_proven_by_this_plans_tags_and_contested_by_anothers() {
     let cloud = Cloud::default();
     let (a, b) = (fake(&cloud, "role", "a"), fake(&cloud, "bucket", "b"));
     let engine = engine(&[&a, &b]);
-    assert_eq!(engine.claim(&observe(&engine).await), Claim::Unproven, "nothing exists");
+    assert_eq!(engine.claim(&observe(&engine).await).unwrap(), Claim::Unproven, "nothing exists");
     cloud.put(&a.id(), Live::tagged(None));
-    assert_eq!(engine.claim(&observe(&engine).await), Claim::Unproven, "only an unowned resource");
+    assert_eq!(engine.claim(&observe(&engine).await).unwrap(), Claim::Unproven, "only an unowned resource");
     cloud.put(&b.id(), Live::tagged(Some(&ours())));
-    assert_eq!(engine.claim(&observe(&engine).await), Claim::Proven);
+    assert_eq!(engine.claim(&observe(&engine).await).unwrap(), Claim::Proven);
     cloud.put(&a.id(), Live::tagged(Some(&theirs())));
-    assert_eq!(engine.claim(&observe(&engine).await), Claim::Contested(vec![(a.id(), "pipeline".into(), "prod".into())]));
+    assert_eq!(engine.claim(&observe(&engine).await).unwrap(), Claim::Contested(vec![(a.id(), "pipeline".into(), "prod".into())]));
 }
 
 #[test]
@@ -501,4 +501,60 @@ async fn an_interrupted_destroy_starts_nothing_new() {
             ("plugin".into(), "skipped: not started: interrupted".into()),
         ])
     );
+}
+
+/// `Observed` was paired with the engine's resources by position: observations another engine
+/// made would have been taken as "absent" wherever a downcast failed, and the resource created.
+/// Now they stop the run, and nothing is planned, created or deleted.
+#[tokio::test]
+async fn observations_of_another_engine_stop_the_run_and_create_nothing() {
+    let cloud = Cloud::default();
+    let role = fake(&cloud, "role", "role");
+    let bucket = fake(&cloud, "bucket", "bucket");
+    cloud.put(&role.id(), Live::tagged(Some(&ours())));
+    let made_by = engine(&[&role, &bucket]);
+    let observed = observe(&made_by).await;
+    let other = engine(&[&bucket, &role]);
+
+    let mismatch = |failures: &[(ResourceId, ResourceError)]| {
+        failures.len() == 2 && failures.iter().all(|(_, e)| matches!(e, ResourceError::ObservationMismatch { .. }))
+    };
+    let failures = other.plan(&observed).unwrap_err();
+    assert!(mismatch(&failures), "{failures:?}");
+    assert!(failures[0].1.to_string().contains("the observations do not match the plan's resources"), "{failures:?}");
+    assert!(failures[0].1.hint().unwrap().contains("please report it"));
+    assert!(mismatch(&other.plan_destroy(&observed).unwrap_err()));
+    assert!(mismatch(&other.claim(&observed).unwrap_err()));
+
+    let outcome = other.apply(&aws(), &observed, &|_| {}, &AtomicBool::new(false)).await;
+    assert_eq!(outcome.failures().count(), 2, "{outcome:?}");
+    let planned = made_by.plan_destroy(&observed).unwrap();
+    let outcome = other.destroy(&aws(), &observed, &planned, &|_| {}, &AtomicBool::new(false)).await;
+    assert_eq!(outcome.failures().count(), 2, "{outcome:?}");
+    assert!(cloud.calls().is_empty(), "{:?}", cloud.calls());
+    assert!(made_by.plan(&observed).is_ok(), "the engine that observed still plans");
+}
+
+/// The observation of another resource, or of another kind under the same name, is an error
+/// of `Node::plan`, `apply` and `delete`, never an absent resource to create.
+#[tokio::test]
+async fn an_observation_that_does_not_fit_its_resource_is_a_bug_not_an_absence() {
+    use super::{Inputs, Node};
+    let cloud = Cloud::default();
+    let bucket = fake(&cloud, "bucket", "bucket");
+    let role = fake(&cloud, "role", "role");
+    let strangers = Engine::new(vec![Box::new(Stranger(bucket.id())), role.node()], ours(), 8).unwrap();
+    let observed = observe(&strangers).await;
+    let [strangers_bucket, absent_role] = observed.observations() else { panic!("two observations") };
+
+    for (observation, says) in [(strangers_bucket, "holds another kind's state"), (absent_role, "was paired with the observation of role")]
+    {
+        let error = Node::plan(&bucket, &Inputs::default(), observation, &ours()).unwrap_err();
+        assert!(matches!(&error, ResourceError::ObservationMismatch { detail } if detail.contains(says)), "{error}");
+        assert!(Node::check(&bucket, observation).is_err());
+        let change = super::Change { id: bucket.id(), action: Action::Create, fields: Vec::new(), note: None };
+        assert!(Node::apply(&bucket, &aws(), &Inputs::default(), observation, &change).await.is_err());
+        assert!(Node::delete(&bucket, &aws(), observation).await.is_err());
+    }
+    assert!(cloud.calls().is_empty(), "{:?}", cloud.calls());
 }
