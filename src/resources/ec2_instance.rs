@@ -548,7 +548,8 @@ impl Kind for Ec2Instance {
             Value::Unknown
         };
         Desired {
-            ami: self.resolved_ami.get().cloned().filter(|a| !a.is_empty()),
+            // A pinned AMI is the plan's own; only the SSM parameter needs observing.
+            ami: self.spec.ami.clone().or_else(|| self.resolved_ami.get().cloned()).filter(|a| !a.is_empty()),
             ami_pinned: self.spec.ami.is_some(),
             instance_type: self.spec.instance_type.clone(),
             profile: self.plan.role.instance_profile.clone(),
