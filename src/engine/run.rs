@@ -231,6 +231,18 @@ impl Engine {
         if failures.is_empty() { Ok(Observed { engine: self.identity, observations, outputs }) } else { Err(failures) }
     }
 
+    /// What observation would find if AWS held `live` (each resource's state, of its kind's
+    /// `Live` type; `None`: absent): fixtures for the planner's goldens, without AWS. A fixture
+    /// of the wrong type is refused by `plan` like any mismatched observation. What a kind
+    /// resolves while observing (an unpinned AMI) stays unresolved.
+    #[cfg(test)]
+    pub(crate) fn observed_from(&self, mut live: impl FnMut(&ResourceId) -> Option<Box<dyn std::any::Any + Send + Sync>>) -> Observed {
+        let observations: Vec<Observation> = self.nodes.iter().map(|node| Observation { id: node.id(), live: live(&node.id()) }).collect();
+        let outputs =
+            self.nodes.iter().zip(&observations).filter_map(|(node, o)| node.live_outputs(o).map(|outputs| (node.id(), outputs))).collect();
+        Observed { engine: self.identity, observations, outputs }
+    }
+
     /// Each resource with its observation. Observations another engine made, or one made for
     /// another resource or kind, are a bug in pinfra, reported for each resource they touch:
     /// taken as absent, a resource would be created.

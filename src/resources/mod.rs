@@ -17,6 +17,8 @@ pub mod msk_topic;
 pub mod network_check;
 pub mod policy;
 pub mod s3_bucket;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

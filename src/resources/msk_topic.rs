@@ -101,6 +101,15 @@ pub struct Live {
     configs: Option<BTreeMap<String, String>>,
 }
 
+#[cfg(test)]
+impl Live {
+    /// A topic as MSK describes it, for fixtures (the engine's planner goldens).
+    pub(crate) fn fixture(arn: &str, partitions: i32, replication_factor: i32, configs: &[(&str, &str)]) -> Self {
+        let configs = configs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Live { arn: arn.to_owned(), partitions, replication_factor, configs: Some(configs) }
+    }
+}
+
 impl MskTopic {
     fn cluster_arn(&self) -> Option<&str> {
         self.discovery.cluster.as_ref().map(|c| c.arn.as_str())

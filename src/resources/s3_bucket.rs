@@ -52,6 +52,21 @@ fn public_access_block(all: bool) -> Json {
     json!({"block_public_acls": all, "block_public_policy": all, "ignore_public_acls": all, "restrict_public_buckets": all})
 }
 
+#[cfg(test)]
+impl Live {
+    /// A bucket in `us-east-1` with public access blocked, SSE-S3 and versioning never
+    /// enabled, carrying `tags`: a fixture for the engine's planner goldens.
+    pub(crate) fn fixture(tags: Tags) -> Self {
+        Live {
+            region: "us-east-1".into(),
+            public_access_block: public_access_block(true),
+            encryption: json!({"algorithm": "AES256"}),
+            versioning: None,
+            tags,
+        }
+    }
+}
+
 fn encryption_json(encryption: &Encryption) -> Json {
     match encryption {
         Encryption::SseS3 => json!({"algorithm": "AES256"}),

@@ -6,6 +6,9 @@
 //! The graph: a read-only cluster; a role that needs the cluster's ARN, and its instance
 //! profile; two planned topics and two unlisted ones under the prefix (one left alone, one
 //! pruned); a bucket; an instance that needs the profile.
+//!
+//! The real registry and kinds get the same from fixture observations in
+//! `crate::resources::tests`.
 
 use std::fmt::Write as _;
 
