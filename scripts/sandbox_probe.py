@@ -79,7 +79,7 @@ def raw_tag(op: str, tag: str) -> str | None:
 
 def iam_facts() -> None:
     iam = client("iam")
-    trust = {
+    trust: dict[str, Any] = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "kafkaconnect.amazonaws.com"}, "Action": "sts:AssumeRole"}],
     }
@@ -458,9 +458,9 @@ def fault_facts() -> None:
         control("POST", "/_sandbox/faults", {"service": "ec2", "operation": "RunInstances", "status": 503, "code": "Unavailable", **spec})
         attempts.clear()
         before = sum(len(r["Instances"]) for r in client("ec2").describe_instances()["Reservations"])
-        r = attempt(f"ec2.run_instances, fault {spec}, SDK retries", retrying.run_instances, ImageId=ami, MinCount=1, MaxCount=1)
+        attempt(f"ec2.run_instances, fault {spec}, SDK retries", retrying.run_instances, ImageId=ami, MinCount=1, MaxCount=1)
         after = sum(len(r["Instances"]) for r in client("ec2").describe_instances()["Reservations"])
-        fact(f"  attempts/instances launched", (len(attempts), after - before))
+        fact("  attempts/instances launched", (len(attempts), after - before))
     control("DELETE", "/_sandbox/faults")
     control("POST", "/_sandbox/faults", {"service": "ec2", "operation": "DescribeVpcs", "status": 403, "code": "UnauthorizedOperation"})
     attempt("ec2.describe_vpcs with a fault", client("ec2").describe_vpcs)

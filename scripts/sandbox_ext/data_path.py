@@ -161,7 +161,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from werkzeug.wrappers import Request, Response
@@ -246,7 +246,7 @@ def topic_view(cluster_arn: str, name: str) -> TopicView | None:
     return view_at(name, history, time.monotonic()) if history else None
 
 
-def producible(view: TopicView | None) -> bool:
+def producible(view: TopicView | None) -> TypeGuard[TopicView]:
     return view is not None and view.status in PRODUCIBLE
 
 
@@ -255,7 +255,7 @@ def cluster_topics(cluster_arn: str) -> list[TopicView]:
     with store.lock:
         names = list(store.topics.get(cluster_arn, {}))
     views = [topic_view(cluster_arn, n) for n in names]
-    return sorted((v for v in views if producible(v)), key=lambda v: v.name)  # type: ignore[union-attr]
+    return sorted((v for v in views if producible(v)), key=lambda v: v.name)
 
 
 # ------------------------------------------------------------------------------ clusters
@@ -489,8 +489,8 @@ class KafkaLog:
     def drop(self, cluster_arn: str, topic: str | None = None) -> None:
         for key in [k for k in self.partitions if k[0] == cluster_arn and (topic is None or k[1] == topic)]:
             del self.partitions[key]
-        for key in [k for k in self.round_robin if k[0] == cluster_arn and (topic is None or k[1] == topic)]:
-            del self.round_robin[key]
+        for topic_key in [k for k in self.round_robin if k[0] == cluster_arn and (topic is None or k[1] == topic)]:
+            del self.round_robin[topic_key]
 
 
 # ------------------------------------------------------------------------ proxy answers
@@ -951,9 +951,9 @@ class DataPath:
                 view = topic_view(cluster.arn, topic) if cluster is not None else None
                 if not producible(view):
                     error = f"Topic {topic} not present in metadata after {config.max_block_ms} ms."
-                elif partition is not None and partition >= view.partition_count:  # type: ignore[union-attr]
+                elif partition is not None and partition >= view.partition_count:
                     error = (
-                        f"Partition {partition} of topic {topic} with partition count {view.partition_count} "  # type: ignore[union-attr]
+                        f"Partition {partition} of topic {topic} with partition count {view.partition_count} "
                         f"is not present in metadata after {config.max_block_ms} ms."
                     )
                 elif auth is not None and auth.idempotent and not auth.allowed(kafka_iam.WRITE_IDEMPOTENTLY):
@@ -1081,9 +1081,10 @@ class DataPath:
             return
         selected = [t for t in cluster_topics(cluster.arn) if t.name in topics or (regex and regex.fullmatch(t.name))]
         if auth is not None:
-            selected = self.authorized_topics(auth, view, topics, selected, group_id)
-            if selected is None:
+            authorized = self.authorized_topics(auth, view, topics, selected, group_id)
+            if authorized is None:
                 return
+            selected = authorized
         state = self.groups.setdefault(group_key, GroupState())  # type: ignore[arg-type]
         reset_policy = config.get("consumer.override.auto.offset.reset", "earliest").strip().lower()
         for topic in selected:
@@ -1230,7 +1231,7 @@ class DataPath:
 def all_instances(account: str) -> list[tuple[str, Any]]:
     from moto.ec2.models import ec2_backends
 
-    out = []
+    out: list[tuple[str, Any]] = []
     for region, backend in list(dict.items(ec2_backends[account])):
         for reservation in list(backend.reservations.values()):
             out.extend((region, instance) for instance in list(reservation.instances))

@@ -103,8 +103,8 @@ import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeGuard
 from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Request, Response
@@ -259,10 +259,10 @@ def new_version() -> str:
 def rfc3339(epoch: float) -> str:
     """The model's timestampFormat iso8601: RFC 3339 UTC with ``Z`` (the Rust SDK's
     DateTimeWithOffset needs the offset)."""
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -625,7 +625,7 @@ class ConnectorOperation:
             states = ("COMPLETED", "FAILED", "CANCELLED")
         return [
             {"stepType": step, "stepState": state}
-            for step, state in zip(("INITIALIZE_UPDATE", middle, "FINALIZE_UPDATE"), states)
+            for step, state in zip(("INITIALIZE_UPDATE", middle, "FINALIZE_UPDATE"), states, strict=True)
         ]
 
     def _times(self) -> dict[str, str]:
