@@ -7,7 +7,8 @@ Resets moto, runs IAM, S3, STS, MSK, EC2 and MSK Connect calls through boto3, th
 (execute-api -> stand-in REST proxy -> Kafka log -> emulated S3 sink), and prints one line per
 fact, including raw wire snippets (boto3 decodes IAM policy documents; the Rust SDK does not).
 Re-run it after bumping moto and compare with the "moto 5.2.5 behaviour we rely on" section of
-docs/sandbox.md.
+docs/sandbox.md. ``scripts/sandbox_probe_check.py`` (run by ./scripts/test) compares its facts with
+``scripts/sandbox_probe.expected``.
 """
 
 from __future__ import annotations
