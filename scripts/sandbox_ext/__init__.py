@@ -54,8 +54,9 @@ EXTENSIONS: tuple[str, ...] = (
     "msk_clusters",  # MSK cluster states, CreateClusterV2 kept whole, in-place updates, deletion
     # The data path: stand-in REST proxies on EC2 instances, a Kafka log per cluster, the emulated
     # S3 sink, held to the EC2 network (network.py) and MSK IAM access control (kafka_iam.py).
-    # Before msk_topics, whose topic store it keeps (it wraps MskTopics.__init__); its hook only
-    # looks (first-boot user-data) and runs the sink, answering nothing.
+    # Before msk_topics, so that its hook, which only looks (first-boot user-data) and runs the
+    # sink, answering nothing, sees the topic calls msk_topics answers; it reads msk_topics'
+    # store through msk_topics.store().
     "data_path",
     "msk_topics",  # MSK topic API, GetBootstrapBrokers
     # MSK Connect (moto has none): custom plugins, worker configurations, connectors and their

@@ -145,15 +145,15 @@ role's policies allow (``kafka_iam``: who acts, the resource ARNs, the evaluatio
 ``POST /moto-api/reset`` forgets the logs, group offsets, boot configurations, controls and
 ``last_error``s, and restores the network and authz switches to their start-up values.
 
-This module must be installed before ``msk_topics``: it keeps a reference to msk_topics' topic
-store by wrapping ``MskTopics.__init__``.
+This module is installed before ``msk_topics``, so that its hook runs the sink before msk_topics
+answers a topic call; it reads the topics through ``msk_topics.store()``, the store msk_topics'
+install made.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import gzip
 import json
 import os
@@ -166,10 +166,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from werkzeug.wrappers import Request, Response
 
-from . import apigateway_compat, kafka_iam, network
+from . import apigateway_compat, kafka_iam, msk_topics, network
 from .apigateway_compat import EndpointAnswer, EndpointRequest
 from .core import AwsRequest, Sandbox, SettingsStore, json_response, read_body
-from .msk_topics import DEFAULT_TOPIC_CONFIGS, PROPERTY_LINE, ClusterRef, TopicView, bootstrap_brokers, request_account, view_at
+from .msk_topics import DEFAULT_TOPIC_CONFIGS, PROPERTY_LINE, ClusterRef, MskTopics, TopicView, bootstrap_brokers, request_account, view_at
 
 HOOK_NAME = "data_path"
 V2_JSON = "application/vnd.kafka.v2+json"
@@ -211,31 +211,8 @@ HEREDOC = re.compile(
 )
 
 # ------------------------------------------------------------------ msk_topics' topic store
-_topics: Any = None  # msk_topics.MskTopics, kept when msk_topics installs
-
-
-def keep_topic_store() -> None:
-    """Wrap ``MskTopics.__init__`` so that the store msk_topics creates in its install is kept."""
-    from . import msk_topics
-
-    original = msk_topics.MskTopics.__init__
-    if getattr(original, "_data_path", False):
-        return
-
-    @functools.wraps(original)
-    def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        global _topics
-        original(self, *args, **kwargs)
-        _topics = self
-
-    init._data_path = True  # type: ignore[attr-defined]
-    msk_topics.MskTopics.__init__ = init  # type: ignore[method-assign]
-
-
-def topic_store() -> Any:
-    if _topics is None:
-        raise RuntimeError("sandbox_ext.data_path must be installed before msk_topics (see EXTENSIONS)")
-    return _topics
+def topic_store() -> MskTopics:
+    return msk_topics.store()
 
 
 def topic_view(cluster_arn: str, name: str) -> TopicView | None:
@@ -1278,7 +1255,6 @@ def control_body(request: Request) -> dict[str, Any]:
 
 
 def install(sandbox: Sandbox) -> None:
-    keep_topic_store()
     state = DataPath()
     apigateway_compat.add_http_endpoint(state.deliver)
 
