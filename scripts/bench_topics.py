@@ -26,16 +26,17 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PINFRA = ROOT / "target" / "release" / "pinfra"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 
 
-def http(url: str, method: str = "GET", body: dict | None = None) -> dict:
+def http(url: str, method: str = "GET", body: dict[str, Any] | None = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(request, timeout=30) as response:  # loopback only
         return json.loads(response.read() or b"{}")
 
 
@@ -70,7 +71,7 @@ def pinfra(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[
     return subprocess.run([str(PINFRA), *args], env=env, capture_output=True, text=True, check=False)
 
 
-def measure(n: int, latency_ms: int, runs: int, workdir: Path) -> dict[str, float | int]:
+def measure(n: int, latency_ms: int, runs: int, workdir: Path) -> dict[str, Any]:
     process, url = start_sandbox(latency_ms, workdir / f"sandbox-{n}.log")
     try:
         env = {
@@ -91,7 +92,7 @@ def measure(n: int, latency_ms: int, runs: int, workdir: Path) -> dict[str, floa
         if setup.returncode != 0:
             sys.exit(f"setup apply failed for {n} topics:\n{setup.stderr}")
         times = []
-        calls: list[dict] = []
+        calls: list[dict[str, Any]] = []
         for _ in range(runs):
             http(f"{url}/_sandbox/calls/reset", "POST", {})
             started = time.perf_counter()

@@ -158,9 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ[NETWORK_ENV] = args.network  # data_path's start-up (and reset) value
     os.environ[AUTHZ_ENV] = args.authz  # likewise
 
+    from moto.server import MotoRequestHandler
     from werkzeug.serving import make_server
 
-    from moto.server import MotoRequestHandler
     from sandbox_ext import Sandbox, install_all
 
     if args.quiet:

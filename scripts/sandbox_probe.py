@@ -7,7 +7,8 @@ Resets moto, runs IAM, S3, STS, MSK, EC2 and MSK Connect calls through boto3, th
 (execute-api -> stand-in REST proxy -> Kafka log -> emulated S3 sink), and prints one line per
 fact, including raw wire snippets (boto3 decodes IAM policy documents; the Rust SDK does not).
 Re-run it after bumping moto and compare with the "moto 5.2.5 behaviour we rely on" section of
-docs/sandbox.md.
+docs/sandbox.md. ``scripts/sandbox_probe_check.py`` (run by ./scripts/test) compares its facts with
+``scripts/sandbox_probe.expected``.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def raw_tag(op: str, tag: str) -> str | None:
 
 def iam_facts() -> None:
     iam = client("iam")
-    trust = {
+    trust: dict[str, Any] = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "kafkaconnect.amazonaws.com"}, "Action": "sts:AssumeRole"}],
     }
@@ -458,9 +459,9 @@ def fault_facts() -> None:
         control("POST", "/_sandbox/faults", {"service": "ec2", "operation": "RunInstances", "status": 503, "code": "Unavailable", **spec})
         attempts.clear()
         before = sum(len(r["Instances"]) for r in client("ec2").describe_instances()["Reservations"])
-        r = attempt(f"ec2.run_instances, fault {spec}, SDK retries", retrying.run_instances, ImageId=ami, MinCount=1, MaxCount=1)
+        attempt(f"ec2.run_instances, fault {spec}, SDK retries", retrying.run_instances, ImageId=ami, MinCount=1, MaxCount=1)
         after = sum(len(r["Instances"]) for r in client("ec2").describe_instances()["Reservations"])
-        fact(f"  attempts/instances launched", (len(attempts), after - before))
+        fact("  attempts/instances launched", (len(attempts), after - before))
     control("DELETE", "/_sandbox/faults")
     control("POST", "/_sandbox/faults", {"service": "ec2", "operation": "DescribeVpcs", "status": 403, "code": "UnauthorizedOperation"})
     attempt("ec2.describe_vpcs with a fault", client("ec2").describe_vpcs)

@@ -83,7 +83,7 @@ WAIT_TIMEOUT_S = 120.0
 POLL_INTERVAL_S = 0.2
 
 
-def aws_client(service: str, endpoint: str, region: str):  # noqa: ANN201 - boto3 client type is dynamic
+def aws_client(service: str, endpoint: str, region: str) -> Any:  # boto3's client types are generated at run time
     return boto3.client(
         service,
         endpoint_url=endpoint,
@@ -94,7 +94,7 @@ def aws_client(service: str, endpoint: str, region: str):  # noqa: ANN201 - boto
     )
 
 
-def kafka_client(endpoint: str, region: str):  # noqa: ANN201 - boto3 client type is dynamic
+def kafka_client(endpoint: str, region: str) -> Any:
     return aws_client("kafka", endpoint, region)
 
 
@@ -587,7 +587,7 @@ class HandbuiltSeed:
         for topic in self.names.topics:
             wait_for(
                 f"topic {topic}",
-                lambda topic=topic: self.kafka.describe_topic(ClusterArn=cluster_arn, TopicName=topic)["Status"],
+                lambda topic=topic: self.kafka.describe_topic(ClusterArn=cluster_arn, TopicName=topic)["Status"],  # type: ignore[misc]
                 lambda status: status == "ACTIVE",
             )
         log(f"topics {', '.join(self.names.topics)}")

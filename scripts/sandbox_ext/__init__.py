@@ -4,11 +4,15 @@ Layout
     core.py   Sandbox, the WSGI app wrapping moto (control routes, call log,
               latency, request/reset hooks).
     calls.py  how a request becomes (service, operation, mutating).
-    <name>.py one module per extension, listed in EXTENSIONS below.
+    <name>.py one module per extension, listed in MIDDLEWARE (faults, chaos: in front of
+              every emulator) or EMULATORS below; EXTENSIONS is both, in install order.
+    <name>/   an emulator grown past one idea, laid out as moto lays out a service
+              (kafkaconnect/: exceptions, checks, models, routes, responses, controls).
 
 Writing an extension
     Add ``sandbox_ext/<name>.py`` defining ``install(sandbox: Sandbox) -> None``
-    and append ``"<name>"`` to EXTENSIONS. ``install`` runs once, before the
+    and add ``"<name>"`` to EMULATORS (or, for something every call must pass
+    first, MIDDLEWARE). ``install`` runs once, before the
     server binds, and may:
 
     * ``sandbox.add_request_hook(name, hook)``: ``hook(AwsRequest)`` sees every
@@ -34,13 +38,20 @@ import importlib
 
 from .core import Sandbox
 
-# Installed in this order; request hooks run in the same order.
-EXTENSIONS: tuple[str, ...] = (
-    "msk_compat",  # MSK timestamps with an offset; 404 NotFoundException for unknown ARNs
+# The ordered middleware: every AWS request passes core.Sandbox's call log and latency, then these
+# request hooks in this order, before any emulator may answer it. They answer for no service of
+# their own; they only make calls fail, slow down or kill the client.
+MIDDLEWARE: tuple[str, ...] = (
     "faults",  # armed faults: make the next matching calls fail (tests of partial applies)
     # POST /_sandbox/chaos: random faults at a seeded rate; POST /_sandbox/kill: kill a client at
-    # its N-th mutating call. Right after faults, so both also hit the calls later ones answer.
+    # its N-th mutating call. Right after faults: an armed fault answers before chaos draws.
     "chaos",
+)
+
+# The service emulators, after the middleware (so that armed faults and chaos also hit the calls
+# these answer), in this order; their request hooks run in the same order.
+EMULATORS: tuple[str, ...] = (
+    "msk_compat",  # MSK timestamps with an offset; 404 NotFoundException for unknown ARNs
     "msk_settings",  # GET/POST /_sandbox/msk/settings: MSK delays and formats
     # EC2 instances: ClientToken idempotency, state checks and delays, profile errors (after
     # faults, so that an "after" fault's call goes through it).
@@ -54,8 +65,9 @@ EXTENSIONS: tuple[str, ...] = (
     "msk_clusters",  # MSK cluster states, CreateClusterV2 kept whole, in-place updates, deletion
     # The data path: stand-in REST proxies on EC2 instances, a Kafka log per cluster, the emulated
     # S3 sink, held to the EC2 network (network.py) and MSK IAM access control (kafka_iam.py).
-    # Before msk_topics, whose topic store it keeps (it wraps MskTopics.__init__); its hook only
-    # looks (first-boot user-data) and runs the sink, answering nothing.
+    # Before msk_topics, so that its hook, which only looks (first-boot user-data) and runs the
+    # sink, answering nothing, sees the topic calls msk_topics answers; it reads msk_topics'
+    # store through msk_topics.store().
     "data_path",
     "msk_topics",  # MSK topic API, GetBootstrapBrokers
     # MSK Connect (moto has none): custom plugins, worker configurations, connectors and their
@@ -72,6 +84,9 @@ EXTENSIONS: tuple[str, ...] = (
     # refused, an "after" fault's call is refused too, and data_path's sink still runs first.
     "s3_compat",
 )
+
+# Installed in this order; request hooks run in the same order.
+EXTENSIONS: tuple[str, ...] = MIDDLEWARE + EMULATORS
 
 
 def install_all(sandbox: Sandbox, names: tuple[str, ...] = EXTENSIONS) -> None:

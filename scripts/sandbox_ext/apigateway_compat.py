@@ -574,7 +574,7 @@ def create_deployment(sandbox: Sandbox, store: Deployments, request: AwsRequest,
         body = json.loads(read_body(request.environ) or b"{}")
     except ValueError:
         body = {}
-    stage_name = body.get("stageName") if isinstance(body, dict) else None
+    stage_name: Any = body.get("stageName") if isinstance(body, dict) else None
     old_stage = api.stages.get(stage_name) if stage_name else None
 
     response = sandbox.forward(request, after=HOOK_NAME)
@@ -702,7 +702,7 @@ def rest_api_tags(request: AwsRequest, match: re.Match[str]) -> Response | None:
             body = json.loads(read_body(request.environ) or b"{}")
         except ValueError:
             return api_error(400, "BadRequestException", "Invalid request body: not JSON.")
-        tags = body.get("tags") if isinstance(body, dict) else None
+        tags: Any = body.get("tags") if isinstance(body, dict) else None
         problem = tag_problem(tags)
         if problem is not None:
             return api_error(400, "BadRequestException", problem)

@@ -157,7 +157,7 @@ class Chaos:
     log: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def from_spec(cls, spec: Any) -> "Chaos":
+    def from_spec(cls, spec: Any) -> Chaos:
         spec = _check(spec, CHAOS_TYPES)
         if "rate" not in spec:
             raise ValueError("rate is required")
@@ -221,7 +221,7 @@ class Kill:
     error: str | None = None
 
     @classmethod
-    def from_spec(cls, spec: Any) -> "Kill":
+    def from_spec(cls, spec: Any) -> Kill:
         spec = _check(spec, KILL_TYPES)
         if "pid" not in spec:
             raise ValueError("pid is required")

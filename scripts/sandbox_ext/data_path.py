@@ -145,15 +145,15 @@ role's policies allow (``kafka_iam``: who acts, the resource ARNs, the evaluatio
 ``POST /moto-api/reset`` forgets the logs, group offsets, boot configurations, controls and
 ``last_error``s, and restores the network and authz switches to their start-up values.
 
-This module must be installed before ``msk_topics``: it keeps a reference to msk_topics' topic
-store by wrapping ``MskTopics.__init__``.
+This module is installed before ``msk_topics``, so that its hook runs the sink before msk_topics
+answers a topic call; it reads the topics through ``msk_topics.store()``, the store msk_topics'
+install made.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import gzip
 import json
 import os
@@ -161,15 +161,15 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from werkzeug.wrappers import Request, Response
 
-from . import apigateway_compat, kafka_iam, network
+from . import apigateway_compat, kafka_iam, msk_topics, network
 from .apigateway_compat import EndpointAnswer, EndpointRequest
 from .core import AwsRequest, Sandbox, SettingsStore, json_response, read_body
-from .msk_topics import DEFAULT_TOPIC_CONFIGS, PROPERTY_LINE, ClusterRef, TopicView, bootstrap_brokers, request_account, view_at
+from .msk_topics import DEFAULT_TOPIC_CONFIGS, PROPERTY_LINE, ClusterRef, MskTopics, TopicView, bootstrap_brokers, request_account, view_at
 
 HOOK_NAME = "data_path"
 V2_JSON = "application/vnd.kafka.v2+json"
@@ -211,31 +211,8 @@ HEREDOC = re.compile(
 )
 
 # ------------------------------------------------------------------ msk_topics' topic store
-_topics: Any = None  # msk_topics.MskTopics, kept when msk_topics installs
-
-
-def keep_topic_store() -> None:
-    """Wrap ``MskTopics.__init__`` so that the store msk_topics creates in its install is kept."""
-    from . import msk_topics
-
-    original = msk_topics.MskTopics.__init__
-    if getattr(original, "_data_path", False):
-        return
-
-    @functools.wraps(original)
-    def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        global _topics
-        original(self, *args, **kwargs)
-        _topics = self
-
-    init._data_path = True  # type: ignore[attr-defined]
-    msk_topics.MskTopics.__init__ = init  # type: ignore[method-assign]
-
-
-def topic_store() -> Any:
-    if _topics is None:
-        raise RuntimeError("sandbox_ext.data_path must be installed before msk_topics (see EXTENSIONS)")
-    return _topics
+def topic_store() -> MskTopics:
+    return msk_topics.store()
 
 
 def topic_view(cluster_arn: str, name: str) -> TopicView | None:
@@ -246,7 +223,7 @@ def topic_view(cluster_arn: str, name: str) -> TopicView | None:
     return view_at(name, history, time.monotonic()) if history else None
 
 
-def producible(view: TopicView | None) -> bool:
+def producible(view: TopicView | None) -> TypeGuard[TopicView]:
     return view is not None and view.status in PRODUCIBLE
 
 
@@ -255,7 +232,7 @@ def cluster_topics(cluster_arn: str) -> list[TopicView]:
     with store.lock:
         names = list(store.topics.get(cluster_arn, {}))
     views = [topic_view(cluster_arn, n) for n in names]
-    return sorted((v for v in views if producible(v)), key=lambda v: v.name)  # type: ignore[union-attr]
+    return sorted((v for v in views if producible(v)), key=lambda v: v.name)
 
 
 # ------------------------------------------------------------------------------ clusters
@@ -489,8 +466,8 @@ class KafkaLog:
     def drop(self, cluster_arn: str, topic: str | None = None) -> None:
         for key in [k for k in self.partitions if k[0] == cluster_arn and (topic is None or k[1] == topic)]:
             del self.partitions[key]
-        for key in [k for k in self.round_robin if k[0] == cluster_arn and (topic is None or k[1] == topic)]:
-            del self.round_robin[key]
+        for topic_key in [k for k in self.round_robin if k[0] == cluster_arn and (topic is None or k[1] == topic)]:
+            del self.round_robin[topic_key]
 
 
 # ------------------------------------------------------------------------ proxy answers
@@ -951,9 +928,9 @@ class DataPath:
                 view = topic_view(cluster.arn, topic) if cluster is not None else None
                 if not producible(view):
                     error = f"Topic {topic} not present in metadata after {config.max_block_ms} ms."
-                elif partition is not None and partition >= view.partition_count:  # type: ignore[union-attr]
+                elif partition is not None and partition >= view.partition_count:
                     error = (
-                        f"Partition {partition} of topic {topic} with partition count {view.partition_count} "  # type: ignore[union-attr]
+                        f"Partition {partition} of topic {topic} with partition count {view.partition_count} "
                         f"is not present in metadata after {config.max_block_ms} ms."
                     )
                 elif auth is not None and auth.idempotent and not auth.allowed(kafka_iam.WRITE_IDEMPOTENTLY):
@@ -1081,9 +1058,10 @@ class DataPath:
             return
         selected = [t for t in cluster_topics(cluster.arn) if t.name in topics or (regex and regex.fullmatch(t.name))]
         if auth is not None:
-            selected = self.authorized_topics(auth, view, topics, selected, group_id)
-            if selected is None:
+            authorized = self.authorized_topics(auth, view, topics, selected, group_id)
+            if authorized is None:
                 return
+            selected = authorized
         state = self.groups.setdefault(group_key, GroupState())  # type: ignore[arg-type]
         reset_policy = config.get("consumer.override.auto.offset.reset", "earliest").strip().lower()
         for topic in selected:
@@ -1230,7 +1208,7 @@ class DataPath:
 def all_instances(account: str) -> list[tuple[str, Any]]:
     from moto.ec2.models import ec2_backends
 
-    out = []
+    out: list[tuple[str, Any]] = []
     for region, backend in list(dict.items(ec2_backends[account])):
         for reservation in list(backend.reservations.values()):
             out.extend((region, instance) for instance in list(reservation.instances))
@@ -1277,7 +1255,6 @@ def control_body(request: Request) -> dict[str, Any]:
 
 
 def install(sandbox: Sandbox) -> None:
-    keep_topic_store()
     state = DataPath()
     apigateway_compat.add_http_endpoint(state.deliver)
 

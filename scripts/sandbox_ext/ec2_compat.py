@@ -379,7 +379,7 @@ def install(sandbox: Sandbox) -> None:
 
     instances.Instance.prep_nics = prep_nics  # type: ignore[method-assign]
 
-    original_association = elastic_network_interfaces.NetworkInterface.association
+    original_association: Any = elastic_network_interfaces.NetworkInterface.association  # a property
 
     def association(self: Any) -> dict[str, Any] | None:
         answer = original_association.fget(self)
@@ -404,7 +404,7 @@ def install(sandbox: Sandbox) -> None:
         return volume
 
     def attach_volume(self: Any, volume_id: str, instance_id: str, device_path: str, delete_on_termination: bool = False) -> Any:
-        attachment = original_attach_volume(self, volume_id, instance_id, device_path, delete_on_termination)
+        attachment: Any = original_attach_volume(self, volume_id, instance_id, device_path, delete_on_termination)
         if attachment is not None:
             attachment.delete_on_termination = bool(delete_on_termination)
         return attachment

@@ -286,7 +286,7 @@ def role_by_arn(account: str, arn: str) -> Any | None:
     partition = arn.split(":")[1] if arn.count(":") >= 5 else "aws"
     try:
         return iam_backend(account, partition).get_role_by_arn(arn)
-    except Exception:  # moto's NotFoundException (and a malformed ARN)
+    except Exception:  # noqa: BLE001 - moto's NotFoundException (and a malformed ARN)
         return None
 
 
@@ -303,7 +303,7 @@ def principal_of(account: str, role: Any) -> Principal:
         try:
             policy = iam_backend(account, role.partition).get_policy(role.permissions_boundary_arn)
             boundary = parse_document(default_document(policy), f"permissions boundary {role.permissions_boundary_arn}")
-        except Exception:  # a boundary that is gone allows nothing
+        except Exception:  # noqa: BLE001 - a boundary that is gone allows nothing
             boundary = []
     return Principal(role.arn, statements, boundary)
 
@@ -325,7 +325,7 @@ def instance_role(account: str, instance: Any) -> Any | None:
     partition = arn.split(":")[1] if arn.count(":") >= 5 else "aws"
     try:
         found = iam_backend(account, partition).get_instance_profile_by_arn(arn)
-    except Exception:  # the profile was deleted
+    except Exception:  # noqa: BLE001 - the profile was deleted
         return None
     roles = list(found.roles or [])
     return roles[0] if roles else None

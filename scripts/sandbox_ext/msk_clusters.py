@@ -43,8 +43,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeGuard
 from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Response
@@ -92,10 +92,10 @@ def new_version() -> str:
 
 
 def rfc3339(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -418,7 +418,7 @@ class MskClusters:
         return {"clusterArn": ref.arn, "state": "DELETING"}
 
     # ------------------------------------------------------------------ updates
-    def update(self, ref: ClusterRef, body: dict[str, Any], kind: str, parse: Callable[[Any, dict[str, Any]], "Change"]) -> dict[str, Any]:
+    def update(self, ref: ClusterRef, body: dict[str, Any], kind: str, parse: Callable[[Any, dict[str, Any]], Change]) -> dict[str, Any]:
         version = body.get("currentVersion")
         if not isinstance(version, str) or not version:
             raise bad_request("currentVersion is required.", "currentVersion")
@@ -624,7 +624,8 @@ def install(sandbox: Sandbox) -> None:
             return json_response({"clusterOperationInfoList": [op.v1() for op in store.cluster_operations(ref.arn)]})
         if route == "delete":
             query = parse_qs(str(request.environ.get("QUERY_STRING", "")))
-            return json_response(store.delete(ref, (query.get("currentVersion") or [None])[0]))
+            versions = query.get("currentVersion")
+            return json_response(store.delete(ref, versions[0] if versions else None))
         kind, parse = UPDATES[route]
         body = read_json(request)
         return json_response(store.update(ref, body, kind, parse))

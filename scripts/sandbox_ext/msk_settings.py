@@ -62,7 +62,7 @@ def validate_setting(key: str, value: Any) -> Any:
 
 
 def settings_from_env() -> dict[str, Any]:
-    defaults = {key: default for key, (_env, default) in INT_SETTINGS.items()}
+    defaults: dict[str, Any] = {key: default for key, (_env, default) in INT_SETTINGS.items()}
     defaults.update({key: choices[0] for key, (_env, choices) in CHOICE_SETTINGS.items()})
     settings: dict[str, Any] = {}
     for key, (env, _) in [*INT_SETTINGS.items(), *CHOICE_SETTINGS.items()]:

@@ -547,8 +547,20 @@ def json_object(data: bytes) -> dict[str, Any]:
     return body
 
 
+_store: MskTopics | None = None
+
+
+def store() -> MskTopics:
+    """The topic store that ``install`` made, for the data path's Kafka log (which reads the topics
+    as they are now); RuntimeError before ``install``."""
+    if _store is None:
+        raise RuntimeError("sandbox_ext.msk_topics is not installed (see EXTENSIONS)")
+    return _store
+
+
 def install(sandbox: Sandbox) -> None:
-    store = MskTopics(msk_settings.current())
+    global _store
+    store = _store = MskTopics(msk_settings.current())
 
     def handle(request: AwsRequest) -> Response | None:
         path, method = request.path, request.method

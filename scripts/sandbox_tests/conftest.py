@@ -30,9 +30,9 @@ from support import ACCOUNT, Sandbox, http  # noqa: E402
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[str]:
+    from moto.server import MotoRequestHandler
     from werkzeug.serving import make_server
 
-    from moto.server import MotoRequestHandler
     from sandbox_ext import Sandbox as App
     from sandbox_ext import install_all
 

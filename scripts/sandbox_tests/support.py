@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from botocore.config import Config
+
 import sandbox_plugin_zip
 import sandbox_seed
-from botocore.config import Config
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

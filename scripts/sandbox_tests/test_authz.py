@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import pytest
+
 from sandbox_ext import kafka_iam
 from support import ACCOUNT, JSON_V2, USER, Pipeline, Sandbox, build_pipeline, http, image, user_data
 

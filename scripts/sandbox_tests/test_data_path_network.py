@@ -8,8 +8,10 @@ import time
 from typing import Any
 
 import pytest
+
 from sandbox_ext import network
 from support import ACCOUNT, REGION, USER, Pipeline, Sandbox, build_pipeline, http, tcp
+
 
 # ------------------------------------------------------------------------------ settings
 def test_the_network_switch(sandbox: Sandbox) -> None:

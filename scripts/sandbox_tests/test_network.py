@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from sandbox_ext import network
 from support import ACCOUNT, Net, build_net, describe_instance, tcp
 

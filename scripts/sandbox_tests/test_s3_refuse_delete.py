@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+
 from support import Sandbox, http
 
 BUCKET = "sink"
@@ -78,6 +79,7 @@ def test_count_code_and_message(sandbox: Sandbox) -> None:
     fill(s3, "a", bucket="elsewhere")
     arm(sandbox, code="InternalError", message="We encountered an internal error. Please try again.")
     assert "Errors" not in s3.delete_objects(Bucket="elsewhere", Delete={"Objects": [{"Key": "a"}]})
+    bad: Any
     for bad in ({"prefix": "x"}, {"bucket": BUCKET, "count": 0}, {"bucket": BUCKET, "colour": "red"}, {"bucket": BUCKET, "status": 200}, []):
         assert sandbox.post("/_sandbox/s3/refuse-delete", bad)[0] == 400, bad
     http("POST", f"{sandbox.url}/moto-api/reset")
