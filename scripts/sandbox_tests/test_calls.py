@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import boto3
 from botocore.config import Config
+
 from support import REGION, Sandbox
 
 
