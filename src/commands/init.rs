@@ -89,8 +89,17 @@ pub(super) fn render(env: &str, user_id: &str, region: &str, cluster: &str, proj
     templates.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     templates.set_keep_trailing_newline(true);
     templates.add_template("plan.toml", TEMPLATE)?;
+    // The defaults are the plan reader's (`plan::defaults`), written as TOML strings; the
+    // regex as a literal string, so its backslash reads as it is.
+    use crate::plan::defaults;
     let text = templates.get_template("plan.toml")?.render(minijinja::context! {
         env => quote(env), user_id => quote(user_id), region => quote(region), cluster => quote(cluster), project => quote(project),
+        topic_prefix => quote(defaults::TOPIC_PREFIX),
+        topics => defaults::SEED_TOPICS.map(quote),
+        role => quote(defaults::ROLE_NAME),
+        bucket => quote(defaults::BUCKET_NAME),
+        rest_proxy_port => defaults::REST_PROXY_PORT,
+        topics_regex => format!("'{}'", defaults::TOPICS_REGEX),
     })?;
     Ok(text)
 }

@@ -28,7 +28,7 @@ pub(super) fn read_api(d: &mut Diagnostics, mut t: Table<'_, '_>, vars: Option<&
     let rate = t.integer(d, "throttle_rate_limit", 1..=10_000);
     let burst = t.integer(d, "throttle_burst_limit", 1..=5_000);
     t.finish(d);
-    let api_name = name(d, given_name, "{user_id}-api", vars, "API name", |n| {
+    let api_name = name(d, given_name, super::defaults::API_NAME, vars, "API name", |n| {
         if n.is_empty() || n.len() > 1024 {
             Err(Invalid { reason: "REST API names are 1-1024 characters".into(), hint: None })
         } else {

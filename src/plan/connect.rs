@@ -184,7 +184,7 @@ fn read_plugin(d: &mut Diagnostics, mut t: Table<'_, '_>, vars: Option<&Variable
         });
     }
     // The hash suffix takes 13 characters of MSK Connect's 128.
-    let plugin_name = name(d, given_name, "{user_id}-plugin", vars, "plugin name", |n| connect_name("plugin name", n, 115));
+    let plugin_name = name(d, given_name, super::defaults::PLUGIN_NAME, vars, "plugin name", |n| connect_name("plugin name", n, 115));
     let key_prefix = match prefix {
         Some(p) => check(d, &p, "key prefix", s3_key_prefix).then(|| p.into_inner()),
         None => Some("pinfra/plugins/".to_owned()),
@@ -274,7 +274,8 @@ fn read_connector(d: &mut Diagnostics, table: Option<Table<'_, '_>>, cx: &Contex
     if let Some(t) = t_opt {
         t.finish(d);
     }
-    let connector_name = name(d, given_name, "{user_id}-connector", cx.vars, "connector name", |n| connect_name("connector name", n, 128));
+    let connector_name =
+        name(d, given_name, super::defaults::CONNECTOR_NAME, cx.vars, "connector name", |n| connect_name("connector name", n, 128));
     let mut ok = true;
     let kafka_connect_version = match version {
         Some(v) if !CONNECT_VERSIONS.contains(&v.get_ref().as_str()) => {
@@ -296,7 +297,7 @@ fn read_connector(d: &mut Diagnostics, table: Option<Table<'_, '_>>, cx: &Contex
     } else {
         // The plan's prefix, escaped: `{user_id}.*` would also match `<user_id>x`, which the
         // role does not grant.
-        let default = cx.topic_prefix.map_or_else(|| "{user_id}\\..*".to_owned(), |p| format!("{}.*", regex::escape(p)));
+        let default = cx.topic_prefix.map_or_else(|| super::defaults::TOPICS_REGEX.to_owned(), |p| format!("{}.*", regex::escape(p)));
         name(d, regex, &default, cx.vars, "topics regex", |r| {
             if r.is_empty() {
                 Err(Invalid { reason: "the topics regex is empty".into(), hint: Some("such as `{user_id}.*`".into()) })

@@ -142,7 +142,7 @@ pub(super) fn read_kafka_client(
     let checked: Vec<bool> = extra_groups.iter().map(|g| check(d, g, "security group id", |id| rules::ec2_id(id, "sg"))).collect();
     let extra_groups_ok = checked.iter().all(|ok| *ok);
     let key_ok = ssh_public_key.as_ref().is_none_or(|k| check(d, k, "SSH public key", rules::ssh_public_key));
-    let ssh_key_name = name(d, ssh_key_name, "{user_id}-kafka-client", vars, "key pair name", |n| {
+    let ssh_key_name = name(d, ssh_key_name, super::defaults::KAFKA_CLIENT_NAME, vars, "key pair name", |n| {
         if n.is_empty() || n.len() > 255 || !n.is_ascii() {
             Err(Invalid { reason: format!("`{n}` is not a valid key pair name"), hint: Some("1-255 ASCII characters".into()) })
         } else {
@@ -150,7 +150,7 @@ pub(super) fn read_kafka_client(
         }
     });
     // The instance's `Name` tag: a tag value.
-    let instance_name = name(d, instance_name, "{user_id}-kafka-client", vars, "instance name", |n| {
+    let instance_name = name(d, instance_name, super::defaults::KAFKA_CLIENT_NAME, vars, "instance name", |n| {
         if n.is_empty() || n.chars().count() > 255 {
             Err(Invalid { reason: "instance names are 1-255 characters".into(), hint: None })
         } else {
@@ -159,10 +159,10 @@ pub(super) fn read_kafka_client(
     });
     let type_ok = instance_type.as_ref().is_none_or(|t| check(d, t, "instance type", rules::instance_type));
     let ami_ok = ami.as_ref().is_none_or(|a| check(d, a, "AMI id", |id| rules::ec2_id(id, "ami")));
-    let security_group = name(d, group, "{user_id}-kafka-client", vars, "security group name", rules::security_group_name);
+    let security_group = name(d, group, super::defaults::KAFKA_CLIENT_NAME, vars, "security group name", rules::security_group_name);
     let vpc_ok = vpc.as_ref().is_none_or(|v| check(d, v, "VPC id", |id| rules::ec2_id(id, "vpc")))
         & subnet.as_ref().is_none_or(|s| check(d, s, "subnet id", |id| rules::ec2_id(id, "subnet")));
-    let port_value = port.as_ref().map_or(8082, |p| *p.get_ref());
+    let port_value = port.as_ref().map_or(super::defaults::REST_PROXY_PORT, |p| *p.get_ref());
     let mut cidrs_ok = true;
     let mut cidrs = |d: &mut Diagnostics, list: &[SpannedString], port: i64, what: &str, world_hint: &str| -> Vec<String> {
         let mut out = Vec::new();
@@ -252,6 +252,7 @@ pub(super) fn read_kafka_client(
         format!("https://packages.confluent.io/archive/{confluent_line}/confluent-{confluent_version}.tar.gz"),
         rules::https_url,
     );
+    // Read within 1..=65535 above: the fallback is never used.
     let rest_proxy_port = u16::try_from(port_value).unwrap_or(8082);
     let security_group = security_group?;
     let instance_name = instance_name?;

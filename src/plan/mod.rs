@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod connect;
+pub mod defaults;
 mod interpolate;
 mod kafka_client;
 mod msk;
@@ -497,7 +498,7 @@ fn read_role(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Option<&Va
         None => (None, None, None),
     };
     // Both names are checked before either failure ends the section: every error is reported.
-    let role_name = name(d, role_name, "{user_id}-ec2-access-role", vars, "role name", |n| rules::iam_name(n, 64));
+    let role_name = name(d, role_name, defaults::ROLE_NAME, vars, "role name", |n| rules::iam_name(n, 64));
     let instance_profile = match profile {
         Some(p) => name(d, Some(p), "", vars, "instance profile name", |n| rules::iam_name(n, 128)),
         None => role_name.clone(),
@@ -511,7 +512,7 @@ fn read_role(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Option<&Va
 
 fn read_bucket(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Option<&Variables<'_>>) -> Option<BucketSpec> {
     let Some(mut t) = table else {
-        let bucket_name = name(d, None, "user-{user_id}-bucket", vars, "bucket name", rules::bucket_name)?;
+        let bucket_name = name(d, None, defaults::BUCKET_NAME, vars, "bucket name", rules::bucket_name)?;
         return Some(BucketSpec { name: bucket_name, versioning: false, encryption: Encryption::SseS3, force_destroy: false });
     };
     let given_name = t.string(d, "name");
@@ -521,7 +522,7 @@ fn read_bucket(d: &mut Diagnostics, table: Option<Table<'_, '_>>, vars: Option<&
     let force_destroy = t.bool(d, "force_destroy");
     t.finish(d);
 
-    let bucket_name = name(d, given_name, "user-{user_id}-bucket", vars, "bucket name", rules::bucket_name);
+    let bucket_name = name(d, given_name, defaults::BUCKET_NAME, vars, "bucket name", rules::bucket_name);
     let encryption = match encryption.as_ref().map(|e| e.get_ref().as_str()) {
         None | Some("sse-s3") => {
             if let Some(key) = &kms_key {

@@ -71,7 +71,7 @@ pub(super) fn read_msk(
     table.finish(d);
     // An empty prefix would make every topic on the cluster the plan's, for `--prune` and
     // `destroy` to delete: refused.
-    let topic_prefix = name(d, prefix, "{user_id}.", vars, "topic prefix", rules::topic_prefix);
+    let topic_prefix = name(d, prefix, super::defaults::TOPIC_PREFIX, vars, "topic prefix", rules::topic_prefix);
     let create = create_table.map(|t| read_cluster_spec(d, t));
     let cluster = cluster?;
     if create.is_some() && cluster.get_ref().starts_with("arn:") {

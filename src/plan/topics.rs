@@ -22,8 +22,7 @@ pub struct TopicSpec {
     pub allow_recreate: bool,
 }
 
-/// The topics of the seed, used when the plan has no `[[topics]]`.
-pub const SEED_TOPICS: [&str; 3] = ["{user_id}.pin", "{user_id}.geo", "{user_id}.user"];
+pub use super::defaults::SEED_TOPICS;
 
 pub(super) fn read_topics(d: &mut Diagnostics, tables: Option<Vec<Table<'_, '_>>>, vars: Option<&Variables<'_>>) -> Option<Vec<TopicSpec>> {
     let Some(tables) = tables else {
