@@ -38,16 +38,35 @@ pub type Outputs = BTreeMap<&'static str, Value>;
 #[derive(Debug, Default, Clone)]
 pub struct Inputs {
     outputs: BTreeMap<ResourceId, Outputs>,
+    /// The output names each dependency's kind declares ([`Kind::OUTPUTS`]).
+    declared: BTreeMap<ResourceId, &'static [&'static str]>,
 }
 
 impl Inputs {
+    /// Records the output names `id`'s kind declares, known or not yet.
+    pub fn declare(&mut self, id: ResourceId, names: &'static [&'static str]) {
+        self.declared.insert(id, names);
+    }
+
     /// Records the outputs of `id`.
     pub fn insert(&mut self, id: ResourceId, outputs: Outputs) {
+        if let Some(names) = self.declared.get(&id) {
+            let undeclared: Vec<&&str> = outputs.keys().filter(|k| !names.contains(k)).collect();
+            debug_assert!(undeclared.is_empty(), "{id} gives outputs its kind does not declare: {undeclared:?}");
+        }
         self.outputs.insert(id, outputs);
     }
 
-    /// Output `key` of `id`: unknown when the resource is not created yet.
+    /// Output `key` of `id`: unknown when the resource is not created yet. A name `id`'s kind
+    /// does not declare is a bug in the reading kind: it fails the debug builds (every test),
+    /// and is logged in a release.
     pub fn get(&self, id: &ResourceId, key: &str) -> Value {
+        if let Some(names) = self.declared.get(id)
+            && !names.contains(&key)
+        {
+            debug_assert!(false, "{id} has no output `{key}`; its kind declares {names:?}");
+            tracing::error!("bug: {id} has no output `{key}`; its kind declares {names:?}");
+        }
         self.outputs.get(id).and_then(|o| o.get(key)).cloned().unwrap_or(Value::Unknown)
     }
 
@@ -217,6 +236,11 @@ pub trait Kind: Send + Sync + 'static {
         None
     }
 
+    /// The names of the outputs this kind gives its dependents (`outputs`, `outputs_on_create`,
+    /// `outputs_during_update`, `apply`'s): reading any other name from [`Inputs`] is a bug,
+    /// caught where it is read, never a value unknown forever.
+    const OUTPUTS: &'static [&'static str];
+
     /// The tags of the live resource, for ownership; `None` for kinds without tags.
     fn live_tags(live: &Self::Live) -> Option<&Tags>;
 
@@ -312,6 +336,8 @@ pub trait Node: Send + Sync {
     fn kept(&self, observation: &Observation) -> Option<String>;
     /// Outputs of the observed resource.
     fn live_outputs(&self, observation: &Observation) -> Option<Outputs>;
+    /// See [`Kind::OUTPUTS`].
+    fn declared_outputs(&self) -> &'static [&'static str];
     /// The outputs dependents can count on at diff time, given the resource's change.
     fn planned_outputs(&self, inputs: &Inputs, observation: &Observation, change: &Change) -> Option<Outputs>;
     /// Applies `change`.
@@ -443,6 +469,10 @@ impl<K: Kind> Node for K {
 
     fn kept(&self, observation: &Observation) -> Option<String> {
         checked_live(self, observation).and_then(K::keep_unwanted)
+    }
+
+    fn declared_outputs(&self) -> &'static [&'static str] {
+        K::OUTPUTS
     }
 
     fn live_outputs(&self, observation: &Observation) -> Option<Outputs> {

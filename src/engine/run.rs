@@ -320,8 +320,19 @@ impl Engine {
         if failures.is_empty() { Ok(Planned { changes, skipped: Vec::new() }) } else { Err(failures) }
     }
 
-    fn inputs_for(&self, node: &dyn Node, known: &BTreeMap<ResourceId, Outputs>) -> Inputs {
+    /// The output names the kind of each of `node`'s dependencies declares.
+    fn declared_inputs(&self, node: &dyn Node) -> Inputs {
         let mut inputs = Inputs::default();
+        for dep in node.depends_on() {
+            if let Some(other) = self.nodes.iter().find(|n| n.id() == dep) {
+                inputs.declare(dep, other.declared_outputs());
+            }
+        }
+        inputs
+    }
+
+    fn inputs_for(&self, node: &dyn Node, known: &BTreeMap<ResourceId, Outputs>) -> Inputs {
+        let mut inputs = self.declared_inputs(node);
         for dep in node.depends_on() {
             if let Some(outputs) = known.get(&dep) {
                 inputs.insert(dep, outputs.clone());
@@ -350,9 +361,10 @@ impl Engine {
             let deps: Vec<(ResourceId, NodeFuture<'_>)> =
                 node.depends_on().into_iter().filter_map(|d| futures.get(&d).cloned().map(|f| (d, f))).collect();
             let (results, permits) = (&results, &permits);
+            let declared = self.declared_inputs(node);
             let future = async move {
                 let id = node.id();
-                let mut inputs = Inputs::default();
+                let mut inputs = declared;
                 for (dep, future) in deps {
                     match future.await {
                         Some(outputs) => inputs.insert(dep, (*outputs).clone()),

@@ -673,6 +673,8 @@ impl Kind for ApigatewayRestApi {
             .then(|| "a new deployment makes the route live: API Gateway serves what was deployed, not what is configured".to_owned())
     }
 
+    const OUTPUTS: &'static [&'static str] = &["id", "stage", OUTPUT_INVOKE_URL];
+
     fn live_tags(live: &Live) -> Option<&Tags> {
         Some(&live.tags)
     }

@@ -661,6 +661,8 @@ impl Kind for Ec2Instance {
         })
     }
 
+    const OUTPUTS: &'static [&'static str] = &["id", "public_dns", "public_ip", OUTPUT_SUBNET, OUTPUT_PRIVATE_IP, OUTPUT_STATE];
+
     fn live_tags(live: &Live) -> Option<&Tags> {
         Some(&live.tags)
     }

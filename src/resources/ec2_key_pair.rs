@@ -84,6 +84,8 @@ impl Kind for Ec2KeyPair {
         Ok(fields.finish())
     }
 
+    const OUTPUTS: &'static [&'static str] = &["name", "public_key_sha256"];
+
     fn live_tags(live: &Live) -> Option<&Tags> {
         Some(&live.tags)
     }

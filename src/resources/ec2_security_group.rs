@@ -162,6 +162,8 @@ impl Kind for Ec2SecurityGroup {
         Ok(fields.finish())
     }
 
+    const OUTPUTS: &'static [&'static str] = &["id", "vpc_id"];
+
     fn live_tags(live: &Live) -> Option<&Tags> {
         Some(&live.tags)
     }

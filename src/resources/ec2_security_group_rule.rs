@@ -225,6 +225,8 @@ impl Kind for Ec2SecurityGroupRule {
         Ok(fields.finish())
     }
 
+    const OUTPUTS: &'static [&'static str] = &["id"];
+
     fn live_tags(live: &Live) -> Option<&Tags> {
         Some(&live.tags)
     }

@@ -150,6 +150,8 @@ impl Kind for Ec2VpcEndpoint {
         Ok(fields.finish())
     }
 
+    const OUTPUTS: &'static [&'static str] = &["id"];
+
     fn live_tags(live: &Live) -> Option<&Tags> {
         Some(&live.tags)
     }

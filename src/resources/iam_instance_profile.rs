@@ -81,6 +81,8 @@ impl Kind for IamInstanceProfile {
         Ok(fields.finish())
     }
 
+    const OUTPUTS: &'static [&'static str] = &["arn", "name", OUTPUT_ID];
+
     fn live_tags(live: &Live) -> Option<&Tags> {
         Some(&live.tags)
     }

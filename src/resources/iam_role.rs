@@ -487,6 +487,8 @@ impl Kind for IamRole {
         })
     }
 
+    const OUTPUTS: &'static [&'static str] = &["arn", "name"];
+
     fn live_tags(live: &Live) -> Option<&Tags> {
         Some(&live.tags)
     }

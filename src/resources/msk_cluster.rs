@@ -333,6 +333,9 @@ impl Kind for MskCluster {
         Ok(fields.finish())
     }
 
+    const OUTPUTS: &'static [&'static str] =
+        &[OUTPUT_ARN, "state", OUTPUT_BOOTSTRAP, OUTPUT_ZOOKEEPER, OUTPUT_SUBNETS, OUTPUT_SECURITY_GROUPS];
+
     fn live_tags(live: &ClusterInfo) -> Option<&Tags> {
         Some(&live.tags)
     }

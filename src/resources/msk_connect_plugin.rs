@@ -329,6 +329,8 @@ impl Kind for MskConnectPlugin {
         Ok(fields.finish())
     }
 
+    const OUTPUTS: &'static [&'static str] = &[OUTPUT_ARN, "name"];
+
     fn live_tags(live: &Live) -> Option<&Tags> {
         Some(&live.tags)
     }

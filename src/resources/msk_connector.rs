@@ -609,6 +609,8 @@ impl Kind for MskConnector {
             .then(|| "capacity and configuration are changed by two UpdateConnector calls, one after the other".to_owned())
     }
 
+    const OUTPUTS: &'static [&'static str] = &["arn", "name", "state"];
+
     fn live_tags(live: &Live) -> Option<&Tags> {
         Some(&live.tags)
     }

@@ -318,6 +318,8 @@ impl Kind for MskTopic {
         Ok(fields.finish())
     }
 
+    const OUTPUTS: &'static [&'static str] = &["arn", "name"];
+
     fn live_tags(_live: &Live) -> Option<&Tags> {
         None
     }

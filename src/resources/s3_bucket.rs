@@ -323,6 +323,8 @@ impl Kind for S3Bucket {
         Ok(fields.finish())
     }
 
+    const OUTPUTS: &'static [&'static str] = &["arn", "name"];
+
     fn live_tags(live: &Live) -> Option<&Tags> {
         Some(&live.tags)
     }

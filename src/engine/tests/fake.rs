@@ -301,6 +301,8 @@ impl Kind for Fake {
         Ok(fields.finish())
     }
 
+    const OUTPUTS: &'static [&'static str] = &["arn"];
+
     fn live_tags(live: &Live) -> Option<&Tags> {
         live.tags.as_ref()
     }
@@ -356,6 +358,8 @@ impl Kind for Stranger {
     fn diff(_desired: &(), _live: Option<&String>) -> Result<Vec<FieldChange>, ResourceError> {
         Ok(Vec::new())
     }
+
+    const OUTPUTS: &'static [&'static str] = &[];
 
     fn live_tags(_live: &String) -> Option<&Tags> {
         None

@@ -558,3 +558,17 @@ async fn an_observation_that_does_not_fit_its_resource_is_a_bug_not_an_absence()
     }
     assert!(cloud.calls().is_empty(), "{:?}", cloud.calls());
 }
+
+/// Outputs were looked up by string: a typo read as "unknown" forever. A name the dependency's
+/// kind does not declare now fails where it is read (debug builds: every test run).
+#[test]
+#[should_panic(expected = "has no output `amr`")]
+fn reading_an_output_the_kind_does_not_declare_is_a_bug_where_it_is_read() {
+    use crate::engine::{Inputs, Outputs, Value};
+    let id = ResourceId::new("fake", "a");
+    let mut inputs = Inputs::default();
+    inputs.declare(id.clone(), &["arn"]);
+    inputs.insert(id.clone(), Outputs::from([("arn", Value::of("arn:fake"))]));
+    assert_eq!(inputs.get(&id, "arn"), Value::of("arn:fake"));
+    let _ = inputs.get(&id, "amr");
+}
