@@ -140,33 +140,19 @@ pub(super) fn network_findings(
     found
 }
 
+/// The role the instance profile `profile` holds, if both exist.
 async fn profile_role(aws: &Aws, profile: &str) -> Result<Option<String>, AwsError> {
-    match aws.iam.get_instance_profile().instance_profile_name(profile).send().await.or_aws("iam:GetInstanceProfile") {
-        Ok(out) => Ok(out.instance_profile().and_then(|p| p.roles().first()).map(|r| r.role_name().to_owned())),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(resources::iam_instance_profile::find(aws, profile).await?.and_then(|p| p.role().map(str::to_owned)))
 }
 
 async fn find_role(aws: &Aws, name: &str) -> Result<Option<FoundRole>, AwsError> {
-    let owner = match aws.iam.get_role().role_name(name).send().await.or_aws("iam:GetRole") {
-        Ok(out) => out.role().and_then(|r| owner(r.tags().iter().map(|t| (t.key(), t.value())))),
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let (inline, attached) =
-        tokio::join!(aws.iam.list_role_policies().role_name(name).send(), aws.iam.list_attached_role_policies().role_name(name).send());
-    let inline: Vec<String> = inline.or_aws("iam:ListRolePolicies")?.policy_names().to_vec();
-    let attached: Vec<String> = attached
-        .or_aws("iam:ListAttachedRolePolicies")?
-        .attached_policies()
-        .iter()
-        .filter_map(|p| p.policy_arn())
-        .map(str::to_owned)
-        .collect();
-    let has_pinfra_policy = inline.iter().any(|p| p == resources::iam_role::POLICY_NAME);
-    let other_policies = inline.into_iter().filter(|p| p != resources::iam_role::POLICY_NAME).chain(attached).collect();
-    Ok(Some(FoundRole { name: name.to_owned(), has_pinfra_policy, other_policies, owner }))
+    let Some(role) = resources::iam_role::find(aws, name).await? else { return Ok(None) };
+    Ok(Some(FoundRole {
+        has_pinfra_policy: role.has_pinfra_policy(),
+        other_policies: role.other_policies(),
+        owner: owner(role.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        name: role.name,
+    }))
 }
 
 async fn find_bucket(aws: &Aws, name: &str, region: &str) -> Result<Option<FoundBucket>, AwsError> {
