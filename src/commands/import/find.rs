@@ -156,12 +156,10 @@ async fn find_role(aws: &Aws, name: &str) -> Result<Option<FoundRole>, AwsError>
 }
 
 async fn find_bucket(aws: &Aws, name: &str, region: &str) -> Result<Option<FoundBucket>, AwsError> {
-    // GetBucketLocation answers from any region (HeadBucket answers a bare 301 for a bucket in
-    // another region, which the Rust SDK does not follow).
     let unusable = |why: String| Ok(Some(FoundBucket { name: name.to_owned(), unusable: Some(why), ..FoundBucket::default() }));
-    let location = match aws.s3.get_bucket_location().bucket(name).send().await.or_aws("s3:GetBucketLocation") {
-        Ok(out) => s3_bucket::location_region(out.location_constraint().map(|c| c.as_str())),
-        Err(e) if e.is_not_found() => return Ok(None),
+    let location = match s3_bucket::region_of(aws, name).await {
+        Ok(Some(region)) => region,
+        Ok(None) => return Ok(None),
         Err(e) if e.is_code(&["AccessDenied", "AllAccessDisabled"]) => {
             return unusable("belongs to another account, or this identity may not read it".into());
         }
