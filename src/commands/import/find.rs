@@ -277,27 +277,14 @@ async fn find_connector(
 ) -> Result<(Option<FoundConnector>, Option<FoundPlugin>), AwsError> {
     let Some(connect) = &base.connect else { return Ok((None, None)) };
     let name = &connect.connector.name;
-    let arn = resources::msk_connector::connector_arn(aws, name).await?;
-    let connector = match arn {
-        Some(arn) => Some(aws.kafkaconnect.describe_connector().connector_arn(arn).send().await.or_aws("kafkaconnect:DescribeConnector")?),
-        None => None,
-    };
+    let connector = resources::msk_connector::find(aws, name).await?;
     let plugin_arn = connector
         .as_ref()
         .and_then(|c| c.plugins().iter().find_map(|p| p.custom_plugin().and_then(|c| c.custom_plugin_arn())).map(str::to_owned));
     let plugin = match plugin_arn {
         Some(arn) => {
-            let out = aws
-                .kafkaconnect
-                .describe_custom_plugin()
-                .custom_plugin_arn(arn)
-                .send()
-                .await
-                .or_aws("kafkaconnect:DescribeCustomPlugin")?;
-            Some(FoundPlugin {
-                name: out.name().unwrap_or_default().to_owned(),
-                state: out.custom_plugin_state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
-            })
+            let (name, state) = resources::msk_connect_plugin::describe(aws, &arn).await?;
+            Some(FoundPlugin { name, state })
         }
         // Discovery listed the plugins of the seed's name (`<name>` among them).
         None => listing
