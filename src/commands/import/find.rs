@@ -1,8 +1,6 @@
 //! What `import` reads: the cluster through discovery, then each resource the seed's way (by
 //! name, else as a person leaves it), into [`Found`]. Only reads.
 
-use aws_sdk_ec2::types::Filter;
-
 use super::{Found, FoundApi, FoundBucket, FoundConnector, FoundGroup, FoundInstance, FoundPlugin, FoundRole};
 use crate::aws::{Aws, AwsError, Classify};
 use crate::resources::{self, discovery::ConnectListing, s3_bucket};
@@ -183,33 +181,7 @@ async fn find_bucket(aws: &Aws, name: &str, region: &str) -> Result<Option<Found
 
 /// The instance named `name`, else the only one whose `Name` tag holds the user id.
 async fn find_instance(aws: &Aws, name: &str, user_id: &str) -> Result<Option<FoundInstance>, AwsError> {
-    let live =
-        || Filter::builder().name("instance-state-name").values("pending").values("running").values("stopping").values("stopped").build();
-    let by_name = |pattern: &str| {
-        aws.ec2.describe_instances().filters(Filter::builder().name("tag:Name").values(pattern).build()).filters(live()).send()
-    };
-    let mut instances: Vec<aws_sdk_ec2::types::Instance> =
-        by_name(name).await.or_aws("ec2:DescribeInstances")?.reservations().iter().flat_map(|r| r.instances()).cloned().collect();
-    if instances.is_empty() {
-        instances = by_name(&format!("*{user_id}*"))
-            .await
-            .or_aws("ec2:DescribeInstances")?
-            .reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .cloned()
-            .collect();
-        if instances.len() > 1 {
-            return Err(AwsError::Other {
-                operation: "ec2:DescribeInstances",
-                detail: format!(
-                    "{} instances have `{user_id}` in their Name tag and none is named `{name}`; rename the Kafka client `{name}`",
-                    instances.len()
-                ),
-            });
-        }
-    }
-    let Some(instance) = instances.into_iter().next() else { return Ok(None) };
+    let Some(instance) = resources::ec2_instance::find_by_hand(aws, name, user_id).await? else { return Ok(None) };
     let id = instance.instance_id().unwrap_or_default().to_owned();
     let tag_name = instance.tags().iter().find(|t| t.key() == Some("Name")).and_then(|t| t.value()).unwrap_or(name).to_owned();
     let group_id = instance.security_groups().first().and_then(|g| g.group_id()).map(str::to_owned);
