@@ -215,28 +215,14 @@ async fn find_instance(aws: &Aws, name: &str, user_id: &str) -> Result<Option<Fo
 }
 
 async fn find_group(aws: &Aws, id: &str) -> Result<Option<FoundGroup>, AwsError> {
-    let out = aws.ec2.describe_security_groups().group_ids(id).send().await.or_aws("ec2:DescribeSecurityGroups")?;
-    let Some(group) = out.security_groups().first() else { return Ok(None) };
-    let vpc = group.vpc_id().map(str::to_owned);
+    let Some(group) = resources::ec2_security_group::find_by_id(aws, id).await? else { return Ok(None) };
     let default_vpc = crate::network::default_vpc(aws).await?;
-    let mut ingress = Vec::new();
-    let mut other_ingress = 0;
-    for permission in group.ip_permissions() {
-        let protocol = permission.ip_protocol().unwrap_or_default().to_owned();
-        let (from, to) = (permission.from_port().unwrap_or(-1), permission.to_port().unwrap_or(-1));
-        other_ingress += permission.user_id_group_pairs().len() + permission.ipv6_ranges().len() + permission.prefix_list_ids().len();
-        for range in permission.ip_ranges() {
-            if let Some(cidr) = range.cidr_ip() {
-                ingress.push((protocol.clone(), from, to, cidr.to_owned()));
-            }
-        }
-    }
     Ok(Some(FoundGroup {
-        id: id.to_owned(),
-        name: group.group_name().unwrap_or_default().to_owned(),
-        vpc_id: vpc.filter(|v| Some(v) != default_vpc.as_ref()),
-        ingress,
-        other_ingress,
+        vpc_id: group.vpc_id.filter(|v| Some(v) != default_vpc.as_ref()),
+        id: group.id,
+        name: group.name,
+        ingress: group.ingress,
+        other_ingress: group.other_ingress,
     }))
 }
 
