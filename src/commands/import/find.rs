@@ -2,7 +2,7 @@
 //! name, else as a person leaves it), into [`Found`]. Only reads.
 
 use super::{Found, FoundApi, FoundBucket, FoundConnector, FoundGroup, FoundInstance, FoundPlugin, FoundRole};
-use crate::aws::{Aws, AwsError, Classify};
+use crate::aws::{Aws, AwsError};
 use crate::resources::{self, discovery::ConnectListing, s3_bucket};
 
 /// The pinfra plan and environment that `tags` name, if they name any.
@@ -285,57 +285,26 @@ async fn find_connector(
 }
 
 async fn find_api(aws: &Aws, base: &crate::plan::Plan) -> Result<Option<FoundApi>, AwsError> {
+    use resources::apigateway_rest_api as rest_api;
     let Some(spec) = &base.api else { return Ok(None) };
-    let named = resources::apigateway_rest_api::named(aws, &spec.name).await?;
+    let named = rest_api::named(aws, &spec.name).await?;
     let same_name = named.len();
     let Some(api) = named.into_iter().next() else { return Ok(None) };
     let id = api.id().unwrap_or_default().to_owned();
     let endpoint =
         api.endpoint_configuration().and_then(|e| e.types().first()).map_or_else(|| "EDGE".to_owned(), |t| t.as_str().to_owned());
-    let (resources, stages) = tokio::join!(
-        aws.apigateway.get_resources().rest_api_id(&id).limit(500).send(),
-        aws.apigateway.get_stages().rest_api_id(&id).send()
-    );
-    let proxy = resources
-        .or_aws("apigateway:GetResources")?
-        .items()
-        .iter()
-        .find(|r| r.path() == Some("/{proxy+}"))
-        .and_then(|r| r.id())
-        .map(str::to_owned);
+    let (paths, stages) = tokio::join!(rest_api::resources(aws, &id), rest_api::stages(aws, &id));
+    let proxy = paths?.into_iter().find(|(_, path)| path == "/{proxy+}").map(|(resource, _)| resource);
     let method = match &proxy {
-        Some(resource) => match aws
-            .apigateway
-            .get_method()
-            .rest_api_id(&id)
-            .resource_id(resource)
-            .http_method("ANY")
-            .send()
-            .await
-            .or_aws("apigateway:GetMethod")
-        {
-            Ok(m) => Some(m),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e),
-        },
+        Some(resource) => rest_api::any_method(aws, &id, resource).await?,
         None => None,
     };
-    let mut stages: Vec<aws_sdk_apigateway::types::Stage> = stages.or_aws("apigateway:GetStages")?.item().to_vec();
+    let mut stages = stages?;
     // The plan's stage first, if it is there.
     stages.sort_by_key(|s| s.stage_name() != Some(spec.stage.as_str()));
     let stage = stages.first();
     let pinfra_deployment = match stage.and_then(|s| s.deployment_id()) {
-        Some(deployment) => aws
-            .apigateway
-            .get_deployment()
-            .rest_api_id(&id)
-            .deployment_id(deployment)
-            .send()
-            .await
-            .or_aws("apigateway:GetDeployment")?
-            .description()
-            .and_then(resources::apigateway_rest_api::deployment_fingerprint)
-            .is_some(),
+        Some(deployment) => rest_api::fingerprint_of(aws, &id, deployment).await?.is_some(),
         None => false,
     };
     Ok(Some(FoundApi {
