@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use find::discover;
 use generate::generate;
 
-use crate::aws::{Aws, Classify};
+use crate::aws::Aws;
 use crate::cli::{GlobalArgs, ImportArgs};
 use crate::commands::{ExitStatus, Reported};
 use crate::diagnostics::SourceFile;
@@ -133,12 +133,7 @@ fn managed_names(
 
 /// The region's only MSK cluster, or an error listing them.
 async fn only_cluster(aws: &Aws, region: &str) -> anyhow::Result<String> {
-    let mut names = Vec::new();
-    let mut pages = aws.kafka.list_clusters_v2().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.or_aws("kafka:ListClustersV2")?;
-        names.extend(page.cluster_info_list().iter().filter_map(|c| c.cluster_name()).map(str::to_owned));
-    }
+    let names = resources::discovery::cluster_names(aws).await?;
     match names.as_slice() {
         [one] => Ok(one.clone()),
         [] => Err(Reported(format!("there is no MSK cluster in {region}\n  hint: pass --cluster, or --region of the pipeline")).into()),
