@@ -228,3 +228,34 @@ fn hostile_live_values_stay_strings() {
     let plan = parsed.plan.unwrap_or_else(|| panic!("{:?}\n{}", parsed.diagnostics, generated.text));
     assert_eq!(plan.connect.unwrap().connector.config.get("transforms.x").map(String::as_str), Some(hostile), "kept byte for byte");
 }
+
+/// The written plan, byte for byte, for a hand-built pipeline, one that keeps every optional
+/// key (with a value TOML must escape), and one with nothing found: the text comments and all,
+/// so that how it is written can change without the plan changing.
+#[test]
+fn the_written_plans_text_is_stable() {
+    let mut everything = hand_built();
+    let connector = everything.connector.as_mut().unwrap();
+    connector.config.insert("transforms.x".into(), "\"\n[y]\n${env:SECRET} {user_id} }{ \u{1b} é \\".into());
+    connector.autoscaling = Some((2, 1, 4, 20, 80, 5));
+    connector.provisioned = None;
+    connector.log_group = Some("lg".into());
+    connector.network = (vec!["subnet-9".into()], vec!["sg-9".into()]);
+    everything.role.as_mut().unwrap().has_pinfra_policy = true;
+    let bucket = everything.bucket.as_mut().unwrap();
+    bucket.versioning = Some("Enabled".into());
+    bucket.encryption = Some(("aws:kms".into(), Some("arn:aws:kms:us-east-1:111122223333:key/k".into())));
+    let instance = everything.instance.as_mut().unwrap();
+    instance.pinned_subnet = Some("subnet-0abc".into());
+    instance.other_groups = vec!["sg-2".into(), "sg-3".into()];
+    instance.http_tokens = Some("optional".into());
+    instance.name = "my-client".into();
+    instance.profile = Some("other-profile".into());
+    instance.security_group.as_mut().unwrap().vpc_id = Some("vpc-1".into());
+    everything.api.as_mut().unwrap().api_key_required = Some(true);
+    everything.topics.push(("0a1b2c3d4e5f.x".into(), 1, 2));
+    let nothing = Found { topics: Vec::new(), ..Found::default() };
+    for (name, found) in [("hand_built", hand_built()), ("everything", everything), ("nothing", nothing)] {
+        insta::assert_snapshot!(name, generate(&header(), &found).text);
+    }
+}
