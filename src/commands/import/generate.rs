@@ -1,8 +1,15 @@
 //! The plan that reproduces what `import` found, and the report beside it: pure, tested without
 //! AWS.
+//!
+//! The plan is a `toml_edit` document, so its structure (tables, arrays of tables, keys) is the
+//! editor's and no live value can end up as TOML syntax; the comments are the document's
+//! decoration, and each value keeps the spelling plans have always had (JSON strings, one-line
+//! arrays), which the snapshots in `generate/snapshots/` pin byte for byte.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+use toml_edit::{ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
 
 use super::{Found, FoundApi, FoundBucket, FoundConnector, FoundInstance, Header};
 use crate::plan::SEED_SINK_CONFIG;
@@ -48,8 +55,122 @@ fn q(value: &str) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-fn list(values: &[String]) -> String {
-    format!("[{}]", values.iter().map(|v| q(v)).collect::<Vec<_>>().join(", "))
+/// A value written as `repr`, the way the plans pinfra writes spell it (strings as JSON
+/// strings, arrays on one line); where `repr` is not TOML (a string holding a character TOML
+/// must escape and JSON need not), `fallback`, in toml_edit's own spelling.
+fn spelled(repr: &str, fallback: impl FnOnce() -> Value) -> Value {
+    repr.parse().unwrap_or_else(|_| fallback())
+}
+
+/// A string value.
+fn string(value: &str) -> Value {
+    spelled(&q(value), || Value::from(value))
+}
+
+/// An array of strings, on one line.
+fn list(values: &[String]) -> Value {
+    let repr = format!("[{}]", values.iter().map(|v| q(v)).collect::<Vec<_>>().join(", "));
+    spelled(&repr, || values.iter().map(String::as_str).collect::<toml_edit::Array>().into())
+}
+
+/// An integer value.
+fn int(value: impl Into<i64>) -> Value {
+    Value::from(value.into())
+}
+
+/// The plan as a TOML document, written table by table in the order the plan is read: each
+/// table after a blank line, in the order it was begun.
+struct PlanDoc {
+    doc: DocumentMut,
+    /// Where the table being written is: its path, and whether it is the last of an array of
+    /// tables.
+    current: (Vec<&'static str>, bool),
+    /// The comment above the first table.
+    preamble: Option<String>,
+    /// The next table's position in the document.
+    next: isize,
+}
+
+impl PlanDoc {
+    fn new(preamble: String) -> Self {
+        PlanDoc { doc: DocumentMut::new(), current: (Vec::new(), false), preamble: Some(preamble), next: 0 }
+    }
+
+    /// A new table, numbered and decorated; its parents, if new, are only implied.
+    fn begun(&mut self) -> Table {
+        let mut table = Table::new();
+        table.set_position(Some(self.next));
+        self.next += 1;
+        let prefix = format!("{}\n", self.preamble.take().unwrap_or_default());
+        table.decor_mut().set_prefix(prefix);
+        table
+    }
+
+    /// Begins the table `[path]`.
+    fn table(&mut self, path: &[&'static str]) {
+        let table = self.begun();
+        let (last, parents) = path.split_last().expect("a table has a name");
+        let mut parent = self.doc.as_table_mut();
+        for name in parents {
+            let item = parent.entry(name).or_insert_with(|| {
+                let mut implied = Table::new();
+                implied.set_implicit(true);
+                Item::Table(implied)
+            });
+            parent = item.as_table_mut().expect("plan tables nest in tables");
+        }
+        parent.insert(last, Item::Table(table));
+        self.current = (path.to_vec(), false);
+    }
+
+    /// Begins one more `[[name]]`.
+    fn array_entry(&mut self, name: &'static str) {
+        let table = self.begun();
+        let root = self.doc.as_table_mut();
+        let tables = root.entry(name).or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()));
+        tables.as_array_of_tables_mut().expect("an array of tables").push(table);
+        self.current = (vec![name], true);
+    }
+
+    fn current(&mut self) -> &mut Table {
+        let (path, array) = &self.current;
+        let mut table = self.doc.as_table_mut();
+        for (i, name) in path.iter().enumerate() {
+            let item = table.get_mut(name).expect("the current table exists");
+            table = if *array && i + 1 == path.len() {
+                let tables = item.as_array_of_tables_mut().expect("an array of tables");
+                let last = tables.len() - 1;
+                tables.get_mut(last).expect("an entry was pushed")
+            } else {
+                item.as_table_mut().expect("plan tables nest in tables")
+            };
+        }
+        table
+    }
+
+    /// `key = value` in the current table.
+    fn set(&mut self, key: &str, value: impl Into<Value>) {
+        self.current().insert(key, Item::Value(value.into()));
+    }
+
+    /// `key = value   # note`.
+    fn set_noted(&mut self, key: &str, value: impl Into<Value>, note: &str) {
+        let mut value = value.into();
+        value.decor_mut().set_suffix(format!("   # {note}"));
+        self.set(key, value);
+    }
+
+    /// `# comment` on its own line, then `key = value`.
+    fn set_under(&mut self, comment: &str, key: &str, value: impl Into<Value>) {
+        self.set(key, value);
+        if let Some(mut key) = self.current().key_mut(key) {
+            key.leaf_decor_mut().set_prefix(format!("# {comment}\n"));
+        }
+    }
+
+    fn text(&self) -> String {
+        self.doc.to_string()
+    }
 }
 
 /// A live value as a plan string that takes placeholders: braces doubled (literal), and the
@@ -69,27 +190,32 @@ fn sorted(list: &[String]) -> Vec<String> {
 pub fn generate(header: &Header, found: &Found) -> Generated {
     let mut g = Generated::default();
     let uid = header.user_id.as_str();
-    let t = |name: &str| q(&templated(name, uid));
-    let text = &mut g.text;
-    let _ = writeln!(text, "# The pipeline of user id {uid}, as `pinfra import` found it in {}.", header.region);
-    let _ = writeln!(text, "# Values that differ from pinfra's defaults are kept as found; the format is docs/plan.md.");
-    let _ = writeln!(
-        text,
-        "\n[environment]\nname = {}\nproject = {}\nregion = {}\nuser_id = {}",
-        q(&header.env),
-        q(&header.project),
-        q(&header.region),
-        q(uid)
-    );
-    let _ = writeln!(text, "\n[msk]\ncluster = {}", q(&header.cluster));
+    let t = |name: &str| string(&templated(name, uid));
+    let mut w = PlanDoc::new(format!(
+        "# The pipeline of user id {uid}, as `pinfra import` found it in {}.\n# Values that differ from pinfra's defaults are kept as found; the format is docs/plan.md.\n",
+        header.region
+    ));
+    w.table(&["environment"]);
+    w.set("name", string(&header.env));
+    w.set("project", string(&header.project));
+    w.set("region", string(&header.region));
+    w.set("user_id", string(uid));
+    w.table(&["msk"]);
+    w.set("cluster", string(&header.cluster));
     if found.topics.is_empty() {
         g.missing.push(format!("topics under `{uid}.`: the plan lists the seed's three (`{uid}.pin`, `{uid}.geo`, `{uid}.user`)"));
         for suffix in ["pin", "geo", "user"] {
-            let _ = writeln!(text, "\n[[topics]]\nname = \"{{user_id}}.{suffix}\"\npartitions = 3\nreplication_factor = 3");
+            w.array_entry("topics");
+            w.set("name", string(&format!("{{user_id}}.{suffix}")));
+            w.set("partitions", int(3));
+            w.set("replication_factor", int(3));
         }
     }
     for (name, partitions, replication) in &found.topics {
-        let _ = writeln!(text, "\n[[topics]]\nname = {}\npartitions = {partitions}\nreplication_factor = {replication}", t(name));
+        w.array_entry("topics");
+        w.set("name", t(name));
+        w.set("partitions", int(*partitions));
+        w.set("replication_factor", int(*replication));
         if (*partitions, *replication) != (3, 3) {
             g.kept.push(format!("topic {name} has {partitions} partition(s), replication factor {replication} (pinfra's default 3, 3)"));
         }
@@ -98,14 +224,15 @@ pub fn generate(header: &Header, found: &Found) -> Generated {
     // [role]
     let role_default = format!("{uid}-ec2-access-role");
     let role_name = found.role.as_ref().map_or(role_default.clone(), |r| r.name.clone());
-    let _ = writeln!(text, "\n[role]\nname = {}", t(&role_name));
+    w.table(&["role"]);
+    w.set("name", t(&role_name));
     match &found.role {
         Some(role) => {
             if role.name != role_default {
                 g.kept.push(format!("role is `{}` (pinfra's default `{role_default}`)", role.name));
             }
             if !role.has_pinfra_policy {
-                let _ = writeln!(text, "manage_policies = false   # its policies were made by hand; pinfra manages only its tags");
+                w.set_noted("manage_policies", false, "its policies were made by hand; pinfra manages only its tags");
                 let policies = if role.other_policies.is_empty() { "none".to_owned() } else { role.other_policies.join(", ") };
                 g.kept.push(format!(
                     "role `{}` keeps its own policies ({policies}): `manage_policies = false`; drop it to have pinfra add its least-privilege policy and trust",
@@ -116,14 +243,15 @@ pub fn generate(header: &Header, found: &Found) -> Generated {
         None => g.missing.push(format!("the role `{role_name}` and its instance profile")),
     }
     if let Some(profile) = found.instance.as_ref().and_then(|i| i.profile.as_ref()).filter(|p| **p != role_name) {
-        let _ = writeln!(text, "instance_profile = {}", t(profile));
+        w.set("instance_profile", t(profile));
         g.kept.push(format!("instance profile is `{profile}` (pinfra's default: the role's name)"));
     }
 
     // [bucket]
     let bucket_default = format!("user-{uid}-bucket");
     let bucket_name = found.bucket.as_ref().map_or(bucket_default.clone(), |b| b.name.clone());
-    let _ = writeln!(text, "\n[bucket]\nname = {}", t(&bucket_name));
+    w.table(&["bucket"]);
+    w.set("name", t(&bucket_name));
     match &found.bucket {
         Some(FoundBucket { name, unusable: Some(why), .. }) => {
             g.blockers.push(format!("bucket `{name}` {why}: pinfra cannot adopt it"));
@@ -133,15 +261,15 @@ pub fn generate(header: &Header, found: &Found) -> Generated {
                 g.kept.push(format!("bucket is `{}` (pinfra's default `{bucket_default}`)", bucket.name));
             }
             if bucket.versioning.as_deref() == Some("Enabled") {
-                let _ = writeln!(text, "versioning = true");
+                w.set("versioning", true);
                 g.kept.push(format!("bucket `{}` has versioning on", bucket.name));
             }
             match &bucket.encryption {
                 Some((algorithm, key)) if algorithm == "aws:kms" => {
-                    let _ = writeln!(text, "encryption = \"sse-kms\"");
+                    w.set("encryption", string("sse-kms"));
                     match key {
                         Some(key) if key.starts_with("arn:") => {
-                            let _ = writeln!(text, "kms_key_arn = {}", q(key));
+                            w.set("kms_key_arn", string(key));
                             g.kept.push(format!("bucket `{}` is encrypted with SSE-KMS, key {key}", bucket.name));
                         }
                         Some(key) => g.changes.push(format!(
@@ -168,24 +296,21 @@ pub fn generate(header: &Header, found: &Found) -> Generated {
 
     // [kafka_client]
     let port = api_port(found).unwrap_or(8082);
-    let _ = writeln!(text, "\n[kafka_client]\nrest_proxy_port = {port}");
+    w.table(&["kafka_client"]);
+    w.set("rest_proxy_port", int(port));
     if port != 8082 {
         g.kept.push(format!("the REST proxy listens on port {port} (pinfra's default 8082)"));
     }
     match &found.instance {
-        Some(instance) => client_section(&mut g, instance, port, uid),
+        Some(instance) => client_section(&mut g, &mut w, instance, port, uid),
         None => g.missing.push(format!("the Kafka client instance `{uid}-kafka-client` and its security group")),
     }
 
     // [connect]
-    let text = &mut g.text;
     match &found.plugin {
         Some(plugin) => {
-            let _ = writeln!(
-                text,
-                "\n[connect.plugin]\n# Made by hand: used as it is (pinfra never uploads or replaces it).\nexisting = {}",
-                t(&plugin.name)
-            );
+            w.table(&["connect", "plugin"]);
+            w.set_under("Made by hand: used as it is (pinfra never uploads or replaces it).", "existing", t(&plugin.name));
             g.kept.push(format!(
                 "plugin `{}` is used as it is (`existing`); to let pinfra manage the zip, give `source` instead (a new, content-addressed plugin)",
                 plugin.name
@@ -196,28 +321,32 @@ pub fn generate(header: &Header, found: &Found) -> Generated {
             }
         }
         None => {
-            let _ = writeln!(text, "\n[connect.plugin]\nsource = \"artifacts/confluentinc-kafka-connect-s3-10.0.3.zip\"");
+            w.table(&["connect", "plugin"]);
+            w.set("source", string("artifacts/confluentinc-kafka-connect-s3-10.0.3.zip"));
             g.missing.push(format!("the custom plugin `{uid}-plugin`: put the Confluent S3 sink's zip at artifacts/ beside the plan"));
         }
     }
     match &found.connector {
-        Some(connector) => connector_section(&mut g, connector, found, header, &bucket_name, &role_name),
+        Some(connector) => connector_section(&mut g, &mut w, connector, found, header, (&bucket_name, &role_name)),
         None => {
-            let _ = writeln!(g.text, "\n[connect.connector]\ntopics_regex = \"{{user_id}}.*\"");
+            w.table(&["connect", "connector"]);
+            w.set("topics_regex", string("{user_id}.*"));
             g.missing.push(format!("the connector `{uid}-connector`"));
         }
     }
 
     // [api]
     match &found.api {
-        Some(api) => api_section(&mut g, api, found, &header.env),
+        Some(api) => api_section(&mut g, &mut w, api, found, &header.env),
         None => {
-            let _ = writeln!(g.text, "\n[api]\nstage = {}", q(&header.env));
+            w.table(&["api"]);
+            w.set("stage", string(&header.env));
             g.missing.push(format!("the REST API `{uid}-api`"));
         }
     }
     // The network is not the plan's: what a person made there is only reported.
     g.kept.extend(found.network.iter().cloned());
+    g.text = w.text();
     g
 }
 
@@ -228,41 +357,39 @@ fn api_port(found: &Found) -> Option<u16> {
     authority.rsplit_once(':').and_then(|(_, port)| port.parse().ok())
 }
 
-fn client_section(g: &mut Generated, instance: &FoundInstance, port: u16, uid: &str) {
-    let text = &mut g.text;
+fn client_section(g: &mut Generated, w: &mut PlanDoc, instance: &FoundInstance, port: u16, uid: &str) {
     let default_name = format!("{uid}-kafka-client");
     if instance.name != default_name {
-        let _ = writeln!(text, "instance_name = {}", q(&templated(&instance.name, uid)));
+        w.set("instance_name", string(&templated(&instance.name, uid)));
         g.kept.push(format!("instance is named `{}` (pinfra's default `{default_name}`)", instance.name));
     }
-    let _ = writeln!(text, "instance_type = {}", q(&instance.instance_type));
+    w.set("instance_type", string(&instance.instance_type));
     if instance.instance_type != "t3.micro" {
         g.kept.push(format!("instance {} is a {} (pinfra's default t3.micro)", instance.id, instance.instance_type));
     }
-    let _ = writeln!(
-        text,
-        "ami = {}   # pinned to the live AMI; without it, the latest Amazon Linux 2023 (which would replace the instance)",
-        q(&instance.ami)
+    w.set_noted(
+        "ami",
+        string(&instance.ami),
+        "pinned to the live AMI; without it, the latest Amazon Linux 2023 (which would replace the instance)",
     );
     g.kept.push(format!("instance {} runs AMI {}, pinned (pinfra's default: the latest Amazon Linux 2023)", instance.id, instance.ami));
     if let Some((size, encrypted)) = instance.root_volume {
-        let _ = writeln!(text, "root_volume_gib = {size}");
+        w.set("root_volume_gib", int(size));
         if size != 20 {
             g.kept.push(format!("instance {} has a root volume of {size} GiB (pinfra's default 20)", instance.id));
         }
         if !encrypted {
-            let _ =
-                writeln!(text, "root_volume_encrypted = false   # as found: not required of this instance (a new one is always encrypted)");
+            w.set_noted("root_volume_encrypted", false, "as found: not required of this instance (a new one is always encrypted)");
             g.kept.push(format!("instance {} has an unencrypted root volume (pinfra's default: encrypted; warning PF004)", instance.id));
         }
     }
     if instance.http_tokens.as_deref() == Some("optional") {
-        let _ = writeln!(text, "imdsv2 = false   # as found: IMDSv1 allowed on this instance (a new one requires IMDSv2)");
+        w.set_noted("imdsv2", false, "as found: IMDSv1 allowed on this instance (a new one requires IMDSv2)");
         g.kept.push(format!("instance {} allows IMDSv1 (pinfra's default: IMDSv2 only; warning PF005)", instance.id));
     }
     // Even a user-data pinfra rendered was rendered from a plan import cannot know: it is never
     // compared until the user says so.
-    let _ = writeln!(text, "manage_user_data = false   # set up outside this plan: its user-data is not compared");
+    w.set_noted("manage_user_data", false, "set up outside this plan: its user-data is not compared");
     if instance.pinfra_user_data {
         g.kept.push(format!(
             "instance {} runs a user-data pinfra rendered for another plan: `manage_user_data = false`; drop it to compare (a difference replaces the instance)",
@@ -281,7 +408,7 @@ fn client_section(g: &mut Generated, instance: &FoundInstance, port: u16, uid: &
         g.blockers.push(format!("instance {}: its root volume cannot be read, so the plan cannot match it (a replacement)", instance.id));
     }
     if !instance.other_groups.is_empty() {
-        let _ = writeln!(text, "extra_security_groups = {}   # made elsewhere; kept on the instance", list(&instance.other_groups));
+        w.set_noted("extra_security_groups", list(&instance.other_groups), "made elsewhere; kept on the instance");
         g.kept.push(format!(
             "instance {} also has security groups {}: `extra_security_groups`",
             instance.id,
@@ -289,7 +416,7 @@ fn client_section(g: &mut Generated, instance: &FoundInstance, port: u16, uid: &
         ));
     }
     if let Some(key) = &instance.key_name {
-        let _ = writeln!(text, "ssh_key_name = {}   # an existing key pair", q(&templated(key, uid)));
+        w.set_noted("ssh_key_name", string(&templated(key, uid)), "an existing key pair");
         g.kept.push(format!("instance {} uses the key pair `{key}`", instance.id));
     }
     if instance.profile.is_none() {
@@ -302,16 +429,16 @@ fn client_section(g: &mut Generated, instance: &FoundInstance, port: u16, uid: &
         g.changes.push(format!("instance {} has no security group pinfra can read", instance.id));
         return;
     };
-    let _ = writeln!(text, "security_group = {}", q(&templated(&group.name, uid)));
+    w.set("security_group", string(&templated(&group.name, uid)));
     if group.name != default_name {
         g.kept.push(format!("security group is `{}` (pinfra's default `{default_name}`)", group.name));
     }
     if let Some(vpc) = &group.vpc_id {
-        let _ = writeln!(text, "vpc_id = {}", q(vpc));
+        w.set("vpc_id", string(vpc));
         g.kept.push(format!("security group `{}` is in {vpc}, not the default VPC", group.name));
     }
     if let Some(subnet) = &instance.pinned_subnet {
-        let _ = writeln!(text, "subnet_id = {}", q(subnet));
+        w.set("subnet_id", string(subnet));
         g.kept.push(format!(
             "instance {} is in subnet {subnet}, which does not route 0.0.0.0/0 to an internet gateway: `subnet_id` keeps it there (API Gateway cannot reach it there; the diff says so)",
             instance.id
@@ -344,25 +471,31 @@ fn client_section(g: &mut Generated, instance: &FoundInstance, port: u16, uid: &
             group.name, group.other_ingress
         ));
     }
-    let _ = writeln!(text, "proxy_sources = {}", list(&proxy));
-    let _ = writeln!(text, "ssh_sources = {}", list(&ssh));
+    w.set("proxy_sources", list(&proxy));
+    w.set("ssh_sources", list(&ssh));
     if !ssh.is_empty() {
         g.kept.push(format!("SSH is open to {}", ssh.join(", ")));
     }
 }
 
-fn connector_section(g: &mut Generated, connector: &FoundConnector, found: &Found, header: &Header, bucket: &str, role: &str) {
+fn connector_section(
+    g: &mut Generated,
+    w: &mut PlanDoc,
+    connector: &FoundConnector,
+    found: &Found,
+    header: &Header,
+    (bucket, role): (&str, &str),
+) {
     let uid = header.user_id.as_str();
-    let text = &mut g.text;
-    let _ = writeln!(text, "\n[connect.connector]");
+    w.table(&["connect", "connector"]);
     let default_name = format!("{uid}-connector");
     if connector.name != default_name {
-        let _ = writeln!(text, "name = {}", q(&templated(&connector.name, uid)));
+        w.set("name", string(&templated(&connector.name, uid)));
     }
-    let _ = writeln!(text, "kafka_connect_version = {}", q(&connector.kafka_connect_version));
+    w.set("kafka_connect_version", string(&connector.kafka_connect_version));
     let live = &connector.config;
     if let Some(regex) = live.get("topics.regex") {
-        let _ = writeln!(text, "topics_regex = {}", q(&templated(regex, uid)));
+        w.set("topics_regex", string(&templated(regex, uid)));
     }
     // The configuration pinfra would write, and what the live one changes of it.
     let mut derived: BTreeMap<String, String> = SEED_SINK_CONFIG.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
@@ -391,25 +524,29 @@ fn connector_section(g: &mut Generated, connector: &FoundConnector, found: &Foun
     }
     if !overrides.is_empty() {
         let body: Vec<String> = overrides.iter().map(|(k, v)| format!("{} = {}", q(k), q(&templated(v, uid)))).collect();
-        let _ = writeln!(text, "config = {{ {} }}", body.join(", "));
+        let repr = format!("{{ {} }}", body.join(", "));
+        w.set(
+            "config",
+            spelled(&repr, || overrides.iter().map(|(k, v)| (k.as_str(), Value::from(templated(v, uid)))).collect::<InlineTable>().into()),
+        );
     }
     let (cluster_subnets, cluster_groups) = &found.cluster_network;
     if sorted(&connector.network.0) != sorted(cluster_subnets) {
-        let _ = writeln!(text, "subnets = {}", list(&connector.network.0));
+        w.set("subnets", list(&connector.network.0));
         g.kept.push(format!("connector runs in subnets {} (pinfra's default: the brokers')", connector.network.0.join(", ")));
     }
     if sorted(&connector.network.1) != sorted(cluster_groups) {
-        let _ = writeln!(text, "security_groups = {}", list(&connector.network.1));
+        w.set("security_groups", list(&connector.network.1));
         g.kept.push(format!("connector uses security groups {} (pinfra's default: the brokers')", connector.network.1.join(", ")));
     }
     if let Some(group) = &connector.log_group {
-        let _ = writeln!(text, "log_group = {}", q(group));
+        w.set("log_group", string(group));
         g.kept.push(format!("connector logs to CloudWatch group {group}"));
     }
     if let Some((log_bucket, prefix)) = &connector.log_bucket {
         let prefix_ok = !prefix.is_empty() && prefix.ends_with('/') && !prefix.starts_with('/');
         if log_bucket == bucket && prefix_ok {
-            let _ = writeln!(text, "log_bucket_prefix = {}", q(prefix));
+            w.set("log_bucket_prefix", string(prefix));
             g.kept.push(format!("connector logs to s3://{log_bucket}/{prefix}"));
         } else {
             g.blockers.push(format!(
@@ -433,18 +570,22 @@ fn connector_section(g: &mut Generated, connector: &FoundConnector, found: &Foun
     }
     match (connector.provisioned, connector.autoscaling) {
         (Some((mcu, workers)), _) => {
-            let _ = writeln!(text, "\n[connect.connector.capacity]\nmcu_count = {mcu}\nworkers = {workers}");
+            w.table(&["connect", "connector", "capacity"]);
+            w.set("mcu_count", int(mcu));
+            w.set("workers", int(workers));
             if (mcu, workers) != (1, 1) {
                 g.kept.push(format!("connector has {workers} worker(s) of {mcu} MCU (pinfra's default 1 of 1)"));
             }
         }
         (None, Some((mcu, min, max, scale_in, scale_out, max_tasks))) => {
-            let _ = writeln!(
-                text,
-                "\n[connect.connector.capacity]\nmcu_count = {mcu}\nmin_workers = {min}\nmax_workers = {max}\nscale_in_cpu = {scale_in}\nscale_out_cpu = {scale_out}"
-            );
+            w.table(&["connect", "connector", "capacity"]);
+            w.set("mcu_count", int(mcu));
+            w.set("min_workers", int(min));
+            w.set("max_workers", int(max));
+            w.set("scale_in_cpu", int(scale_in));
+            w.set("scale_out_cpu", int(scale_out));
             if max_tasks > 0 {
-                let _ = writeln!(text, "max_tasks = {max_tasks}");
+                w.set("max_tasks", int(max_tasks));
             }
             g.kept.push(format!("connector autoscales {min}-{max} workers of {mcu} MCU"));
         }
@@ -452,11 +593,10 @@ fn connector_section(g: &mut Generated, connector: &FoundConnector, found: &Foun
     }
 }
 
-fn api_section(g: &mut Generated, api: &FoundApi, found: &Found, header_env: &str) {
-    let text = &mut g.text;
-    let _ = writeln!(text, "\n[api]");
+fn api_section(g: &mut Generated, w: &mut PlanDoc, api: &FoundApi, found: &Found, header_env: &str) {
+    w.table(&["api"]);
     let stage = api.stage.clone().unwrap_or_else(|| header_env.to_owned());
-    let _ = writeln!(text, "stage = {}", q(&stage));
+    w.set("stage", string(&stage));
     if !api.other_stages.is_empty() {
         g.kept.push(format!("API `{}` has other stages ({}): pinfra manages `{stage}` only", api.name, api.other_stages.join(", ")));
     }
@@ -469,8 +609,8 @@ fn api_section(g: &mut Generated, api: &FoundApi, found: &Found, header_env: &st
             #[allow(clippy::cast_possible_truncation)]
             let whole = (rate.round() as i64).clamp(1, 10_000);
             let burst_kept = burst.clamp(1, 5_000);
-            let _ = writeln!(text, "throttle_rate_limit = {whole}");
-            let _ = writeln!(text, "throttle_burst_limit = {burst_kept}");
+            w.set("throttle_rate_limit", int(whole));
+            w.set("throttle_burst_limit", int(burst_kept));
             #[allow(clippy::cast_precision_loss)]
             let exact = (whole as f64 - rate).abs() < f64::EPSILON && burst_kept == burst;
             if !exact {
@@ -485,7 +625,7 @@ fn api_section(g: &mut Generated, api: &FoundApi, found: &Found, header_env: &st
         None => g.changes.push(format!("stage `{stage}` has no throttling: the apply sets 100 requests/s, burst 200")),
     }
     if api.api_key_required == Some(true) {
-        let _ = writeln!(text, "api_key_required = true");
+        w.set("api_key_required", true);
         g.changes.push(format!(
             "API `{}` requires an API key: pinfra manages its own key `{}-key` and usage plan (a hand-made key keeps working only if its usage plan admits the stage)",
             api.name, api.name
