@@ -12,7 +12,8 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType, IntegrationType, Op, PatchOperation};
+use aws_sdk_apigateway::operation::get_method::GetMethodOutput;
+use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType, IntegrationType, Op, PatchOperation, Stage};
 use serde_json::{Value as Json, json};
 
 use crate::artifact::sha256_hex;
@@ -157,6 +158,48 @@ pub async fn named(aws: &Aws, name: &str) -> Result<Vec<aws_sdk_apigateway::type
     }
 }
 
+/// The REST API `id`'s resources (GetResources, every page): (resource id, path).
+pub async fn resources(aws: &Aws, id: &str) -> Result<Vec<(String, String)>, AwsError> {
+    let mut out = Vec::new();
+    let mut position = None;
+    loop {
+        let page = aws
+            .apigateway
+            .get_resources()
+            .rest_api_id(id)
+            .limit(500)
+            .set_position(position)
+            .send()
+            .await
+            .or_aws("apigateway:GetResources")?;
+        out.extend(page.items().iter().filter_map(|r| Some((r.id()?.to_owned(), r.path()?.to_owned()))));
+        position = page.position().map(str::to_owned);
+        if position.is_none() || page.items().is_empty() {
+            return Ok(out);
+        }
+    }
+}
+
+/// The ANY method of `resource` (GetMethod), or `None` when it has none.
+pub async fn any_method(aws: &Aws, id: &str, resource: &str) -> Result<Option<GetMethodOutput>, AwsError> {
+    match aws.apigateway.get_method().rest_api_id(id).resource_id(resource).http_method("ANY").send().await.or_aws("apigateway:GetMethod") {
+        Ok(method) => Ok(Some(method)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Every stage of the REST API `id` (GetStages): how `import` finds a stage of any name.
+pub async fn stages(aws: &Aws, id: &str) -> Result<Vec<Stage>, AwsError> {
+    Ok(aws.apigateway.get_stages().rest_api_id(id).send().await.or_aws("apigateway:GetStages")?.item().to_vec())
+}
+
+/// The route fingerprint of `deployment` (GetDeployment), if pinfra made it.
+pub async fn fingerprint_of(aws: &Aws, id: &str, deployment: &str) -> Result<Option<String>, AwsError> {
+    let out = aws.apigateway.get_deployment().rest_api_id(id).deployment_id(deployment).send().await.or_aws("apigateway:GetDeployment")?;
+    Ok(out.description().and_then(deployment_fingerprint).map(str::to_owned))
+}
+
 /// The route fingerprint in a deployment's description, if pinfra made the deployment.
 pub fn deployment_fingerprint(description: &str) -> Option<&str> {
     description.strip_prefix(FINGERPRINT_PREFIX)
@@ -184,20 +227,7 @@ impl ApigatewayRestApi {
     }
 
     async fn read_route(&self, aws: &Aws, id: &str, resource: &str) -> Result<Json, AwsError> {
-        let method = match aws
-            .apigateway
-            .get_method()
-            .rest_api_id(id)
-            .resource_id(resource)
-            .http_method("ANY")
-            .send()
-            .await
-            .or_aws("apigateway:GetMethod")
-        {
-            Ok(method) => method,
-            Err(e) if e.is_not_found() => return Ok(Json::Null),
-            Err(e) => return Err(e),
-        };
+        let Some(method) = any_method(aws, id, resource).await? else { return Ok(Json::Null) };
         let integration = method.method_integration().map_or(Json::Null, |i| {
             let params: BTreeMap<&str, &str> =
                 i.request_parameters().map(|p| p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()).unwrap_or_default();
@@ -230,17 +260,7 @@ impl ApigatewayRestApi {
             None => Json::Null,
         };
         let fingerprint = match stage.deployment_id() {
-            Some(deployment) => aws
-                .apigateway
-                .get_deployment()
-                .rest_api_id(id)
-                .deployment_id(deployment)
-                .send()
-                .await
-                .or_aws("apigateway:GetDeployment")?
-                .description()
-                .and_then(deployment_fingerprint)
-                .map(str::to_owned),
+            Some(deployment) => fingerprint_of(aws, id, deployment).await?,
             None => None,
         };
         Ok(Some(LiveStage { fingerprint, throttling }))
@@ -377,30 +397,9 @@ impl ApigatewayRestApi {
         let id = created.id().unwrap_or_default().to_owned();
         let root = match created.root_resource_id() {
             Some(root) => root.to_owned(),
-            None => self.resources(aws, &id).await?.into_iter().find(|(_, path)| path == "/").map(|(id, _)| id).unwrap_or_default(),
+            None => resources(aws, &id).await?.into_iter().find(|(_, path)| path == "/").map(|(id, _)| id).unwrap_or_default(),
         };
         Ok((id, root))
-    }
-
-    async fn resources(&self, aws: &Aws, id: &str) -> Result<Vec<(String, String)>, AwsError> {
-        let mut out = Vec::new();
-        let mut position = None;
-        loop {
-            let page = aws
-                .apigateway
-                .get_resources()
-                .rest_api_id(id)
-                .limit(500)
-                .set_position(position)
-                .send()
-                .await
-                .or_aws("apigateway:GetResources")?;
-            out.extend(page.items().iter().filter_map(|r| Some((r.id()?.to_owned(), r.path()?.to_owned()))));
-            position = page.position().map(str::to_owned);
-            if position.is_none() || page.items().is_empty() {
-                return Ok(out);
-            }
-        }
     }
 
     /// Makes the route match: the resource, the method, the integration.
@@ -421,7 +420,7 @@ impl ApigatewayRestApi {
                     Ok(r) => r.id().unwrap_or_default().to_owned(),
                     // Made by an interrupted earlier run.
                     Err(e) if e.is_code(&["ConflictException"]) => {
-                        self.resources(aws, id).await?.into_iter().find(|(_, path)| path == PROXY_PATH).map(|(id, _)| id).ok_or(e)?
+                        resources(aws, id).await?.into_iter().find(|(_, path)| path == PROXY_PATH).map(|(id, _)| id).ok_or(e)?
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -575,7 +574,7 @@ impl Kind for ApigatewayRestApi {
             }
         };
         let id = api.id().unwrap_or_default().to_owned();
-        let resources = self.resources(aws, &id).await?;
+        let resources = resources(aws, &id).await?;
         let root_id = resources.iter().find(|(_, p)| p == "/").map(|(r, _)| r.clone()).unwrap_or_default();
         let proxy_resource = resources.iter().find(|(_, p)| p == PROXY_PATH).map(|(r, _)| r.clone());
         // Read also when the plan no longer requires a key: the key and usage plan pinfra made

@@ -217,6 +217,18 @@ pub fn choose_subnets(spec: &ClusterSpec, defaults: Option<&[String]>) -> Option
         .map(|n| defaults[..n].to_vec())
 }
 
+/// The names of the Region's MSK clusters (ListClustersV2, every page): how `import` picks the
+/// cluster when it is not named.
+pub async fn cluster_names(aws: &Aws) -> Result<Vec<String>, AwsError> {
+    let mut names = Vec::new();
+    let mut pages = aws.kafka.list_clusters_v2().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.or_aws("kafka:ListClustersV2")?;
+        names.extend(page.cluster_info_list().iter().filter_map(|c| c.cluster_name()).map(str::to_owned));
+    }
+    Ok(names)
+}
+
 /// The cluster by name (exact, through the prefix filter) or ARN; `None` if it does not exist.
 pub async fn find(aws: &Aws, cluster: &ClusterRef) -> Result<Option<ClusterInfo>, AwsError> {
     match cluster {

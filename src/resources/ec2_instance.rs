@@ -268,10 +268,45 @@ fn sha256(text: &str) -> String {
     Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// DescribeInstances with `filters`: every instance it answers (one page).
+async fn describe_instances(aws: &Aws, filters: Vec<Filter>) -> Result<Vec<aws_sdk_ec2::types::Instance>, AwsError> {
+    let out = aws.ec2.describe_instances().set_filters(Some(filters)).send().await.or_aws("ec2:DescribeInstances")?;
+    Ok(out.reservations().iter().flat_map(|r| r.instances()).cloned().collect())
+}
+
+/// The instances not terminated (nor shutting down) whose `Name` tag matches `pattern` (EC2's
+/// `*` wildcards allowed).
+async fn not_terminated_named(aws: &Aws, pattern: &str) -> Result<Vec<aws_sdk_ec2::types::Instance>, AwsError> {
+    let filters = vec![
+        Filter::builder().name("tag:Name").values(pattern).build(),
+        Filter::builder().name("instance-state-name").values("pending").values("running").values("stopping").values("stopped").build(),
+    ];
+    describe_instances(aws, filters).await
+}
+
+/// The Kafka client as a person leaves it: the instance named `name` (its `Name` tag, as the
+/// kind finds it), else the only one whose `Name` tag holds `user_id`; `None` when there is
+/// neither, an error naming the count when several hold the user id.
+pub async fn find_by_hand(aws: &Aws, name: &str, user_id: &str) -> Result<Option<aws_sdk_ec2::types::Instance>, AwsError> {
+    let mut instances = not_terminated_named(aws, name).await?;
+    if instances.is_empty() {
+        instances = not_terminated_named(aws, &format!("*{user_id}*")).await?;
+        if instances.len() > 1 {
+            return Err(AwsError::Other {
+                operation: "ec2:DescribeInstances",
+                detail: format!(
+                    "{} instances have `{user_id}` in their Name tag and none is named `{name}`; rename the Kafka client `{name}`",
+                    instances.len()
+                ),
+            });
+        }
+    }
+    Ok(instances.into_iter().next())
+}
+
 impl Ec2Instance {
     async fn describe(&self, aws: &Aws, filters: Vec<Filter>) -> Result<Option<aws_sdk_ec2::types::Instance>, AwsError> {
-        let out = aws.ec2.describe_instances().set_filters(Some(filters)).send().await.or_aws("ec2:DescribeInstances")?;
-        Ok(out.reservations().iter().flat_map(|r| r.instances()).next().cloned())
+        Ok(describe_instances(aws, filters).await?.into_iter().next())
     }
 
     async fn by_id(&self, aws: &Aws, id: &str) -> Result<Option<aws_sdk_ec2::types::Instance>, AwsError> {
@@ -499,11 +534,7 @@ impl Kind for Ec2Instance {
                 .to_owned(),
         };
         let _ = self.resolved_ami.set(ami);
-        let filters = vec![
-            Filter::builder().name("tag:Name").values(&self.spec.instance_name).build(),
-            Filter::builder().name("instance-state-name").values("pending").values("running").values("stopping").values("stopped").build(),
-        ];
-        let Some(instance) = self.describe(aws, filters).await? else { return Ok(None) };
+        let Some(instance) = not_terminated_named(aws, &self.spec.instance_name).await?.into_iter().next() else { return Ok(None) };
         let id = instance.instance_id().unwrap_or_default().to_owned();
         let (user_data, root_volume) = user_data_and_root_volume(aws, &instance).await?;
         let user_data_sha256 = user_data.map(|text| sha256(&text));

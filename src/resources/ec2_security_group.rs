@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::operation::describe_security_groups::builders::DescribeSecurityGroupsFluentBuilder;
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, SecurityGroup, Tag, TagSpecification};
 use serde_json::Value as Json;
 
 use crate::aws::ec2_tags;
@@ -78,6 +79,51 @@ fn permission(rule: &Rule) -> IpPermission {
         .build()
 }
 
+/// A security group as a person left it: every IPv4 ingress rule, also those pinfra leaves alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Group id.
+    pub id: String,
+    /// Group name.
+    pub name: String,
+    /// Its VPC.
+    pub vpc_id: Option<String>,
+    /// Ingress rules: (protocol, from port, to port, IPv4 CIDR), one per CIDR.
+    pub ingress: Vec<(String, i32, i32, String)>,
+    /// Ingress rules from other security groups, IPv6 ranges or prefix lists.
+    pub other_ingress: usize,
+}
+
+/// The first group DescribeSecurityGroups answers to `request`.
+async fn first_group(request: DescribeSecurityGroupsFluentBuilder) -> Result<Option<SecurityGroup>, AwsError> {
+    Ok(request.send().await.or_aws("ec2:DescribeSecurityGroups")?.security_groups().first().cloned())
+}
+
+/// The security group `id` (DescribeSecurityGroups), or `None`: how `import` reads the group a
+/// person gave the Kafka client, whatever its name.
+pub async fn find_by_id(aws: &Aws, id: &str) -> Result<Option<Found>, AwsError> {
+    let Some(group) = first_group(aws.ec2.describe_security_groups().group_ids(id)).await? else { return Ok(None) };
+    let mut ingress = Vec::new();
+    let mut other_ingress = 0;
+    for permission in group.ip_permissions() {
+        let protocol = permission.ip_protocol().unwrap_or_default().to_owned();
+        let (from, to) = (permission.from_port().unwrap_or(-1), permission.to_port().unwrap_or(-1));
+        other_ingress += permission.user_id_group_pairs().len() + permission.ipv6_ranges().len() + permission.prefix_list_ids().len();
+        for range in permission.ip_ranges() {
+            if let Some(cidr) = range.cidr_ip() {
+                ingress.push((protocol.clone(), from, to, cidr.to_owned()));
+            }
+        }
+    }
+    Ok(Some(Found {
+        id: id.to_owned(),
+        name: group.group_name().unwrap_or_default().to_owned(),
+        vpc_id: group.vpc_id().map(str::to_owned),
+        ingress,
+        other_ingress,
+    }))
+}
+
 impl Ec2SecurityGroup {
     async fn vpc(&self, aws: &Aws) -> Result<Option<String>, AwsError> {
         match (&self.vpc_id, &self.network) {
@@ -114,15 +160,12 @@ impl Kind for Ec2SecurityGroup {
                 Live { id: g.id.clone(), vpc_id: vpc.clone(), ingress, tags: g.tags.clone() }
             }));
         }
-        let groups = aws
+        let request = aws
             .ec2
             .describe_security_groups()
             .filters(Filter::builder().name("group-name").values(&self.name).build())
-            .filters(Filter::builder().name("vpc-id").values(&vpc).build())
-            .send()
-            .await
-            .or_aws("ec2:DescribeSecurityGroups")?;
-        let Some(group) = groups.security_groups().first() else { return Ok(None) };
+            .filters(Filter::builder().name("vpc-id").values(&vpc).build());
+        let Some(group) = first_group(request).await? else { return Ok(None) };
         let mut ingress = BTreeSet::new();
         for permission in group.ip_permissions() {
             let single_tcp = permission.ip_protocol() == Some("tcp") && permission.from_port() == permission.to_port();

@@ -41,6 +41,31 @@ pub struct Live {
     tags: Tags,
 }
 
+impl Live {
+    /// The role it holds, if any (an instance profile holds at most one).
+    pub fn role(&self) -> Option<&str> {
+        self.roles.first().map(String::as_str)
+    }
+}
+
+/// The instance profile `name` (GetInstanceProfile), or `None`: what the kind observes, and how
+/// `import` learns the role of a hand-built instance.
+pub async fn find(aws: &Aws, name: &str) -> Result<Option<Live>, AwsError> {
+    match aws.iam.get_instance_profile().instance_profile_name(name).send().await.or_aws("iam:GetInstanceProfile") {
+        Ok(out) => {
+            let Some(profile) = out.instance_profile else { return Ok(None) };
+            Ok(Some(Live {
+                roles: profile.roles().iter().map(|r| r.role_name().to_owned()).collect(),
+                tags: tag_map(profile.tags()),
+                arn: profile.arn,
+                id: profile.instance_profile_id,
+            }))
+        }
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 impl Kind for IamInstanceProfile {
     type Desired = Desired;
     type Live = Live;
@@ -54,19 +79,7 @@ impl Kind for IamInstanceProfile {
     }
 
     async fn observe(&self, aws: &Aws) -> Result<Option<Live>, AwsError> {
-        match aws.iam.get_instance_profile().instance_profile_name(&self.name).send().await.or_aws("iam:GetInstanceProfile") {
-            Ok(out) => {
-                let Some(profile) = out.instance_profile else { return Ok(None) };
-                Ok(Some(Live {
-                    roles: profile.roles().iter().map(|r| r.role_name().to_owned()).collect(),
-                    tags: tag_map(profile.tags()),
-                    arn: profile.arn,
-                    id: profile.instance_profile_id,
-                }))
-            }
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        find(aws, &self.name).await
     }
 
     fn desired(&self, _inputs: &Inputs) -> Desired {

@@ -313,6 +313,54 @@ pub fn is_propagating(error: &AwsError) -> bool {
     error.is_code(&["NoSuchEntity"])
 }
 
+/// A role as a person left it: its tags and its policies by name, without the document of
+/// pinfra's own policy (what `import` needs to say whether pinfra may manage the policies).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    /// Its name.
+    pub name: String,
+    /// Its tags.
+    pub tags: Tags,
+    /// Inline policies, by name (pinfra's [`POLICY_NAME`] among them, if it has it).
+    pub inline: Vec<String>,
+    /// Attached managed policies, by ARN.
+    pub attached: Vec<String>,
+}
+
+impl Found {
+    /// Whether it has pinfra's inline policy.
+    pub fn has_pinfra_policy(&self) -> bool {
+        self.inline.iter().any(|p| p == POLICY_NAME)
+    }
+
+    /// Its other policies: inline names, then attached ARNs.
+    pub fn other_policies(&self) -> Vec<String> {
+        self.inline.iter().filter(|p| *p != POLICY_NAME).chain(&self.attached).cloned().collect()
+    }
+}
+
+/// The role `name` (GetRole, then its inline and attached policies side by side), or `None`:
+/// the reads of [`Kind::observe`] but pinfra's policy document.
+pub async fn find(aws: &Aws, name: &str) -> Result<Option<Found>, AwsError> {
+    let Some(role) = get_role(aws, name).await? else { return Ok(None) };
+    let (inline, attached) = policy_names(aws, name).await;
+    Ok(Some(Found { name: name.to_owned(), tags: tag_map(role.tags()), inline: inline?, attached: attached? }))
+}
+
+/// GetRole: the role `name`, or `None`.
+async fn get_role(aws: &Aws, name: &str) -> Result<Option<aws_sdk_iam::types::Role>, AwsError> {
+    match aws.iam.get_role().role_name(name).send().await.or_aws("iam:GetRole") {
+        Ok(out) => Ok(Some(out.role.ok_or_else(|| AwsError::Other { operation: "iam:GetRole", detail: "answer without a role".into() })?)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The role's inline policy names and attached policy ARNs, read side by side.
+async fn policy_names(aws: &Aws, role: &str) -> (CallResult<Vec<String>>, CallResult<Vec<String>>) {
+    tokio::join!(list_inline(aws, role), list_attached(aws, role))
+}
+
 /// The role's inline policies, by name, every page.
 async fn list_inline(aws: &Aws, role: &str) -> CallResult<Vec<String>> {
     let mut names = Vec::new();
@@ -398,17 +446,10 @@ impl Kind for IamRole {
     }
 
     async fn observe(&self, aws: &Aws) -> Result<Option<Live>, AwsError> {
-        let role = match aws.iam.get_role().role_name(&self.name).send().await.or_aws("iam:GetRole") {
-            Ok(out) => out.role.ok_or_else(|| AwsError::Other { operation: "iam:GetRole", detail: "answer without a role".into() })?,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        };
+        let Some(role) = get_role(aws, &self.name).await? else { return Ok(None) };
         // Side by side: the three reads cost one round trip.
-        let (policy, inline, attached) = tokio::join!(
-            aws.iam.get_role_policy().role_name(&self.name).policy_name(POLICY_NAME).send(),
-            list_inline(aws, &self.name),
-            list_attached(aws, &self.name)
-        );
+        let (policy, (inline, attached)) =
+            tokio::join!(aws.iam.get_role_policy().role_name(&self.name).policy_name(POLICY_NAME).send(), policy_names(aws, &self.name));
         let policy = match policy.or_aws("iam:GetRolePolicy") {
             Ok(out) => decode(out.policy_document()),
             Err(e) if e.is_not_found() => None,

@@ -239,6 +239,14 @@ fn wait_error(error: WaitError<ResourceError>) -> ResourceError {
     connect_wait_error(error, "plugin")
 }
 
+/// The name and state of the custom plugin `arn` (DescribeCustomPlugin): how `import` reads the
+/// plugin a hand-made connector runs, which need not carry the plan's name (so discovery's
+/// listing may not hold it).
+pub async fn describe(aws: &Aws, arn: &str) -> Result<(String, String), AwsError> {
+    let out = aws.kafkaconnect.describe_custom_plugin().custom_plugin_arn(arn).send().await.or_aws("kafkaconnect:DescribeCustomPlugin")?;
+    Ok((out.name().unwrap_or_default().to_owned(), out.custom_plugin_state().map(|s| s.as_str().to_owned()).unwrap_or_default()))
+}
+
 impl Kind for MskConnectPlugin {
     type Desired = Desired;
     type Live = Live;

@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use aws_sdk_kafkaconnect::operation::describe_connector::DescribeConnectorOutput;
 use aws_sdk_kafkaconnect::types::{
     ApacheKafkaCluster, AutoScaling, AutoScalingUpdate, Capacity as SdkCapacity, CapacityUpdate, CloudWatchLogsLogDelivery, CustomPlugin,
     KafkaCluster, KafkaClusterClientAuthentication, KafkaClusterClientAuthenticationType, KafkaClusterEncryptionInTransit,
@@ -176,17 +177,32 @@ pub async fn connector_arn(aws: &Aws, name: &str) -> Result<Option<String>, AwsE
     }
 }
 
+/// DescribeConnector: the connector `arn` as MSK Connect has it, or `None` when it is gone.
+async fn describe_connector(aws: &Aws, arn: &str) -> Result<Option<DescribeConnectorOutput>, AwsError> {
+    match aws.kafkaconnect.describe_connector().connector_arn(arn).send().await.or_aws("kafkaconnect:DescribeConnector") {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The connector named `name` as a person left it (ListConnectors, then DescribeConnector), or
+/// `None`: the reads of [`Kind::observe`] but its tags, whole, for `import` to read every
+/// setting the plan can keep.
+pub async fn find(aws: &Aws, name: &str) -> Result<Option<DescribeConnectorOutput>, AwsError> {
+    match connector_arn(aws, name).await? {
+        Some(arn) => describe_connector(aws, &arn).await,
+        None => Ok(None),
+    }
+}
+
 impl MskConnector {
     fn name(&self) -> &str {
         &self.spec.name
     }
 
     async fn describe(&self, aws: &Aws, arn: &str) -> Result<Option<Live>, AwsError> {
-        let out = match aws.kafkaconnect.describe_connector().connector_arn(arn).send().await.or_aws("kafkaconnect:DescribeConnector") {
-            Ok(out) => out,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        };
+        let Some(out) = describe_connector(aws, arn).await? else { return Ok(None) };
         let mut immutable = BTreeMap::new();
         let plugin = out.plugins().iter().filter_map(|p| p.custom_plugin().and_then(|c| c.custom_plugin_arn())).next().unwrap_or_default();
         immutable.insert("plugin", json!(plugin));

@@ -237,6 +237,18 @@ pub async fn settings(aws: &Aws, name: &str) -> Result<Settings, AwsError> {
     Ok(Settings { public_access_block, encryption, versioning })
 }
 
+/// The Region of `bucket` (GetBucketLocation), or `None` when there is no such bucket: how the
+/// kind and `import` find a bucket. GetBucketLocation answers from any Region; HeadBucket on a
+/// bucket of another Region answers a bare 301, which the SDK does not follow (S3 API
+/// reference, HeadBucket). Other errors, such as another account's `AccessDenied`, are returned.
+pub async fn region_of(aws: &Aws, bucket: &str) -> Result<Option<String>, AwsError> {
+    match aws.s3.get_bucket_location().bucket(bucket).send().await.or_aws("s3:GetBucketLocation") {
+        Ok(out) => Ok(Some(location_region(out.location_constraint().map(BucketLocationConstraint::as_str)))),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Turns on all four public access block settings of `bucket` (the plan's bucket, the lock
 /// bucket, which passes its `expected_owner`: S3 refuses the call for another account's bucket).
 pub async fn block_public_access(aws: &Aws, bucket: &str, expected_owner: Option<&str>) -> Result<(), AwsError> {
@@ -267,13 +279,7 @@ impl Kind for S3Bucket {
 
     async fn observe(&self, aws: &Aws) -> Result<Option<Live>, AwsError> {
         let name = self.name();
-        // GetBucketLocation answers from any Region; HeadBucket on a bucket of another Region
-        // answers a bare 301, which the SDK does not follow (S3 API reference, HeadBucket).
-        let region = match aws.s3.get_bucket_location().bucket(name).send().await.or_aws("s3:GetBucketLocation") {
-            Ok(out) => location_region(out.location_constraint().map(BucketLocationConstraint::as_str)),
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        };
+        let Some(region) = region_of(aws, name).await? else { return Ok(None) };
         if region != self.region {
             // Its other settings can be read only in its Region; the diff refuses the move.
             return Ok(Some(Live { region, public_access_block: Json::Null, encryption: Json::Null, versioning: None, tags: Tags::new() }));
