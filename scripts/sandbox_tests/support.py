@@ -8,11 +8,14 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 import sandbox_plugin_zip
 import sandbox_seed
@@ -20,6 +23,22 @@ import sandbox_seed
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+
+
+def client_error(err: pytest.ExceptionInfo[ClientError]) -> tuple[int, str, str]:
+    """The HTTP status, code and message of an AWS error answer."""
+    response = err.value.response
+    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"], response["Error"]["Message"]
+
+
+def eventually(read: Callable[[], Any], want: Any, timeout_s: float = 10.0) -> Any:
+    """Poll ``read()`` until it answers ``want``; the last answer otherwise (so the assert shows it)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = read()
+        if got == want or time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)
 
 
 def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:

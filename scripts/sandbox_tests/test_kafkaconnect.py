@@ -8,34 +8,17 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import time
 import zipfile
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from support import ACCOUNT, Sandbox, http
+from support import ACCOUNT, Sandbox, client_error, eventually, http
 
 BUCKET = "plugins"
 CONFIG = {"connector.class": "io.confluent.connect.s3.S3SinkConnector", "topics": "orders", "s3.bucket.name": "sink", "flush.size": "10"}
 SLOW_MS = 1500  # long enough to see a transition under way on a loaded machine
-
-
-def error(err: pytest.ExceptionInfo[ClientError]) -> tuple[int, str, str]:
-    response = err.value.response
-    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"], response["Error"]["Message"]
-
-
-def eventually(read: Callable[[], Any], want: Any, timeout_s: float = 10.0) -> Any:
-    """Poll ``read()`` until it answers ``want``; the last answer otherwise (so the assert shows it)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = read()
-        if got == want or time.monotonic() > deadline:
-            return got
-        time.sleep(0.05)
 
 
 def delays(sandbox: Sandbox, plugin: int = 0, connector: int = 0, update: int = 0) -> None:
@@ -124,7 +107,7 @@ def test_a_plugin_is_creating_then_active_then_deleting_then_gone(sandbox: Sandb
     assert described["customPluginState"] == "CREATING" and "latestRevision" not in described
     with pytest.raises(ClientError) as err:
         kc.create_custom_plugin(name="sink", contentType="ZIP", location=location("sink.zip"))
-    assert error(err) == (409, "ConflictException", "A custom plugin with the name sink already exists.")
+    assert client_error(err) == (409, "ConflictException", "A custom plugin with the name sink already exists.")
 
     assert eventually(lambda: connect.plugin_state(arn), "ACTIVE") == "ACTIVE"
     revision = kc.describe_custom_plugin(customPluginArn=arn)["latestRevision"]
@@ -135,15 +118,15 @@ def test_a_plugin_is_creating_then_active_then_deleting_then_gone(sandbox: Sandb
     assert kc.delete_custom_plugin(customPluginArn=arn)["customPluginState"] == "DELETING"
     with pytest.raises(ClientError) as err:
         kc.delete_custom_plugin(customPluginArn=arn)
-    assert error(err) == (404, "NotFoundException", f"The custom plugin {arn} is already being deleted.")
+    assert client_error(err) == (404, "NotFoundException", f"The custom plugin {arn} is already being deleted.")
     # The name stays taken while it is being deleted.
     with pytest.raises(ClientError) as err:
         kc.create_custom_plugin(name="sink", contentType="ZIP", location=location("sink.zip"))
-    assert error(err)[:2] == (409, "ConflictException")
+    assert client_error(err)[:2] == (409, "ConflictException")
     assert eventually(lambda: [p["name"] for p in kc.list_custom_plugins()["customPlugins"]], []) == []
     with pytest.raises(ClientError) as err:
         kc.describe_custom_plugin(customPluginArn=arn)
-    assert error(err) == (404, "NotFoundException", f"The custom plugin {arn} does not exist.")
+    assert client_error(err) == (404, "NotFoundException", f"The custom plugin {arn} does not exist.")
 
 
 def test_a_plugin_from_a_file_that_is_not_a_zip_fails_to_create(sandbox: Sandbox, connect: Connect) -> None:
@@ -157,7 +140,7 @@ def test_a_plugin_from_a_file_that_is_not_a_zip_fails_to_create(sandbox: Sandbox
     # A connector needs an ACTIVE plugin.
     with pytest.raises(ClientError) as err:
         connect.kc.create_connector(connectorName="c", **connect.spec(arn))
-    assert error(err) == (400, "BadRequestException", f"The custom plugin {arn} is CREATE_FAILED; a connector needs an ACTIVE plugin.")
+    assert client_error(err) == (400, "BadRequestException", f"The custom plugin {arn} is CREATE_FAILED; a connector needs an ACTIVE plugin.")
     # What is missing is refused at once.
     for key, bucket, message in [
         ("nope.zip", BUCKET, f"The S3 object s3://{BUCKET}/nope.zip does not exist."),
@@ -165,7 +148,7 @@ def test_a_plugin_from_a_file_that_is_not_a_zip_fails_to_create(sandbox: Sandbox
     ]:
         with pytest.raises(ClientError) as err:
             connect.kc.create_custom_plugin(name="x", contentType="ZIP", location=location(key, bucket))
-        assert error(err) == (400, "BadRequestException", message)
+        assert client_error(err) == (400, "BadRequestException", message)
 
 
 # ---------------------------------------------------------------------------- connectors
@@ -178,20 +161,20 @@ def test_a_connector_is_creating_then_running_and_updates_one_change_at_a_time(s
     version = created["currentVersion"]
     with pytest.raises(ClientError) as err:
         kc.update_connector(connectorArn=arn, currentVersion=version, connectorConfiguration={**CONFIG, "flush.size": "5"})
-    assert error(err) == (400, "BadRequestException", "The connector sink is CREATING; it can be updated only when RUNNING.")
+    assert client_error(err) == (400, "BadRequestException", "The connector sink is CREATING; it can be updated only when RUNNING.")
     assert eventually(lambda: connect.connector_state(arn), "RUNNING") == "RUNNING"
     assert connect.connector(arn)["currentVersion"] == version
 
     # Refused at once, with nothing changed: a stale version, no change, both kinds of change.
     with pytest.raises(ClientError) as err:
         kc.update_connector(connectorArn=arn, currentVersion="STALE", connectorConfiguration={**CONFIG, "flush.size": "5"})
-    assert error(err)[2] == f"The connector version STALE does not match the current version {version}; describe the connector for its currentVersion and retry."
+    assert client_error(err)[2] == f"The connector version STALE does not match the current version {version}; describe the connector for its currentVersion and retry."
     with pytest.raises(ClientError) as err:
         kc.update_connector(connectorArn=arn, currentVersion=version, capacity={"provisionedCapacity": {"mcuCount": 1, "workerCount": 1}})
-    assert error(err)[2].startswith("Invalid parameter provisionedCapacity: The specified parameter value is identical")
+    assert client_error(err)[2].startswith("Invalid parameter provisionedCapacity: The specified parameter value is identical")
     with pytest.raises(ClientError) as err:
         kc.update_connector(connectorArn=arn, currentVersion=version, capacity={"provisionedCapacity": {"mcuCount": 2, "workerCount": 1}}, connectorConfiguration=CONFIG)
-    assert error(err)[2].startswith("You can update either the connector's worker setting")
+    assert client_error(err)[2].startswith("You can update either the connector's worker setting")
     assert connect.connector(arn)["currentVersion"] == version
 
     answer = kc.update_connector(connectorArn=arn, currentVersion=version, connectorConfiguration={**CONFIG, "flush.size": "5"})
@@ -209,7 +192,7 @@ def test_a_connector_is_creating_then_running_and_updates_one_change_at_a_time(s
     assert connect.connector(arn)["connectorConfiguration"]["flush.size"] == "10"
     with pytest.raises(ClientError) as err:
         kc.delete_connector(connectorArn=arn)
-    assert error(err) == (400, "BadRequestException", "The connector sink is UPDATING; delete it once the update is done.")
+    assert client_error(err) == (400, "BadRequestException", "The connector sink is UPDATING; delete it once the update is done.")
 
     assert eventually(lambda: connect.connector_state(arn), "RUNNING") == "RUNNING"
     done = connect.connector(arn)
@@ -226,24 +209,24 @@ def test_a_connector_is_deleting_then_gone_and_holds_its_plugin_until_then(sandb
     arn = kc.create_connector(connectorName="sink", **connect.spec(plugin))["connectorArn"]
     with pytest.raises(ClientError) as err:
         kc.create_connector(connectorName="sink", **connect.spec(plugin))
-    assert error(err) == (409, "ConflictException", "A connector with the name sink already exists.")
+    assert client_error(err) == (409, "ConflictException", "A connector with the name sink already exists.")
     assert eventually(lambda: connect.connector_state(arn), "RUNNING") == "RUNNING"
     in_use = f"The custom plugin {plugin} is used by connector(s) sink; delete them before the plugin."
     with pytest.raises(ClientError) as err:
         kc.delete_custom_plugin(customPluginArn=plugin)
-    assert error(err) == (400, "BadRequestException", in_use)
+    assert client_error(err) == (400, "BadRequestException", in_use)
     with pytest.raises(ClientError) as err:
         kc.delete_connector(connectorArn=arn, currentVersion="STALE")
-    assert error(err)[:2] == (400, "BadRequestException")
+    assert client_error(err)[:2] == (400, "BadRequestException")
 
     assert kc.delete_connector(connectorArn=arn)["connectorState"] == "DELETING"
     with pytest.raises(ClientError) as err:
         kc.delete_connector(connectorArn=arn)
-    assert error(err) == (404, "NotFoundException", f"The connector {arn} is already being deleted.")
+    assert client_error(err) == (404, "NotFoundException", f"The connector {arn} is already being deleted.")
     # A DELETING connector still holds its plugin.
     with pytest.raises(ClientError) as err:
         kc.delete_custom_plugin(customPluginArn=plugin)
-    assert error(err) == (400, "BadRequestException", in_use)
+    assert client_error(err) == (400, "BadRequestException", in_use)
     assert eventually(lambda: connect.gone(arn), True)
     assert kc.delete_custom_plugin(customPluginArn=plugin)["customPluginState"] == "DELETING"
 
@@ -328,9 +311,9 @@ def test_operations_it_does_not_emulate_are_refused(sandbox: Sandbox, connect: C
     arn = f"arn:aws:kafkaconnect:us-east-1:{ACCOUNT}:connector/sink/00000000-0000-0000-0000-000000000000"
     with pytest.raises(ClientError) as err:
         connect.kc.pause_connector(connectorArn=arn)
-    assert error(err) == (400, "BadRequestException", "PauseConnector is not emulated by the pinfra sandbox.")
+    assert client_error(err) == (400, "BadRequestException", "PauseConnector is not emulated by the pinfra sandbox.")
     # Another region's resources are not found.
     plugin = connect.plugin()
     with pytest.raises(ClientError) as err:
         sandbox.client("kafkaconnect", "eu-west-1").describe_custom_plugin(customPluginArn=plugin)
-    assert error(err)[:2] == (404, "NotFoundException")
+    assert client_error(err)[:2] == (404, "NotFoundException")

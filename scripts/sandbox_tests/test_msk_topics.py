@@ -7,32 +7,15 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 import sandbox_seed
-from support import ACCOUNT, REGION, Sandbox, http
+from support import ACCOUNT, REGION, Sandbox, client_error, eventually, http
 
 SLOW_MS = 1500  # long enough to see a transition under way on a loaded machine
-
-
-def error(err: pytest.ExceptionInfo[ClientError]) -> tuple[int, str, str]:
-    response = err.value.response
-    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"], response["Error"]["Message"]
-
-
-def eventually(read: Callable[[], Any], want: Any, timeout_s: float = 10.0) -> Any:
-    """Poll ``read()`` until it answers ``want``; the last answer otherwise (so the assert shows it)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        got = read()
-        if got == want or time.monotonic() > deadline:
-            return got
-        time.sleep(0.05)
 
 
 def msk_settings(sandbox: Sandbox, **settings: Any) -> None:
@@ -81,10 +64,10 @@ def test_a_topic_is_creating_then_active_then_deleting_then_gone(sandbox: Sandbo
     assert topics.status("orders") == "CREATING"
     with pytest.raises(ClientError) as err:
         kafka.create_topic(ClusterArn=arn, TopicName="orders", PartitionCount=3, ReplicationFactor=3)
-    assert error(err) == (409, "TopicExistsException", "Topic 'orders' already exists.")
+    assert client_error(err) == (409, "TopicExistsException", "Topic 'orders' already exists.")
     with pytest.raises(ClientError) as err:
         kafka.update_topic(ClusterArn=arn, TopicName="orders", PartitionCount=6)
-    assert error(err) == (400, "BadRequestException", "Topic orders is CREATING; it can be updated only when ACTIVE.")
+    assert client_error(err) == (400, "BadRequestException", "Topic orders is CREATING; it can be updated only when ACTIVE.")
 
     assert eventually(lambda: topics.status("orders"), "ACTIVE") == "ACTIVE"
     described = topics.describe("orders")
@@ -100,15 +83,15 @@ def test_a_topic_is_creating_then_active_then_deleting_then_gone(sandbox: Sandbo
     assert topics.status("orders") == "DELETING"
     with pytest.raises(ClientError) as err:
         kafka.delete_topic(ClusterArn=arn, TopicName="orders")
-    assert error(err) == (404, "NotFoundException", "Topic orders is already being deleted.")
+    assert client_error(err) == (404, "NotFoundException", "Topic orders is already being deleted.")
     with pytest.raises(ClientError) as err:
         kafka.create_topic(ClusterArn=arn, TopicName="orders", PartitionCount=3, ReplicationFactor=3)
-    assert error(err) == (409, "TopicExistsException", "Topic 'orders' is marked for deletion.")
+    assert client_error(err) == (409, "TopicExistsException", "Topic 'orders' is marked for deletion.")
     assert eventually(lambda: topics.status("orders"), None) is None
     assert kafka.list_topics(ClusterArn=arn)["Topics"] == []
     with pytest.raises(ClientError) as err:
         kafka.delete_topic(ClusterArn=arn, TopicName="orders")
-    assert error(err) == (404, "NotFoundException", f"Topic orders does not exist in cluster {arn}.")
+    assert client_error(err) == (404, "NotFoundException", f"Topic orders does not exist in cluster {arn}.")
 
 
 def test_one_change_per_update_and_partitions_only_grow(sandbox: Sandbox, topics: Topics) -> None:
@@ -125,10 +108,10 @@ def test_one_change_per_update_and_partitions_only_grow(sandbox: Sandbox, topics
     for change, message in refusals:
         with pytest.raises(ClientError) as err:
             kafka.update_topic(ClusterArn=arn, TopicName="orders", **change)
-        assert error(err) == (400, "BadRequestException", message), change
+        assert client_error(err) == (400, "BadRequestException", message), change
     with pytest.raises(ClientError) as err:
         kafka.create_topic(ClusterArn=arn, TopicName="wide", PartitionCount=1, ReplicationFactor=4)
-    assert error(err) == (400, "BadRequestException", "Replication factor: 4 larger than available brokers: 3.")
+    assert client_error(err) == (400, "BadRequestException", "Replication factor: 4 larger than available brokers: 3.")
     assert topics.describe("orders")["PartitionCount"] == 3
 
 
@@ -164,7 +147,7 @@ def test_reads_lag_stale_ms_behind_and_mutations_see_the_present(sandbox: Sandbo
     # Mutations: there.
     with pytest.raises(ClientError) as err:
         kafka.create_topic(ClusterArn=arn, TopicName="orders", PartitionCount=1, ReplicationFactor=3)
-    assert error(err)[:2] == (409, "TopicExistsException")
+    assert client_error(err)[:2] == (409, "TopicExistsException")
     assert eventually(lambda: topics.status("orders"), "ACTIVE") == "ACTIVE"
     assert [t["TopicName"] for t in kafka.list_topics(ClusterArn=arn)["Topics"]] == ["orders"]
 
