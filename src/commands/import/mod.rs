@@ -100,18 +100,18 @@ fn managed_names(
     project: String,
     out: Output,
 ) -> anyhow::Result<(String, String)> {
-    let owners = found.owners();
-    let mut owners = owners.into_iter();
-    let (Some((plan, env)), None) = (owners.next(), owners.next()) else {
-        if found.owners().len() > 1 {
-            let names: Vec<String> = found.owners().iter().map(|(p, e)| format!("plan `{p}`, environment `{e}`")).collect();
+    let owners: Vec<(String, String)> = found.owners().into_iter().collect();
+    let (plan, env) = match owners.as_slice() {
+        [] => return Ok((env_name, project)),
+        [(plan, env)] => (plan.clone(), env.clone()),
+        many => {
+            let names: Vec<String> = many.iter().map(|(p, e)| format!("plan `{p}`, environment `{e}`")).collect();
             return Err(Reported(format!(
                 "the resources found carry the tags of several pinfra plans ({}); nothing was written\n  hint: import is for a pipeline made by hand; keep the plan files of those plans",
                 names.join("; ")
             ))
             .into());
         }
-        return Ok((env_name, project));
     };
     let clash = |flag: &str, given: &str, tagged: &str| -> anyhow::Error {
         Reported(format!(
