@@ -3,6 +3,9 @@
 //! Flow: [`plan::parse`] → [`resources::for_plan`] → [`engine::Engine`] (observe, diff, apply).
 //! See `docs/ARCHITECTURE.md` for the map.
 
+// Text for a person goes through `printer::Printer`, which honours `-q` and a closed stdout.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod artifact;
 pub mod aws;
 pub mod cli;
@@ -12,6 +15,7 @@ pub mod engine;
 pub mod lock;
 pub mod network;
 pub mod plan;
+pub mod printer;
 pub mod render;
 pub mod resources;
 pub mod retry;

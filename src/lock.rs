@@ -170,20 +170,6 @@ fn rfc3339(secs: u64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
-/// How many locks this process holds (for the broken-pipe exit in `main`, which must not leave
-/// one behind).
-static HELD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// Whether this process holds an environment's lock now.
-pub fn holding() -> bool {
-    HELD.load(std::sync::atomic::Ordering::SeqCst) > 0
-}
-
-fn taken(lock: Lock) -> Lock {
-    HELD.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    lock
-}
-
 /// Takes the lock, creating the lock bucket first if it does not exist.
 pub async fn acquire(aws: &Aws, at: &LockRef, holder: &Holder) -> Result<Lock, LockError> {
     let body = serde_json::to_vec_pretty(holder).unwrap_or_default();
@@ -201,11 +187,11 @@ pub async fn acquire(aws: &Aws, at: &LockRef, holder: &Holder) -> Result<Lock, L
             .await
             .or_aws("s3:PutObject");
         match put {
-            Ok(out) => return Ok(taken(Lock { at: at.clone(), etag: out.e_tag().map(str::to_owned) })),
+            Ok(out) => return Ok(Lock { at: at.clone(), etag: out.e_tag().map(str::to_owned) }),
             Err(e) if e.is_code(&["PreconditionFailed", "ConditionalRequestConflict"]) => {
                 return match read(aws, at).await? {
                     // Our own create, whose answer was lost and retried by the SDK: ours.
-                    Some(found) if found == *holder => Ok(taken(Lock { at: at.clone(), etag: None })),
+                    Some(found) if found == *holder => Ok(Lock { at: at.clone(), etag: None }),
                     Some(found) => Err(LockError::Held { env: at.env.clone(), holder: found }),
                     // Released between the two calls: one more try.
                     None if attempt == 0 => continue,
@@ -252,7 +238,6 @@ pub async fn force_remove(aws: &Aws, at: &LockRef) -> Result<(), AwsError> {
 impl Lock {
     /// Deletes the lock, if it is still this run's (`If-Match` on its ETag where S3 supports it).
     pub async fn release(self, aws: &Aws) -> Result<(), AwsError> {
-        HELD.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         remove_if_ours(aws, &self.at, self.etag.as_deref()).await
     }
 

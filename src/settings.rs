@@ -19,8 +19,8 @@ pub struct Output {
     pub interactive_stderr: bool,
     /// stdin is a terminal: questions can be asked.
     pub interactive_stdin: bool,
-    /// Only errors on stderr.
-    pub quiet: bool,
+    /// Where text goes; `-q` leaves only data and errors.
+    pub printer: crate::printer::Printer,
 }
 
 /// The environment variables pinfra reads, captured once.
@@ -95,7 +95,7 @@ pub fn output(global: &GlobalArgs, env: &Environment) -> Output {
         color_stderr: color(std::io::stderr().is_terminal()),
         interactive_stderr: std::io::stderr().is_terminal() && !global.quiet,
         interactive_stdin: std::io::stdin().is_terminal(),
-        quiet: global.quiet,
+        printer: crate::printer::Printer::new(global.quiet),
     }
 }
 

@@ -3,7 +3,6 @@
 //! so users get one clear line with a hint instead of an SDK debug dump.
 
 use std::error::Error as StdError;
-use std::fmt;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -222,19 +221,6 @@ where
 {
     fn or_aws(self, operation: &'static str) -> CallResult<T> {
         self.map_err(|e| classify(operation, e))
-    }
-}
-
-/// Renders an error with its hint, for the command layer.
-pub struct WithHint<'a>(pub &'a AwsError);
-
-impl fmt::Display for WithHint<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        if let Some(hint) = self.0.hint() {
-            write!(f, "\n  hint: {hint}")?;
-        }
-        Ok(())
     }
 }
 

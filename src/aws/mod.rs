@@ -13,7 +13,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_types::region::Region;
 
 pub use credentials::{CredentialSettings, CredentialSource, CredentialsError, ProfileOrigin};
-pub use error::{AwsError, CallResult, Classify, WithHint, classify};
+pub use error::{AwsError, CallResult, Classify, classify};
 
 /// Where and as whom to call AWS; resolved from flags and the environment by
 /// [`crate::settings`].

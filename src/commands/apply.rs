@@ -16,23 +16,23 @@ pub async fn run(args: &ApplyArgs, global: &GlobalArgs, env: &Environment, out: 
     let session = session(&args.plan.plan, global, env, out, args.prune).await?;
     let (planned, _) = session.plan_checked()?;
     if !Summary::of(&planned.changes).has_changes() {
-        print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
-        output::print(&session.plan, &session.observed.outputs(), false)?;
+        out.printer.data(render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }))?;
+        output::print(out.printer, &session.plan, &session.observed.outputs(), false)?;
         return Ok(ExitStatus::Success);
     }
 
     if !args.auto_approve && !out.interactive_stdin {
         // Nobody can answer the question: say so before taking the lock.
-        print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
+        out.printer.data(render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }))?;
         confirm("", false, out)?;
     }
     let lock = take_lock(&session, "apply", env).await?;
     let aws = session.aws.clone();
-    let interrupt = Interrupt::watch(aws.clone(), &lock);
+    let interrupt = Interrupt::watch(aws.clone(), &lock, out.printer);
     let result = locked(session, &lock.at.owner, args, out, &interrupt).await;
     interrupt.stop();
     if let Err(error) = lock.release(&aws).await {
-        eprintln!("warning: the lock could not be released: {}", crate::aws::WithHint(&error));
+        out.printer.warning_with_hint(format_args!("the lock could not be released: {error}"), error.hint().as_deref());
     }
     result
 }
@@ -47,16 +47,16 @@ async fn locked(
 ) -> anyhow::Result<ExitStatus> {
     let session = session.refresh(out).await?;
     let (planned, network) = session.plan_checked()?;
-    crate::commands::data(&render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
+    out.printer.data_keep_going(render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
     if let Some(network) = &network {
-        crate::commands::data(&format!("\n{}", network.text(false)));
+        out.printer.data_keep_going(format_args!("\n{}", network.text(false)));
     }
     let mut outputs = session.observed.outputs();
     if Summary::of(&planned.changes).has_changes() {
         crate::commands::acting_as(account, &session.aws, args.auto_approve, out);
         let question = format!("Apply these changes to environment `{}`?", session.plan.environment.name);
         if !confirm(&question, args.auto_approve, out)? {
-            eprintln!("Apply cancelled; nothing was changed.");
+            out.printer.notice("Apply cancelled; nothing was changed.");
             return Ok(ExitStatus::Failure);
         }
         interrupt.changing();
@@ -67,25 +67,25 @@ async fn locked(
             let failed = outcome.failures().count();
             for (id, o) in &outcome.results {
                 if let NodeOutcome::Skipped { .. } = o {
-                    eprintln!("  not done: {}", crate::terminal::escape(&id.to_string()));
+                    out.printer.notice(format_args!("  not done: {}", crate::terminal::escape(&id.to_string())));
                 }
             }
-            return Err(Reported(format!(
+            return Err(Reported::new(format!(
                 "apply interrupted: {done} resource(s) done, {failed} failed, {not_started} not started; the lock is released; run `pinfra apply` again to converge"
             ))
             .into());
         }
         if !outcome.is_success() {
             let skipped = outcome.results.iter().filter(|(_, o)| matches!(o, NodeOutcome::Skipped { .. })).count();
-            let error = report_failures("apply incomplete", outcome.failures().map(|(id, e)| (id, ErrorRef::Resource(e))));
-            eprintln!("{skipped} resource(s) were not attempted. Everything else was applied; run `pinfra apply` again to converge.");
+            let error = report_failures(out.printer, "apply incomplete", outcome.failures().map(|(id, e)| (id, ErrorRef::Resource(e))));
+            out.printer.notice(format_args!(
+                "{skipped} resource(s) were not attempted. Everything else was applied; run `pinfra apply` again to converge."
+            ));
             return Err(error);
         }
-        if !out.quiet {
-            eprintln!("Apply complete.");
-        }
+        out.printer.status("Apply complete.");
         outputs = outcome.outputs;
     }
-    output::print(&session.plan, &outputs, false)?;
+    output::print_keep_going(out.printer, &session.plan, &outputs);
     Ok(ExitStatus::Success)
 }

@@ -14,21 +14,21 @@ pub async fn run(args: &DestroyArgs, global: &GlobalArgs, env: &Environment, out
     let session = session(&args.plan.plan, global, env, out, false).await?;
     let planned = planned(&session)?;
     if planned.changes.is_empty() {
-        print!("{}", text(&planned, out));
+        out.printer.data(text(&planned, out))?;
         return Ok(ExitStatus::Success);
     }
     if !args.auto_approve && !out.interactive_stdin {
-        print!("{}", text(&planned, out));
+        out.printer.data(text(&planned, out))?;
         confirm("", false, out)?;
     }
     // One mutating run at a time: lock, then read again under the lock.
     let lock = take_lock(&session, "destroy", env).await?;
     let aws = session.aws.clone();
-    let interrupt = Interrupt::watch(aws.clone(), &lock);
+    let interrupt = Interrupt::watch(aws.clone(), &lock, out.printer);
     let result = locked(session.refresh(out).await, &lock.at.owner, args, out, &interrupt).await;
     interrupt.stop();
     if let Err(error) = lock.release(&aws).await {
-        eprintln!("warning: the lock could not be released: {}", crate::aws::WithHint(&error));
+        out.printer.warning_with_hint(format_args!("the lock could not be released: {error}"), error.hint().as_deref());
     }
     result
 }
@@ -38,7 +38,7 @@ fn planned(session: &crate::commands::Session) -> anyhow::Result<crate::engine::
     session
         .engine
         .plan_destroy(&session.observed)
-        .map_err(|failures| report_failures("cannot destroy", failures.iter().map(|(id, e)| (id, ErrorRef::Resource(e)))))
+        .map_err(|failures| report_failures(session.printer, "cannot destroy", failures.iter().map(|(id, e)| (id, ErrorRef::Resource(e)))))
 }
 
 async fn locked(
@@ -50,24 +50,22 @@ async fn locked(
 ) -> anyhow::Result<ExitStatus> {
     let session = session?;
     let planned = planned(&session)?;
-    crate::commands::data(&text(&planned, out));
+    out.printer.data_keep_going(text(&planned, out));
     if planned.changes.is_empty() {
         return Ok(ExitStatus::Success);
     }
     crate::commands::acting_as(account, &session.aws, args.auto_approve, out);
     let question = format!("Delete these resources of environment `{}`? There is no undo.", session.plan.environment.name);
     if !confirm(&question, args.auto_approve, out)? {
-        eprintln!("Destroy cancelled; nothing was deleted.");
+        out.printer.notice("Destroy cancelled; nothing was deleted.");
         return Ok(ExitStatus::Failure);
     }
     interrupt.changing();
     let outcome = session.engine.destroy(&session.aws, &session.observed, &planned, &progress_printer(out), &interrupt.flag).await;
     if !outcome.is_success() {
-        return Err(report_failures("destroy incomplete", outcome.failures().map(|(id, e)| (id, ErrorRef::Resource(e)))));
+        return Err(report_failures(out.printer, "destroy incomplete", outcome.failures().map(|(id, e)| (id, ErrorRef::Resource(e)))));
     }
-    if !out.quiet {
-        eprintln!("Destroy complete.");
-    }
+    out.printer.status("Destroy complete.");
     Ok(ExitStatus::Success)
 }
 

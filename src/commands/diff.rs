@@ -20,11 +20,11 @@ pub async fn run(args: &DiffArgs, global: &GlobalArgs, env: &Environment, out: O
         if let (Some(network), Some(fields)) = (&network, document.as_object_mut()) {
             fields.insert("network".to_owned(), network.json());
         }
-        println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+        out.printer.data(format_args!("{}\n", serde_json::to_string_pretty(&document).unwrap_or_default()))?;
     } else {
-        print!("{}", render::text(&planned, Style { color: out.color_stdout, show_unchanged: args.show_unchanged }));
+        out.printer.data(render::text(&planned, Style { color: out.color_stdout, show_unchanged: args.show_unchanged }))?;
         if let Some(network) = &network {
-            print!("\n{}", network.text(false));
+            out.printer.data(format_args!("\n{}", network.text(false)))?;
         }
     }
     Ok(if Summary::of(&planned.changes).has_changes() { ExitStatus::Changes } else { ExitStatus::Success })
@@ -33,8 +33,8 @@ pub async fn run(args: &DiffArgs, global: &GlobalArgs, env: &Environment, out: O
 /// Every environment of the plan, read concurrently, printed one after the other. Exit 1 if
 /// any failed, else 2 if any has changes.
 async fn all_envs(args: &DiffArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
-    let text =
-        std::fs::read_to_string(&args.plan.plan).map_err(|e| Reported(format!("cannot read plan `{}`: {e}", args.plan.plan.display())))?;
+    let text = std::fs::read_to_string(&args.plan.plan)
+        .map_err(|e| Reported::new(format!("cannot read plan `{}`: {e}", args.plan.plan.display())))?;
     let names = crate::plan::environments(&text);
     if names.is_empty() {
         // Not a readable plan: let the ordinary path report why.
@@ -49,21 +49,21 @@ async fn all_envs(args: &DiffArgs, global: &GlobalArgs, env: &Environment, out: 
     .await;
     let (mut failed, mut changed) = (Vec::new(), false);
     for (name, diff) in names.iter().zip(diffs) {
-        println!("== environment {name}");
+        out.printer.data(format_args!("== environment {name}\n"))?;
         match diff {
             Ok((text, has_changes)) => {
-                print!("{text}");
+                out.printer.data(text)?;
                 changed |= has_changes;
             }
             Err(error) => {
-                println!("(failed: {})", crate::terminal::escape_lines(&error.to_string()));
+                out.printer.data(format_args!("(failed: {})\n", crate::terminal::escape_lines(&error.to_string())))?;
                 failed.push(name.clone());
             }
         }
-        println!();
+        out.printer.data("\n")?;
     }
     if !failed.is_empty() {
-        return Err(Reported(format!("diff failed for environment(s) {}", failed.join(", "))).into());
+        return Err(Reported::new(format!("diff failed for environment(s) {}", failed.join(", "))).into());
     }
     Ok(if changed { ExitStatus::Changes } else { ExitStatus::Success })
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 use crate::cli::{GlobalArgs, InitArgs};
 use crate::commands::{ExitStatus, Reported};
 use crate::diagnostics::SourceFile;
+use crate::printer::Printer;
 use crate::settings::{Environment, Output};
 
 const TEMPLATE: &str = include_str!("../../templates/plan.toml.j2");
@@ -26,12 +27,11 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, _env: &Environment, out: Output
             return Ok(v.clone());
         }
         match (ask, default) {
-            (true, _) => prompt(question, default),
+            (true, _) => prompt(out.printer, question, default),
             (false, Some(d)) => Ok(d.to_owned()),
-            (false, None) => {
-                Err(Reported(format!("{question} is needed and stdin is not a terminal\n  hint: pass it as a flag (pinfra init --help)"))
-                    .into())
-            }
+            (false, None) => Err(Reported::new(format!("{question} is needed and stdin is not a terminal"))
+                .hint("pass it as a flag (pinfra init --help)")
+                .into()),
         }
     };
     let env_name = value(&global.env, "environment name", Some("dev"))?;
@@ -44,40 +44,37 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, _env: &Environment, out: Output
     if parsed.diagnostics.has_errors() {
         let name = path.display().to_string();
         SourceFile { name: &name, text: &text }.emit(&parsed.diagnostics, out.color_stderr);
-        return Err(Reported(format!("{}: these values do not make a valid plan; nothing was written", path.display())).into());
+        return Err(Reported::new(format!("{}: these values do not make a valid plan; nothing was written", path.display())).into());
     }
     write_new(path, &text)?;
-    if !out.quiet {
-        let p = path.display();
-        eprintln!("wrote {p}: environment `{env_name}` of `{project}` in {region}, user id {user_id}, cluster {cluster}");
-        eprintln!("next steps:");
-        eprintln!(
-            "  1. put the Confluent S3 sink's zip (Confluent Hub: confluentinc-kafka-connect-s3) at artifacts/confluentinc-kafka-connect-s3-10.0.3.zip beside the plan"
-        );
-        eprintln!("  2. pinfra validate {p}     # offline: the plan, the zip, the connector's permissions");
-        eprintln!("  3. pinfra diff {p}         # what would be created (AWS credentials needed from here on)");
-        eprintln!("  4. pinfra apply {p}");
-        eprintln!("  5. pinfra verify {p}       # a record per topic through the whole pipeline");
-        eprintln!("  6. pinfra output {p}       # the invoke URL, bootstrap servers, how to reach the instance");
-    }
-    println!("{}", path.display());
+    let p = path.display();
+    out.printer.status(format_args!(
+        "wrote {p}: environment `{env_name}` of `{project}` in {region}, user id {user_id}, cluster {cluster}
+next steps:
+  1. put the Confluent S3 sink's zip (Confluent Hub: confluentinc-kafka-connect-s3) at artifacts/confluentinc-kafka-connect-s3-10.0.3.zip beside the plan
+  2. pinfra validate {p}     # offline: the plan, the zip, the connector's permissions
+  3. pinfra diff {p}         # what would be created (AWS credentials needed from here on)
+  4. pinfra apply {p}
+  5. pinfra verify {p}       # a record per topic through the whole pipeline
+  6. pinfra output {p}       # the invoke URL, bootstrap servers, how to reach the instance"
+    ));
+    out.printer.data(format_args!("{p}\n"))?;
     Ok(ExitStatus::Success)
 }
 
-fn prompt(question: &str, default: Option<&str>) -> anyhow::Result<String> {
+fn prompt(printer: Printer, question: &str, default: Option<&str>) -> anyhow::Result<String> {
     loop {
         match default {
-            Some(d) => eprint!("{question} [{d}]: "),
-            None => eprint!("{question}: "),
+            Some(d) => printer.prompt(format_args!("{question} [{d}]: ")),
+            None => printer.prompt(format_args!("{question}: ")),
         }
-        std::io::stderr().flush()?;
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
         let answer = line.trim();
         match (answer.is_empty(), default) {
             (false, _) => return Ok(answer.to_owned()),
             (true, Some(d)) => return Ok(d.to_owned()),
-            (true, None) => eprintln!("  (needed)"),
+            (true, None) => printer.notice("  (needed)"),
         }
     }
 }
@@ -107,9 +104,9 @@ pub(super) fn render(env: &str, user_id: &str, region: &str, cluster: &str, proj
 /// Refuses a `path` that exists: `command` (init, import) never overwrites a file.
 pub(super) fn refuse_existing(path: &Path, command: &str, hint: &str) -> anyhow::Result<()> {
     if path.exists() {
-        return Err(
-            Reported(format!("`{}` exists already; pinfra {command} never overwrites a file\n  hint: {hint}", path.display())).into()
-        );
+        return Err(Reported::new(format!("`{}` exists already; pinfra {command} never overwrites a file", path.display()))
+            .hint(hint)
+            .into());
     }
     Ok(())
 }
@@ -123,7 +120,7 @@ pub(super) fn write_new(path: &Path, text: &str) -> anyhow::Result<()> {
         .write(true)
         .create_new(true)
         .open(path)
-        .map_err(|e| Reported(format!("cannot create `{}`: {e}", path.display())))?;
+        .map_err(|e| Reported::new(format!("cannot create `{}`: {e}", path.display())))?;
     file.write_all(text.as_bytes())?;
     Ok(())
 }

@@ -20,15 +20,16 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::artifact::{self, Artifact};
-use crate::aws::{Aws, AwsError, WithHint};
+use crate::aws::{Aws, AwsError};
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::diagnostics::SourceFile;
 use crate::engine::{Engine, Event, Observed, Planned, ResourceError, ResourceId};
 use crate::plan::{self, Plan};
+use crate::printer::Printer;
 use crate::resources;
 use crate::resources::network_check::NetworkCheck;
 use crate::settings::{self, Environment, Output};
-use crate::terminal::{escape, escape_lines};
+use crate::terminal::escape;
 
 /// How a command ended; the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,17 +52,42 @@ impl From<ExitStatus> for ExitCode {
     }
 }
 
-/// A failure that has already been reported to the user in full.
+/// The error that ends a command, said in full: `main` prints it with its hint, through the
+/// printer.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Reported(pub String);
+#[error("{message}")]
+pub struct Reported {
+    /// What went wrong.
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl Reported {
+    /// An error without a hint.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into(), hint: None }
+    }
+
+    /// With a hint.
+    #[must_use]
+    pub fn hint(self, hint: impl Into<String>) -> Self {
+        Self { hint: Some(hint.into()), ..self }
+    }
+
+    /// With a hint, if there is one.
+    #[must_use]
+    pub fn maybe_hint(self, hint: Option<String>) -> Self {
+        Self { hint, ..self }
+    }
+}
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     let env = Environment::capture();
     let out = settings::output(&cli.global, &env);
-    if !out.quiet {
-        crate::retry::report_waits_with(|line| eprintln!("  ... {}", escape(line)));
+    if !out.printer.is_quiet() {
+        crate::retry::report_waits_with(|line| Printer::new(false).status(format_args!("  ... {}", escape(line))));
     }
     match &cli.command {
         Command::Validate(args) => validate::run(args, &cli.global, &env, out),
@@ -86,14 +112,14 @@ pub fn load_plan(path: &Path, env: Option<&str>, out: Output) -> anyhow::Result<
         None => path.display().to_string(),
     };
     let source = SourceFile { name: &name, text: &text };
-    if !parsed.diagnostics.is_empty() && (!out.quiet || parsed.diagnostics.has_errors()) {
+    if !parsed.diagnostics.is_empty() && (!out.printer.is_quiet() || parsed.diagnostics.has_errors()) {
         source.emit(&parsed.diagnostics, out.color_stderr);
     }
     match parsed.plan {
         Some(plan) => Ok(plan),
         None => {
             let n = parsed.diagnostics.error_count();
-            Err(Reported(format!("{name}: {n} error{} in the plan; nothing was sent to AWS", if n == 1 { "" } else { "s" })).into())
+            Err(Reported::new(format!("{name}: {n} error{} in the plan; nothing was sent to AWS", if n == 1 { "" } else { "s" })).into())
         }
     }
 }
@@ -116,7 +142,7 @@ pub fn load_artifact(path: &Path, plan: &Plan, env: &Environment, out: Output) -
                     .with_hint(error.hint()),
             );
             SourceFile { name: &name, text: &text }.emit(&diagnostics, out.color_stderr);
-            Err(Reported(format!("{name}: the plugin zip cannot be used; nothing was sent to AWS")).into())
+            Err(Reported::new(format!("{name}: the plugin zip cannot be used; nothing was sent to AWS")).into())
         }
     }
 }
@@ -136,6 +162,8 @@ pub struct Session {
     pub discovery: Arc<resources::Discovery>,
     /// How the plan was loaded, to observe again.
     loaded: Loaded,
+    /// Where its text goes.
+    pub printer: Printer,
 }
 
 /// How many AWS reads or writes run at once.
@@ -159,10 +187,8 @@ pub async fn session_for(
     let artifact = load_artifact(path, &plan, env, out)?;
     let templates = Arc::new(load_templates(global, out)?);
     let (aws_settings, warning) = settings::aws(global, env, &plan.environment.region)?;
-    if let Some(warning) = warning
-        && !out.quiet
-    {
-        eprintln!("warning: {}", escape_lines(&warning.to_string()));
+    if let Some(warning) = warning {
+        out.printer.warning(warning);
     }
     let aws = connect(&aws_settings).await?;
     let options = resources::Options { prune, poll: aws_settings.poll };
@@ -171,21 +197,17 @@ pub async fn session_for(
 
 /// The templates, with `--templates`'s overrides; warns about files in it that match none.
 pub fn load_templates(global: &GlobalArgs, out: Output) -> anyhow::Result<crate::render::Templates> {
-    let templates = crate::render::Templates::load(global.templates.as_deref()).map_err(|error| {
-        let hint = error.hint().map(|h| format!("\n  hint: {h}")).unwrap_or_default();
-        anyhow::Error::from(Reported(format!("{error}{hint}")))
-    })?;
-    if !out.quiet {
-        for warning in &templates.warnings {
-            eprintln!("warning: {warning}");
-        }
+    let templates = crate::render::Templates::load(global.templates.as_deref())
+        .map_err(|error| Reported::new(error.to_string()).maybe_hint(error.hint()))?;
+    for warning in &templates.warnings {
+        out.printer.warning(warning);
     }
     Ok(templates)
 }
 
 /// Builds the clients; an unknown profile ends the command with a hint.
 pub async fn connect(settings: &crate::aws::AwsSettings) -> anyhow::Result<Aws> {
-    Aws::connect(settings).await.map_err(|error| Reported(format!("{error}\n  hint: {}", error.hint())).into())
+    Aws::connect(settings).await.map_err(|error| Reported::new(error.to_string()).hint(error.hint()).into())
 }
 
 /// What a session keeps of the plan's loading, to observe again (under the lock).
@@ -205,7 +227,7 @@ impl Session {
             Err(error) => {
                 spinner.finish_and_clear();
                 let id = ResourceId::new(resources::msk_cluster::KIND, plan.msk.cluster.name());
-                return Err(observe_failure(&aws, vec![(id, error)]));
+                return Err(observe_failure(&aws, out.printer, vec![(id, error)]));
             }
         };
         let context = resources::Context {
@@ -218,8 +240,8 @@ impl Session {
         let engine = Engine::new(resources::for_plan(&plan, &context), resources::ownership(&plan), CONCURRENCY)?;
         let observed = engine.observe(&aws).await;
         spinner.finish_and_clear();
-        let observed = observed.map_err(|failures| observe_failure(&aws, failures))?;
-        Ok(Session { plan, aws, engine, observed, discovery, loaded })
+        let observed = observed.map_err(|failures| observe_failure(&aws, out.printer, failures))?;
+        Ok(Session { plan, aws, engine, observed, discovery, loaded, printer: out.printer })
     }
 
     /// The diff, and the network's paths after it; every refusal is printed and ends the
@@ -228,16 +250,16 @@ impl Session {
         let planned = self
             .engine
             .plan(&self.observed)
-            .map_err(|failures| report_failures("cannot diff", failures.iter().map(|(id, e)| (id, ErrorRef::Resource(e)))))?;
+            .map_err(|failures| report_failures(self.printer, "cannot diff", failures.iter().map(|(id, e)| (id, ErrorRef::Resource(e)))))?;
         let network = self.network_check(Some(&planned));
         if let Some(network) = &network {
             let blocked: Vec<_> = network.blocked().collect();
             for (path, why) in &blocked {
-                eprintln!("error: network path {} (TCP {}) stays blocked: {}", path.path.name(), path.port, escape_lines(&why.reason));
-                eprintln!("  hint: {}", escape_lines(&why.hint));
+                let message = format!("network path {} (TCP {}) stays blocked: {}", path.path.name(), path.port, why.reason);
+                self.printer.error(message, Some(&why.hint));
             }
             if !blocked.is_empty() {
-                return Err(Reported(format!(
+                return Err(Reported::new(format!(
                     "cannot diff: {} network path{} of the pipeline cannot be opened by apply",
                     blocked.len(),
                     if blocked.len() == 1 { "" } else { "s" }
@@ -277,7 +299,7 @@ pub struct Interrupt {
 
 impl Interrupt {
     /// Watches for Ctrl-C from now on, for `lock` (released only if it is still this run's).
-    pub fn watch(aws: Aws, lock: &crate::lock::Lock) -> Self {
+    pub fn watch(aws: Aws, lock: &crate::lock::Lock, printer: Printer) -> Self {
         use std::sync::atomic::{AtomicBool, Ordering};
         let (at, etag) = (lock.at.clone(), lock.etag());
         let flag = Arc::new(AtomicBool::new(false));
@@ -287,17 +309,17 @@ impl Interrupt {
             while tokio::signal::ctrl_c().await.is_ok() {
                 if !c.load(Ordering::SeqCst) {
                     let released = crate::lock::remove_if_ours(&aws, &at, etag.as_deref()).await.is_ok();
-                    eprintln!(
+                    printer.notice(format_args!(
                         "interrupted: nothing was changed{}",
                         if released { "; the lock is released" } else { "; the lock could not be released: `pinfra unlock --force`" }
-                    );
+                    ));
                     std::process::exit(130);
                 }
                 if f.swap(true, Ordering::SeqCst) {
-                    eprintln!("interrupted again: stopping now; the lock is left held: check, then `pinfra unlock --force`");
+                    printer.notice("interrupted again: stopping now; the lock is left held: check, then `pinfra unlock --force`");
                     std::process::exit(130);
                 }
-                eprintln!("interrupted: finishing the calls in flight and starting nothing new (Ctrl-C again to stop at once)");
+                printer.notice("interrupted: finishing the calls in flight and starting nothing new (Ctrl-C again to stop at once)");
             }
         });
         Self { flag, changing, task }
@@ -323,26 +345,22 @@ impl Interrupt {
 pub async fn take_lock(session: &Session, command: &str, env: &Environment) -> anyhow::Result<crate::lock::Lock> {
     let at = crate::lock::LockRef::find(&session.aws, &session.plan)
         .await
-        .map_err(|e| Reported(format!("cannot find the account for the lock: {}", crate::aws::WithHint(&e))))?;
+        .map_err(|e| Reported::new(format!("cannot find the account for the lock: {e}")).maybe_hint(e.hint()))?;
     let holder = crate::lock::whoami(command, env.user.as_deref(), env.host.as_deref());
-    crate::lock::acquire(&session.aws, &at, &holder).await.map_err(|error| {
-        let hint = error.hint().map(|h| format!("\n  hint: {h}")).unwrap_or_default();
-        Reported(format!("{error}{hint}")).into()
-    })
+    crate::lock::acquire(&session.aws, &at, &holder).await.map_err(|error| Reported::new(error.to_string()).maybe_hint(error.hint()).into())
 }
 
 /// Reports failed reads: once, if they share an environmental cause; else one by one.
-fn observe_failure(aws: &Aws, failures: Vec<(ResourceId, AwsError)>) -> anyhow::Error {
+fn observe_failure(aws: &Aws, printer: Printer, failures: Vec<(ResourceId, AwsError)>) -> anyhow::Error {
     match environmental(&failures) {
         Some(error) => {
-            let hint = error.hint().map(|h| format!("\n  hint: {h}")).unwrap_or_default();
             let endpoint = match (error, aws.endpoint.as_deref()) {
                 (AwsError::Unreachable { .. }, Some(url)) => format!(" (endpoint {url})"),
                 _ => String::new(),
             };
-            Reported(format!("{}{endpoint}{hint}", error.summary())).into()
+            Reported::new(format!("{}{endpoint}", error.summary())).maybe_hint(error.hint()).into()
         }
-        None => report_failures("cannot read the current state", failures.iter().map(|(id, e)| (id, ErrorRef::Aws(e)))),
+        None => report_failures(printer, "cannot read the current state", failures.iter().map(|(id, e)| (id, ErrorRef::Aws(e)))),
     }
 }
 
@@ -352,18 +370,6 @@ fn environmental(failures: &[(ResourceId, AwsError)]) -> Option<&AwsError> {
     let first = &failures.first()?.1;
     let same = failures.iter().all(|(_, e)| e.is_environmental() && std::mem::discriminant(e) == std::mem::discriminant(first));
     same.then_some(first)
-}
-
-/// Writes data to stdout. A reader that went away (`pinfra apply ... | head -1`) does not stop
-/// the command: what it was doing (an apply under the lock) finishes, and the lock is released.
-pub fn data(text: &str) {
-    use std::io::Write as _;
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        Err(e) => eprintln!("warning: cannot write to stdout: {e}"),
-        Ok(()) => {}
-    }
 }
 
 /// A spinner on stderr when it is a terminal; hidden otherwise.
@@ -385,39 +391,46 @@ pub enum ErrorRef<'a> {
 }
 
 /// Prints every failure with its hint to stderr and returns the error that ends the command.
-pub fn report_failures<'a>(what: &str, failures: impl IntoIterator<Item = (&'a ResourceId, ErrorRef<'a>)>) -> anyhow::Error {
+pub fn report_failures<'a>(
+    printer: Printer,
+    what: &str,
+    failures: impl IntoIterator<Item = (&'a ResourceId, ErrorRef<'a>)>,
+) -> anyhow::Error {
     let mut count = 0;
     for (id, error) in failures {
         count += 1;
-        match error {
-            ErrorRef::Aws(e) => eprintln!("error: {}: {}", escape(&id.to_string()), escape_lines(&WithHint(e).to_string())),
-            ErrorRef::Resource(e) => {
-                eprintln!("error: {}: {}", escape(&id.to_string()), escape_lines(&e.to_string()));
-                if let Some(hint) = e.hint() {
-                    eprintln!("  hint: {}", escape_lines(&hint));
-                }
-            }
-        }
+        let (message, hint) = match error {
+            ErrorRef::Aws(e) => (e.to_string(), e.hint()),
+            ErrorRef::Resource(e) => (e.to_string(), e.hint()),
+        };
+        printer.error(format_args!("{}: {message}", escape(&id.to_string())), hint.as_deref());
     }
-    Reported(format!("{what}: {count} resource{} failed", if count == 1 { "" } else { "s" })).into()
+    Reported::new(format!("{what}: {count} resource{} failed", if count == 1 { "" } else { "s" })).into()
 }
 
 /// Prints engine progress as lines on stderr.
 pub fn progress_printer(out: Output) -> impl Fn(Event<'_>) + Sync {
+    let printer = out.printer;
     move |event| {
-        if out.quiet {
-            return;
-        }
         // One line per event: names and AWS's messages are escaped, line breaks included.
         match event {
-            Event::Started(id, action) => eprintln!("  {} {}: {}...", action.symbol(), escape(&id.to_string()), verb(action, false)),
-            Event::Finished(id, action, elapsed) => {
-                eprintln!("  {} {}: {} ({:.1}s)", action.symbol(), escape(&id.to_string()), verb(action, true), elapsed.as_secs_f64())
+            Event::Started(id, action) => {
+                printer.status(format_args!("  {} {}: {}...", action.symbol(), escape(&id.to_string()), verb(action, false)))
             }
-            Event::Failed(id, action, error) => {
-                eprintln!("  ! {}: {} failed: {}", escape(&id.to_string()), verb(action, false), escape(&error.to_string()))
-            }
-            Event::Skipped(id, reason) => eprintln!("  ! {}: {}", escape(&id.to_string()), escape(reason)),
+            Event::Finished(id, action, elapsed) => printer.status(format_args!(
+                "  {} {}: {} ({:.1}s)",
+                action.symbol(),
+                escape(&id.to_string()),
+                verb(action, true),
+                elapsed.as_secs_f64()
+            )),
+            Event::Failed(id, action, error) => printer.status(format_args!(
+                "  ! {}: {} failed: {}",
+                escape(&id.to_string()),
+                verb(action, false),
+                escape(&error.to_string())
+            )),
+            Event::Skipped(id, reason) => printer.status(format_args!("  ! {}: {}", escape(&id.to_string()), escape(reason))),
         }
     }
 }
@@ -442,9 +455,8 @@ fn verb(action: crate::engine::Action, done: bool) -> &'static str {
 /// Says whose account and credentials a mutating command acts with, before it asks (also under
 /// `-q` when it asks; `account` is the lock's, from GetCallerIdentity).
 pub fn acting_as(account: &str, aws: &Aws, auto_approve: bool, out: Output) {
-    if !out.quiet || !auto_approve {
-        eprintln!("Acting as account {account} (credentials: {})", aws.credentials);
-    }
+    let line = format_args!("Acting as account {account} (credentials: {})", aws.credentials);
+    if auto_approve { out.printer.status(line) } else { out.printer.notice(line) }
 }
 
 /// Asks for confirmation on a terminal; without one, `--auto-approve` is required.
@@ -453,12 +465,11 @@ pub fn confirm(question: &str, auto_approve: bool, out: Output) -> anyhow::Resul
         return Ok(true);
     }
     if !out.interactive_stdin {
-        return Err(Reported(
-            "stdin is not a terminal, so pinfra cannot ask for confirmation\n  hint: review `pinfra diff`, then pass --auto-approve".into(),
-        )
-        .into());
+        return Err(Reported::new("stdin is not a terminal, so pinfra cannot ask for confirmation")
+            .hint("review `pinfra diff`, then pass --auto-approve")
+            .into());
     }
-    eprint!("{question} Only 'yes' is accepted: ");
+    out.printer.prompt(format_args!("{question} Only 'yes' is accepted: "));
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     Ok(answer.trim() == "yes")

@@ -6,18 +6,31 @@ use crate::cli::{GlobalArgs, OutputArgs};
 use crate::commands::{ExitStatus, session};
 use crate::engine::{Outputs, ResourceId};
 use crate::plan::Plan;
+use crate::printer::Printer;
 use crate::resources::{self, NamedOutput};
 use crate::settings::{Environment, Output};
 
 /// Runs the command.
 pub async fn run(args: &OutputArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
     let session = session(&args.plan.plan, global, env, out, false).await?;
-    print(&session.plan, &session.observed.outputs(), args.json)?;
+    print(out.printer, &session.plan, &session.observed.outputs(), args.json)?;
     Ok(ExitStatus::Success)
 }
 
 /// Prints the named outputs, as `name = value` lines or JSON.
-pub fn print(plan: &Plan, live: &BTreeMap<ResourceId, Outputs>, json: bool) -> anyhow::Result<()> {
+pub fn print(printer: Printer, plan: &Plan, live: &BTreeMap<ResourceId, Outputs>, json: bool) -> anyhow::Result<()> {
+    Ok(printer.data(text(plan, live, json)?)?)
+}
+
+/// [`print`] under a lock: a gone reader does not stop the work in hand.
+pub fn print_keep_going(printer: Printer, plan: &Plan, live: &BTreeMap<ResourceId, Outputs>) {
+    if let Ok(text) = text(plan, live, false) {
+        printer.data_keep_going(text);
+    }
+}
+
+/// The named outputs, as `name = value` lines or JSON.
+fn text(plan: &Plan, live: &BTreeMap<ResourceId, Outputs>, json: bool) -> anyhow::Result<String> {
     let outputs = resources::named_outputs(plan, live);
     if json {
         let map: serde_json::Map<String, serde_json::Value> = outputs
@@ -32,7 +45,7 @@ pub fn print(plan: &Plan, live: &BTreeMap<ResourceId, Outputs>, json: bool) -> a
                 )
             })
             .collect();
-        crate::commands::data(&format!("{}\n", serde_json::to_string_pretty(&map)?));
+        Ok(format!("{}\n", serde_json::to_string_pretty(&map)?))
     } else {
         let mut text = String::new();
         for (name, value) in outputs {
@@ -44,7 +57,6 @@ pub fn print(plan: &Plan, live: &BTreeMap<ResourceId, Outputs>, json: bool) -> a
                 NamedOutput::Unavailable(why) => format!("{name} = (none: {why})\n"),
             });
         }
-        crate::commands::data(&text);
+        Ok(text)
     }
-    Ok(())
 }

@@ -39,20 +39,21 @@ pub async fn run(args: &RenderArgs, global: &GlobalArgs, env: &Environment, out:
         if std::fs::symlink_metadata(&path).is_ok_and(|meta| meta.file_type().is_symlink()) {
             let target =
                 std::fs::read_link(&path).map(|t| format!(" (to {})", crate::terminal::escape(&t.to_string_lossy()))).unwrap_or_default();
-            return Err(Reported(format!(
-                "{} is a symbolic link{target}; render never writes through one, so nothing was written\n  hint: remove the link, or give --out a directory without it",
+            return Err(Reported::new(format!(
+                "{} is a symbolic link{target}; render never writes through one, so nothing was written",
                 crate::terminal::escape(&path.to_string_lossy())
             ))
+            .hint("remove the link, or give --out a directory without it")
             .into());
         }
     }
     for (name, content) in &rendered.files {
         let path = args.out.join(name);
         std::fs::write(&path, content).with_context(|| format!("cannot write {}", path.display()))?;
-        println!("{}", path.display());
+        out.printer.data(format_args!("{}\n", path.display()))?;
     }
-    if !rendered.unknown.is_empty() && !out.quiet {
-        eprintln!("warning: not known yet, written as `<unknown: ...>`: {}", rendered.unknown.join(", "));
+    if !rendered.unknown.is_empty() {
+        out.printer.warning(format_args!("not known yet, written as `<unknown: ...>`: {}", rendered.unknown.join(", ")));
     }
     Ok(ExitStatus::Success)
 }

@@ -13,10 +13,10 @@ pub async fn run(args: &UnlockArgs, global: &GlobalArgs, env: &Environment, out:
     let aws = crate::commands::connect(&aws_settings).await?;
     let at = LockRef::find(&aws, &plan)
         .await
-        .map_err(|e| Reported(format!("cannot find the account for the lock: {}", crate::aws::WithHint(&e))))?;
-    let holder = lock::read(&aws, &at).await.map_err(|e| Reported(format!("cannot read the lock: {}", crate::aws::WithHint(&e))))?;
+        .map_err(|e| Reported::new(format!("cannot find the account for the lock: {e}")).maybe_hint(e.hint()))?;
+    let holder = lock::read(&aws, &at).await.map_err(|e| Reported::new(format!("cannot read the lock: {e}")).maybe_hint(e.hint()))?;
     let Some(holder) = holder else {
-        eprintln!("environment `{}` is not locked (s3://{}/{})", at.env, at.bucket, at.key);
+        out.printer.status(format_args!("environment `{}` is not locked (s3://{}/{})", at.env, at.bucket, at.key));
         return Ok(ExitStatus::Success);
     };
     let age = lock::held_for(&holder);
@@ -30,13 +30,11 @@ pub async fn run(args: &UnlockArgs, global: &GlobalArgs, env: &Environment, out:
         age.as_secs()
     );
     if !args.force {
-        return Err(Reported(format!(
-            "{what}\n  hint: make sure that run is not still going, then `pinfra unlock --force {}`",
-            args.plan.plan.display()
-        ))
-        .into());
+        return Err(Reported::new(what)
+            .hint(format!("make sure that run is not still going, then `pinfra unlock --force {}`", args.plan.plan.display()))
+            .into());
     }
-    lock::force_remove(&aws, &at).await.map_err(|e| Reported(format!("cannot remove the lock: {}", crate::aws::WithHint(&e))))?;
-    eprintln!("{what}: lock removed");
+    lock::force_remove(&aws, &at).await.map_err(|e| Reported::new(format!("cannot remove the lock: {e}")).maybe_hint(e.hint()))?;
+    out.printer.notice(format_args!("{what}: lock removed"));
     Ok(ExitStatus::Success)
 }

@@ -32,28 +32,29 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs, env: &Environment, out: Output)
                 if names.len() == 1 {
                     return Err(error);
                 }
-                eprintln!("error: {}", escape_lines(&error.to_string()));
+                out.printer.error(&error, error.downcast_ref::<Reported>().and_then(|r| r.hint.as_deref()));
                 failed += 1;
             }
         }
     }
     if failed > 0 {
-        return Err(Reported(format!("{}: {failed} of {} environments are not valid", args.plan.display(), names.len())).into());
+        return Err(Reported::new(format!("{}: {failed} of {} environments are not valid", args.plan.display(), names.len())).into());
     }
     let clashes = crate::resources::name_clashes(&plans);
-    if !clashes.is_empty() {
-        for clash in &clashes {
-            eprintln!("error: {}", escape_lines(&clash.to_string()));
+    if let Some((last, others)) = clashes.split_last() {
+        for clash in others {
+            out.printer.error(clash, None);
         }
-        eprintln!("  hint: give each environment its own `user_id` (the default names derive from it), or put `{{env}}` in the names");
-        return Err(Reported(format!("{}: environments would share resources", args.plan.display())).into());
+        out.printer
+            .error(last, Some("give each environment its own `user_id` (the default names derive from it), or put `{env}` in the names"));
+        return Err(Reported::new(format!("{}: environments would share resources", args.plan.display())).into());
     }
-    if !out.quiet && plans.len() > 1 {
-        eprintln!(
+    if plans.len() > 1 {
+        out.printer.status(format_args!(
             "{} environments, no resource name shared: {}",
             plans.len(),
             plans.iter().map(|p| p.environment.name.as_str()).collect::<Vec<_>>().join(", ")
-        );
+        ));
     }
     Ok(ExitStatus::Success)
 }
@@ -65,27 +66,25 @@ fn validate_one(args: &PlanArgs, name: Option<&str>, global: &GlobalArgs, env: &
     let findings = crate::resources::connect_checks(&plan);
     if !findings.problems.is_empty() {
         for problem in &findings.problems {
-            eprintln!("error: {}", escape_lines(&problem.to_string()));
+            out.printer.error(&problem.message, problem.hint.as_deref());
         }
-        return Err(Reported(format!("{}: the connector cannot work with this plan", args.plan.display())).into());
+        return Err(Reported::new(format!("{}: the connector cannot work with this plan", args.plan.display())).into());
     }
-    if !out.quiet {
-        for line in &findings.notes {
-            eprintln!("{}", escape_lines(&line.to_string()));
-        }
-        if let Some(artifact) = &artifact {
-            eprintln!("plugin zip: sha256 {} (plugin name ends in -{})", artifact.sha256, artifact.short_hash());
-        }
-        if let Some(warning) = warning {
-            eprintln!("warning: {}", escape_lines(&warning.to_string()));
-        }
-        eprintln!(
-            "{}: valid plan for environment `{}` of `{}` in {}",
-            args.plan.display(),
-            plan.environment.name,
-            plan.environment.project,
-            plan.environment.region
-        );
+    for line in &findings.notes {
+        out.printer.status(escape_lines(line));
     }
+    if let Some(artifact) = &artifact {
+        out.printer.status(format_args!("plugin zip: sha256 {} (plugin name ends in -{})", artifact.sha256, artifact.short_hash()));
+    }
+    if let Some(warning) = warning {
+        out.printer.warning(warning);
+    }
+    out.printer.status(format_args!(
+        "{}: valid plan for environment `{}` of `{}` in {}",
+        args.plan.display(),
+        plan.environment.name,
+        plan.environment.project,
+        plan.environment.region
+    ));
     Ok(plan)
 }

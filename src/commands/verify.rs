@@ -18,11 +18,9 @@ pub async fn run(args: &VerifyArgs, global: &GlobalArgs, env: &Environment, out:
     let session = session(&args.plan.plan, global, env, out, false).await?;
     let plan = &session.plan;
     let (Some(api), Some(connect)) = (&plan.api, &plan.connect) else {
-        return Err(Reported(
-            "verify needs the whole data path: the plan has no `[api]` or no `[connect]`\n  hint: add both (docs/plan.md), apply, then verify"
-                .into(),
-        )
-        .into());
+        return Err(Reported::new("verify needs the whole data path: the plan has no `[api]` or no `[connect]`")
+            .hint("add both (docs/plan.md), apply, then verify")
+            .into());
     };
     let outputs = session.observed.outputs();
     let invoke_url = match outputs
@@ -31,16 +29,18 @@ pub async fn run(args: &VerifyArgs, global: &GlobalArgs, env: &Environment, out:
     {
         Some(Value::Known(serde_json::Value::String(url))) => url.clone(),
         _ => {
-            return Err(Reported(format!("the REST API `{}` does not exist yet\n  hint: run `pinfra apply` first", api.name)).into());
+            return Err(Reported::new(format!("the REST API `{}` does not exist yet", api.name)).hint("run `pinfra apply` first").into());
         }
     };
     let api_key = if api.api_key_required {
         match apigateway_rest_api::api_key_value(&session.aws, api).await {
             Ok(Some(value)) => Some(value),
             Ok(None) => {
-                return Err(Reported(format!("the API key `{}-key` does not exist yet\n  hint: run `pinfra apply` first", api.name)).into());
+                return Err(Reported::new(format!("the API key `{}-key` does not exist yet", api.name))
+                    .hint("run `pinfra apply` first")
+                    .into());
             }
-            Err(error) => return Err(Reported(format!("cannot read the API key: {}", crate::aws::WithHint(&error))).into()),
+            Err(error) => return Err(Reported::new(format!("cannot read the API key: {error}")).maybe_hint(error.hint()).into()),
         }
     } else {
         None
@@ -61,16 +61,14 @@ pub async fn run(args: &VerifyArgs, global: &GlobalArgs, env: &Environment, out:
     };
     let network = session.network_check(None);
     if let Some(network) = network.as_ref().filter(|_| !args.json) {
-        println!("{}", network.text(true));
+        out.printer.data(format_args!("{}\n", network.text(true)))?;
     }
-    if !out.quiet {
-        eprintln!(
-            "verify: {} topic(s) through {}; waiting up to {} s for the sink",
-            plan.topics.len(),
-            target.invoke_url,
-            wait.timeout.as_secs()
-        );
-    }
+    out.printer.status(format_args!(
+        "verify: {} topic(s) through {}; waiting up to {} s for the sink",
+        plan.topics.len(),
+        target.invoke_url,
+        wait.timeout.as_secs()
+    ));
     let spinner = crate::commands::spinner(out, "sending test records and waiting for the sink".to_owned());
     let mut reports = join_all(plan.topics.iter().map(|t| verify::verify_topic(&session.aws, &target, &t.name, wait))).await;
     spinner.finish_and_clear();
@@ -97,10 +95,10 @@ pub async fn run(args: &VerifyArgs, global: &GlobalArgs, env: &Environment, out:
             "passed": passed,
             "total": reports.len(),
         });
-        println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+        out.printer.data(format_args!("{}\n", serde_json::to_string_pretty(&document).unwrap_or_default()))?;
     }
     for report in reports.iter().filter(|_| !args.json) {
-        println!("{}", escape(&report.topic));
+        out.printer.data(format_args!("{}\n", escape(&report.topic)))?;
         for hop in &report.hops {
             let mark = match hop.ok {
                 Some(true) => "ok  ",
@@ -108,14 +106,14 @@ pub async fn run(args: &VerifyArgs, global: &GlobalArgs, env: &Environment, out:
                 None => "skip",
             };
             // What the proxy, the gateway or S3 answered is quoted in a hop's detail: escaped.
-            println!("  {mark} {:<5} {}", hop.hop.name(), escape(&hop.detail));
+            out.printer.data(format_args!("  {mark} {:<5} {}\n", hop.hop.name(), escape(&hop.detail)))?;
             if let Some(hint) = &hop.hint {
-                println!("       hint: {}", escape(hint));
+                out.printer.data(format_args!("       hint: {}\n", escape(hint)))?;
             }
         }
     }
     if !args.json {
-        println!("verify: {passed} of {} topics passed every hop", reports.len());
+        out.printer.data(format_args!("verify: {passed} of {} topics passed every hop\n", reports.len()))?;
     }
     if passed == reports.len() {
         Ok(ExitStatus::Success)
@@ -125,6 +123,6 @@ pub async fn run(args: &VerifyArgs, global: &GlobalArgs, env: &Environment, out:
             .filter(|r| !r.passed())
             .map(|r| format!("{} ({})", r.topic, r.hops.iter().find(|h| h.ok == Some(false)).map_or("?", |h| h.hop.name())))
             .collect();
-        Err(Reported(format!("verify failed for {}", failing.join(", "))).into())
+        Err(Reported::new(format!("verify failed for {}", failing.join(", "))).into())
     }
 }

@@ -390,8 +390,23 @@ impl From<Value> for NamedOutput {
 pub struct ConnectFindings {
     /// Facts worth showing (which topics the regex selects).
     pub notes: Vec<String>,
-    /// Reasons the connector cannot work, each with what to do.
-    pub problems: Vec<String>,
+    /// Reasons the connector cannot work.
+    pub problems: Vec<Problem>,
+}
+
+/// A reason the connector cannot work, and what to do about it when pinfra knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// What is wrong.
+    pub message: String,
+    /// What to do.
+    pub hint: Option<String>,
+}
+
+impl From<String> for Problem {
+    fn from(message: String) -> Self {
+        Self { message, hint: None }
+    }
 }
 
 /// Cross-checks the connector against the plan, without AWS: the topics its regex selects, the
@@ -405,7 +420,7 @@ pub fn connect_checks(plan: &Plan) -> ConnectFindings {
         let policy = iam_role::pipeline_policy(&cluster_arn, &plan.bucket.name, &scope, None);
         let topics: Vec<&str> = plan.topics.iter().map(|t| t.name.as_str()).collect();
         for missing in iam_role::missing_grants(&policy, &iam_role::client_needs(&cluster_arn, &topics)) {
-            findings.problems.push(format!("the role `{}` would not grant the Kafka client {missing}", plan.role.name));
+            findings.problems.push(format!("the role `{}` would not grant the Kafka client {missing}", plan.role.name).into());
         }
     }
     let Some(connect) = &plan.connect else { return findings };
@@ -415,10 +430,15 @@ pub fn connect_checks(plan: &Plan) -> ConnectFindings {
     findings.notes.push(format!("connector `{}` reads topics.regex `{pattern}`: matches {}", connector.name, matched.join(", ")));
     let bucket = connector.config.get("s3.bucket.name").cloned().unwrap_or_default();
     if bucket != plan.bucket.name {
-        findings.problems.push(format!(
-            "the connector writes to bucket `{bucket}` (config `s3.bucket.name`), which is not the plan's bucket `{}`\n  hint: set `[bucket] name = \"{bucket}\"` so that pinfra manages it (an existing bucket is adopted), or drop the override",
-            plan.bucket.name
-        ));
+        findings.problems.push(Problem {
+            message: format!(
+                "the connector writes to bucket `{bucket}` (config `s3.bucket.name`), which is not the plan's bucket `{}`",
+                plan.bucket.name
+            ),
+            hint: Some(format!(
+                "set `[bucket] name = \"{bucket}\"` so that pinfra manages it (an existing bucket is adopted), or drop the override"
+            )),
+        });
     }
     if !plan.role.manage_policies {
         findings.notes.push(format!(
@@ -437,7 +457,7 @@ pub fn connect_checks(plan: &Plan) -> ConnectFindings {
         needs.extend(iam_role::bucket_key_needs(bucket_key(plan).as_deref()));
     }
     for missing in iam_role::missing_grants(&policy, &needs) {
-        findings.problems.push(format!("the role `{}` would not grant the connector {missing}", plan.role.name));
+        findings.problems.push(format!("the role `{}` would not grant the connector {missing}", plan.role.name).into());
     }
     findings
 }

@@ -31,18 +31,15 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs, env: &Environment, out:
     let path = &args.out;
     super::init::refuse_existing(path, "import", "name another file with --out")?;
     let Some(region) = global.region.clone().or_else(|| env.aws_region.clone()) else {
-        return Err(Reported(
-            "import needs the region of the hand-built pipeline\n  hint: pass --region (for example --region us-east-1)".into(),
-        )
-        .into());
+        return Err(Reported::new("import needs the region of the hand-built pipeline")
+            .hint("pass --region (for example --region us-east-1)")
+            .into());
     };
     let env_name = global.env.clone().unwrap_or_else(|| "dev".to_owned());
     let project = args.project.clone().unwrap_or_else(|| "pipeline".to_owned());
     let (aws_settings, warning) = settings::aws(global, env, &region)?;
-    if let Some(warning) = warning
-        && !out.quiet
-    {
-        eprintln!("warning: {warning}");
+    if let Some(warning) = warning {
+        out.printer.warning(warning);
     }
     let aws = crate::commands::connect(&aws_settings).await?;
     let cluster = match &args.cluster {
@@ -55,13 +52,13 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs, env: &Environment, out:
     let Some(base) = parsed.plan else {
         let name = format!("{} (the plan for these flags)", path.display());
         SourceFile { name: &name, text: &base_text }.emit(&parsed.diagnostics, out.color_stderr);
-        return Err(Reported("these flags do not make a valid plan; nothing was read".into()).into());
+        return Err(Reported::new("these flags do not make a valid plan; nothing was read").into());
     };
     let spinner = super::spinner(out, format!("looking for the pipeline of user id {} in {region}", args.user_id));
     let found = discover(&aws, &base).await;
     spinner.finish_and_clear();
     let found =
-        found.map_err(|e| Reported(format!("{e}\n  hint: {}", e.hint().unwrap_or_else(|| "check the credentials and region".into()))))?;
+        found.map_err(|e| Reported::new(e.to_string()).hint(e.hint().unwrap_or_else(|| "check the credentials and region".into())))?;
     let (env_name, project) = managed_names(&found, args, global, env_name, project, out)?;
     let generated = generate(&Header { env: env_name, project, region, user_id: args.user_id.clone(), cluster }, &found);
     let mut generated = generated;
@@ -69,23 +66,25 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs, env: &Environment, out:
     let Some(plan) = parsed.plan.filter(|_| !parsed.diagnostics.has_errors()) else {
         let name = path.display().to_string();
         SourceFile { name: &name, text: &generated.text }.emit(&parsed.diagnostics, out.color_stderr);
-        return Err(Reported(format!("{}: the live values do not make a valid plan; nothing was written", path.display())).into());
+        return Err(Reported::new(format!("{}: the live values do not make a valid plan; nothing was written", path.display())).into());
     };
-    generated.blockers.extend(resources::connect_checks(&plan).problems);
+    generated.blockers.extend(resources::connect_checks(&plan).problems.into_iter().map(|problem| match problem.hint {
+        Some(hint) => format!("{} ({hint})", problem.message),
+        None => problem.message,
+    }));
     super::init::write_new(path, &generated.text)?;
-    print!("{}", generated.report(&path.display().to_string()));
+    out.printer.data(generated.report(&path.display().to_string()))?;
     if !generated.blockers.is_empty() {
-        return Err(Reported(format!(
-            "{}: written, but {} thing(s) block adopting the pipeline as it is\n  hint: fix what `blocks adopting` lists, then import again (to another --out)",
+        return Err(Reported::new(format!(
+            "{}: written, but {} thing(s) block adopting the pipeline as it is",
             path.display(),
             generated.blockers.len()
         ))
+        .hint("fix what `blocks adopting` lists, then import again (to another --out)")
         .into());
     }
-    if !out.quiet {
-        let p = path.display();
-        eprintln!("next: pinfra diff {p}   # what was found shows as adopt; then pinfra apply {p}");
-    }
+    let p = path.display();
+    out.printer.status(format_args!("next: pinfra diff {p}   # what was found shows as adopt; then pinfra apply {p}"));
     Ok(ExitStatus::Success)
 }
 
@@ -106,17 +105,19 @@ fn managed_names(
         [(plan, env)] => (plan.clone(), env.clone()),
         many => {
             let names: Vec<String> = many.iter().map(|(p, e)| format!("plan `{p}`, environment `{e}`")).collect();
-            return Err(Reported(format!(
-                "the resources found carry the tags of several pinfra plans ({}); nothing was written\n  hint: import is for a pipeline made by hand; keep the plan files of those plans",
+            return Err(Reported::new(format!(
+                "the resources found carry the tags of several pinfra plans ({}); nothing was written",
                 names.join("; ")
             ))
+            .hint("import is for a pipeline made by hand; keep the plan files of those plans")
             .into());
         }
     };
     let clash = |flag: &str, given: &str, tagged: &str| -> anyhow::Error {
-        Reported(format!(
-            "this pipeline is pinfra's already: plan `{plan}`, environment `{env}`; {flag} {given} names another, whose plan would collide with it (nothing was written)\n  hint: leave out {flag} to write the plan of `{tagged}`, or use that plan's file"
+        Reported::new(format!(
+            "this pipeline is pinfra's already: plan `{plan}`, environment `{env}`; {flag} {given} names another, whose plan would collide with it (nothing was written)"
         ))
+        .hint(format!("leave out {flag} to write the plan of `{tagged}`, or use that plan's file"))
         .into()
     };
     if let Some(given) = args.project.as_deref().filter(|given| *given != plan) {
@@ -125,9 +126,9 @@ fn managed_names(
     if let Some(given) = global.env.as_deref().filter(|given| *given != env) {
         return Err(clash("--env", given, &env));
     }
-    if !out.quiet {
-        eprintln!("note: this pipeline is pinfra's already (plan `{plan}`, environment `{env}`): the plan written takes those names");
-    }
+    out.printer.status(format_args!(
+        "note: this pipeline is pinfra's already (plan `{plan}`, environment `{env}`): the plan written takes those names"
+    ));
     Ok((env, plan))
 }
 
@@ -136,9 +137,9 @@ async fn only_cluster(aws: &Aws, region: &str) -> anyhow::Result<String> {
     let names = resources::discovery::cluster_names(aws).await?;
     match names.as_slice() {
         [one] => Ok(one.clone()),
-        [] => Err(Reported(format!("there is no MSK cluster in {region}\n  hint: pass --cluster, or --region of the pipeline")).into()),
+        [] => Err(Reported::new(format!("there is no MSK cluster in {region}")).hint("pass --cluster, or --region of the pipeline").into()),
         many => {
-            Err(Reported(format!("{region} has {} MSK clusters ({})\n  hint: pass --cluster NAME", many.len(), many.join(", "))).into())
+            Err(Reported::new(format!("{region} has {} MSK clusters ({})", many.len(), many.join(", "))).hint("pass --cluster NAME").into())
         }
     }
 }
