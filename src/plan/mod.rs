@@ -5,6 +5,7 @@
 //! The format is documented in `docs/plan.md`.
 
 pub mod api;
+mod cohort;
 pub mod connect;
 pub mod defaults;
 mod interpolate;
@@ -117,7 +118,8 @@ pub fn parse(text: &str) -> Parsed {
 }
 
 /// The environments a plan declares: its base (`[environment] name`) first, then every
-/// `[environments.<name>]`, in file order. Empty when the text is not a readable plan.
+/// `[environments.<name>]`, in file order, then the `[cohort]`'s user ids not named yet. Empty
+/// when the text is not a readable plan.
 pub fn environments(text: &str) -> Vec<String> {
     let (document, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
@@ -127,6 +129,11 @@ pub fn environments(text: &str) -> Vec<String> {
     let mut names: Vec<String> = base_environment(text).into_iter().collect();
     if let Some(DeValue::Table(envs)) = root.get("environments").map(toml::Spanned::get_ref) {
         names.extend(envs.iter().map(|(k, _)| k.get_ref().to_string()).filter(|n| !names.contains(n)).collect::<Vec<_>>());
+    }
+    for id in cohort::names(root) {
+        if !names.contains(&id) {
+            names.push(id);
+        }
     }
     names
 }
@@ -193,7 +200,19 @@ pub fn parse_env(text: &str, env: Option<&str>) -> Parsed {
             return Parsed { plan: None, diagnostics: d };
         }
     };
+    let members = cohort::take(&mut d, &mut root);
+    if d.has_errors() {
+        return Parsed { plan: None, diagnostics: d };
+    }
     let base_name = environments(text).into_iter().next();
+    if let Some(member) = members.iter().find(|m| Some(&m.id) == base_name.as_ref()) {
+        d.push(
+            Diagnostic::error(format!("the cohort's user id `{}` is the base environment's name", member.id), Some(member.span.clone()))
+                .with_label("also the base environment")
+                .with_hint("give the base environment another name (`[environment] name`), or leave this id out of the cohort"),
+        );
+        return Parsed { plan: None, diagnostics: d };
+    }
     if let Some((key, _)) = overlays.as_ref().and_then(|o| o.iter().find(|(k, _)| Some(k.get_ref().as_ref()) == base_name.as_deref())) {
         let base = key.get_ref();
         d.push(
@@ -209,42 +228,25 @@ pub fn parse_env(text: &str, env: Option<&str>) -> Parsed {
         return Parsed { plan: None, diagnostics: d };
     }
     if let Some(wanted) = env.filter(|e| Some(*e) != base_name.as_deref()) {
-        let Some((key, overlay)) = overlays.as_ref().and_then(|o| o.iter().find(|(k, _)| k.get_ref().as_ref() == wanted)) else {
-            let known = environments(text);
-            d.push(
-                Diagnostic::error(format!("the plan has no environment `{wanted}`"), None)
-                    .with_hint(format!("its environments: {}; add `[environments.{wanted}.environment]` to declare it", known.join(", "))),
-            );
-            return Parsed { plan: None, diagnostics: d };
-        };
-        match overlay.get_ref() {
-            DeValue::Table(over) => {
-                for (section, value) in over.iter() {
-                    if !matches!(value.get_ref(), DeValue::Table(_) | DeValue::Array(_)) {
-                        d.push(
-                            Diagnostic::error(
-                                format!("`environments.{wanted}.{}` must be a section", section.get_ref()),
-                                Some(section.span()),
-                            )
-                            .with_label("not a section")
-                            .with_hint(format!("put environment keys under `[environments.{wanted}.environment]`")),
-                        );
-                    }
-                }
-                merge(&mut root, over);
-                // The environment's name is its key.
-                let name = DeValue::String(std::borrow::Cow::Owned(wanted.to_owned()));
-                if let Some(DeValue::Table(environment)) = root.get_mut("environment").map(toml::Spanned::get_mut) {
-                    environment
-                        .insert(toml::Spanned::new(key.span(), std::borrow::Cow::Borrowed("name")), toml::Spanned::new(key.span(), name));
+        let member = members.iter().find(|m| m.id == wanted);
+        if let Some(member) = member {
+            // A cohort member: its user id, under any `[environments.<id>]` of its own.
+            set_environment_key(&mut root, "user_id", &member.id, member.span.clone());
+            set_environment_key(&mut root, "name", &member.id, member.span.clone());
+        }
+        match overlays.as_ref().and_then(|o| o.iter().find(|(k, _)| k.get_ref().as_ref() == wanted)) {
+            Some((key, overlay)) => {
+                if !merge_overlay(&mut d, &mut root, wanted, key, overlay) {
+                    return Parsed { plan: None, diagnostics: d };
                 }
             }
-            _ => {
-                d.push(
-                    Diagnostic::error(format!("`environments.{wanted}` must be a table"), Some(key.span()))
-                        .with_label("not a table")
-                        .with_hint(format!("write `[environments.{wanted}.environment]` with what differs")),
-                );
+            None if member.is_some() => {}
+            None => {
+                let known = environments(text);
+                d.push(Diagnostic::error(format!("the plan has no environment `{wanted}`"), None).with_hint(format!(
+                    "its environments: {}; add `[environments.{wanted}.environment]`, or its user id to `[cohort] user_ids`",
+                    known.join(", ")
+                )));
                 return Parsed { plan: None, diagnostics: d };
             }
         }
@@ -253,6 +255,50 @@ pub fn parse_env(text: &str, env: Option<&str>) -> Parsed {
     find_secrets(&mut d, text);
     let plan = if d.has_errors() { None } else { plan };
     Parsed { plan, diagnostics: d }
+}
+
+/// Merges `[environments.<wanted>]` over the base; `false` when it is not a table.
+fn merge_overlay<'i>(
+    d: &mut Diagnostics,
+    root: &mut DeTable<'i>,
+    wanted: &str,
+    key: &toml::Spanned<std::borrow::Cow<'i, str>>,
+    overlay: &toml::Spanned<DeValue<'i>>,
+) -> bool {
+    match overlay.get_ref() {
+        DeValue::Table(over) => {
+            for (section, value) in over.iter() {
+                if !matches!(value.get_ref(), DeValue::Table(_) | DeValue::Array(_)) {
+                    d.push(
+                        Diagnostic::error(format!("`environments.{wanted}.{}` must be a section", section.get_ref()), Some(section.span()))
+                            .with_label("not a section")
+                            .with_hint(format!("put environment keys under `[environments.{wanted}.environment]`")),
+                    );
+                }
+            }
+            merge(root, over);
+            // The environment's name is its key.
+            set_environment_key(root, "name", wanted, key.span());
+        }
+        _ => {
+            d.push(
+                Diagnostic::error(format!("`environments.{wanted}` must be a table"), Some(key.span()))
+                    .with_label("not a table")
+                    .with_hint(format!("write `[environments.{wanted}.environment]` with what differs")),
+            );
+            return false;
+        }
+    }
+    true
+}
+
+/// Sets `[environment] <key>` to `value`, placed at `span` for diagnostics (a name from a key or
+/// a cohort's entry). Without an `[environment]` table the reader reports it missing.
+fn set_environment_key(root: &mut DeTable<'_>, key: &'static str, value: &str, span: Range<usize>) {
+    if let Some(DeValue::Table(environment)) = root.get_mut("environment").map(toml::Spanned::get_mut) {
+        let value = DeValue::String(std::borrow::Cow::Owned(value.to_owned()));
+        environment.insert(toml::Spanned::new(span.clone(), std::borrow::Cow::Borrowed(key)), toml::Spanned::new(span, value));
+    }
 }
 
 /// PF003: AWS access keys have no place in a plan (it is shared and committed); the connector

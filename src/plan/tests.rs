@@ -315,3 +315,54 @@ fn the_topics_regex_is_held_to_the_topic_prefix() {
         connect(Some("(?:{user_id}\\..*|shared-events)")) + "[[topics]]\nname = \"shared-events\"\n[[topics]]\nname = \"{user_id}.pin\"\n";
     assert_eq!(codes(&outside), []);
 }
+
+fn env_plan(text: &str, env: &str) -> Plan {
+    let parsed = parse_env(text, Some(env));
+    parsed.plan.unwrap_or_else(|| panic!("environment {env} should parse: {:?}", parsed.diagnostics))
+}
+
+fn env_errors(text: &str, env: Option<&str>) -> Vec<String> {
+    let parsed = parse_env(text, env);
+    assert!(parsed.plan.is_none(), "the plan should be refused");
+    parsed.diagnostics.sorted().iter().filter(|d| d.severity == Severity::Error).map(|d| d.message.clone()).collect()
+}
+
+#[test]
+fn a_cohort_is_one_environment_per_user_id_with_the_base_settings() {
+    let text = format!(
+        "{MINIMAL}\n[cohort]\nuser_ids = [\"1b2c3d4e5f6a\", \"2c3d4e5f6a7b\"]\n\n[environments.2c3d4e5f6a7b.kafka_client]\ninstance_type = \"t3.small\"\n"
+    );
+    assert_eq!(environments(&text), ["dev", "2c3d4e5f6a7b", "1b2c3d4e5f6a"]);
+    let base = plan(&text);
+    let first = env_plan(&text, "1b2c3d4e5f6a");
+    assert_eq!((first.environment.name.as_str(), first.environment.user_id.as_str()), ("1b2c3d4e5f6a", "1b2c3d4e5f6a"));
+    // The names derive from the member's user id; everything else is the base's.
+    assert_eq!(first.role.name, base.role.name.replace("0a1b2c3d4e5f", "1b2c3d4e5f6a"));
+    assert_eq!(first.kafka_client.instance_type, base.kafka_client.instance_type);
+    // A member's own table is merged over it.
+    let second = env_plan(&text, "2c3d4e5f6a7b");
+    assert_eq!((second.environment.user_id.as_str(), second.kafka_client.instance_type.as_str()), ("2c3d4e5f6a7b", "t3.small"));
+    // The base plan reads as before.
+    assert_eq!(base.environment.user_id, "0a1b2c3d4e5f");
+}
+
+#[test]
+fn a_malformed_cohort_is_reported_where_it_is() {
+    let cases: [(&str, &[&str]); 5] = [
+        ("[cohort]\nusers = [\"a1\"]\n", &["`[cohort]` has no `user_ids`", "unknown key `users` in `[cohort]`"]),
+        ("[cohort]\nuser_ids = \"a1\"\n", &["`user_ids` must be an array of strings"]),
+        ("[cohort]\nuser_ids = [\"a1\", 7]\n", &["a user id must be a string"]),
+        ("[cohort]\nuser_ids = [\"a1\", \"a1\"]\n", &["user id `a1` is in the cohort twice"]),
+        ("[cohort]\nuser_ids = [\"dev\"]\n", &["the cohort's user id `dev` is the base environment's name"]),
+    ];
+    for (section, expected) in cases {
+        let text = format!("{MINIMAL}\n{section}");
+        assert_eq!(env_errors(&text, None), expected.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>(), "{section}");
+    }
+    // An id that cannot name an environment is refused at the id, when that environment is read.
+    let text = format!("{MINIMAL}\n[cohort]\nuser_ids = [\"not_an_env_name_because_long\"]\n");
+    let parsed = parse_env(&text, Some("not_an_env_name_because_long"));
+    let error = parsed.diagnostics.sorted().into_iter().find(|d| d.severity == Severity::Error).cloned();
+    let span = error.and_then(|e| e.span).unwrap_or_default();
+    assert_eq!(&text[span], "\"not_an_env_name_because_long\"");
+}
