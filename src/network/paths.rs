@@ -416,7 +416,15 @@ fn route_out(net: &Network, from: &Place, subnet: &str, s3: bool) -> Result<(), 
     };
     let hop = format!("route table {}", table.id);
     let endpoint = if s3 { net.s3_endpoint_of(&table.id) } else { None };
-    let endpoint_route = endpoint.and_then(|e| table.routes.iter().find(|r| r.target == Target::Endpoint(e.id.clone())));
+    // The endpoint's own list of route tables is what decides: EC2 adds its prefix-list route
+    // to each table on its own, so a read that raced a new endpoint (another environment's, made
+    // a moment ago) can see the endpoint before its route. The route is then taken as there.
+    let added = endpoint.map(|e| Route {
+        destination: Destination::PrefixList(String::new()),
+        target: Target::Endpoint(e.id.clone()),
+        blackhole: false,
+    });
+    let endpoint_route = endpoint.and_then(|e| table.routes.iter().find(|r| r.target == Target::Endpoint(e.id.clone()))).or(added.as_ref());
     let hint = if s3 {
         "add an S3 gateway endpoint for this route table (pinfra makes one when none serves it), or a 0.0.0.0/0 route to a NAT gateway"
     } else {

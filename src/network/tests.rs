@@ -431,3 +431,15 @@ fn the_client_before_it_is_placed_blocks_its_paths_but_not_the_connectors() {
     assert_eq!(found.iter().filter(|(_, b)| b.is_some()).count(), 3, "{found:?}");
     assert_eq!(found.iter().find(|(p, _)| *p == Path::ConnectorToS3).map(|(_, b)| b.clone()), Some(None));
 }
+
+#[test]
+fn an_endpoint_read_before_its_route_still_carries_s3() {
+    // Another environment's endpoint, made between the reads of the route tables and of the
+    // endpoints: the endpoint lists the table, the table's route is not there yet.
+    let mut net = seed_layout();
+    net.route_tables[0].routes.retain(|r| !matches!(r.target, Target::Endpoint(_)));
+    assert_eq!(blocked_at(&net, &pipeline(), Path::ConnectorToS3), None);
+    // Without the endpoint, the same table is blocked.
+    net.endpoints.clear();
+    assert!(blocked_at(&net, &pipeline(), Path::ConnectorToS3).is_some());
+}

@@ -116,6 +116,89 @@ impl Ec2VpcEndpoint {
     }
 }
 
+/// What a create came to.
+enum Created {
+    /// Our endpoint, by id.
+    Ours(String),
+    /// None was needed any more: another S3 gateway endpoint serves every table, made
+    /// meanwhile by another environment sharing the cluster's route tables.
+    ServedBy(String),
+}
+
+impl Ec2VpcEndpoint {
+    /// Creates the endpoint for `tables`. Environments that share a cluster share its route
+    /// tables, and a route table takes one S3 gateway endpoint only, so two environments applied
+    /// at once race for them: the loser's CreateVpcEndpoint fails with `RouteAlreadyExists`.
+    /// It then reads which tables another endpoint now serves, and makes ours for the rest, or
+    /// none.
+    async fn create(&self, aws: &Aws, tables: &BTreeSet<String>, tags: Vec<aws_sdk_ec2::types::Tag>) -> Result<Created, ResourceError> {
+        let mut tables = tables.clone();
+        for attempt in 0..3 {
+            // The token makes a retried create return the same endpoint; another set of tables
+            // is another request.
+            let token = match attempt {
+                0 => format!("pinfra-{}-{}", self.vpc, self.name),
+                n => format!("pinfra-{}-{}-{n}", self.vpc, self.name),
+            };
+            let token: String = token.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(64).collect();
+            let created = aws
+                .ec2
+                .create_vpc_endpoint()
+                .vpc_id(&self.vpc)
+                .service_name(s3_service(&self.region))
+                .vpc_endpoint_type(VpcEndpointType::Gateway)
+                .set_route_table_ids(Some(tables.iter().cloned().collect()))
+                .client_token(token)
+                .tag_specifications(
+                    TagSpecification::builder().resource_type(ResourceType::VpcEndpoint).set_tags(Some(tags.clone())).build(),
+                )
+                .send()
+                .await
+                .or_aws("ec2:CreateVpcEndpoint");
+            match created {
+                Ok(created) => {
+                    return Ok(Created::Ours(created.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()).unwrap_or_default().to_owned()));
+                }
+                Err(error) if error.is_code(&["RouteAlreadyExists"]) => {
+                    let served = self.served_by_others(aws).await?;
+                    let other = tables.iter().find_map(|t| served.iter().find(|(table, _)| table == t)).map(|(_, e)| e.clone());
+                    tables.retain(|t| !served.iter().any(|(table, _)| table == t));
+                    match other {
+                        Some(other) if tables.is_empty() => return Ok(Created::ServedBy(other)),
+                        Some(_) => {}
+                        None => return Err(error.into()),
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(ResourceError::refused(
+            format!("the route tables of VPC {} kept gaining S3 endpoints while pinfra made its own", self.vpc),
+            "run `pinfra apply` again: the next run sees which endpoint serves which table",
+        ))
+    }
+
+    /// `(route table, endpoint)` for every route table an S3 gateway endpoint of the VPC serves.
+    async fn served_by_others(&self, aws: &Aws) -> Result<Vec<(String, String)>, ResourceError> {
+        let out = aws
+            .ec2
+            .describe_vpc_endpoints()
+            .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&self.vpc).build())
+            .send()
+            .await
+            .or_aws("ec2:DescribeVpcEndpoints")?;
+        Ok(out
+            .vpc_endpoints()
+            .iter()
+            .filter(|e| {
+                e.vpc_endpoint_type() == Some(&VpcEndpointType::Gateway) && e.service_name() == Some(s3_service(&self.region).as_str())
+            })
+            .filter(|e| !matches!(e.state(), Some(aws_sdk_ec2::types::State::Deleted | aws_sdk_ec2::types::State::Deleting)))
+            .flat_map(|e| e.route_table_ids().iter().map(move |t| (t.clone(), e.vpc_endpoint_id().unwrap_or_default().to_owned())))
+            .collect())
+    }
+}
+
 impl Kind for Ec2VpcEndpoint {
     type Desired = Desired;
     type Live = Live;
@@ -163,24 +246,11 @@ impl Kind for Ec2VpcEndpoint {
     async fn apply(&self, aws: &Aws, desired: &Desired, live: Option<&Live>, change: &Change) -> Result<Outputs, ResourceError> {
         let tags = ec2_tags::to_ec2(&desired.tags);
         let id = match live {
-            None => {
-                // The token makes a retried create return the same endpoint.
-                let token = format!("pinfra-{}-{}", self.vpc, self.name);
-                let token: String = token.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(64).collect();
-                let created = aws
-                    .ec2
-                    .create_vpc_endpoint()
-                    .vpc_id(&self.vpc)
-                    .service_name(s3_service(&self.region))
-                    .vpc_endpoint_type(VpcEndpointType::Gateway)
-                    .set_route_table_ids(Some(desired.route_tables.iter().cloned().collect()))
-                    .client_token(token)
-                    .tag_specifications(TagSpecification::builder().resource_type(ResourceType::VpcEndpoint).set_tags(Some(tags)).build())
-                    .send()
-                    .await
-                    .or_aws("ec2:CreateVpcEndpoint")?;
-                created.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()).unwrap_or_default().to_owned()
-            }
+            None => match self.create(aws, &desired.route_tables, tags).await? {
+                Created::Ours(id) => id,
+                // Another environment on the same cluster made one meanwhile: it serves them.
+                Created::ServedBy(id) => return Ok(Outputs::from([("id", Value::of(id))])),
+            },
             Some(live) => {
                 if change.touches("tags") {
                     aws.ec2.create_tags().resources(&live.id).set_tags(Some(tags)).send().await.or_aws("ec2:CreateTags")?;
