@@ -48,7 +48,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub templates: Option<PathBuf>,
     /// The plan's environment to work on: its base environment by default, or one of its
-    /// `[environments.<name>]`. Also read from PINFRA_ENV.
+    /// `[environments.<name>]` or `[cohort]` user ids. Several, comma-separated (`a,b,c`), for
+    /// `diff`, `apply`, `destroy` and `output`. Also read from PINFRA_ENV.
     #[arg(long = "env", global = true, env = "PINFRA_ENV", value_name = "NAME")]
     pub env: Option<String>,
     /// When to use colour. NO_COLOR is honoured.
@@ -211,6 +212,10 @@ pub struct ApplyArgs {
     /// Also delete topics under the plan's topic prefix that the plan does not list.
     #[arg(long)]
     pub prune: bool,
+    /// Apply every environment of the plan, concurrently, each under its own lock. Not with
+    /// `--env`.
+    #[arg(long, conflicts_with = "env")]
+    pub all_envs: bool,
 }
 
 /// `pinfra destroy`.
@@ -222,6 +227,10 @@ pub struct DestroyArgs {
     /// Do not ask for confirmation. Required when stdin is not a terminal.
     #[arg(long)]
     pub auto_approve: bool,
+    /// Destroy every environment of the plan, concurrently, each under its own lock. Not with
+    /// `--env`.
+    #[arg(long, conflicts_with = "env")]
+    pub all_envs: bool,
 }
 
 /// `pinfra output`.
@@ -233,6 +242,10 @@ pub struct OutputArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// The outputs of every environment of the plan, each under `== environment <name>` (with
+    /// `--json`, one object keyed by environment). Not with `--env`.
+    #[arg(long, conflicts_with = "env")]
+    pub all_envs: bool,
 }
 
 /// A number of seconds of at least 1 (a zero timeout could never be met).

@@ -110,6 +110,12 @@ impl Diagnostics {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Only the findings `keep` accepts.
+    #[must_use]
+    pub fn filtered(&self, mut keep: impl FnMut(&Diagnostic) -> bool) -> Self {
+        Self(self.0.iter().filter(|d| keep(d)).cloned().collect())
+    }
 }
 
 /// Renders diagnostics against the source they refer to.

@@ -6,14 +6,26 @@
 //! flight, starts nothing new, releases the lock and says what was and wasn't done.
 
 use crate::cli::{ApplyArgs, GlobalArgs};
-use crate::commands::{ErrorRef, ExitStatus, Interrupt, Reported, confirm, output, progress_printer, report_failures, session, take_lock};
+use crate::commands::{
+    Clients, ErrorRef, ExitStatus, Interrupt, Reported, confirm, fleet, output, progress_printer, report_failures, session_for, take_lock,
+};
 use crate::engine::render::{self, Style};
 use crate::engine::{NodeOutcome, Summary};
 use crate::settings::{Environment, Output};
 
-/// Runs the command.
+/// Runs the command: on one environment, or on several (`commands::fleet`).
 pub async fn run(args: &ApplyArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
-    let session = session(&args.plan.plan, global, env, out, args.prune).await?;
+    match fleet::select(&args.plan.plan, global, args.all_envs)? {
+        fleet::Selection::One(name) => one(args, name.as_deref(), global, env, out).await,
+        fleet::Selection::Many(names) => {
+            fleet::mutate(fleet::Mutation::Apply, &args.plan.plan, &names, args.auto_approve, args.prune, global, env, out).await
+        }
+    }
+}
+
+/// Applies one environment (`None`: the base).
+async fn one(args: &ApplyArgs, name: Option<&str>, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
+    let session = session_for(&args.plan.plan, name, global, env, out, args.prune, &Clients::default()).await?;
     let (planned, _) = session.plan_checked()?;
     if !Summary::of(&planned.changes).has_changes() {
         out.printer.data(render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }))?;

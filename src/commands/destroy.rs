@@ -4,14 +4,26 @@
 use std::fmt::Write as _;
 
 use crate::cli::{DestroyArgs, GlobalArgs};
-use crate::commands::{ErrorRef, ExitStatus, Interrupt, confirm, progress_printer, report_failures, session, take_lock};
+use crate::commands::{
+    Clients, ErrorRef, ExitStatus, Interrupt, confirm, fleet, progress_printer, report_failures, session_for, take_lock,
+};
 use crate::engine::Planned;
 use crate::engine::render::{self, Style};
 use crate::settings::{Environment, Output};
 
-/// Runs the command.
+/// Runs the command: on one environment, or on several (`commands::fleet`).
 pub async fn run(args: &DestroyArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
-    let session = session(&args.plan.plan, global, env, out, false).await?;
+    match fleet::select(&args.plan.plan, global, args.all_envs)? {
+        fleet::Selection::One(name) => one(args, name.as_deref(), global, env, out).await,
+        fleet::Selection::Many(names) => {
+            fleet::mutate(fleet::Mutation::Destroy, &args.plan.plan, &names, args.auto_approve, false, global, env, out).await
+        }
+    }
+}
+
+/// Destroys one environment (`None`: the base).
+async fn one(args: &DestroyArgs, name: Option<&str>, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
+    let session = session_for(&args.plan.plan, name, global, env, out, false, &Clients::default()).await?;
     let planned = planned(&session)?;
     if planned.changes.is_empty() {
         out.printer.data(text(&planned, out))?;

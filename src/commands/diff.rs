@@ -1,19 +1,22 @@
-//! `pinfra diff PLAN [--json] [--all-envs]`: what apply would change.
-
-use futures::future::join_all;
+//! `pinfra diff PLAN [--json] [--all-envs | --env a,b]`: what apply would change.
 
 use crate::cli::{DiffArgs, GlobalArgs};
-use crate::commands::{ExitStatus, Reported, session, session_for};
+use crate::commands::{Clients, ExitStatus, fleet, session_for};
 use crate::engine::Summary;
 use crate::engine::render::{self, Style};
 use crate::settings::{Environment, Output};
 
-/// Runs the command.
+/// Runs the command: on one environment, or on several.
 pub async fn run(args: &DiffArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
-    if args.all_envs {
-        return all_envs(args, global, env, out).await;
+    match fleet::select(&args.plan.plan, global, args.all_envs)? {
+        fleet::Selection::One(name) => one(args, name.as_deref(), global, env, out).await,
+        fleet::Selection::Many(names) => many(args, &names, global, env, out).await,
     }
-    let session = session(&args.plan.plan, global, env, out, args.prune).await?;
+}
+
+/// One environment (`None`: the base).
+async fn one(args: &DiffArgs, name: Option<&str>, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
+    let session = session_for(&args.plan.plan, name, global, env, out, args.prune, &Clients::default()).await?;
     let (planned, network) = session.plan_checked()?;
     if args.json {
         let mut document = render::json_document(&planned, &session.plan.environment.name, &session.plan.environment.region);
@@ -30,40 +33,33 @@ pub async fn run(args: &DiffArgs, global: &GlobalArgs, env: &Environment, out: O
     Ok(if Summary::of(&planned.changes).has_changes() { ExitStatus::Changes } else { ExitStatus::Success })
 }
 
-/// Every environment of the plan, read concurrently, printed one after the other. Exit 1 if
-/// any failed, else 2 if any has changes.
-async fn all_envs(args: &DiffArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
-    let text = std::fs::read_to_string(&args.plan.plan)
-        .map_err(|e| Reported::new(format!("cannot read plan `{}`: {e}", args.plan.plan.display())))?;
-    let names = crate::plan::environments(&text);
-    if names.is_empty() {
-        // Not a readable plan: let the ordinary path report why.
-        return Box::pin(run(&DiffArgs { all_envs: false, ..args.clone() }, global, env, out)).await;
-    }
-    let diffs = join_all(names.iter().map(|name| async move {
-        let session = session_for(&args.plan.plan, Some(name), global, env, out, args.prune).await?;
-        let (planned, _) = session.plan_checked().map_err(|e| anyhow::anyhow!("cannot diff environment {name}: {e}"))?;
-        let changed = Summary::of(&planned.changes).has_changes();
-        anyhow::Ok((render::text(&planned, Style { color: out.color_stdout, show_unchanged: args.show_unchanged }), changed))
-    }))
-    .await;
-    let (mut failed, mut changed) = (Vec::new(), false);
-    for (name, diff) in names.iter().zip(diffs) {
+/// Several environments, read concurrently with shared clients, printed one after the other
+/// under `== environment <name>`, then a summary. Exit 1 if any failed, else 2 if any has changes.
+async fn many(args: &DiffArgs, names: &[String], global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
+    let wall = std::time::Instant::now();
+    let clients = Clients::default();
+    let read = fleet::read_all(&args.plan.plan, names, global, env, out, args.prune, &clients).await;
+    let style = Style { color: out.color_stdout, show_unchanged: args.show_unchanged };
+    let mut results = Vec::new();
+    let mut changed = false;
+    for (name, started, session) in read {
         out.printer.data(format_args!("== environment {name}\n"))?;
-        match diff {
-            Ok((text, has_changes)) => {
-                out.printer.data(text)?;
-                changed |= has_changes;
+        let fate = match session.and_then(|s| s.plan_checked()) {
+            Ok((planned, _)) => {
+                out.printer.data(render::text(&planned, style))?;
+                let summary = Summary::of(&planned.changes);
+                changed |= summary.has_changes();
+                if summary.has_changes() { fleet::Fate::Changes(summary) } else { fleet::Fate::UpToDate }
             }
             Err(error) => {
-                out.printer.data(format_args!("(failed: {})\n", crate::terminal::escape_lines(&error.to_string())))?;
-                failed.push(name.clone());
+                let why = fleet::one_line(&error);
+                out.printer.data(format_args!("(failed: {})\n", crate::terminal::escape(&why)))?;
+                fleet::Fate::Failed(why)
             }
-        }
+        };
         out.printer.data("\n")?;
+        results.push(fleet::EnvResult { name, result: fate, elapsed: started.elapsed() });
     }
-    if !failed.is_empty() {
-        return Err(Reported::new(format!("diff failed for environment(s) {}", failed.join(", "))).into());
-    }
-    Ok(if changed { ExitStatus::Changes } else { ExitStatus::Success })
+    out.printer.data(fleet::summary("diff", &results, wall.elapsed()))?;
+    fleet::exit("diff", &results, if changed { ExitStatus::Changes } else { ExitStatus::Success })
 }

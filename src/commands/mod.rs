@@ -4,6 +4,7 @@
 mod apply;
 mod destroy;
 mod diff;
+mod fleet;
 mod import;
 mod init;
 mod output;
@@ -61,12 +62,15 @@ pub struct Reported {
     pub message: String,
     /// What to do about it.
     pub hint: Option<String>,
+    /// The first cause, in one line, when the message only counts them (a fleet's summary
+    /// names it).
+    pub cause: Option<String>,
 }
 
 impl Reported {
     /// An error without a hint.
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), hint: None }
+        Self { message: message.into(), hint: None, cause: None }
     }
 
     /// With a hint.
@@ -112,8 +116,20 @@ pub fn load_plan(path: &Path, env: Option<&str>, out: Output) -> anyhow::Result<
         None => path.display().to_string(),
     };
     let source = SourceFile { name: &name, text: &text };
-    if !parsed.diagnostics.is_empty() && (!out.printer.is_quiet() || parsed.diagnostics.has_errors()) {
-        source.emit(&parsed.diagnostics, out.color_stderr);
+    // The environments of a fleet share most of the file: a finding in the shared part is shown
+    // once per run, not once per environment.
+    static SHOWN: std::sync::Mutex<Vec<(String, Option<std::ops::Range<usize>>)>> = std::sync::Mutex::new(Vec::new());
+    let new = parsed.diagnostics.filtered(|d| {
+        let key = (d.message.clone(), d.span.clone());
+        let mut shown = SHOWN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if shown.contains(&key) {
+            return false;
+        }
+        shown.push(key);
+        true
+    });
+    if !new.is_empty() && (!out.printer.is_quiet() || new.has_errors()) {
+        source.emit(&new, out.color_stderr);
     }
     match parsed.plan {
         Some(plan) => Ok(plan),
@@ -171,10 +187,29 @@ const CONCURRENCY: usize = 8;
 
 /// Loads the plan, connects and observes every resource.
 pub async fn session(path: &Path, global: &GlobalArgs, env: &Environment, out: Output, prune: bool) -> anyhow::Result<Session> {
-    session_for(path, global.env.as_deref(), global, env, out, prune).await
+    session_for(path, global.env.as_deref(), global, env, out, prune, &Clients::default()).await
 }
 
-/// [`session`] for the plan's environment `plan_env` (`None`: the base one).
+/// The AWS clients of a run, one set per Region, shared by every environment of a fleet: one
+/// connection pool per service, and one place that paces calls.
+#[derive(Default)]
+pub struct Clients(tokio::sync::Mutex<std::collections::HashMap<String, Aws>>);
+
+impl Clients {
+    /// The clients for `settings`' Region, built on first use.
+    pub async fn get(&self, settings: &crate::aws::AwsSettings) -> anyhow::Result<Aws> {
+        let mut built = self.0.lock().await;
+        if let Some(aws) = built.get(&settings.region) {
+            return Ok(aws.clone());
+        }
+        let aws = connect(settings).await?;
+        built.insert(settings.region.clone(), aws.clone());
+        Ok(aws)
+    }
+}
+
+/// [`session`] for the plan's environment `plan_env` (`None`: the base one), with the run's
+/// `clients`.
 pub async fn session_for(
     path: &Path,
     plan_env: Option<&str>,
@@ -182,6 +217,7 @@ pub async fn session_for(
     env: &Environment,
     out: Output,
     prune: bool,
+    clients: &Clients,
 ) -> anyhow::Result<Session> {
     let plan = load_plan(path, plan_env, out)?;
     let artifact = load_artifact(path, &plan, env, out)?;
@@ -190,7 +226,7 @@ pub async fn session_for(
     if let Some(warning) = warning {
         out.printer.warning(warning);
     }
-    let aws = connect(&aws_settings).await?;
+    let aws = clients.get(&aws_settings).await?;
     let options = resources::Options { prune, poll: aws_settings.poll };
     Session::observe(Arc::new(plan), aws, Loaded { artifact, templates, options }, out).await
 }
@@ -397,15 +433,20 @@ pub fn report_failures<'a>(
     failures: impl IntoIterator<Item = (&'a ResourceId, ErrorRef<'a>)>,
 ) -> anyhow::Error {
     let mut count = 0;
+    let mut first = None;
     for (id, error) in failures {
         count += 1;
         let (message, hint) = match error {
             ErrorRef::Aws(e) => (e.to_string(), e.hint()),
             ErrorRef::Resource(e) => (e.to_string(), e.hint()),
         };
+        let line = format!("{id}: {}", message.lines().next().unwrap_or_default());
+        first.get_or_insert(line);
         printer.error(format_args!("{}: {message}", escape(&id.to_string())), hint.as_deref());
     }
-    Reported::new(format!("{what}: {count} resource{} failed", if count == 1 { "" } else { "s" })).into()
+    let mut reported = Reported::new(format!("{what}: {count} resource{} failed", if count == 1 { "" } else { "s" }));
+    reported.cause = first;
+    reported.into()
 }
 
 /// Prints engine progress as lines on stderr.

@@ -3,18 +3,52 @@
 use std::collections::BTreeMap;
 
 use crate::cli::{GlobalArgs, OutputArgs};
-use crate::commands::{ExitStatus, session};
+use crate::commands::{Clients, ExitStatus, fleet, session_for};
 use crate::engine::{Outputs, ResourceId};
 use crate::plan::Plan;
 use crate::printer::Printer;
 use crate::resources::{self, NamedOutput};
 use crate::settings::{Environment, Output};
 
-/// Runs the command.
+/// Runs the command: on one environment, or on several.
 pub async fn run(args: &OutputArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
-    let session = session(&args.plan.plan, global, env, out, false).await?;
-    print(out.printer, &session.plan, &session.observed.outputs(), args.json)?;
-    Ok(ExitStatus::Success)
+    let names = match fleet::select(&args.plan.plan, global, args.all_envs)? {
+        fleet::Selection::One(name) => {
+            let session = session_for(&args.plan.plan, name.as_deref(), global, env, out, false, &Clients::default()).await?;
+            print(out.printer, &session.plan, &session.observed.outputs(), args.json)?;
+            return Ok(ExitStatus::Success);
+        }
+        fleet::Selection::Many(names) => names,
+    };
+    let read = fleet::read_all(&args.plan.plan, &names, global, env, out, false, &Clients::default()).await;
+    let mut results = Vec::new();
+    let mut documents = serde_json::Map::new();
+    for (name, started, session) in read {
+        let fate = match session.and_then(|s| text(&s.plan, &s.observed.outputs(), args.json)) {
+            Ok(text) if args.json => {
+                documents.insert(name.clone(), serde_json::from_str(&text)?);
+                fleet::Fate::UpToDate
+            }
+            Ok(text) => {
+                out.printer.data(format_args!("== environment {name}\n{text}\n"))?;
+                fleet::Fate::UpToDate
+            }
+            Err(error) => {
+                let why = fleet::one_line(&error);
+                if args.json {
+                    documents.insert(name.clone(), serde_json::json!({ "error": why }));
+                } else {
+                    out.printer.data(format_args!("== environment {name}\n(failed: {})\n\n", crate::terminal::escape(&why)))?;
+                }
+                fleet::Fate::Failed(why)
+            }
+        };
+        results.push(fleet::EnvResult { name, result: fate, elapsed: started.elapsed() });
+    }
+    if args.json {
+        out.printer.data(format_args!("{}\n", serde_json::to_string_pretty(&documents)?))?;
+    }
+    fleet::exit("output", &results, ExitStatus::Success)
 }
 
 /// Prints the named outputs, as `name = value` lines or JSON.

@@ -1,0 +1,406 @@
+//! Several environments in one run: `--all-envs`, or `--env a,b,c`. A course's or a team's
+//! cohort (`[cohort]` in the plan) is bootstrapped this way.
+//!
+//! Every environment is read at once, with the run's shared clients ([`Clients`]). Each diff is
+//! shown under `== environment <name>`, and one question covers them all. Then every environment
+//! with changes is applied (or destroyed) concurrently, each under its own lock and read again
+//! under it, as a single-environment run does. An environment whose changes differ from what was
+//! shown is left for the next run (unless `--auto-approve`, where nobody was shown anything to
+//! agree to). One environment's failure stops none of the others: the summary names each with
+//! its result, and the exit code is 0 only if every one converged.
+//!
+//! Ctrl-C is one for the whole run: the first lets the calls in flight finish and starts
+//! nothing new in any environment, each lock is then released; a second ends the process at
+//! once, leaving the locks held (`pinfra unlock --force`).
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+
+use crate::cli::GlobalArgs;
+use crate::commands::{Clients, ErrorRef, ExitStatus, Reported, Session, confirm, session_for, take_lock};
+use crate::engine::render::{self, Style};
+use crate::engine::{Event, NodeOutcome, Planned, Summary};
+use crate::printer::Printer;
+use crate::settings::{Environment, Output};
+use crate::terminal::escape;
+
+/// Which environments a command works on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// One: `--env NAME`, or the base environment (`None`).
+    One(Option<String>),
+    /// Several, in the plan's order for `--all-envs`, else as given.
+    Many(Vec<String>),
+}
+
+/// Reads `--all-envs` and `--env a,b,c` against the plan's environments. A plan that cannot be
+/// read gives [`Selection::One`], so that the ordinary path reports why.
+pub fn select(plan: &Path, global: &GlobalArgs, all_envs: bool) -> anyhow::Result<Selection> {
+    let list = global.env.as_deref().filter(|e| e.contains(','));
+    if !all_envs && list.is_none() {
+        return Ok(Selection::One(global.env.clone()));
+    }
+    let text = std::fs::read_to_string(plan).map_err(|e| Reported::new(format!("cannot read plan `{}`: {e}", plan.display())))?;
+    let known = crate::plan::environments(&text);
+    if known.is_empty() {
+        return Ok(Selection::One(global.env.clone()));
+    }
+    let Some(list) = list else { return Ok(Selection::Many(known)) };
+    let mut wanted: Vec<String> = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if !wanted.iter().any(|w| w == name) {
+            wanted.push(name.to_owned());
+        }
+    }
+    let unknown: Vec<&str> = wanted.iter().map(String::as_str).filter(|w| !known.iter().any(|k| k == w)).collect();
+    if !unknown.is_empty() {
+        return Err(Reported::new(format!("the plan has no environment {}", unknown.join(", ")))
+            .hint(format!("its environments: {}", known.join(", ")))
+            .into());
+    }
+    Ok(Selection::Many(wanted))
+}
+
+/// What became of one environment.
+pub enum Fate {
+    /// Nothing to change.
+    UpToDate,
+    /// `diff`: these changes would be made.
+    Changes(Summary),
+    /// Applied or destroyed: these changes were made.
+    Done(Summary),
+    /// Not attempted, and why.
+    Skipped(String),
+    /// Failed, and why (one line).
+    Failed(String),
+}
+
+/// One environment's line of the summary.
+pub struct EnvResult {
+    /// The environment.
+    pub name: String,
+    /// What became of it.
+    pub result: Fate,
+    /// How long it took, reading included.
+    pub elapsed: Duration,
+}
+
+impl EnvResult {
+    fn failed(&self) -> bool {
+        matches!(self.result, Fate::Failed(_) | Fate::Skipped(_))
+    }
+}
+
+/// The summary table, for stdout.
+pub fn summary(command: &str, results: &[EnvResult], wall: Duration) -> String {
+    let width = results.iter().map(|r| r.name.len()).max().unwrap_or(0).max("environment".len());
+    let mut text = format!("\n{:<width$}  {:<10}  {:>7}  detail\n", "environment", "result", "time");
+    for r in results {
+        let (result, detail) = match &r.result {
+            Fate::UpToDate => ("up to date", String::new()),
+            Fate::Changes(s) => ("changes", counts(s)),
+            Fate::Done(s) => (if command == "destroy" { "destroyed" } else { "applied" }, counts(s)),
+            Fate::Skipped(why) => ("skipped", why.clone()),
+            Fate::Failed(why) => ("FAILED", why.clone()),
+        };
+        let _ = writeln!(text, "{:<width$}  {result:<10}  {:>6.1}s  {}", escape(&r.name), r.elapsed.as_secs_f64(), escape(&detail));
+    }
+    let mut tally: Vec<(&str, usize)> = Vec::new();
+    for r in results {
+        let label = match &r.result {
+            Fate::UpToDate => "up to date",
+            Fate::Changes(_) => "with changes",
+            Fate::Done(_) if command == "destroy" => "destroyed",
+            Fate::Done(_) => "applied",
+            Fate::Skipped(_) => "skipped",
+            Fate::Failed(_) => "failed",
+        };
+        match tally.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, n)) => *n += 1,
+            None => tally.push((label, 1)),
+        }
+    }
+    let tally: Vec<String> = tally.iter().map(|(label, n)| format!("{n} {label}")).collect();
+    let _ = writeln!(
+        text,
+        "{command}: {} environment{} in {:.1}s: {}",
+        results.len(),
+        if results.len() == 1 { "" } else { "s" },
+        wall.as_secs_f64(),
+        tally.join(", ")
+    );
+    text
+}
+
+/// `3 to create, 1 to update`, for the summary.
+fn counts(s: &Summary) -> String {
+    let parts = [(s.create, "create"), (s.adopt, "adopt"), (s.update, "update"), (s.replace, "replace"), (s.delete, "delete")];
+    parts.iter().filter(|(n, _)| *n > 0).map(|(n, verb)| format!("{n} {verb}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The exit of a fleet run: 1 naming the environments that did not converge, else `ok`.
+pub fn exit(command: &str, results: &[EnvResult], ok: ExitStatus) -> anyhow::Result<ExitStatus> {
+    let failed: Vec<&str> = results.iter().filter(|r| r.failed()).map(|r| r.name.as_str()).collect();
+    if failed.is_empty() {
+        return Ok(ok);
+    }
+    Err(Reported::new(format!("{command} failed for {} of {} environments: {}", failed.len(), results.len(), failed.join(", ")))
+        .hint(format!("the summary gives each one's cause; run `pinfra {command}` again with `--env {}` once fixed", failed.join(",")))
+        .into())
+}
+
+/// Every environment of `names` read at once, each with its session or its error.
+pub async fn read_all(
+    path: &Path,
+    names: &[String],
+    global: &GlobalArgs,
+    env: &Environment,
+    out: Output,
+    prune: bool,
+    clients: &Clients,
+) -> Vec<(String, Instant, anyhow::Result<Session>)> {
+    join_all(names.iter().map(|name| async move {
+        let started = Instant::now();
+        (name.clone(), started, session_for(path, Some(name), global, env, out, prune, clients).await)
+    }))
+    .await
+}
+
+/// The one line that says why `error` ended an environment.
+pub fn one_line(error: &anyhow::Error) -> String {
+    let text = match error.downcast_ref::<Reported>() {
+        Some(Reported { message, cause: Some(cause), .. }) => format!("{message}: {cause}"),
+        Some(reported) => reported.message.clone(),
+        None => format!("{error:#}"),
+    };
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+/// Progress of one environment, as lines prefixed with its name.
+pub fn progress(printer: Printer, name: &str) -> impl Fn(Event<'_>) + Sync + '_ {
+    move |event| {
+        let id = |id: &crate::engine::ResourceId| escape(&id.to_string()).into_owned();
+        match event {
+            Event::Started(r, action) => printer.status(format_args!("  [{name}] {} {}...", action.symbol(), id(r))),
+            Event::Finished(r, action, elapsed) => {
+                printer.status(format_args!("  [{name}] {} {} ({:.1}s)", action.symbol(), id(r), elapsed.as_secs_f64()))
+            }
+            Event::Failed(r, _, error) => printer.status(format_args!("  [{name}] ! {}: {}", id(r), escape(&error.to_string()))),
+            Event::Skipped(r, reason) => printer.status(format_args!("  [{name}] ! {}: {}", id(r), escape(reason))),
+        }
+    }
+}
+
+/// Ctrl-C for a whole fleet run: the first sets `flag` (every engine starts nothing new), the
+/// second ends the process.
+pub struct FleetInterrupt {
+    /// Set by the first Ctrl-C.
+    pub flag: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FleetInterrupt {
+    /// Watches for Ctrl-C from now on.
+    pub fn watch(printer: Printer) -> Self {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = Arc::clone(&flag);
+        let task = tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                if f.swap(true, Ordering::SeqCst) {
+                    printer.notice("interrupted again: stopping now; locks are left held: check, then `pinfra unlock --force`");
+                    std::process::exit(130);
+                }
+                printer.notice("interrupted: finishing the calls in flight in every environment and starting nothing new (Ctrl-C again to stop at once)");
+            }
+        });
+        Self { flag, task }
+    }
+
+    /// Stops watching.
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// What a mutating fleet command does to one environment under its lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutation {
+    /// `apply`.
+    Apply,
+    /// `destroy`.
+    Destroy,
+}
+
+impl Mutation {
+    fn command(self) -> &'static str {
+        match self {
+            Mutation::Apply => "apply",
+            Mutation::Destroy => "destroy",
+        }
+    }
+
+    fn planned(self, session: &Session) -> anyhow::Result<Planned> {
+        match self {
+            Mutation::Apply => session.plan_checked().map(|(planned, _)| planned),
+            Mutation::Destroy => session.engine.plan_destroy(&session.observed).map_err(|f| {
+                crate::commands::report_failures(session.printer, "cannot destroy", f.iter().map(|(id, e)| (id, ErrorRef::Resource(e))))
+            }),
+        }
+    }
+}
+
+/// `apply` or `destroy` of several environments; see the module's header.
+#[allow(clippy::too_many_arguments)]
+pub async fn mutate(
+    mutation: Mutation,
+    path: &Path,
+    names: &[String],
+    auto_approve: bool,
+    prune: bool,
+    global: &GlobalArgs,
+    env: &Environment,
+    out: Output,
+) -> anyhow::Result<ExitStatus> {
+    let wall = Instant::now();
+    let command = mutation.command();
+    let clients = Clients::default();
+    let read = read_all(path, names, global, env, out, prune, &clients).await;
+    let style = Style { color: out.color_stdout, show_unchanged: false };
+    let mut shown = Vec::new();
+    let mut to_change = 0;
+    for (name, started, session) in read {
+        out.printer.data(format_args!("== environment {name}\n"))?;
+        let planned = session.and_then(|s| mutation.planned(&s).map(|p| (s, p)));
+        match &planned {
+            Ok((_, planned)) => {
+                out.printer.data(render::text(planned, style))?;
+                to_change += usize::from(Summary::of(&planned.changes).has_changes());
+            }
+            Err(error) => out.printer.data(format_args!("(failed: {})\n", escape(&one_line(error))))?,
+        }
+        out.printer.data("\n")?;
+        shown.push((name, started, planned));
+    }
+    if to_change > 0 {
+        let question = format!(
+            "{} {to_change} environment{}?",
+            if mutation == Mutation::Apply { "Apply these changes to" } else { "Delete these resources of" },
+            if to_change == 1 { "" } else { "s" }
+        );
+        if !confirm(&question, auto_approve, out)? {
+            out.printer.notice(format_args!("{command} cancelled; nothing was changed."));
+            return Ok(ExitStatus::Failure);
+        }
+    }
+    let interrupt = FleetInterrupt::watch(out.printer);
+    let mut results = round(mutation, shown, auto_approve, env, out, &interrupt.flag).await;
+    if mutation == Mutation::Destroy && results.iter().any(|(r, _)| matches!(r.result, Fate::Done(_))) {
+        // What one environment kept for another's sake (the S3 endpoint their connectors
+        // shared) may be free now that the other is gone: those are read and destroyed again.
+        let again: Vec<String> = results.iter().filter(|(r, kept)| *kept && !r.failed()).map(|(r, _)| r.name.clone()).collect();
+        if !again.is_empty() && !interrupt.flag.load(Ordering::SeqCst) {
+            let read = read_all(path, &again, global, env, out, false, &clients).await;
+            let planned = read.into_iter().map(|(name, started, session)| {
+                let planned = session.and_then(|s| mutation.planned(&s).map(|p| (s, p)));
+                (name, started, planned)
+            });
+            // Approved already: the user asked for these environments to be destroyed whole.
+            for (second, _) in round(mutation, planned.collect(), true, env, out, &interrupt.flag).await {
+                let Some((first, _)) = results.iter_mut().find(|(r, _)| r.name == second.name) else { continue };
+                first.elapsed += second.elapsed;
+                match (&mut first.result, second.result) {
+                    (_, Fate::UpToDate) => {}
+                    (Fate::Done(total), Fate::Done(more)) => total.delete += more.delete,
+                    (first, other) => *first = other,
+                }
+            }
+        }
+    }
+    interrupt.stop();
+    let results: Vec<EnvResult> = results.into_iter().map(|(r, _)| r).collect();
+    out.printer.data(summary(command, &results, wall.elapsed()))?;
+    exit(command, &results, ExitStatus::Success)
+}
+
+/// A shown environment: its session and plan, or why it has none.
+type Shown = (String, Instant, anyhow::Result<(Session, Planned)>);
+
+/// Every environment of `shown` changed at once, each under its lock; with each result, whether
+/// something was left alone in it.
+async fn round(
+    mutation: Mutation,
+    shown: Vec<Shown>,
+    auto_approve: bool,
+    env: &Environment,
+    out: Output,
+    flag: &AtomicBool,
+) -> Vec<(EnvResult, bool)> {
+    join_all(shown.into_iter().map(|(name, started, planned)| async move {
+        let kept = planned.as_ref().is_ok_and(|(_, p)| !p.skipped.is_empty());
+        let result = match planned {
+            Err(error) => Fate::Failed(one_line(&error)),
+            Ok((_, planned)) if !Summary::of(&planned.changes).has_changes() => Fate::UpToDate,
+            Ok((session, planned)) => {
+                let text = render::text(&planned, Style { color: false, show_unchanged: false });
+                match locked(mutation, session, &name, &text, auto_approve, env, out, flag).await {
+                    Ok(result) => result,
+                    Err(error) => Fate::Failed(one_line(&error)),
+                }
+            }
+        };
+        (EnvResult { name, result, elapsed: started.elapsed() }, kept)
+    }))
+    .await
+}
+
+/// One environment under its lock: read again, check against what was shown, change.
+#[allow(clippy::too_many_arguments)]
+async fn locked(
+    mutation: Mutation,
+    session: Session,
+    name: &str,
+    shown: &str,
+    auto_approve: bool,
+    env: &Environment,
+    out: Output,
+    flag: &AtomicBool,
+) -> anyhow::Result<Fate> {
+    if flag.load(Ordering::SeqCst) {
+        return Ok(Fate::Skipped("interrupted before it started".to_owned()));
+    }
+    let lock = take_lock(&session, mutation.command(), env).await?;
+    let aws = session.aws.clone();
+    let result = async {
+        let session = session.refresh(out).await?;
+        let planned = mutation.planned(&session)?;
+        let now = render::text(&planned, Style { color: false, show_unchanged: false });
+        if now != shown && !auto_approve {
+            return Ok(Fate::Skipped("its changes differ from those shown (something changed meanwhile); run again".to_owned()));
+        }
+        let sink = progress(out.printer, name);
+        let outcome = match mutation {
+            Mutation::Apply => session.engine.apply(&session.aws, &session.observed, &sink, flag).await,
+            Mutation::Destroy => session.engine.destroy(&session.aws, &session.observed, &planned, &sink, flag).await,
+        };
+        let not_started = outcome.results.iter().filter(|(_, o)| matches!(o, NodeOutcome::Skipped { .. })).count();
+        if let Some((id, error)) = outcome.failures().next() {
+            let count = outcome.failures().count();
+            let more = if count > 1 { format!(" (and {} more)", count - 1) } else { String::new() };
+            return Ok(Fate::Failed(format!("{id}: {}{more}", error.to_string().lines().next().unwrap_or_default())));
+        }
+        if not_started > 0 {
+            return Ok(Fate::Skipped(format!("interrupted: {not_started} resource(s) not started")));
+        }
+        Ok(Fate::Done(Summary::of(&planned.changes)))
+    }
+    .await;
+    if let Err(error) = lock.release(&aws).await {
+        out.printer.warning_with_hint(format_args!("[{name}] the lock could not be released: {error}"), error.hint().as_deref());
+    }
+    result
+}

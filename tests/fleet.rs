@@ -1,0 +1,87 @@
+//! A fleet: a cohort of environments on one shared cluster, applied, diffed and destroyed in one
+//! run each (`--all-envs`, `--env a,b`), with one environment broken on purpose.
+
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+mod common;
+
+use common::{Sandbox, plan_copy};
+
+const PLAN: &str = "plans/pinterest.toml";
+const CLUSTER: &str = "pinterest-msk-cluster";
+
+/// The base environment plus 19 cohort members: 20 environments.
+fn cohort() -> Vec<String> {
+    (0..19).map(|i| format!("{:012x}", 0x1b2c_3d4e_5f00_u64 + i)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cohort_of_twenty_applies_converges_fails_alone_and_destroys_whole() {
+    let sandbox = Sandbox::with_cluster(CLUSTER);
+    let ids = cohort();
+    let dir = tempfile::tempdir().unwrap();
+    let list = ids.iter().map(|id| format!("\"{id}\"")).collect::<Vec<_>>().join(", ");
+    let plan = plan_copy(dir.path(), PLAN, |t| format!("{t}\n[cohort]\nuser_ids = [{list}]\n"));
+    let plan = plan.to_str().unwrap();
+
+    // One environment is broken on purpose: its bucket's name is taken by another plan.
+    let broken = &ids[7];
+    let s3 = sandbox.s3("us-east-1").await;
+    let taken = format!("user-{broken}-bucket");
+    s3.create_bucket().bucket(&taken).send().await.unwrap();
+    let tag = |k: &str, v: &str| aws_sdk_s3::types::Tag::builder().key(k).value(v).build().unwrap();
+    let tagging =
+        aws_sdk_s3::types::Tagging::builder().tag_set(tag("pinfra:plan", "other")).tag_set(tag("pinfra:env", "x")).build().unwrap();
+    s3.put_bucket_tagging().bucket(&taken).tagging(tagging).send().await.unwrap();
+
+    let apply = sandbox.pinfra(&["apply", "-q", "--all-envs", "--auto-approve", plan]);
+    apply.expect_code(1);
+    assert!(apply.stderr.contains(&format!("apply failed for 1 of 20 environments: {broken}")), "{}", apply.stderr);
+    let line = |out: &str, env: &str| out.lines().find(|l| l.starts_with(&format!("{env} "))).unwrap_or_default().to_owned();
+    let failed = line(&apply.stdout, broken);
+    assert!(failed.contains("FAILED") && failed.contains("belongs to plan `other`"), "{failed}\n{}", apply.stdout);
+    for env in std::iter::once("dev").chain(ids.iter().map(String::as_str)).filter(|e| e != broken) {
+        assert!(line(&apply.stdout, env).contains("applied"), "{env}: {}", apply.stdout);
+    }
+    assert!(apply.stdout.contains("20 environments in") && apply.stdout.contains("19 applied, 1 failed"), "{}", apply.stdout);
+
+    // The other 19 converged: a second diff of them is empty.
+    let others: Vec<&str> = std::iter::once("dev").chain(ids.iter().map(String::as_str)).filter(|e| e != broken).collect();
+    let diff = sandbox.pinfra(&["diff", "--env", &others.join(","), plan]);
+    diff.expect_code(0);
+    assert!(diff.stdout.contains("19 environments in") && diff.stdout.contains(": 19 up to date"), "{}", diff.stdout);
+
+    // Destroy removes every other environment, whatever the broken one says.
+    let destroy = sandbox.pinfra(&["destroy", "-q", "--all-envs", "--auto-approve", plan]);
+    destroy.expect_code(1);
+    assert!(destroy.stdout.contains("19 destroyed, 1 failed"), "{}", destroy.stdout);
+
+    // Fixed, the next destroy finishes; nothing is left: not a REST API, not the S3 endpoint
+    // the connectors shared (kept while another still used it), not a lock.
+    s3.delete_bucket_tagging().bucket(&taken).send().await.unwrap();
+    s3.delete_bucket().bucket(&taken).send().await.unwrap();
+    sandbox.pinfra(&["destroy", "-q", "--all-envs", "--auto-approve", plan]).expect_code(0);
+    let config = sandbox.sdk_config("us-east-1").await;
+    let apis = aws_sdk_apigateway::Client::new(&config).get_rest_apis().send().await.unwrap();
+    assert_eq!(apis.items().len(), 0, "{:?}", apis.items().iter().map(|a| a.name()).collect::<Vec<_>>());
+    let endpoints = aws_sdk_ec2::Client::new(&config).describe_vpc_endpoints().send().await.unwrap();
+    let left: Vec<_> = endpoints
+        .vpc_endpoints()
+        .iter()
+        .filter(|e| e.tags().iter().any(|t| t.key() == Some("pinfra:plan")))
+        .map(|e| (e.vpc_endpoint_id().unwrap_or_default(), e.state().map(|s| s.as_str().to_owned()), e.tags().to_vec()))
+        .collect();
+    assert!(left.iter().all(|(_, state, _)| matches!(state.as_deref(), Some("deleted" | "deleting"))), "{left:?}");
+    let diff = sandbox.pinfra(&["diff", "--all-envs", plan]);
+    diff.expect_code(2);
+    assert!(diff.stdout.contains(": 20 with changes"), "{}", diff.stdout);
+}
+
+#[test]
+fn an_environment_list_naming_an_unknown_environment_is_refused_before_any_call() {
+    let sandbox = Sandbox::start();
+    let run = sandbox.pinfra(&["diff", "--env", "dev,nope,staging", PLAN]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("error: the plan has no environment nope, staging"), "{}", run.stderr);
+    assert!(run.stderr.contains("hint: its environments: dev"), "{}", run.stderr);
+    assert!(sandbox.calls().is_empty(), "{:?}", sandbox.calls());
+}
