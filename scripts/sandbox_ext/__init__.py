@@ -7,7 +7,9 @@ Layout
     <name>.py one module per extension, listed in MIDDLEWARE (faults, chaos: in front of
               every emulator) or EMULATORS below; EXTENSIONS is both, in install order.
     <name>/   an emulator grown past one idea, laid out as moto lays out a service
-              (kafkaconnect/: exceptions, checks, models, routes, responses, controls).
+              (kafkaconnect/: exceptions, checks, models, routes, responses, controls;
+              data_path/: kafka, restproxy, sink, controls, models;
+              apigateway_compat/: execute_api, control_plane).
 
 Writing an extension
     Add ``sandbox_ext/<name>.py`` defining ``install(sandbox: Sandbox) -> None``

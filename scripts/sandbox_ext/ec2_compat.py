@@ -343,13 +343,17 @@ def install(sandbox: Sandbox) -> None:
         profile = association.iam_instance_profile
         association.ec2_backend.modify_instance_attribute(association.instance_id, "iam_instance_profile", {"Arn": profile.arn, "Id": profile.id})
 
-    original_association_init = profile_models.IamInstanceProfileAssociation.__init__
+    # Every association moto makes (RunInstances, AssociateIamInstanceProfile, CloudFormation) is
+    # made by associate_iam_instance_profile; moto's own constructor has just shown the
+    # association's id, which show_profile replaces.
+    original_associate = profile_models.IamInstanceProfileAssociationBackend.associate_iam_instance_profile
 
-    def association_init(self: Any, *args: Any, **kwargs: Any) -> None:
-        original_association_init(self, *args, **kwargs)
-        show_profile(self)
+    def associate(self: Any, *args: Any, **kwargs: Any) -> Any:
+        association = original_associate(self, *args, **kwargs)
+        show_profile(association)
+        return association
 
-    profile_models.IamInstanceProfileAssociation.__init__ = association_init  # type: ignore[method-assign]
+    profile_models.IamInstanceProfileAssociationBackend.associate_iam_instance_profile = associate  # type: ignore[method-assign]
     original_replace = profile_models.IamInstanceProfileAssociationBackend.replace_iam_instance_profile_association
 
     def replace_association(self: Any, *args: Any, **kwargs: Any) -> Any:

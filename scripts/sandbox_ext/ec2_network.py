@@ -1,5 +1,6 @@
 """EC2 networking as AWS sets it up, where moto 5.2.5 differs (what ``network``'s path checks
-and pinfra's network reads depend on). Model patches only: no request hook, no control route.
+and pinfra's network reads depend on). Model patches only (moto's backend operations and read
+properties; no constructor is rewritten): no request hook, no control route.
 
 1. The default VPC has an internet gateway attached and its main route table routes
    ``0.0.0.0/0`` to it (AWS VPC guide, "Default VPCs": "Default VPC components"); moto makes the
@@ -174,16 +175,20 @@ def install(_sandbox: Sandbox) -> None:
     instances.Instance.setup_defaults = setup_defaults  # type: ignore[method-assign]
 
     # ------------------------------------------------------------ 8. an instance's groups
-    original_instance_init = instances.Instance.__init__
+    # Set once moto's backend has launched the instances (every EC2 instance moto makes, through
+    # RunInstances, CloudFormation, fleets or Auto Scaling, is made by run_instances).
+    original_run_instances = instances.InstanceBackend.run_instances
 
-    @functools.wraps(original_instance_init)
-    def instance_init(self: Any, *args: Any, **kwargs: Any) -> None:
-        original_instance_init(self, *args, **kwargs)
-        nic = self.nics.get(0) if self.nics else None
-        if nic is not None and not self.security_groups:
-            self.security_groups = list(nic._group_set)
+    @functools.wraps(original_run_instances)
+    def run_instances(self: Any, *args: Any, **kwargs: Any) -> Any:
+        reservation = original_run_instances(self, *args, **kwargs)
+        for instance in reservation.instances:
+            nic = instance.nics.get(0) if instance.nics else None
+            if nic is not None and not instance.security_groups:
+                instance.security_groups = list(nic._group_set)
+        return reservation
 
-    instances.Instance.__init__ = instance_init  # type: ignore[method-assign]
+    instances.InstanceBackend.run_instances = run_instances  # type: ignore[method-assign]
 
     original_modify_groups = instances.InstanceBackend.modify_instance_security_groups
 

@@ -6,7 +6,7 @@ Answered here, as a request hook for service ``kafka`` (wire format from botocor
 2018-11-14 model; REST JSON, camelCase members; errors as in ``msk_topics``):
 
     POST   /api/v2/clusters                              CreateClusterV2 (moto's backend creates)
-    POST   /v1/clusters                                  CreateCluster: checked here, then moto
+    POST   /v1/clusters                                  CreateCluster: checked here, moto creates
     DELETE /v1/clusters/{clusterArn}?currentVersion=     DeleteCluster
     PUT    /v1/clusters/{clusterArn}/nodes/storage       UpdateBrokerStorage
     PUT    /v1/clusters/{clusterArn}/nodes/count         UpdateBrokerCount
@@ -20,8 +20,10 @@ Answered here, as a request hook for service ``kafka`` (wire format from botocor
 DescribeCluster(V2) and ListClusters(V2) stay moto's, with the state from here and their
 answers tidied (``tidy_description``).
 
-States (a ``Lifecycle`` on each moto cluster; settings in ``msk_settings``, each delay read when
-its transition starts):
+States (a ``Lifecycle`` per cluster ARN in the store, ``MskClusters.lifecycles``, made when this
+hook sees the create: CreateClusterV2 it answers itself, CreateCluster it forwards to moto and
+then looks for the new cluster; moto's ``state`` reads it; settings in ``msk_settings``, each
+delay read when its transition starts):
 
     CREATING --cluster_delay_ms--> ACTIVE --update--> UPDATING --cluster_update_delay_ms--> ACTIVE
     CREATING/ACTIVE --DeleteCluster--> DELETING --cluster_delay_ms--> gone (404)
@@ -55,6 +57,7 @@ from .msk_settings import MskSettings
 from .msk_topics import ClusterRef, MskError, bad_request, find_cluster, json_object, not_found, request_account
 
 # ----------------------------------------------------------------------------------- values
+HOOK_NAME = "msk_clusters"
 VERSION_ALPHABET = string.ascii_uppercase + string.digits
 DEFAULT_VOLUME_GIB = 1000  # MSK's EBS volume size when storageInfo is not given
 MAX_VOLUME_GIB = 16384
@@ -169,16 +172,6 @@ class Lifecycle:
     operation: Operation | None = None
 
 
-LIFECYCLE_KEY = "_sandbox_lifecycle"
-
-
-def lifecycle(cluster: Any) -> Lifecycle:
-    lc = cluster.__dict__.get(LIFECYCLE_KEY)
-    if lc is None:
-        lc = cluster.__dict__[LIFECYCLE_KEY] = Lifecycle("ACTIVE", 0.0)
-    return lc
-
-
 def complete_provisioned(cluster: Any) -> None:
     """Fill in what MSK reports for a Provisioned cluster even when it was not asked for."""
     if cluster.cluster_type != "PROVISIONED":
@@ -199,11 +192,11 @@ def complete_provisioned(cluster: Any) -> None:
     cluster.encryption_info = encryption
 
 
-def tidy_description(info: dict[str, Any], cluster: Any) -> dict[str, Any]:
+def tidy_description(info: dict[str, Any], cluster: Any, lc: Lifecycle) -> dict[str, Any]:
     """DescribeCluster(V2): drop moto's placeholders (stateInfo, a made-up activeOperationArn,
     configurationArn "string" for a cluster without a configuration)."""
     info.pop("stateInfo", None)
-    op = lifecycle(cluster).operation
+    op = lc.operation
     if op is not None:
         info["activeOperationArn"] = op.arn
     else:
@@ -215,28 +208,19 @@ def tidy_description(info: dict[str, Any], cluster: Any) -> dict[str, Any]:
     return info
 
 
-def install_model_patches(settings: MskSettings) -> None:
+def install_model_patches(store: MskClusters) -> None:
     from moto.kafka import models
 
-    cls = models.FakeKafkaCluster
-    original_init = cls.__init__
-
-    @functools.wraps(original_init)
-    def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        original_init(self, *args, **kwargs)
-        self.__dict__[LIFECYCLE_KEY] = Lifecycle("CREATING", time.monotonic() + settings.seconds("cluster_delay_ms"))
-        self.current_version = new_version()
-        complete_provisioned(self)
-
     def get_state(self: Any) -> str:
-        lc = self.__dict__.get(LIFECYCLE_KEY)
+        """The store's lifecycle; CREATING for a cluster moto has made and the store not yet seen
+        (CreateCluster's own answer)."""
+        lc = store.lifecycles.get(self.arn)
         return lc.state if lc is not None else "CREATING"
 
     def set_state(self: Any, value: str) -> None:
         """moto's __init__ assigns CREATING; the lifecycle decides from then on."""
 
-    cls.__init__ = init  # type: ignore[method-assign]
-    cls.state = property(get_state, set_state)  # type: ignore[assignment]
+    models.FakeKafkaCluster.state = property(get_state, set_state)  # type: ignore[assignment]
 
     for name in ("describe_cluster", "describe_cluster_v2"):
         original = getattr(models.KafkaBackend, name)
@@ -245,7 +229,7 @@ def install_model_patches(settings: MskSettings) -> None:
             @functools.wraps(original)
             def wrapper(self: Any, cluster_arn: str, *args: Any, **kwargs: Any) -> Any:
                 info = original(self, cluster_arn, *args, **kwargs)
-                return tidy_description(info, self.clusters[cluster_arn])
+                return tidy_description(info, self.clusters[cluster_arn], store.lifecycle(cluster_arn))
 
             return wrapper
 
@@ -338,23 +322,38 @@ def check_cluster_name(name: Any, backend: Any) -> str:
 
 # ------------------------------------------------------------------------------ the store
 class MskClusters:
-    """Cluster operations and transitions; every method takes the lock."""
+    """Cluster states, operations and transitions; every method takes the lock."""
 
     def __init__(self, settings: MskSettings) -> None:
         self.lock = threading.RLock()
         self.settings = settings
+        self.lifecycles: dict[str, Lifecycle] = {}  # cluster ARN
         self.operations: dict[str, Operation] = {}
 
     def reset(self) -> None:
         with self.lock:
+            self.lifecycles.clear()
             self.operations.clear()
+
+    def lifecycle(self, arn: str) -> Lifecycle:
+        """The cluster's lifecycle (ACTIVE for one the store has not seen). Without the lock, as
+        moto's describe calls it: setdefault is atomic."""
+        return self.lifecycles.setdefault(arn, Lifecycle("ACTIVE", 0.0))
+
+    def created(self, cluster: Any) -> None:
+        """A cluster moto has just made: CREATING for ``cluster_delay_ms``, a version as MSK
+        writes them (moto: 1.0) and what MSK reports for a Provisioned cluster unasked."""
+        with self.lock:
+            self.lifecycles[cluster.arn] = Lifecycle("CREATING", time.monotonic() + self.settings.seconds("cluster_delay_ms"))
+            cluster.current_version = new_version()
+            complete_provisioned(cluster)
 
     def settle(self, backend: Any) -> None:
         """Finish every transition of this backend's clusters that is due."""
         with self.lock:
             now = time.monotonic()
             for arn, cluster in list(backend.clusters.items()):
-                lc = lifecycle(cluster)
+                lc = self.lifecycle(arn)
                 if lc.state == "ACTIVE" or now < lc.until:
                     continue
                 if lc.state == "CREATING":
@@ -368,6 +367,7 @@ class MskClusters:
                     lc.state = "ACTIVE"
                 elif lc.state == "DELETING":
                     backend.clusters.pop(arn, None)
+                    self.lifecycles.pop(arn, None)
 
     # ------------------------------------------------------------------ create / delete
     def create_v2(self, backend: Any, account: str, region: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -388,9 +388,10 @@ class MskClusters:
             arn, name, _state, cluster_type = backend.create_cluster_v2(
                 cluster_name=name, tags=tags, provisioned=copy.deepcopy(provisioned), serverless=copy.deepcopy(serverless)
             )
+            cluster = backend.clusters[arn]
+            self.created(cluster)
             if provisioned is not None:
                 # moto keeps only brokerNodeGroupInfo, kafkaVersion, numberOfBrokerNodes, storageMode.
-                cluster = backend.clusters[arn]
                 cluster.client_authentication = copy.deepcopy(provisioned.get("clientAuthentication"))
                 cluster.encryption_info = copy.deepcopy(provisioned.get("encryptionInfo"))
                 if provisioned.get("configurationInfo") is not None:
@@ -401,14 +402,23 @@ class MskClusters:
                 complete_provisioned(cluster)
         return {"clusterArn": arn, "clusterName": name, "state": "CREATING", "clusterType": cluster_type}
 
-    def check_create_v1(self, backend: Any, account: str, region: str, body: dict[str, Any]) -> None:
+    def create_v1(self, backend: Any, account: str, region: str, body: dict[str, Any], create: Callable[[], Response]) -> Response:
+        """CreateCluster: checked here, made by ``create`` (moto, which keeps all of its members),
+        then seen. The lock is held throughout, so no other kafka request (each settles first)
+        finds the cluster before the store has seen it."""
         check_provisioned(body, account, region)
         with self.lock:
             check_cluster_name(body.get("clusterName"), backend)
+            before = set(backend.clusters)
+            answer = create()
+            for arn, cluster in list(backend.clusters.items()):
+                if arn not in before:
+                    self.created(cluster)
+        return answer
 
     def delete(self, ref: ClusterRef, current_version: str | None) -> dict[str, Any]:
         with self.lock:
-            cluster, lc = ref.cluster, lifecycle(ref.cluster)
+            cluster, lc = ref.cluster, self.lifecycle(ref.arn)
             if lc.state in ("DELETING", "UPDATING"):
                 # Real MSK's wording for DELETING (UPDATING: our choice).
                 raise bad_request(f"You can't delete cluster in {lc.state} state.", "clusterArn")
@@ -426,7 +436,7 @@ class MskClusters:
             cluster = ref.cluster
             if cluster.cluster_type != "PROVISIONED":
                 raise bad_request(f"This operation is supported only for MSK Provisioned clusters; {ref.arn} is {cluster.cluster_type}.", "clusterArn")
-            lc = lifecycle(cluster)
+            lc = self.lifecycle(ref.arn)
             if lc.state != "ACTIVE":
                 raise bad_request(f"You can't update cluster in {lc.state} state; wait until it is ACTIVE.", "clusterArn")
             if version != cluster.current_version:
@@ -601,7 +611,7 @@ def kafka_backend(request: AwsRequest) -> tuple[Any, str, str] | None:
 def install(sandbox: Sandbox) -> None:
     settings = msk_settings.current()
     store = MskClusters(settings)
-    install_model_patches(settings)
+    install_model_patches(store)
 
     def handle(request: AwsRequest, route: str, match: re.Match[str]) -> Response | None:
         found = kafka_backend(request)
@@ -611,8 +621,7 @@ def install(sandbox: Sandbox) -> None:
         if route == "create_v2":
             return json_response(store.create_v2(backend, account, region, read_json(request)))
         if route == "create_v1":
-            store.check_create_v1(backend, account, region, read_json(request))
-            return None  # moto creates it (and keeps all of CreateCluster's members)
+            return store.create_v1(backend, account, region, read_json(request), lambda: sandbox.forward(request, after=HOOK_NAME))
         if route == "operation_v2":
             return json_response({"clusterOperationInfo": store.operation(match["op"]).v2()})
         if route == "operation_v1":
@@ -644,5 +653,5 @@ def install(sandbox: Sandbox) -> None:
                     return err.response()
         return None
 
-    sandbox.add_request_hook("msk_clusters", hook)
+    sandbox.add_request_hook(HOOK_NAME, hook)
     sandbox.add_reset_hook(store.reset)

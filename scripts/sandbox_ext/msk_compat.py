@@ -4,7 +4,9 @@
    ``2025-01-01T12:00:00.123456`` with no offset. The Rust SDK parses it as
    RFC 3339 (``Format::DateTimeWithOffset``), which requires ``Z`` or an
    offset, so every DescribeCluster(V2)/ListClusters(V2) response failed to
-   deserialize. We store UTC with a ``Z`` instead, as MSK does.
+   deserialize. The sandbox answers it in UTC with a ``Z``, as MSK does, reading moto's value
+   (local time, as ``datetime.now()`` gives it) when DescribeCluster(V2) or ListClusters(V2)
+   answers; the cluster itself keeps moto's.
 2. Unknown cluster ARN: moto raises KeyError (HTTP 500, which SDKs retry).
    MSK answers 404 ``NotFoundException``; so do we, for DescribeCluster,
    DescribeClusterV2 and DeleteCluster.
@@ -26,8 +28,16 @@ from typing import Any
 from .core import Sandbox
 
 
-def utc_now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+def utc_rfc3339(value: str) -> str:
+    """A ``creation_time`` as MSK writes it: moto's ``datetime.now().isoformat()`` (local time, no
+    offset) in UTC, to the millisecond, with ``Z``. A time with an offset is converted likewise."""
+    return datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def with_utc_creation_time(info: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(info.get("creationTime"), str):
+        info["creationTime"] = utc_rfc3339(info["creationTime"])
+    return info
 
 
 def install(_sandbox: Sandbox) -> None:
@@ -37,15 +47,6 @@ def install(_sandbox: Sandbox) -> None:
 
     class ClusterNotFound(NotFoundException):
         code = 404
-
-    original_init = models.FakeKafkaCluster.__init__
-
-    @functools.wraps(original_init)
-    def init_with_utc_time(self: Any, *args: Any, **kwargs: Any) -> None:
-        original_init(self, *args, **kwargs)
-        self.creation_time = utc_now_rfc3339()
-
-    models.FakeKafkaCluster.__init__ = init_with_utc_time  # type: ignore[method-assign]
 
     def msk_arn(self: Any) -> str:
         partition = get_partition(self.region_name)
@@ -65,3 +66,22 @@ def install(_sandbox: Sandbox) -> None:
 
     for name in ("describe_cluster", "describe_cluster_v2", "delete_cluster"):
         setattr(models.KafkaBackend, name, not_found_if_unknown(getattr(models.KafkaBackend, name)))
+
+    # ListClustersV2 answers each cluster through describe_cluster_v2, so it is covered here too.
+    def utc_description(method: Any) -> Any:
+        @functools.wraps(method)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return with_utc_creation_time(method(self, *args, **kwargs))
+
+        return wrapper
+
+    for name in ("describe_cluster", "describe_cluster_v2"):
+        setattr(models.KafkaBackend, name, utc_description(getattr(models.KafkaBackend, name)))
+
+    original_list = models.KafkaBackend.list_clusters
+
+    @functools.wraps(original_list)
+    def list_clusters(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return [with_utc_creation_time(info) for info in original_list(self, *args, **kwargs)]
+
+    models.KafkaBackend.list_clusters = list_clusters  # type: ignore[method-assign]
