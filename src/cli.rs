@@ -52,6 +52,12 @@ pub struct GlobalArgs {
     /// `diff`, `apply`, `destroy` and `output`. Also read from PINFRA_ENV.
     #[arg(long = "env", global = true, env = "PINFRA_ENV", value_name = "NAME")]
     pub env: Option<String>,
+    /// Pace calls of an operation at another rate than AWS's documented quota (an account with
+    /// raised quotas): `SERVICE:OPERATION=COUNT/SECONDS`, such as
+    /// `apigateway:CreateRestApi=1/1`; `SERVICE:*` is the service-wide bucket; `=off` removes
+    /// the pacing. Repeatable.
+    #[arg(long = "rate", global = true, value_name = "KEY=COUNT/SECONDS", value_parser = rate_override)]
+    pub rates: Vec<(String, Option<crate::aws::pacing::Rate>)>,
     /// When to use colour. NO_COLOR is honoured.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -246,6 +252,11 @@ pub struct OutputArgs {
     /// `--json`, one object keyed by environment). Not with `--env`.
     #[arg(long, conflicts_with = "env")]
     pub all_envs: bool,
+}
+
+/// `--rate`'s value.
+fn rate_override(text: &str) -> Result<(String, Option<crate::aws::pacing::Rate>), String> {
+    crate::aws::pacing::parse_override(text).map_err(|e| format!("{e}; {}", e.hint()))
 }
 
 /// A number of seconds of at least 1 (a zero timeout could never be met).

@@ -42,6 +42,8 @@ pub struct Environment {
     /// `PINFRA_POLL_INTERVAL_MS`: time between two reads while waiting for AWS (default 2000;
     /// the sandbox's tests make it short).
     pub poll_interval_ms: Option<u64>,
+    /// `PINFRA_QUOTA_SCALE`: every paced rate times this (the sandbox's time scale; default 1).
+    pub quota_scale: Option<f64>,
     /// `PINFRA_WAIT_REPORT_MS`: how often a long wait says it is still waiting (default 30000;
     /// 0: never).
     pub wait_report_ms: Option<u64>,
@@ -70,6 +72,7 @@ impl Environment {
             s3_endpoint: var("AWS_ENDPOINT_URL_S3"),
             poll_interval_ms: var("PINFRA_POLL_INTERVAL_MS").and_then(|v| v.parse().ok()),
             wait_report_ms: var("PINFRA_WAIT_REPORT_MS").and_then(|v| v.parse().ok()),
+            quota_scale: var("PINFRA_QUOTA_SCALE").and_then(|v| v.parse().ok()),
             cache_dir: var("PINFRA_CACHE_DIR")
                 .map(std::path::PathBuf::from)
                 .or_else(|| var("XDG_CACHE_HOME").map(|d| std::path::Path::new(&d).join("pinfra")))
@@ -133,6 +136,7 @@ pub fn aws(global: &GlobalArgs, env: &Environment, plan_region: &str) -> Result<
         endpoint_url: global.endpoint_url.clone(),
         custom_s3_endpoint: global.endpoint_url.is_some() || env.s3_endpoint.is_some(),
         max_attempts: 5,
+        rates: crate::aws::pacing::Rates::new(&global.rates, env.quota_scale.unwrap_or(1.0)),
         poll: Poll {
             interval: Duration::from_millis(env.poll_interval_ms.unwrap_or(2000).max(10)),
             timeout: Duration::from_secs(global.timeout),

@@ -9,6 +9,10 @@ use common::{Sandbox, plan_copy};
 const PLAN: &str = "plans/pinterest.toml";
 const CLUSTER: &str = "pinterest-msk-cluster";
 
+/// pinfra paces its calls by AWS's quotas (`src/aws/pacing.rs`); at the real rates 20
+/// DeleteRestApi calls alone take ten minutes. Tests run them 100 times faster.
+const SCALE: (&str, &str) = ("PINFRA_QUOTA_SCALE", "100");
+
 /// The base environment plus 19 cohort members: 20 environments.
 fn cohort() -> Vec<String> {
     (0..19).map(|i| format!("{:012x}", 0x1b2c_3d4e_5f00_u64 + i)).collect()
@@ -33,7 +37,7 @@ async fn a_cohort_of_twenty_applies_converges_fails_alone_and_destroys_whole() {
         aws_sdk_s3::types::Tagging::builder().tag_set(tag("pinfra:plan", "other")).tag_set(tag("pinfra:env", "x")).build().unwrap();
     s3.put_bucket_tagging().bucket(&taken).tagging(tagging).send().await.unwrap();
 
-    let apply = sandbox.pinfra(&["apply", "-q", "--all-envs", "--auto-approve", plan]);
+    let apply = sandbox.pinfra_with(&["apply", "-q", "--all-envs", "--auto-approve", plan], &[SCALE]);
     apply.expect_code(1);
     assert!(apply.stderr.contains(&format!("apply failed for 1 of 20 environments: {broken}")), "{}", apply.stderr);
     let line = |out: &str, env: &str| out.lines().find(|l| l.starts_with(&format!("{env} "))).unwrap_or_default().to_owned();
@@ -46,12 +50,12 @@ async fn a_cohort_of_twenty_applies_converges_fails_alone_and_destroys_whole() {
 
     // The other 19 converged: a second diff of them is empty.
     let others: Vec<&str> = std::iter::once("dev").chain(ids.iter().map(String::as_str)).filter(|e| e != broken).collect();
-    let diff = sandbox.pinfra(&["diff", "--env", &others.join(","), plan]);
+    let diff = sandbox.pinfra_with(&["diff", "--env", &others.join(","), plan], &[SCALE]);
     diff.expect_code(0);
     assert!(diff.stdout.contains("19 environments in") && diff.stdout.contains(": 19 up to date"), "{}", diff.stdout);
 
     // Destroy removes every other environment, whatever the broken one says.
-    let destroy = sandbox.pinfra(&["destroy", "-q", "--all-envs", "--auto-approve", plan]);
+    let destroy = sandbox.pinfra_with(&["destroy", "-q", "--all-envs", "--auto-approve", plan], &[SCALE]);
     destroy.expect_code(1);
     assert!(destroy.stdout.contains("19 destroyed, 1 failed"), "{}", destroy.stdout);
 
@@ -59,7 +63,7 @@ async fn a_cohort_of_twenty_applies_converges_fails_alone_and_destroys_whole() {
     // the connectors shared (kept while another still used it), not a lock.
     s3.delete_bucket_tagging().bucket(&taken).send().await.unwrap();
     s3.delete_bucket().bucket(&taken).send().await.unwrap();
-    sandbox.pinfra(&["destroy", "-q", "--all-envs", "--auto-approve", plan]).expect_code(0);
+    sandbox.pinfra_with(&["destroy", "-q", "--all-envs", "--auto-approve", plan], &[SCALE]).expect_code(0);
     let config = sandbox.sdk_config("us-east-1").await;
     let apis = aws_sdk_apigateway::Client::new(&config).get_rest_apis().send().await.unwrap();
     assert_eq!(apis.items().len(), 0, "{:?}", apis.items().iter().map(|a| a.name()).collect::<Vec<_>>());
@@ -71,7 +75,7 @@ async fn a_cohort_of_twenty_applies_converges_fails_alone_and_destroys_whole() {
         .map(|e| (e.vpc_endpoint_id().unwrap_or_default(), e.state().map(|s| s.as_str().to_owned()), e.tags().to_vec()))
         .collect();
     assert!(left.iter().all(|(_, state, _)| matches!(state.as_deref(), Some("deleted" | "deleting"))), "{left:?}");
-    let diff = sandbox.pinfra(&["diff", "--all-envs", plan]);
+    let diff = sandbox.pinfra_with(&["diff", "--all-envs", plan], &[SCALE]);
     diff.expect_code(2);
     assert!(diff.stdout.contains(": 20 with changes"), "{}", diff.stdout);
 }
@@ -79,7 +83,7 @@ async fn a_cohort_of_twenty_applies_converges_fails_alone_and_destroys_whole() {
 #[test]
 fn an_environment_list_naming_an_unknown_environment_is_refused_before_any_call() {
     let sandbox = Sandbox::start();
-    let run = sandbox.pinfra(&["diff", "--env", "dev,nope,staging", PLAN]);
+    let run = sandbox.pinfra_with(&["diff", "--env", "dev,nope,staging", PLAN], &[SCALE]);
     run.expect_code(1);
     assert!(run.stderr.contains("error: the plan has no environment nope, staging"), "{}", run.stderr);
     assert!(run.stderr.contains("hint: its environments: dev"), "{}", run.stderr);

@@ -4,12 +4,15 @@
 mod credentials;
 pub mod ec2_tags;
 mod error;
+pub mod pacing;
 
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
+use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin as _;
 use aws_types::region::Region;
 
 pub use credentials::{CredentialSettings, CredentialSource, CredentialsError, ProfileOrigin};
@@ -31,6 +34,8 @@ pub struct AwsSettings {
     pub max_attempts: u32,
     /// How to wait for asynchronous changes.
     pub poll: crate::retry::Poll,
+    /// The rates calls are paced at (`pacing`).
+    pub rates: pacing::Rates,
 }
 
 /// One client per service, sharing one configuration.
@@ -88,17 +93,34 @@ impl Aws {
         if let Some(url) = &settings.endpoint_url {
             loader = loader.endpoint_url(url);
         }
+        // The SDK's own default HTTPS client, wrapped so that every request waits for the
+        // pacer's tokens first (`pacing`).
+        let pacer = pacing::Pacer::new(settings.rates.clone(), &settings.region);
+        let default_client = aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(BehaviorVersion::latest())
+            .and_then(|plugin| plugin.runtime_components(&RuntimeComponentsBuilder::new("pinfra")).http_client());
+        if let Some(inner) = default_client {
+            loader = loader.http_client(pacing::PacedHttpClient::new(inner, pacer));
+        }
         let config = loader.load().await;
-        let s3_config = aws_sdk_s3::config::Builder::from(&config).force_path_style(settings.custom_s3_endpoint).build();
+        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(settings.custom_s3_endpoint)
+            .interceptor(pacing::OperationTag)
+            .build();
         Ok(Self {
-            iam: aws_sdk_iam::Client::new(&config),
+            iam: aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(&config).interceptor(pacing::OperationTag).build()),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
-            kafka: aws_sdk_kafka::Client::new(&config),
-            ec2: aws_sdk_ec2::Client::new(&config),
-            ssm: aws_sdk_ssm::Client::new(&config),
-            kafkaconnect: aws_sdk_kafkaconnect::Client::new(&config),
-            apigateway: aws_sdk_apigateway::Client::new(&config),
-            sts: aws_sdk_sts::Client::new(&config),
+            kafka: aws_sdk_kafka::Client::from_conf(
+                aws_sdk_kafka::config::Builder::from(&config).interceptor(pacing::OperationTag).build(),
+            ),
+            ec2: aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(&config).interceptor(pacing::OperationTag).build()),
+            ssm: aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(&config).interceptor(pacing::OperationTag).build()),
+            kafkaconnect: aws_sdk_kafkaconnect::Client::from_conf(
+                aws_sdk_kafkaconnect::config::Builder::from(&config).interceptor(pacing::OperationTag).build(),
+            ),
+            apigateway: aws_sdk_apigateway::Client::from_conf(
+                aws_sdk_apigateway::config::Builder::from(&config).interceptor(pacing::OperationTag).build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(&config).interceptor(pacing::OperationTag).build()),
             region: settings.region.clone(),
             endpoint: settings.endpoint_url.clone(),
             credentials,
