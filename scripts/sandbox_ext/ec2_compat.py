@@ -40,8 +40,9 @@
                                   400 on an unknown key or a bad value
 
 Defaults from ``PINFRA_SANDBOX_EC2_STATE_DELAY_MS`` and ``PINFRA_SANDBOX_EC2_PROFILE_PROPAGATION_MS``
-(both 0); reset restores them. A delay is read when the transition starts. Transitions are
-applied when an EC2 request arrives, before it is answered.
+(both 0); reset restores them. A delay is read when the transition starts, divided by the time
+scale (``core.TIME_SCALE``). Transitions are applied when an EC2 request arrives, before it is
+answered.
 """
 
 from __future__ import annotations
