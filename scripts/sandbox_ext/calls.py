@@ -12,16 +12,18 @@ Every AWS request is recorded as ``(service, operation, mutating)``:
                Describe or Head; REST: the method is not GET or HEAD.
 
 Records also carry ``region`` (credential scope), ``query`` (the raw query
-string, which for REST services such as S3 names the sub-resource) and
+string, which for REST services such as S3 names the sub-resource),
 ``access_key`` (the access key id that signed the request: whose credentials
-the client used; never the secret, which a SigV4 request does not carry).
+the client used; never the secret, which a SigV4 request does not carry) and
+``throttled`` (the sandbox's quotas answered it with the service's throttling
+error instead of letting it through: quotas.py).
 """
 
 from __future__ import annotations
 
 import io
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -40,6 +42,8 @@ class Call:
     protocol: str
     # The access key id of the SigV4 credential (None for unsigned requests).
     access_key: str | None = None
+    # The sandbox's quotas throttled it (CallLog.mark_throttled).
+    throttled: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,6 +132,14 @@ class CallLog:
     def append(self, call: Call) -> None:
         with self._lock:
             self._calls.append(call)
+
+    def mark_throttled(self, call: Call) -> None:
+        """Flag ``call`` (this very record, appended earlier) as throttled."""
+        with self._lock:
+            for index in range(len(self._calls) - 1, -1, -1):
+                if self._calls[index] is call:
+                    self._calls[index] = replace(call, throttled=True)
+                    return
 
     def clear(self) -> None:
         with self._lock:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import boto3
 from botocore.config import Config
 
+from sandbox_ext.calls import Call, CallLog
 from support import REGION, Sandbox
 
 
@@ -30,3 +31,13 @@ def test_each_call_records_the_access_key_that_signed_it_and_never_the_secret(sa
         ("GetCallerIdentity", "AKIASECONDSECONDSEC2"),
     ]
     assert "never-recorded" not in str(calls)
+
+
+def test_a_call_can_be_flagged_throttled_after_it_was_logged() -> None:
+    log = CallLog()
+    first, second = (Call("ec2", "RunInstances", True, REGION, "", "query") for _ in range(2))
+    log.append(first)
+    log.append(second)
+    log.mark_throttled(second)
+    assert [c.throttled for c in log.snapshot()] == [False, True]
+    assert log.snapshot()[1].to_json()["throttled"] is True
