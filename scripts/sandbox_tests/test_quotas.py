@@ -324,3 +324,22 @@ def test_a_throttled_call_fires_no_armed_fault(sandbox: Sandbox, clock: FakeCloc
     assert client_error(err)[:2] == (429, "TooManyRequestsException")
     assert [f["fired"] for f in sandbox.get("/_sandbox/faults")["faults"]] == [0]
     http("DELETE", f"{sandbox.url}/_sandbox/faults")
+
+
+def test_the_launcher_turns_them_on_and_scales_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sandbox as launcher  # scripts/sandbox.py
+
+    monkeypatch.delenv("PINFRA_SANDBOX_QUOTAS")
+    monkeypatch.delenv("PINFRA_SANDBOX_TIME_SCALE")
+    args = launcher.parse_args([])
+    assert (args.quotas, args.time_scale) == ("off", 1.0)
+    args = launcher.parse_args(["--quotas", "on", "--time-scale", "20"])
+    assert (args.quotas, args.time_scale) == ("on", 20.0)
+    monkeypatch.setenv("PINFRA_SANDBOX_QUOTAS", "on")
+    monkeypatch.setenv("PINFRA_SANDBOX_TIME_SCALE", "2.5")
+    args = launcher.parse_args([])
+    assert (args.quotas, args.time_scale) == ("on", 2.5)
+    assert launcher.parse_args(["--quotas", "off"]).quotas == "off", "the flag wins over the environment"
+    for bad in (["--quotas", "maybe"], ["--time-scale", "0"], ["--time-scale", "inf"]):
+        with pytest.raises(SystemExit):
+            launcher.parse_args(bad)
