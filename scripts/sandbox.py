@@ -2,7 +2,7 @@
 """pinfra's local AWS sandbox: moto 5.2.5's server on a loopback port.
 
     python scripts/sandbox.py [--host 127.0.0.1] [--port 0] [--latency-ms N] [--network enforce|off]
-                              [--authz enforce|off]
+                              [--authz enforce|off] [--quotas on|off] [--time-scale F]
 
 Prints exactly one line, ``http://<host>:<port>``, on stdout once the server
 answers, then serves until SIGTERM/SIGINT and exits 0. Everything else (moto
@@ -25,6 +25,9 @@ Beyond moto it serves
                                  the stand-in REST proxy's producer is idempotent (default
                                  $PINFRA_SANDBOX_IDEMPOTENT_PRODUCER or false, as kafka-rest 7.6.1)
     POST|GET|DELETE /_sandbox/s3/refuse-delete  DeleteObjects/DeleteObject refusing keys (s3_compat)
+    GET|POST|DELETE /_sandbox/quotas  {"enabled": bool, "scale": F}: AWS's request quotas as token
+                                 buckets, answered with the service's throttling error (quotas;
+                                 default $PINFRA_SANDBOX_QUOTAS or off), and the time scale
 
 AWS managed IAM policies are not loaded unless --iam-managed-policies (or
 MOTO_IAM_LOAD_MANAGED_POLICIES=true) is given: attaching
@@ -39,6 +42,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import math
 import os
 import signal
 import sys
@@ -63,6 +67,27 @@ DEFAULT_NETWORK = "enforce"
 AUTHZ_ENV = "PINFRA_SANDBOX_AUTHZ"
 AUTHZ_MODES = ("enforce", "off")
 DEFAULT_AUTHZ = "enforce"
+# on: calls over AWS's documented request quotas get the service's throttling error
+# (sandbox_ext/quotas.py); off: nothing is throttled. Handed on through the environment like the
+# network switch.
+QUOTAS_ENV = "PINFRA_SANDBOX_QUOTAS"
+QUOTAS_MODES = ("on", "off")
+DEFAULT_QUOTAS = "off"
+# F: the emulators' asynchronous durations (MSK, EC2, MSK Connect delays) are divided by F and the
+# quotas' refill rates multiplied by it (sandbox_ext/core.py, TIME_SCALE). Handed on through the
+# environment like the network switch.
+TIME_SCALE_ENV = "PINFRA_SANDBOX_TIME_SCALE"
+
+
+def time_scale(value: str) -> float:
+    """argparse type: a number above zero."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not math.isfinite(number) or number <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number above zero, got {value!r}")
+    return number
 
 
 def loopback_host(value: str) -> str:
@@ -113,6 +138,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help=f"whether the data path's Kafka clients are held to MSK IAM access control (default ${AUTHZ_ENV} or {DEFAULT_AUTHZ})",
     )
+    parser.add_argument(
+        "--quotas",
+        choices=QUOTAS_MODES,
+        default=None,
+        help=f"whether calls over AWS's documented request quotas are throttled (default ${QUOTAS_ENV} or {DEFAULT_QUOTAS})",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=time_scale,
+        default=None,
+        metavar="F",
+        help=f"AWS's time F times faster: asynchronous durations divided by F, quota refill rates times F (default ${TIME_SCALE_ENV} or 1)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request to stderr")
     args = parser.parse_args(argv)
     if args.network is None:
@@ -125,6 +163,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if raw not in AUTHZ_MODES:
             parser.error(f"${AUTHZ_ENV}: expected one of {', '.join(AUTHZ_MODES)}, got {raw!r}")
         args.authz = raw
+    if args.quotas is None:
+        raw = (os.environ.get(QUOTAS_ENV) or DEFAULT_QUOTAS).strip().lower()
+        if raw not in QUOTAS_MODES:
+            parser.error(f"${QUOTAS_ENV}: expected one of {', '.join(QUOTAS_MODES)}, got {raw!r}")
+        args.quotas = raw
+    if args.time_scale is None:
+        try:
+            args.time_scale = time_scale(os.environ.get(TIME_SCALE_ENV) or "1")
+        except argparse.ArgumentTypeError as err:
+            parser.error(f"${TIME_SCALE_ENV}: {err}")
     if args.latency_ms is None:
         try:
             args.latency_ms = non_negative_int(os.environ.get(LATENCY_ENV) or "0")
@@ -157,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     os.environ[NETWORK_ENV] = args.network  # data_path's start-up (and reset) value
     os.environ[AUTHZ_ENV] = args.authz  # likewise
+    os.environ[QUOTAS_ENV] = args.quotas  # quotas' start-up (and reset) value
+    os.environ[TIME_SCALE_ENV] = repr(args.time_scale)  # core.TIME_SCALE's start-up (and reset) value
 
     from moto.server import MotoRequestHandler
     from werkzeug.serving import make_server
@@ -193,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     print(url, flush=True)
-    print(f"sandbox: serving {url} (latency {args.latency_ms} ms, network {args.network}, authz {args.authz}, pid {os.getpid()})", file=sys.stderr, flush=True)
+    print(f"sandbox: serving {url} (latency {args.latency_ms} ms, network {args.network}, authz {args.authz}, quotas {args.quotas}, time scale {args.time_scale:g}, pid {os.getpid()})", file=sys.stderr, flush=True)
 
     while not stop.wait(timeout=1.0):
         if not thread.is_alive():

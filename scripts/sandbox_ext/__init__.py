@@ -4,8 +4,8 @@ Layout
     core.py   Sandbox, the WSGI app wrapping moto (control routes, call log,
               latency, request/reset hooks).
     calls.py  how a request becomes (service, operation, mutating).
-    <name>.py one module per extension, listed in MIDDLEWARE (faults, chaos: in front of
-              every emulator) or EMULATORS below; EXTENSIONS is both, in install order.
+    <name>.py one module per extension, listed in MIDDLEWARE (quotas, faults, chaos: in
+              front of every emulator) or EMULATORS below; EXTENSIONS is both, in install order.
     <name>/   an emulator grown past one idea, laid out as moto lays out a service
               (kafkaconnect/: exceptions, checks, models, routes, responses, controls;
               data_path/: kafka, restproxy, sink, controls, models;
@@ -44,6 +44,12 @@ from .core import Sandbox
 # request hooks in this order, before any emulator may answer it. They answer for no service of
 # their own; they only make calls fail, slow down or kill the client.
 MIDDLEWARE: tuple[str, ...] = (
+    # GET|POST|DELETE /_sandbox/quotas: AWS's documented request quotas as token buckets, the
+    # service's throttling error over them (off by default). First: after the call log (a
+    # throttled call is logged, flagged) and latency (its answer still travels the network), before
+    # faults and chaos (a throttled call never reaches the service: it fires no fault, draws no
+    # chaos, counts for no kill point).
+    "quotas",
     "faults",  # armed faults: make the next matching calls fail (tests of partial applies)
     # POST /_sandbox/chaos: random faults at a seeded rate; POST /_sandbox/kill: kill a client at
     # its N-th mutating call. Right after faults: an armed fault answers before chaos draws.

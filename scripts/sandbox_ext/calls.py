@@ -12,16 +12,24 @@ Every AWS request is recorded as ``(service, operation, mutating)``:
                Describe or Head; REST: the method is not GET or HEAD.
 
 Records also carry ``region`` (credential scope), ``query`` (the raw query
-string, which for REST services such as S3 names the sub-resource) and
+string, which for REST services such as S3 names the sub-resource),
 ``access_key`` (the access key id that signed the request: whose credentials
-the client used; never the secret, which a SigV4 request does not carry).
+the client used; never the secret, which a SigV4 request does not carry) and
+``throttled`` (the sandbox's quotas answered it with the service's throttling
+error instead of letting it through: quotas.py).
+
+``operation_name`` names a REST call's operation as the SDKs do (``POST /restapis`` is
+``CreateRestApi``), from the ``http`` trait of botocore's service model; the log keeps
+``"METHOD path"``, which the tests match.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import re
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -40,6 +48,8 @@ class Call:
     protocol: str
     # The access key id of the SigV4 credential (None for unsigned requests).
     access_key: str | None = None
+    # The sandbox's quotas throttled it (CallLog.mark_throttled).
+    throttled: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,6 +139,14 @@ class CallLog:
         with self._lock:
             self._calls.append(call)
 
+    def mark_throttled(self, call: Call) -> None:
+        """Flag ``call`` (this very record, appended earlier) as throttled."""
+        with self._lock:
+            for index in range(len(self._calls) - 1, -1, -1):
+                if self._calls[index] is call:
+                    self._calls[index] = replace(call, throttled=True)
+                    return
+
     def clear(self) -> None:
         with self._lock:
             self._calls.clear()
@@ -136,3 +154,89 @@ class CallLog:
     def snapshot(self) -> list[Call]:
         with self._lock:
             return list(self._calls)
+
+
+# ------------------------------------------------------------------ REST operation names
+# The REST services whose calls get their API's name: SigV4 scope name -> botocore model name.
+# Not S3: its model tells some operations apart only by headers or query members outside the
+# requestUri (PutObject and CopyObject are both PUT /{Bucket}/{Key+}).
+REST_MODELS = {"apigateway": "apigateway", "kafka": "kafka", "kafkaconnect": "kafkaconnect"}
+
+
+def _label_pattern(part: str, strict: bool) -> str:
+    if not part.startswith("{"):
+        return re.escape(part)
+    if part.endswith("+}"):
+        return ".+"
+    return "[^/]+" if strict else ".+?"
+
+
+@functools.cache
+def _path_pattern(segments: tuple[str, ...], strict: bool) -> re.Pattern[str]:
+    return re.compile("^" + "".join("/" + _label_pattern(part, strict) for part in segments) + "/?$")
+
+
+@dataclass(frozen=True)
+class RestRoute:
+    """One operation's ``http`` trait: ``{"method": "POST", "requestUri": "/restapis?mode=import"}``."""
+
+    name: str
+    method: str
+    segments: tuple[str, ...]  # "restapis", "{restapi_id}", "{Key+}" (greedy)
+    query: tuple[tuple[str, str | None], ...]  # required query keys (and value, when given)
+
+    @classmethod
+    def parse(cls, name: str, method: str, request_uri: str) -> RestRoute:
+        path, _, query = request_uri.partition("?")
+        required = tuple((k, v if eq else None) for k, eq, v in (item.partition("=") for item in query.split("&") if item))
+        return cls(name, method.upper(), tuple(part for part in path.strip("/").split("/") if part), required)
+
+    def specificity(self) -> tuple[int, int, int]:
+        """Routes are tried most specific first: more query keys, more literal segments, no greedy label."""
+        literal = sum(1 for part in self.segments if not part.startswith("{"))
+        greedy = any(part.endswith("+}") for part in self.segments)
+        return (len(self.query), literal, 0 if greedy else 1)
+
+    def pattern(self, strict: bool) -> re.Pattern[str]:
+        """The path as a regex: a label is one segment (``strict``) or, for an ARN whose ``/`` the
+        server decoded (``/v1/connectors/arn:...:connector/name/uuid``), any run of them."""
+        return _path_pattern(self.segments, strict)
+
+    def matches(self, method: str, path: str, params: dict[str, list[str]], strict: bool) -> bool:
+        if method != self.method:
+            return False
+        if any(key not in params or (value is not None and value not in params[key]) for key, value in self.query):
+            return False
+        return bool(self.pattern(strict).match(path))
+
+
+@functools.cache
+def rest_routes(service: str) -> tuple[RestRoute, ...]:
+    """The service's routes, most specific first (loaded once, on first use)."""
+    from botocore.exceptions import DataNotFoundError
+    from botocore.loaders import Loader
+
+    try:
+        model = Loader().load_service_model(REST_MODELS[service], "service-2")
+    except (KeyError, DataNotFoundError):
+        return ()
+    routes = [RestRoute.parse(name, op["http"]["method"], op["http"]["requestUri"]) for name, op in model["operations"].items() if "http" in op]
+    return tuple(sorted(routes, key=RestRoute.specificity, reverse=True))
+
+
+def operation_name(call: Call) -> str:
+    """The call's operation as the service's API names it: the query/JSON ``operation`` as is; a
+    REST call's ``"METHOD path"`` looked up in botocore's model (``"GET /restapis/a1/resources"``
+    -> ``GetResources``: each label one segment, then, when the path holds an ARN, any run of
+    them), else as it is."""
+    if call.protocol != "rest" or call.service not in REST_MODELS:
+        return call.operation
+    method, _, path = call.operation.partition(" ")
+    path = "/" + path.strip("/") if path.strip("/") else "/"
+    params = parse_qs(call.query, keep_blank_values=True)
+    routes = rest_routes(call.service)
+    for strict in (True, False) if "arn:" in path else (True,):
+        for route in routes:
+            if route.matches(method, path, params, strict):
+                return route.name
+    return call.operation

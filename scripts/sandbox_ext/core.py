@@ -23,6 +23,8 @@ from __future__ import annotations
 import functools
 import io
 import json
+import math
+import os
 import re
 import threading
 import time
@@ -60,11 +62,64 @@ class AwsRequest:
 
 RequestHook = Callable[[AwsRequest], "Response | None"]
 
+# The time scale F: the quotas' refill rates are F times AWS's (quotas.py) and the emulators'
+# asynchronous durations (every ``SettingsStore.seconds``: MSK cluster and topic transitions and
+# staleness, EC2 instance states and profile propagation, MSK Connect plugins and connectors) are
+# AWS's divided by F, so that a test sees AWS's timing F times faster. From --time-scale (the
+# launcher hands it on through this variable) at start and on reset; POST /_sandbox/quotas
+# {"scale": F} changes it at run time.
+TIME_SCALE_ENV = "PINFRA_SANDBOX_TIME_SCALE"
+
+
+def parse_time_scale(value: Any) -> float:
+    """A time scale: a finite number above zero (or such a number as text, from the environment)."""
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number) or number <= 0:
+        raise ValueError(f"expected a number above zero, got {value!r}")
+    return float(number)
+
+
+class TimeScale:
+    """The process's time scale (``TIME_SCALE``), thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value = 1.0
+
+    def get(self) -> float:
+        with self._lock:
+            return self._value
+
+    def set(self, value: Any) -> float:
+        scale = parse_time_scale(value)
+        with self._lock:
+            self._value = scale
+        return scale
+
+    def reset(self) -> None:
+        """Back to $PINFRA_SANDBOX_TIME_SCALE (default 1); a bad value raises ValueError."""
+        raw = os.environ.get(TIME_SCALE_ENV)
+        try:
+            scale = 1.0 if raw in (None, "") else parse_time_scale(raw)
+        except ValueError as err:
+            raise ValueError(f"${TIME_SCALE_ENV}: {err}") from None
+        with self._lock:
+            self._value = scale
+
+
+TIME_SCALE = TimeScale()
+
 
 class SettingsStore:
     """An extension's settings, thread-safe: read from the environment at start and on reset
     (``from_env``), changed through a control route (each value checked by ``validate``).
-    ``store["topic_delay_ms"]`` reads one, ``store.seconds(key)`` a delay in seconds."""
+    ``store["topic_delay_ms"]`` reads one as set (AWS's time), ``store.seconds(key)`` a delay in
+    the sandbox's seconds: divided by the time scale (``TIME_SCALE``)."""
 
     def __init__(self, from_env: Callable[[], dict[str, Any]], validate: Callable[[str, Any], Any]) -> None:
         self.lock = threading.Lock()
@@ -77,7 +132,7 @@ class SettingsStore:
             return self._values[key]
 
     def seconds(self, key: str) -> float:
-        return float(self[key]) / 1000.0
+        return float(self[key]) / 1000.0 / TIME_SCALE.get()
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
@@ -124,6 +179,11 @@ class Sandbox:
         self._control: dict[tuple[str, str], ControlHandler] = {}
         self._hooks: list[tuple[str, RequestHook]] = []
         self._reset_hooks: list[Callable[[], None]] = []
+        try:
+            TIME_SCALE.reset()
+        except ValueError as err:
+            raise SystemExit(f"sandbox: {err}") from None
+        self.add_reset_hook(TIME_SCALE.reset)
 
         self.add_control_route("GET", "/_sandbox/health", lambda _r: Response("ok", mimetype="text/plain"))
         self.add_control_route("GET", "/_sandbox/calls", self._get_calls)

@@ -40,8 +40,9 @@
                                   400 on an unknown key or a bad value
 
 Defaults from ``PINFRA_SANDBOX_EC2_STATE_DELAY_MS`` and ``PINFRA_SANDBOX_EC2_PROFILE_PROPAGATION_MS``
-(both 0); reset restores them. A delay is read when the transition starts. Transitions are
-applied when an EC2 request arrives, before it is answered.
+(both 0); reset restores them. A delay is read when the transition starts, divided by the time
+scale (``core.TIME_SCALE``). Transitions are applied when an EC2 request arrives, before it is
+answered.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from .core import AwsRequest, Sandbox, json_response
+from .core import AwsRequest, Sandbox, SettingsStore, json_response
 
 GP3_DEFAULT_THROUGHPUT = 125  # MiB/s
 STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
@@ -109,7 +110,7 @@ class Ec2State:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.settings = settings_from_env()
+        self.settings = SettingsStore(settings_from_env, validate_setting)
         # (account, region, token) -> (parameters, reservation id)
         self.tokens: dict[tuple[str, str, str], tuple[tuple[Any, ...], str]] = {}
         self.transitions: list[Transition] = []
@@ -117,22 +118,18 @@ class Ec2State:
 
     def reset(self) -> None:
         with self.lock:
-            self.settings = settings_from_env()
+            self.settings.reset()
             self.tokens.clear()
             self.transitions.clear()
 
-    def setting(self, key: str) -> int:
-        with self.lock:
-            return self.settings[key]
-
     def begin(self, instance: Any, transitional: str, target: str) -> None:
         """The instance (already in ``target`` in moto) shows ``transitional`` for a while."""
-        delay = self.setting("state_delay_ms")
+        delay = self.settings.seconds("state_delay_ms")
         with self.lock:
             self.transitions = [t for t in self.transitions if t.instance is not instance]
             if delay > 0:
                 set_state(instance, transitional)
-                self.transitions.append(Transition(time.monotonic() + delay / 1000.0, instance, target))
+                self.transitions.append(Transition(time.monotonic() + delay, instance, target))
 
     def settle(self) -> None:
         now = time.monotonic()
@@ -329,8 +326,8 @@ def install(sandbox: Sandbox) -> None:
             profile = original_profiles(account_id, partition, iam_instance_profile_arn, iam_instance_profile_name)
         except NotFoundException:
             raise invalid from None
-        propagation = state.setting("profile_propagation_ms")
-        if profile is not None and propagation > 0 and utcnow() - profile.create_date < timedelta(milliseconds=propagation):
+        propagation = state.settings.seconds("profile_propagation_ms")
+        if profile is not None and propagation > 0 and utcnow() - profile.create_date < timedelta(seconds=propagation):
             raise invalid
         return profile
 
@@ -425,20 +422,16 @@ def install(sandbox: Sandbox) -> None:
 
     # ------------------------------------------------------------ routes and hooks
     def get_settings(_request: Request) -> Response:
-        with state.lock:
-            return json_response(dict(state.settings))
+        return json_response(state.settings.snapshot())
 
     def post_settings(request: Request) -> Response:
         try:
             changes = json.loads(request.get_data() or b"{}")
             if not isinstance(changes, dict):
                 raise ValueError("expected a JSON object")
-            validated = {k: validate_setting(k, v) for k, v in changes.items()}
+            return json_response(state.settings.update(changes))
         except ValueError as err:
             return json_response({"error": str(err)}, 400)
-        with state.lock:
-            state.settings.update(validated)
-            return json_response(dict(state.settings))
 
     def settle(request: AwsRequest) -> None:
         if request.call.service == "ec2":

@@ -16,7 +16,8 @@
                              (PINFRA_SANDBOX_TOPIC_CONFIGS_UPDATE)
 
 A delay is read when the transition starts: changing it later does not move transitions under
-way. ``POST /moto-api/reset`` restores the environment defaults. A bad environment value stops
+way. Delays and ``stale_ms`` are AWS's time: the sandbox waits them divided by the time scale
+(``core.TIME_SCALE``; the answers here show them as set). ``POST /moto-api/reset`` restores the environment defaults. A bad environment value stops
 the sandbox at start.
 """
 

@@ -24,6 +24,9 @@ sys.path.insert(0, SCRIPTS)
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost,::1"
 os.environ["PINFRA_SANDBOX_NETWORK"] = "off"
 os.environ["PINFRA_SANDBOX_AUTHZ"] = "enforce"
+# Quotas off and the time scale 1, as scripts/sandbox.py defaults them (test_quotas turns them on).
+os.environ["PINFRA_SANDBOX_QUOTAS"] = "off"
+os.environ["PINFRA_SANDBOX_TIME_SCALE"] = "1"
 
 from support import ACCOUNT, Sandbox, http  # noqa: E402
 

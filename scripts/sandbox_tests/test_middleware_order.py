@@ -52,7 +52,7 @@ def location() -> dict[str, Any]:
 
 def test_faults_and_chaos_sit_in_front_of_every_emulator() -> None:
     # What the tests below rely on, said once: the middleware first, the emulators after it.
-    assert MIDDLEWARE == ("faults", "chaos")
+    assert MIDDLEWARE == ("quotas", "faults", "chaos")
     assert EXTENSIONS == MIDDLEWARE + EMULATORS
     order = list(EXTENSIONS)
     for emulator in ("ec2_compat", "msk_clusters", "msk_topics", "kafkaconnect", "apigateway_compat", "s3_compat"):

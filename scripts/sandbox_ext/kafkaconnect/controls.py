@@ -1,5 +1,6 @@
 """The sandbox's knobs for MSK Connect: its delays (``/_sandbox/kafkaconnect/settings``, environment
-defaults) and armed failures (``/_sandbox/kafkaconnect/fail-next``)."""
+defaults; waited divided by the time scale, ``core.TIME_SCALE``) and armed failures
+(``/_sandbox/kafkaconnect/fail-next``)."""
 
 from __future__ import annotations
 
