@@ -38,6 +38,7 @@ async fn one(args: &DiffArgs, name: Option<&str>, global: &GlobalArgs, env: &Env
 async fn many(args: &DiffArgs, names: &[String], global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
     let wall = std::time::Instant::now();
     let clients = Clients::default();
+    fleet::warn_limits(&args.plan.plan, names, out);
     let read = fleet::read_all(&args.plan.plan, names, global, env, out, args.prune, &clients).await;
     let style = Style { color: out.color_stdout, show_unchanged: args.show_unchanged };
     let mut results = Vec::new();

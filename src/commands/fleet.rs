@@ -154,6 +154,13 @@ pub fn exit(command: &str, results: &[EnvResult], ok: ExitStatus) -> anyhow::Res
         .into())
 }
 
+/// Warns, before any call, when the environments together outgrow an account's quota.
+pub fn warn_limits(path: &Path, names: &[String], out: Output) {
+    let Ok(text) = std::fs::read_to_string(path) else { return };
+    let plans: Vec<crate::plan::Plan> = names.iter().filter_map(|name| crate::plan::parse_env(&text, Some(name)).plan).collect();
+    super::validate::warn_limits(&plans, out);
+}
+
 /// Every environment of `names` read at once, each with its session or its error.
 pub async fn read_all(
     path: &Path,
@@ -269,6 +276,7 @@ pub async fn mutate(
     let wall = Instant::now();
     let command = mutation.command();
     let clients = Clients::default();
+    warn_limits(path, names, out);
     let read = read_all(path, names, global, env, out, prune, &clients).await;
     let style = Style { color: out.color_stdout, show_unchanged: false };
     let mut shown = Vec::new();

@@ -49,6 +49,7 @@ pub fn run(args: &PlanArgs, global: &GlobalArgs, env: &Environment, out: Output)
             .error(last, Some("give each environment its own `user_id` (the default names derive from it), or put `{env}` in the names"));
         return Err(Reported::new(format!("{}: environments would share resources", args.plan.display())).into());
     }
+    warn_limits(&plans, out);
     if plans.len() > 1 {
         out.printer.status(format_args!(
             "{} environments, no resource name shared: {}",
@@ -87,4 +88,19 @@ fn validate_one(args: &PlanArgs, name: Option<&str>, global: &GlobalArgs, env: &
         plan.environment.region
     ));
     Ok(plan)
+}
+
+/// Warns when the environments together outgrow an account's quota, and says what the Kafka
+/// clients need of the account's vCPU quota (which differs per account) when there are several.
+pub(super) fn warn_limits(plans: &[Plan], out: Output) {
+    for exceeded in crate::resources::limits::check(plans) {
+        out.printer.warning(exceeded);
+    }
+    if plans.len() > 1 {
+        for (region, vcpus) in crate::resources::limits::vcpus_needed(plans) {
+            out.printer.status(format_args!(
+                "the Kafka clients need {vcpus} vCPUs of On-Demand Standard instances in {region}: check the account's quota \"Running On-Demand Standard instances\" (L-1216C47A) in Service Quotas"
+            ));
+        }
+    }
 }

@@ -10,6 +10,7 @@ pub mod ec2_security_group_rule;
 pub mod ec2_vpc_endpoint;
 pub mod iam_instance_profile;
 pub mod iam_role;
+pub mod limits;
 pub mod msk_cluster;
 pub mod msk_connect_plugin;
 pub mod msk_connector;
