@@ -10,8 +10,30 @@ const PLAN: &str = "plans/pinterest.toml";
 const CLUSTER: &str = "pinterest-msk-cluster";
 
 /// pinfra paces its calls by AWS's quotas (`src/aws/pacing.rs`); at the real rates 20
-/// DeleteRestApi calls alone take ten minutes. Tests run them 100 times faster.
+/// DeleteRestApi calls alone take ten minutes. The sandbox enforces the same quotas with its time
+/// 100 times faster, and pinfra is told so.
 const SCALE: (&str, &str) = ("PINFRA_QUOTA_SCALE", "100");
+
+/// A sandbox with the seed's cluster that throttles as AWS does, 100 times faster.
+fn throttling_sandbox() -> Sandbox {
+    let sandbox = Sandbox::start_with(&["--quotas", "on", "--time-scale", "100"]);
+    sandbox.seed_cluster(CLUSTER, "us-east-1");
+    sandbox
+}
+
+/// The sandbox's throttling answers so far, by `service:Operation`.
+fn throttled(sandbox: &Sandbox) -> serde_json::Value {
+    let quotas: serde_json::Value = serde_json::from_str(&sandbox.control("GET", "/_sandbox/quotas", None)).unwrap();
+    assert_eq!(quotas["enabled"], true, "{quotas}");
+    quotas["throttled"].clone()
+}
+
+/// No throttling error reached the user.
+fn none_surfaced(stderr: &str) {
+    for code in ["TooManyRequests", "RequestLimitExceeded", "Throttling", "Rate exceeded"] {
+        assert!(!stderr.contains(code), "{code} surfaced:\n{stderr}");
+    }
+}
 
 /// The base environment plus 19 cohort members: 20 environments.
 fn cohort() -> Vec<String> {
@@ -20,7 +42,7 @@ fn cohort() -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cohort_of_twenty_applies_converges_fails_alone_and_destroys_whole() {
-    let sandbox = Sandbox::with_cluster(CLUSTER);
+    let sandbox = throttling_sandbox();
     let ids = cohort();
     let dir = tempfile::tempdir().unwrap();
     let list = ids.iter().map(|id| format!("\"{id}\"")).collect::<Vec<_>>().join(", ");
@@ -39,6 +61,7 @@ async fn a_cohort_of_twenty_applies_converges_fails_alone_and_destroys_whole() {
 
     let apply = sandbox.pinfra_with(&["apply", "-q", "--all-envs", "--auto-approve", plan], &[SCALE]);
     apply.expect_code(1);
+    none_surfaced(&apply.stderr);
     assert!(apply.stderr.contains(&format!("apply failed for 1 of 20 environments: {broken}")), "{}", apply.stderr);
     let line = |out: &str, env: &str| out.lines().find(|l| l.starts_with(&format!("{env} "))).unwrap_or_default().to_owned();
     let failed = line(&apply.stdout, broken);
@@ -52,18 +75,22 @@ async fn a_cohort_of_twenty_applies_converges_fails_alone_and_destroys_whole() {
     let others: Vec<&str> = std::iter::once("dev").chain(ids.iter().map(String::as_str)).filter(|e| e != broken).collect();
     let diff = sandbox.pinfra_with(&["diff", "--env", &others.join(","), plan], &[SCALE]);
     diff.expect_code(0);
+    none_surfaced(&diff.stderr);
     assert!(diff.stdout.contains("19 environments in") && diff.stdout.contains(": 19 up to date"), "{}", diff.stdout);
 
     // Destroy removes every other environment, whatever the broken one says.
     let destroy = sandbox.pinfra_with(&["destroy", "-q", "--all-envs", "--auto-approve", plan], &[SCALE]);
     destroy.expect_code(1);
+    none_surfaced(&destroy.stderr);
     assert!(destroy.stdout.contains("19 destroyed, 1 failed"), "{}", destroy.stdout);
 
     // Fixed, the next destroy finishes; nothing is left: not a REST API, not the S3 endpoint
     // the connectors shared (kept while another still used it), not a lock.
     s3.delete_bucket_tagging().bucket(&taken).send().await.unwrap();
     s3.delete_bucket().bucket(&taken).send().await.unwrap();
-    sandbox.pinfra_with(&["destroy", "-q", "--all-envs", "--auto-approve", plan], &[SCALE]).expect_code(0);
+    let destroy = sandbox.pinfra_with(&["destroy", "-q", "--all-envs", "--auto-approve", plan], &[SCALE]);
+    destroy.expect_code(0);
+    none_surfaced(&destroy.stderr);
     let config = sandbox.sdk_config("us-east-1").await;
     let apis = aws_sdk_apigateway::Client::new(&config).get_rest_apis().send().await.unwrap();
     assert_eq!(apis.items().len(), 0, "{:?}", apis.items().iter().map(|a| a.name()).collect::<Vec<_>>());
@@ -78,6 +105,8 @@ async fn a_cohort_of_twenty_applies_converges_fails_alone_and_destroys_whole() {
     let diff = sandbox.pinfra_with(&["diff", "--all-envs", plan], &[SCALE]);
     diff.expect_code(2);
     assert!(diff.stdout.contains(": 20 with changes"), "{}", diff.stdout);
+    // Paced as the sandbox throttles, few calls if any met a throttle (a retry absorbed each).
+    eprintln!("throttling answers the sandbox sent: {}", throttled(&sandbox));
 }
 
 #[test]
