@@ -173,9 +173,14 @@ pub async fn read_all(
 ) -> Vec<(String, Instant, anyhow::Result<Session>)> {
     join_all(names.iter().map(|name| async move {
         let started = Instant::now();
-        (name.clone(), started, session_for(path, Some(name), global, env, out, prune, clients).await)
+        (name.clone(), started, session_for(path, Some(name), global, env, no_spinner(out), prune, clients).await)
     }))
     .await
+}
+
+/// `out` without a session's own spinner: many at once would draw over each other.
+fn no_spinner(out: Output) -> Output {
+    Output { interactive_stderr: false, ..out }
 }
 
 /// The one line that says why `error` ended an environment.
@@ -188,10 +193,20 @@ pub fn one_line(error: &anyhow::Error) -> String {
     text.lines().next().unwrap_or_default().to_owned()
 }
 
-/// Progress of one environment, as lines prefixed with its name.
-pub fn progress(printer: Printer, name: &str) -> impl Fn(Event<'_>) + Sync + '_ {
+/// Progress of one environment: on a terminal its line of `board` (the resource it waits on and
+/// how many are done), else lines prefixed with its name.
+pub fn progress<'a>(printer: Printer, name: &'a str, bar: Option<&'a indicatif::ProgressBar>) -> impl Fn(Event<'_>) + Sync + 'a {
     move |event| {
         let id = |id: &crate::engine::ResourceId| escape(&id.to_string()).into_owned();
+        if let Some(bar) = bar {
+            match event {
+                Event::Started(r, action) => bar.set_message(format!("{} {}", action.symbol(), id(r))),
+                Event::Finished(..) => bar.inc(1),
+                Event::Failed(r, _, error) => bar.println(format!("  [{name}] ! {}: {}", id(r), escape(&error.to_string()))),
+                Event::Skipped(..) => {}
+            }
+            return;
+        }
         match event {
             Event::Started(r, action) => printer.status(format_args!("  [{name}] {} {}...", action.symbol(), id(r))),
             Event::Finished(r, action, elapsed) => {
@@ -261,6 +276,46 @@ impl Mutation {
     }
 }
 
+/// The calls of `changes` that AWS's quotas pace the most, by (service, operation) as the SDK
+/// names them: a REST API's creation, deployment and deletion, an instance's launch and
+/// termination.
+fn paced_calls<'a>(changes: impl IntoIterator<Item = &'a crate::engine::Change>) -> std::collections::HashMap<(String, String), usize> {
+    use crate::engine::Action;
+    use crate::resources::{apigateway_rest_api, ec2_instance};
+    let mut calls = std::collections::HashMap::new();
+    let mut add = |service: &str, operation: &str| *calls.entry((service.to_owned(), operation.to_owned())).or_insert(0) += 1;
+    for change in changes {
+        match (change.id.kind, change.action) {
+            (apigateway_rest_api::KIND, Action::Create) => {
+                ["CreateRestApi", "CreateDeployment"].iter().for_each(|op| add("API Gateway", op))
+            }
+            (apigateway_rest_api::KIND, Action::Replace) => {
+                ["DeleteRestApi", "CreateRestApi", "CreateDeployment"].iter().for_each(|op| add("API Gateway", op));
+            }
+            (apigateway_rest_api::KIND, Action::Update) => add("API Gateway", "CreateDeployment"),
+            (apigateway_rest_api::KIND, Action::Delete) => add("API Gateway", "DeleteRestApi"),
+            (ec2_instance::KIND, Action::Create) => add("EC2", "RunInstances"),
+            (ec2_instance::KIND, Action::Replace) => ["TerminateInstances", "RunInstances"].iter().for_each(|op| add("EC2", op)),
+            (ec2_instance::KIND, Action::Delete) => add("EC2", "TerminateInstances"),
+            _ => {}
+        }
+    }
+    calls
+}
+
+/// What AWS's quotas allow for `changes`: the least time their paced calls take, when it is long
+/// enough to matter, and which calls set it.
+fn quota_eta<'a>(changes: impl IntoIterator<Item = &'a crate::engine::Change>, rates: &crate::aws::pacing::Rates) -> Option<String> {
+    let calls = paced_calls(changes);
+    let bound = rates.bound(&calls);
+    if bound < Duration::from_secs(1) {
+        return None;
+    }
+    let mut counts: Vec<String> = calls.iter().filter(|(_, n)| **n > 1).map(|((_, op), n)| format!("{n} {op}")).collect();
+    counts.sort();
+    Some(format!("AWS's quotas let these changes finish in no less than {}s ({})", bound.as_secs(), counts.join(", ")))
+}
+
 /// `apply` or `destroy` of several environments; see the module's header.
 #[allow(clippy::too_many_arguments)]
 pub async fn mutate(
@@ -295,6 +350,11 @@ pub async fn mutate(
         shown.push((name, started, planned));
     }
     if to_change > 0 {
+        let rates = crate::aws::pacing::Rates::new(&global.rates, env.quota_scale.unwrap_or(1.0));
+        let planned = shown.iter().filter_map(|(_, _, p)| p.as_ref().ok()).flat_map(|(_, p)| &p.changes);
+        if let Some(line) = quota_eta(planned, &rates) {
+            out.printer.status(line);
+        }
         let question = format!(
             "{} {to_change} environment{}?",
             if mutation == Mutation::Apply { "Apply these changes to" } else { "Delete these resources of" },
@@ -306,7 +366,8 @@ pub async fn mutate(
         }
     }
     let interrupt = FleetInterrupt::watch(out.printer);
-    let mut results = round(mutation, shown, auto_approve, env, out, &interrupt.flag).await;
+    let board = out.interactive_stderr.then(indicatif::MultiProgress::new);
+    let mut results = round(mutation, shown, auto_approve, env, out, &interrupt.flag, board.as_ref()).await;
     if mutation == Mutation::Destroy && results.iter().any(|(r, _)| matches!(r.result, Fate::Done(_))) {
         // What one environment kept for another's sake (the S3 endpoint their connectors
         // shared) may be free now that the other is gone: those are read and destroyed again.
@@ -318,7 +379,7 @@ pub async fn mutate(
                 (name, started, planned)
             });
             // Approved already: the user asked for these environments to be destroyed whole.
-            for (second, _) in round(mutation, planned.collect(), true, env, out, &interrupt.flag).await {
+            for (second, _) in round(mutation, planned.collect(), true, env, out, &interrupt.flag, board.as_ref()).await {
                 let Some((first, _)) = results.iter_mut().find(|(r, _)| r.name == second.name) else { continue };
                 first.elapsed += second.elapsed;
                 match (&mut first.result, second.result) {
@@ -347,21 +408,45 @@ async fn round(
     env: &Environment,
     out: Output,
     flag: &AtomicBool,
+    board: Option<&indicatif::MultiProgress>,
 ) -> Vec<(EnvResult, bool)> {
-    join_all(shown.into_iter().map(|(name, started, planned)| async move {
-        let kept = planned.as_ref().is_ok_and(|(_, p)| !p.skipped.is_empty());
-        let result = match planned {
-            Err(error) => Fate::Failed(one_line(&error)),
-            Ok((_, planned)) if !Summary::of(&planned.changes).has_changes() => Fate::UpToDate,
-            Ok((session, planned)) => {
-                let text = render::text(&planned, Style { color: false, show_unchanged: false });
-                match locked(mutation, session, &name, &text, auto_approve, env, out, flag).await {
-                    Ok(result) => result,
-                    Err(error) => Fate::Failed(one_line(&error)),
+    let style = indicatif::ProgressStyle::with_template("  {prefix:<14} {bar:16} {pos:>2}/{len:<2} {elapsed:>4} {wide_msg}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    join_all(shown.into_iter().map(|(name, started, planned)| {
+        let style = style.clone();
+        async move {
+            let kept = planned.as_ref().is_ok_and(|(_, p)| !p.skipped.is_empty());
+            let result = match planned {
+                Err(error) => Fate::Failed(one_line(&error)),
+                Ok((_, planned)) if !Summary::of(&planned.changes).has_changes() => Fate::UpToDate,
+                Ok((session, planned)) => {
+                    let text = render::text(&planned, Style { color: false, show_unchanged: false });
+                    let changes = planned.changes.iter().filter(|c| c.action != crate::engine::Action::NoOp).count();
+                    let bar = board.map(|b| {
+                        let bar = indicatif::ProgressBar::new(changes as u64).with_style(style).with_prefix(name.clone());
+                        b.add(bar)
+                    });
+                    if let Some(bar) = &bar {
+                        bar.set_message("waiting for the lock");
+                        bar.enable_steady_tick(Duration::from_millis(200));
+                    }
+                    let result = match locked(mutation, session, &name, &text, auto_approve, env, out, flag, bar.as_ref()).await {
+                        Ok(result) => result,
+                        Err(error) => Fate::Failed(one_line(&error)),
+                    };
+                    if let Some(bar) = bar {
+                        bar.finish_with_message(match &result {
+                            Fate::Done(_) => "done".to_owned(),
+                            Fate::Failed(why) => format!("FAILED: {why}"),
+                            Fate::Skipped(why) => format!("skipped: {why}"),
+                            Fate::UpToDate | Fate::Changes(_) => String::new(),
+                        });
+                    }
+                    result
                 }
-            }
-        };
-        (EnvResult { name, result, elapsed: started.elapsed() }, kept)
+            };
+            (EnvResult { name, result, elapsed: started.elapsed() }, kept)
+        }
     }))
     .await
 }
@@ -377,6 +462,7 @@ async fn locked(
     env: &Environment,
     out: Output,
     flag: &AtomicBool,
+    bar: Option<&indicatif::ProgressBar>,
 ) -> anyhow::Result<Fate> {
     if flag.load(Ordering::SeqCst) {
         return Ok(Fate::Skipped("interrupted before it started".to_owned()));
@@ -384,13 +470,16 @@ async fn locked(
     let lock = take_lock(&session, mutation.command(), env).await?;
     let aws = session.aws.clone();
     let result = async {
-        let session = session.refresh(out).await?;
+        if let Some(bar) = bar {
+            bar.set_message("reading again under the lock");
+        }
+        let session = session.refresh(no_spinner(out)).await?;
         let planned = mutation.planned(&session)?;
         let now = render::text(&planned, Style { color: false, show_unchanged: false });
         if now != shown && !auto_approve {
             return Ok(Fate::Skipped("its changes differ from those shown (something changed meanwhile); run again".to_owned()));
         }
-        let sink = progress(out.printer, name);
+        let sink = progress(out.printer, name, bar);
         let outcome = match mutation {
             Mutation::Apply => session.engine.apply(&session.aws, &session.observed, &sink, flag).await,
             Mutation::Destroy => session.engine.destroy(&session.aws, &session.observed, &planned, &sink, flag).await,
@@ -411,4 +500,41 @@ async fn locked(
         out.printer.warning_with_hint(format_args!("[{name}] the lock could not be released: {error}"), error.hint().as_deref());
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Action, Change, ResourceId};
+
+    fn change(kind: &'static str, name: &str, action: Action) -> Change {
+        Change { id: ResourceId::new(kind, name), action, fields: Vec::new(), note: None }
+    }
+
+    #[test]
+    fn the_eta_is_the_quota_bound_of_the_paced_calls() {
+        use crate::resources::{apigateway_rest_api, ec2_instance, s3_bucket};
+        let rates = crate::aws::pacing::Rates::new(&[], 1.0);
+        let creates: Vec<Change> = (0..50)
+            .flat_map(|i| {
+                [
+                    change(apigateway_rest_api::KIND, &format!("{i}-api"), Action::Create),
+                    change(ec2_instance::KIND, &format!("{i}-client"), Action::Create),
+                    change(s3_bucket::KIND, &format!("{i}-bucket"), Action::Create),
+                ]
+            })
+            .collect();
+        // 50 deployments, one every 5 s after the first.
+        assert_eq!(
+            quota_eta(&creates, &rates).as_deref(),
+            Some("AWS's quotas let these changes finish in no less than 245s (50 CreateDeployment, 50 CreateRestApi, 50 RunInstances)")
+        );
+        let deletes: Vec<Change> = (0..3).map(|i| change(apigateway_rest_api::KIND, &format!("{i}-api"), Action::Delete)).collect();
+        assert_eq!(
+            quota_eta(&deletes, &rates).as_deref(),
+            Some("AWS's quotas let these changes finish in no less than 60s (3 DeleteRestApi)")
+        );
+        // One environment's changes: nothing worth saying.
+        assert_eq!(quota_eta(&creates[..3], &rates), None);
+    }
 }
