@@ -161,6 +161,10 @@ pub struct VerifyArgs {
     /// Print the network's paths and every hop as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Verify every environment of the plan at once, each report under `== environment <name>`.
+    /// Not with `--env` or `--json`.
+    #[arg(long, conflicts_with_all = ["env", "json"])]
+    pub all_envs: bool,
 }
 
 /// `pinfra render`.

@@ -1,21 +1,79 @@
 //! `pinfra verify PLAN`: one test record per topic through the API, the REST proxy and the sink,
-//! each hop reported; exit 1 if any topic fails a hop.
+//! each hop reported; exit 1 if any topic fails a hop. With `--all-envs` (or `--env a,b`), every
+//! environment at once.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use futures::future::join_all;
 
 use crate::cli::{GlobalArgs, VerifyArgs};
-use crate::commands::{ExitStatus, Reported, session};
+use crate::commands::{Clients, ExitStatus, Reported, fleet, session_for};
 use crate::engine::{ResourceId, Value};
 use crate::resources::apigateway_rest_api;
 use crate::settings::{Environment, Output};
 use crate::terminal::escape;
 use crate::verify::{self, Target, Wait};
 
-/// Runs the command.
+/// Runs the command: on one environment, or on several at once (each report under
+/// `== environment <name>`, then a summary).
 pub async fn run(args: &VerifyArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
-    let session = session(&args.plan.plan, global, env, out, false).await?;
+    let names = match fleet::select(&args.plan.plan, global, args.all_envs)? {
+        fleet::Selection::One(name) => {
+            let clients = Clients::default();
+            let (report, result) = one(args, name.as_deref(), global, env, out, &clients).await?;
+            out.printer.data(report)?;
+            return result;
+        }
+        fleet::Selection::Many(names) => names,
+    };
+    let wall = std::time::Instant::now();
+    let clients = Clients::default();
+    let quiet = Output { interactive_stderr: false, ..out };
+    let reports = join_all(names.iter().map(|name| {
+        let clients = &clients;
+        async move {
+            let started = std::time::Instant::now();
+            (name.clone(), started, one(args, Some(name), global, env, quiet, clients).await)
+        }
+    }))
+    .await;
+    let mut results = Vec::new();
+    for (name, started, report) in reports {
+        out.printer.data(format_args!("== environment {name}\n"))?;
+        let fate = match report {
+            Ok((text, Ok(_))) => {
+                out.printer.data(text)?;
+                fleet::Fate::UpToDate
+            }
+            Ok((text, Err(error))) => {
+                out.printer.data(text)?;
+                fleet::Fate::Failed(fleet::one_line(&error))
+            }
+            Err(error) => {
+                let why = fleet::one_line(&error);
+                out.printer.data(format_args!("(failed: {})\n", escape(&why)))?;
+                fleet::Fate::Failed(why)
+            }
+        };
+        out.printer.data("\n")?;
+        results.push(fleet::EnvResult { name, result: fate, elapsed: started.elapsed() });
+    }
+    out.printer.data(fleet::summary("verify", &results, wall.elapsed()))?;
+    fleet::exit("verify", &results, ExitStatus::Success)
+}
+
+/// Verifies one environment (`None`: the base): its report, for stdout, and how it ended.
+async fn one(
+    args: &VerifyArgs,
+    name: Option<&str>,
+    global: &GlobalArgs,
+    env: &Environment,
+    out: Output,
+    clients: &Clients,
+) -> anyhow::Result<(String, anyhow::Result<ExitStatus>)> {
+    let mut text = String::new();
+    let session = session_for(&args.plan.plan, name, global, env, out, false, clients).await?;
     let plan = &session.plan;
     let (Some(api), Some(connect)) = (&plan.api, &plan.connect) else {
         return Err(Reported::new("verify needs the whole data path: the plan has no `[api]` or no `[connect]`")
@@ -61,7 +119,7 @@ pub async fn run(args: &VerifyArgs, global: &GlobalArgs, env: &Environment, out:
     };
     let network = session.network_check(None);
     if let Some(network) = network.as_ref().filter(|_| !args.json) {
-        out.printer.data(format_args!("{}\n", network.text(true)))?;
+        let _ = writeln!(text, "{}", network.text(true));
     }
     out.printer.status(format_args!(
         "verify: {} topic(s) through {}; waiting up to {} s for the sink",
@@ -95,10 +153,10 @@ pub async fn run(args: &VerifyArgs, global: &GlobalArgs, env: &Environment, out:
             "passed": passed,
             "total": reports.len(),
         });
-        out.printer.data(format_args!("{}\n", serde_json::to_string_pretty(&document).unwrap_or_default()))?;
+        let _ = writeln!(text, "{}", serde_json::to_string_pretty(&document).unwrap_or_default());
     }
     for report in reports.iter().filter(|_| !args.json) {
-        out.printer.data(format_args!("{}\n", escape(&report.topic)))?;
+        let _ = writeln!(text, "{}", escape(&report.topic));
         for hop in &report.hops {
             let mark = match hop.ok {
                 Some(true) => "ok  ",
@@ -106,23 +164,23 @@ pub async fn run(args: &VerifyArgs, global: &GlobalArgs, env: &Environment, out:
                 None => "skip",
             };
             // What the proxy, the gateway or S3 answered is quoted in a hop's detail: escaped.
-            out.printer.data(format_args!("  {mark} {:<5} {}\n", hop.hop.name(), escape(&hop.detail)))?;
+            let _ = writeln!(text, "  {mark} {:<5} {}", hop.hop.name(), escape(&hop.detail));
             if let Some(hint) = &hop.hint {
-                out.printer.data(format_args!("       hint: {}\n", escape(hint)))?;
+                let _ = writeln!(text, "       hint: {}", escape(hint));
             }
         }
     }
     if !args.json {
-        out.printer.data(format_args!("verify: {passed} of {} topics passed every hop\n", reports.len()))?;
+        let _ = writeln!(text, "verify: {passed} of {} topics passed every hop", reports.len());
     }
     if passed == reports.len() {
-        Ok(ExitStatus::Success)
+        Ok((text, Ok(ExitStatus::Success)))
     } else {
         let failing: Vec<String> = reports
             .iter()
             .filter(|r| !r.passed())
             .map(|r| format!("{} ({})", r.topic, r.hops.iter().find(|h| h.ok == Some(false)).map_or("?", |h| h.hop.name())))
             .collect();
-        Err(Reported::new(format!("verify failed for {}", failing.join(", "))).into())
+        Ok((text, Err(Reported::new(format!("verify failed for {}", failing.join(", "))).into())))
     }
 }
