@@ -46,7 +46,10 @@ async fn a_cohort_of_twenty_applies_converges_fails_alone_and_destroys_whole() {
     let ids = cohort();
     let dir = tempfile::tempdir().unwrap();
     let list = ids.iter().map(|id| format!("\"{id}\"")).collect::<Vec<_>>().join(", ");
-    let plan = plan_copy(dir.path(), PLAN, |t| format!("{t}\n[cohort]\nuser_ids = [{list}]\n"));
+    // verify leaves records in the buckets: destroy empties them.
+    let plan = plan_copy(dir.path(), PLAN, |t| {
+        format!("{}\n[cohort]\nuser_ids = [{list}]\n", t.replace("force_destroy = false", "force_destroy = true"))
+    });
     let plan = plan.to_str().unwrap();
 
     // One environment is broken on purpose: its bucket's name is taken by another plan.
@@ -70,6 +73,11 @@ async fn a_cohort_of_twenty_applies_converges_fails_alone_and_destroys_whole() {
         assert!(line(&apply.stdout, env).contains("applied"), "{env}: {}", apply.stdout);
     }
     assert!(apply.stdout.contains("20 environments in") && apply.stdout.contains("19 applied, 1 failed"), "{}", apply.stdout);
+
+    // A record goes through two of them, the base and a cohort member, end to end.
+    let verify = sandbox.pinfra_with(&["verify", "--env", &format!("dev,{}", ids[0]), plan], &[SCALE]);
+    verify.expect_code(0);
+    assert!(verify.stdout.contains("verify: 2 environments in") && verify.stdout.contains(": 2 passed"), "{}", verify.stdout);
 
     // The other 19 converged: a second diff of them is empty.
     let others: Vec<&str> = std::iter::once("dev").chain(ids.iter().map(String::as_str)).filter(|e| e != broken).collect();

@@ -102,6 +102,7 @@ pub fn summary(command: &str, results: &[EnvResult], wall: Duration) -> String {
     let mut text = format!("\n{:<width$}  {:<10}  {:>7}  detail\n", "environment", "result", "time");
     for r in results {
         let (result, detail) = match &r.result {
+            Fate::UpToDate if command == "verify" => ("passed", String::new()),
             Fate::UpToDate => ("up to date", String::new()),
             Fate::Changes(s) => ("changes", counts(s)),
             Fate::Done(s) => (if command == "destroy" { "destroyed" } else { "applied" }, counts(s)),
@@ -113,6 +114,7 @@ pub fn summary(command: &str, results: &[EnvResult], wall: Duration) -> String {
     let mut tally: Vec<(&str, usize)> = Vec::new();
     for r in results {
         let label = match &r.result {
+            Fate::UpToDate if command == "verify" => "passed",
             Fate::UpToDate => "up to date",
             Fate::Changes(_) => "with changes",
             Fate::Done(_) if command == "destroy" => "destroyed",
