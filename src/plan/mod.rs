@@ -52,6 +52,9 @@ pub struct Plan {
     pub connect: Option<ConnectSpec>,
     /// `[api]`: the API Gateway REST API in front of the REST proxy; `None` without it.
     pub api: Option<ApiSpec>,
+    /// `[pacing] rates`: rates that replace AWS's documented quotas (an account with raised
+    /// quotas), each `service:Operation=COUNT/SECONDS` (or `=off`) as `--rate` takes it, checked.
+    pub pacing: Vec<String>,
 }
 
 /// The `[environment]` section.
@@ -360,6 +363,8 @@ fn read(d: &mut Diagnostics, document: &DeTable<'_>) -> Option<Plan> {
     let client_table = root.table(d, "kafka_client");
     let connect_table = root.table(d, "connect");
     let api_table = root.table(d, "api");
+    let pacing_table = root.table(d, "pacing");
+    let pacing = read_pacing(d, pacing_table);
     root.finish(d);
 
     // Without a valid environment the names cannot be expanded, but the rest of each section is
@@ -416,7 +421,34 @@ fn read(d: &mut Diagnostics, document: &DeTable<'_>) -> Option<Plan> {
         environment: environment?,
         connect,
         api,
+        pacing,
     })
+}
+
+/// `[pacing] rates = { "apigateway:CreateRestApi" = "2/1" }`: the plan's rates for its account,
+/// as `--rate` takes them (which wins over the plan).
+fn read_pacing(d: &mut Diagnostics, table: Option<Table<'_, '_>>) -> Vec<String> {
+    let Some(mut table) = table else { return Vec::new() };
+    let rates = table.string_map(d, "rates");
+    table.finish(d);
+    let mut out = Vec::new();
+    for (key, (key_span, value)) in rates {
+        let text = format!("{key}={}", value.get_ref());
+        match crate::aws::pacing::parse_override(&text) {
+            Ok(_) => out.push(text),
+            Err(error) => d.push(
+                Diagnostic::error(error.to_string().replace("`--rate ", "`"), Some(key_span.span().start..value.span().end))
+                    .with_label("not a rate")
+                    .with_hint(
+                        error
+                            .hint()
+                            .replace("SERVICE:OPERATION=", "\"SERVICE:OPERATION\" = \"")
+                            .replace(" (or `=off`)", "\" (or `\"off\"`)"),
+                    ),
+            ),
+        }
+    }
+    out
 }
 
 /// The connector must read at least one of the plan's topics: a regex that matches none is a

@@ -366,3 +366,14 @@ fn a_malformed_cohort_is_reported_where_it_is() {
     let span = error.and_then(|e| e.span).unwrap_or_default();
     assert_eq!(&text[span], "\"not_an_env_name_because_long\"");
 }
+
+#[test]
+fn pacing_rates_are_read_as_rate_overrides_and_a_bad_one_is_refused_at_its_key() {
+    let text = format!("{MINIMAL}\n[pacing]\nrates = {{ \"apigateway:CreateRestApi\" = \"2/1\", \"apigateway:*\" = \"off\" }}\n");
+    assert_eq!(plan(&text).pacing, ["apigateway:*=off", "apigateway:CreateRestApi=2/1"]);
+    let text = format!("{MINIMAL}\n[pacing]\nrates = {{ \"apigateway:CreateRestApi\" = \"fast\" }}\n");
+    let parsed = parse(&text);
+    let error = parsed.diagnostics.sorted().into_iter().find(|d| d.severity == Severity::Error).cloned().expect("an error");
+    assert_eq!(error.message, "`apigateway:CreateRestApi=fast`: the rate must be COUNT/SECONDS, both above zero");
+    assert_eq!(&text[error.span.clone().unwrap_or_default()], "\"apigateway:CreateRestApi\" = \"fast\"");
+}
