@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Benchmark: a fleet of N environments applied, diffed and destroyed in one run each, against
+AWS's control-plane quotas.
+
+    .venv/bin/python scripts/bench_fleet.py [--sizes 10,50,100] [--time-scale 20] [--latency-ms 0]
+
+For each size N it starts a fresh sandbox that enforces AWS's documented quotas
+(`--quotas on`) with its time `--time-scale` times faster (rates and asynchronous durations
+alike), seeds one MSK cluster, and writes plans/pinterest.toml with a `[cohort]` of N-1 user ids
+(N environments with the base). pinfra is told the same scale (PINFRA_QUOTA_SCALE). It then
+times `apply --all-envs`, a converged `diff --all-envs` and `destroy --all-envs`, and for each
+reports:
+
+- the wall time;
+- the bound: the least time the calls the command made need under the quota table, from full
+  buckets (the slowest bucket: (calls - burst) / rate), or one environment's own time alone,
+  whichever is longer (a fleet cannot be quicker than its slowest member);
+- their ratio;
+- the throttling answers the sandbox sent (each absorbed by a retry, or surfaced as a failure);
+- how busy the sandbox was: its CPU time over the wall time. The sandbox is one Python process;
+  near 100 % it, not pinfra or the quotas, set the pace.
+
+Times are in the sandbox's scaled time; multiply by the scale for AWS's. It measures the release
+build, what users run: `cargo build --release --locked` first (a no-op when current). Prints a
+Markdown table. A benchmark, not a test: it asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PINFRA = ROOT / "target" / "release" / "pinfra"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from sandbox_ext.quotas import buckets_for  # noqa: E402  (the sandbox's table, pinfra's twin)
+
+
+def http(url: str, method: str = "GET", body: dict[str, Any] | None = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:  # loopback only
+        return json.loads(response.read() or b"{}")
+
+
+def start_sandbox(scale: float, latency_ms: int, log: Path) -> tuple[subprocess.Popen[str], str]:
+    command = [str(PYTHON), str(ROOT / "scripts" / "sandbox.py"), "--port", "0", "--quiet"]
+    command += ["--quotas", "on", "--time-scale", str(scale), "--latency-ms", str(latency_ms)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log.open("w"), text=True)
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+    if not url.startswith("http://127.0.0.1:"):
+        process.kill()
+        sys.exit(f"sandbox did not start: {url!r}; see {log}")
+    return process, url
+
+
+def fleet_plan(n: int, directory: Path) -> Path:
+    text = (ROOT / "plans" / "pinterest.toml").read_text()
+    ids = ", ".join(f'"{0x1B2C3D4E5F00 + i:012x}"' for i in range(n - 1))
+    path = directory / f"fleet-{n}.toml"
+    path.write_text(f"{text}\n[cohort]\nuser_ids = [{ids}]\n" if n > 1 else text)
+    zip_path = directory / "artifacts" / "confluentinc-kafka-connect-s3-10.0.3.zip"
+    if not zip_path.exists():
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "sandbox_plugin_zip.py"), str(zip_path)], check=True, capture_output=True)
+    return path
+
+
+def bound_seconds(calls: dict[str, int], scale: float) -> float:
+    """The least time `calls` (by `service:Operation`) need under the table, from full buckets."""
+    per_bucket: dict[str, tuple[float, float, int]] = {}
+    for key, n in calls.items():
+        service, _, operation = key.partition(":")
+        for bucket, rate in buckets_for(service, operation):
+            per_second, burst, total = per_bucket.get(bucket, (rate.per_second() * scale, rate.burst, 0))
+            per_bucket[bucket] = (per_second, burst, total + n)
+    return max((max(0.0, total - burst) / per_second for per_second, burst, total in per_bucket.values()), default=0.0)
+
+
+def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0) > 0}
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's user and system CPU time so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Fleet:
+    def __init__(self, url: str, scale: float, pid: int) -> None:
+        self.url = url
+        self.pid = pid
+        self.env = {
+            "PATH": os.environ.get("PATH", ""),
+            "AWS_ENDPOINT_URL": url,
+            "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "bench-dummy",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "PINFRA_QUOTA_SCALE": str(scale),
+            "PINFRA_POLL_INTERVAL_MS": str(max(10, int(2000 / scale))),
+        }
+        self.scale = scale
+
+    def run(self, args: list[str], ok: tuple[int, ...] = (0,)) -> dict[str, Any]:
+        before = http(f"{self.url}/_sandbox/quotas")
+        cpu = cpu_seconds(self.pid)
+        started = time.perf_counter()
+        done = subprocess.run([str(PINFRA), *args], env=self.env, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - started
+        busy = (cpu_seconds(self.pid) - cpu) / wall
+        if done.returncode not in ok:
+            sys.exit(f"pinfra {' '.join(args)} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        after = http(f"{self.url}/_sandbox/quotas")
+        calls = delta(after["calls"], before["calls"])
+        throttled = delta(after["throttled"], before["throttled"])
+        return {"wall": wall, "calls": sum(calls.values()), "quota_bound": bound_seconds(calls, self.scale), "throttled": throttled, "busy": busy}
+
+
+def measure(n: int, scale: float, latency_ms: int, workdir: Path) -> list[dict[str, Any]]:
+    process, url = start_sandbox(scale, latency_ms, workdir / f"sandbox-{n}.log")
+    try:
+        subprocess.run([str(PYTHON), str(ROOT / "scripts" / "sandbox_seed.py"), "--endpoint", url, "cluster", "pinterest-msk-cluster"], check=True, capture_output=True)
+        fleet = Fleet(url, scale, process.pid)
+        # One environment alone: what no fleet can beat.
+        single = fleet_plan(1, workdir)
+        alone = {
+            "apply": fleet.run(["apply", "-q", "--auto-approve", str(single)])["wall"],
+            "diff": fleet.run(["diff", "-q", str(single)])["wall"],
+            "destroy": fleet.run(["destroy", "-q", "--auto-approve", str(single)])["wall"],
+        }
+        plan = fleet_plan(n, workdir)
+        rows = []
+        for command, args, ok in [
+            ("apply", ["apply", "-q", "--all-envs", "--auto-approve", str(plan)], (0,)),
+            ("diff", ["diff", "-q", "--all-envs", str(plan)], (0,)),
+            ("destroy", ["destroy", "-q", "--all-envs", "--auto-approve", str(plan)], (0,)),
+        ]:
+            result = fleet.run(args, ok)
+            bound = max(result["quota_bound"], alone[command])
+            rows.append({"size": n, "command": command, **result, "alone": alone[command], "bound": bound, "ratio": result["wall"] / bound})
+            print(f"  {n} environments: {command} {result['wall']:.1f}s (bound {bound:.1f}s)", file=sys.stderr)
+        return rows
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10,50,100", help="environments per fleet, comma-separated")
+    parser.add_argument("--time-scale", type=float, default=20.0, help="the sandbox's and pinfra's speed-up of AWS's time")
+    parser.add_argument("--latency-ms", type=int, default=0, help="added to every sandbox call")
+    args = parser.parse_args()
+    print("building the release binary (cargo build --release --locked)", file=sys.stderr)
+    subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "pinfra"], cwd=ROOT, check=True)
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in (int(s) for s in args.sizes.split(",")):
+            rows += measure(size, args.time_scale, args.latency_ms, Path(tmp))
+    print(f"Fleets on one cluster, sandbox quotas on, time scale {args.time_scale:g} (seconds are scaled; x{args.time_scale:g} for AWS), release build:\n")
+    print("| environments | command | wall | quota bound | one env alone | ratio to bound | calls | sandbox busy | throttling answers |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        throttled = ", ".join(f"{k} {v}" for k, v in sorted(r["throttled"].items())) or "none"
+        print(
+            f"| {r['size']} | {r['command']} | {r['wall']:.1f} s | {r['quota_bound']:.1f} s | {r['alone']:.1f} s"
+            f" | {r['ratio']:.2f} | {r['calls']} | {r['busy']:.0%} | {throttled} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
