@@ -28,41 +28,16 @@ Markdown table. A benchmark, not a test: it asserts nothing about time.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-PINFRA = ROOT / "target" / "release" / "pinfra"
-PYTHON = ROOT / ".venv" / "bin" / "python"
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from sandbox_ext.quotas import buckets_for  # noqa: E402  (the sandbox's table, pinfra's twin)
-
-
-def http(url: str, method: str = "GET", body: dict[str, Any] | None = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:  # loopback only
-        return json.loads(response.read() or b"{}")
-
-
-def start_sandbox(scale: float, latency_ms: int, log: Path) -> tuple[subprocess.Popen[str], str]:
-    command = [str(PYTHON), str(ROOT / "scripts" / "sandbox.py"), "--port", "0", "--quiet"]
-    command += ["--quotas", "on", "--time-scale", str(scale), "--latency-ms", str(latency_ms)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log.open("w"), text=True)
-    assert process.stdout is not None
-    url = process.stdout.readline().strip()
-    if not url.startswith("http://127.0.0.1:"):
-        process.kill()
-        sys.exit(f"sandbox did not start: {url!r}; see {log}")
-    return process, url
+from bench_common import PINFRA, PYTHON, ROOT, http, start_sandbox
+from sandbox_ext.quotas import buckets_for  # the sandbox's table, pinfra's twin
 
 
 def fleet_plan(n: int, directory: Path) -> Path:
@@ -130,7 +105,7 @@ class Fleet:
 
 
 def measure(n: int, scale: float, latency_ms: int, workdir: Path) -> list[dict[str, Any]]:
-    process, url = start_sandbox(scale, latency_ms, workdir / f"sandbox-{n}.log")
+    process, url = start_sandbox(["--quiet", "--quotas", "on", "--time-scale", str(scale), "--latency-ms", str(latency_ms)], workdir / f"sandbox-{n}.log")
     try:
         subprocess.run([str(PYTHON), str(ROOT / "scripts" / "sandbox_seed.py"), "--endpoint", url, "cluster", "pinterest-msk-cluster"], check=True, capture_output=True)
         fleet = Fleet(url, scale, process.pid)

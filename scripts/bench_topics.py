@@ -17,42 +17,16 @@ This is a benchmark, not a test: it asserts nothing about time. Figures go to BE
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-PINFRA = ROOT / "target" / "release" / "pinfra"
-PYTHON = ROOT / ".venv" / "bin" / "python"
-
-
-def http(url: str, method: str = "GET", body: dict[str, Any] | None = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:  # loopback only
-        return json.loads(response.read() or b"{}")
-
-
-def start_sandbox(latency_ms: int, log: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [str(PYTHON), str(ROOT / "scripts" / "sandbox.py"), "--port", "0", "--latency-ms", str(latency_ms)],
-        stdout=subprocess.PIPE,
-        stderr=log.open("w"),
-        text=True,
-    )
-    assert process.stdout is not None
-    url = process.stdout.readline().strip()
-    if not url.startswith("http://127.0.0.1:"):
-        process.kill()
-        sys.exit(f"sandbox did not start: {url!r}; see {log}")
-    return process, url
+from bench_common import PINFRA, PYTHON, ROOT, http, start_sandbox
 
 
 def plan_with_topics(n: int, directory: Path) -> Path:
@@ -72,7 +46,7 @@ def pinfra(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[
 
 
 def measure(n: int, latency_ms: int, runs: int, workdir: Path) -> dict[str, Any]:
-    process, url = start_sandbox(latency_ms, workdir / f"sandbox-{n}.log")
+    process, url = start_sandbox(["--latency-ms", str(latency_ms)], workdir / f"sandbox-{n}.log")
     try:
         env = {
             "PATH": os.environ.get("PATH", ""),

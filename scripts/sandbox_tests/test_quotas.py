@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -86,24 +87,12 @@ def ec2_action(sandbox: Sandbox, action: str, **params: str) -> tuple[int, dict[
 
 # ---------------------------------------------------------------------------- the table
 def test_the_table_is_pinfras_pacing_table() -> None:
-    # src/aws/pacing.rs, QUOTAS: Rate::every(count, seconds, burst).
-    assert QUOTAS == {
-        "apigateway:*": Rate(10, 1, 40),
-        "apigateway:CreateRestApi": Rate(1, 3, 1),
-        "apigateway:ImportRestApi": Rate(1, 3, 1),
-        "apigateway:PutRestApi": Rate(1, 1, 1),
-        "apigateway:CreateDeployment": Rate(1, 5, 1),
-        "apigateway:DeleteRestApi": Rate(1, 30, 1),
-        "apigateway:CreateResource": Rate(5, 1, 5),
-        "apigateway:DeleteResource": Rate(5, 1, 5),
-        "apigateway:CreateApiKey": Rate(5, 1, 5),
-        "apigateway:GetResources": Rate(5, 2, 5),
-        "apigateway:UpdateUsagePlan": Rate(1, 20, 1),
-        "ec2:RunInstances": Rate(2, 1, 5),
-        "ec2:TerminateInstances": Rate(5, 1, 100),
-        "ec2:AssociateIamInstanceProfile": Rate(5, 1, 100),
-        "ec2:CreateTags": Rate(10, 1, 100),
-    }
+    # Read from src/aws/pacing.rs (`quota(key, count, seconds, burst)` rows), so that the two
+    # tables cannot drift apart.
+    rust = (Path(__file__).resolve().parents[2] / "src" / "aws" / "pacing.rs").read_text()
+    rows = re.findall(r'quota\("([^"]+)", ([\d.]+), ([\d.]+), ([\d.]+)\)', rust.split("pub const QUOTAS", 1)[1].split("];", 1)[0])
+    assert len(rows) > 10, "the Rust table was not found"
+    assert {key: Rate(float(c), float(s), float(b)) for key, c, s, b in rows} == QUOTAS
     assert {key.split(":")[0] for key in QUOTAS} <= set(THROTTLED), "every throttled service has its answer"
 
 
