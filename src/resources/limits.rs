@@ -27,6 +27,7 @@ const API_GATEWAY: &str = "API Gateway developer guide, \"Amazon API Gateway quo
 const MSK_CONNECT: &str = "Amazon MSK developer guide, \"MSK Connect quotas\"";
 const IAM: &str = "IAM user guide, \"IAM and AWS STS quotas\"";
 const S3: &str = "Amazon S3 user guide, \"Bucket quotas, restrictions, and limitations\"";
+const VPC: &str = "Amazon VPC user guide, \"Amazon VPC quotas\", security groups";
 
 /// "Regional APIs per Region: 600, not adjustable".
 const REST_APIS: Quota = Quota { what: "regional REST APIs", value: 600, adjustable: false, regional: true, source: API_GATEWAY };
@@ -45,12 +46,19 @@ const PROFILES: Quota = Quota { what: "IAM instance profiles", value: 1000, adju
 /// "By default, you can create up to 10,000 general purpose buckets per AWS account".
 const BUCKETS: Quota = Quota { what: "S3 buckets", value: 10_000, adjustable: true, regional: false, source: S3 };
 
+/// "Inbound or outbound rules per security group: 60, adjustable". Every environment on a
+/// cluster adds one inbound rule to the brokers' group: TCP 9098 from its Kafka client's group.
+const BROKER_GROUP_RULES: Quota =
+    Quota { what: "inbound rules in the brokers' security group", value: 60, adjustable: true, regional: true, source: VPC };
+
 /// A quota the plans alone would exceed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exceeded {
     quota: Quota,
     /// The Region, for a regional quota.
     region: Option<String>,
+    /// The cluster, for a quota of its brokers' security group.
+    cluster: Option<String>,
     /// How many the plans need.
     pub needed: u64,
 }
@@ -58,9 +66,10 @@ pub struct Exceeded {
 impl fmt::Display for Exceeded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let q = &self.quota;
-        let scope = match &self.region {
-            Some(region) => format!("per account in {region}"),
-            None => "per account".to_owned(),
+        let scope = match (&self.region, &self.cluster) {
+            (Some(region), Some(cluster)) => format!("per security group (cluster {cluster} in {region})"),
+            (Some(region), None) => format!("per account in {region}"),
+            (None, _) => "per account".to_owned(),
         };
         write!(
             f,
@@ -80,14 +89,17 @@ impl fmt::Display for Exceeded {
 
 /// The quotas `plans` (a fleet's environments) would exceed on their own.
 pub fn check(plans: &[Plan]) -> Vec<Exceeded> {
-    let mut needed: BTreeMap<(&'static str, Option<String>), (Quota, u64)> = BTreeMap::new();
+    type Key = (&'static str, Option<String>, Option<String>);
+    let mut needed: BTreeMap<Key, (Quota, u64)> = BTreeMap::new();
     let mut plugins = std::collections::BTreeSet::new();
-    let mut add = |quota: Quota, region: &str, n: u64| {
+    let mut add_to = |quota: Quota, region: &str, cluster: Option<&str>, n: u64| {
         let region = quota.regional.then(|| region.to_owned());
-        needed.entry((quota.what, region)).or_insert((quota, 0)).1 += n;
+        needed.entry((quota.what, region, cluster.map(str::to_owned))).or_insert((quota, 0)).1 += n;
     };
     for plan in plans {
         let region = plan.environment.region.as_str();
+        add_to(BROKER_GROUP_RULES, region, Some(plan.msk.cluster.name()), 1);
+        let mut add = |quota: Quota, region: &str, n: u64| add_to(quota, region, None, n);
         add(ROLES, region, 1);
         add(PROFILES, region, 1);
         add(BUCKETS, region, 1);
@@ -110,7 +122,7 @@ pub fn check(plans: &[Plan]) -> Vec<Exceeded> {
     needed
         .into_iter()
         .filter(|(_, (quota, n))| *n > quota.value)
-        .map(|((_, region), (quota, needed))| Exceeded { quota, region, needed })
+        .map(|((_, region, cluster), (quota, needed))| Exceeded { quota, region, cluster, needed })
         .collect()
 }
 
@@ -168,12 +180,21 @@ mod tests {
         assert_eq!(
             found,
             [
-                "the plan's environments need 61 MSK Connect workers; AWS's quota is 60 per account in us-east-1 (Amazon MSK developer guide, \"MSK Connect quotas\", adjustable: ask for an increase in Service Quotas first)"
+                "the plan's environments need 61 MSK Connect workers; AWS's quota is 60 per account in us-east-1 (Amazon MSK developer guide, \"MSK Connect quotas\", adjustable: ask for an increase in Service Quotas first)",
+                "the plan's environments need 61 inbound rules in the brokers' security group; AWS's quota is 60 per security group (cluster pinterest-msk-cluster in us-east-1) (Amazon VPC user guide, \"Amazon VPC quotas\", security groups, adjustable: ask for an increase in Service Quotas first)"
             ]
         );
         let over = check(&plans(301, |t| t.to_owned()));
         let whats: Vec<(&str, u64)> = over.iter().map(|e| (e.quota.what, e.needed)).collect();
-        assert_eq!(whats, [("MSK Connect custom plugins", 301), ("MSK Connect workers", 301), ("usage plans", 301)]);
+        assert_eq!(
+            whats,
+            [
+                ("MSK Connect custom plugins", 301),
+                ("MSK Connect workers", 301),
+                ("inbound rules in the brokers' security group", 301),
+                ("usage plans", 301)
+            ]
+        );
     }
 
     #[test]
