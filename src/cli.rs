@@ -49,7 +49,7 @@ pub struct GlobalArgs {
     pub templates: Option<PathBuf>,
     /// The plan's environment to work on: its base environment by default, or one of its
     /// `[environments.<name>]` or `[cohort]` user ids. Several, comma-separated (`a,b,c`), for
-    /// `diff`, `apply`, `destroy` and `output`. Also read from PINFRA_ENV.
+    /// `diff`, `apply`, `destroy`, `verify` and `output`. Also read from PINFRA_ENV.
     #[arg(long = "env", global = true, env = "PINFRA_ENV", value_name = "NAME")]
     pub env: Option<String>,
     /// Pace calls of an operation at another rate than AWS's documented quota (an account with
