@@ -146,8 +146,21 @@ pub fn load_artifact(path: &Path, plan: &Plan, env: &Environment, out: Output) -
     let Some(connect) = &plan.connect else { return Ok(None) };
     let plan_dir = path.parent().map_or_else(|| Path::new(".").to_owned(), Path::to_owned);
     let class = connect.connector.config.get("connector.class").map(String::as_str);
+    // A fleet's environments name one zip: it is read, checked and hashed once per run.
+    static RESOLVED: std::sync::Mutex<Vec<(String, Arc<Artifact>)>> = std::sync::Mutex::new(Vec::new());
+    let key = format!("{:?} {class:?} {}", connect.plugin.source, plan_dir.display());
+    let resolved = || RESOLVED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, artifact)) = resolved().iter().find(|(k, _)| *k == key) {
+        return Ok(Some(Arc::clone(artifact)));
+    }
     match artifact::resolve(&connect.plugin, &plan_dir, &env.cache_dir, class) {
-        Ok(found) => Ok(found.map(Arc::new)),
+        Ok(found) => {
+            let found = found.map(Arc::new);
+            if let Some(artifact) = &found {
+                resolved().push((key, Arc::clone(artifact)));
+            }
+            Ok(found)
+        }
         Err(error) => {
             let text = std::fs::read_to_string(path).unwrap_or_default();
             let name = path.display().to_string();
