@@ -4,6 +4,7 @@ fresh sandbox on a free port."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -21,6 +22,21 @@ def http(url: str, method: str = "GET", body: dict[str, Any] | None = None) -> A
     request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as response:  # loopback only
         return json.loads(response.read() or b"{}")
+
+
+def pinfra_env(url: str, **extra: str) -> dict[str, str]:
+    """The environment pinfra runs in against the sandbox at `url`: dummy keys, no shared config
+    files, no instance metadata; `extra` adds PINFRA_* settings."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "bench-dummy",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        **extra,
+    }
 
 
 def start_sandbox(args: list[str], log: Path) -> tuple[subprocess.Popen[str], str]:

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_common import PINFRA, PYTHON, ROOT, http, start_sandbox
+from bench_common import PINFRA, PYTHON, ROOT, http, pinfra_env, start_sandbox
 from sandbox_ext.quotas import buckets_for  # the sandbox's table, pinfra's twin
 
 
@@ -76,17 +76,7 @@ class Fleet:
     def __init__(self, url: str, scale: float, pid: int) -> None:
         self.url = url
         self.pid = pid
-        self.env = {
-            "PATH": os.environ.get("PATH", ""),
-            "AWS_ENDPOINT_URL": url,
-            "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
-            "AWS_SECRET_ACCESS_KEY": "bench-dummy",
-            "AWS_CONFIG_FILE": "/dev/null",
-            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "PINFRA_QUOTA_SCALE": str(scale),
-            "PINFRA_POLL_INTERVAL_MS": str(max(10, int(2000 / scale))),
-        }
+        self.env = pinfra_env(url, PINFRA_QUOTA_SCALE=str(scale), PINFRA_POLL_INTERVAL_MS=str(max(10, int(2000 / scale))))
         self.scale = scale
 
     def run(self, args: list[str], ok: tuple[int, ...] = (0,)) -> dict[str, Any]:

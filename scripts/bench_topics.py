@@ -17,7 +17,6 @@ This is a benchmark, not a test: it asserts nothing about time. Figures go to BE
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_common import PINFRA, PYTHON, ROOT, http, start_sandbox
+from bench_common import PINFRA, PYTHON, ROOT, http, pinfra_env, start_sandbox
 
 
 def plan_with_topics(n: int, directory: Path) -> Path:
@@ -48,16 +47,7 @@ def pinfra(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[
 def measure(n: int, latency_ms: int, runs: int, workdir: Path) -> dict[str, Any]:
     process, url = start_sandbox(["--latency-ms", str(latency_ms)], workdir / f"sandbox-{n}.log")
     try:
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "AWS_ENDPOINT_URL": url,
-            "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
-            "AWS_SECRET_ACCESS_KEY": "bench-dummy",
-            "AWS_CONFIG_FILE": "/dev/null",
-            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "PINFRA_POLL_INTERVAL_MS": "50",
-        }
+        env = pinfra_env(url, PINFRA_POLL_INTERVAL_MS="50")
         subprocess.run([str(PYTHON), str(ROOT / "scripts" / "sandbox_seed.py"), "--endpoint", url, "cluster", "pinterest-msk-cluster"], check=True, capture_output=True)
         # Setup, not measured: topics become ACTIVE at once.
         http(f"{url}/_sandbox/msk/settings", "POST", {"topic_delay_ms": 0})
