@@ -112,6 +112,14 @@ pub struct RegionMismatch {
     pub plan: String,
 }
 
+/// The rates calls are paced at: the documented table, the plan's `[pacing]` (`plan_rates`,
+/// checked by the plan reader), then `--rate`, which wins; all times `PINFRA_QUOTA_SCALE`.
+pub fn rates(global: &GlobalArgs, env: &Environment, plan_rates: &[String]) -> crate::aws::pacing::Rates {
+    let planned = plan_rates.iter().filter_map(|text| crate::aws::pacing::parse_override(text).ok());
+    let overrides: Vec<_> = planned.chain(global.rates.iter().cloned()).collect();
+    crate::aws::pacing::Rates::new(&overrides, env.quota_scale.unwrap_or(1.0))
+}
+
 /// Resolves the AWS settings for a plan in `plan_region`. The plan's region wins: `--region` must
 /// agree with it, and a different `AWS_REGION` is reported (the second element) and ignored.
 pub fn aws(global: &GlobalArgs, env: &Environment, plan_region: &str) -> Result<(AwsSettings, Option<String>), RegionMismatch> {
@@ -136,7 +144,7 @@ pub fn aws(global: &GlobalArgs, env: &Environment, plan_region: &str) -> Result<
         endpoint_url: global.endpoint_url.clone(),
         custom_s3_endpoint: global.endpoint_url.is_some() || env.s3_endpoint.is_some(),
         max_attempts: 5,
-        rates: crate::aws::pacing::Rates::new(&global.rates, env.quota_scale.unwrap_or(1.0)),
+        rates: rates(global, env, &[]),
         poll: Poll {
             interval: Duration::from_millis(env.poll_interval_ms.unwrap_or(2000).max(10)),
             timeout: Duration::from_secs(global.timeout),

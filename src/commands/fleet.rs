@@ -352,7 +352,10 @@ pub async fn mutate(
         shown.push((name, started, planned));
     }
     if to_change > 0 {
-        let rates = crate::aws::pacing::Rates::new(&global.rates, env.quota_scale.unwrap_or(1.0));
+        // The rates of the plan's `[pacing]` (one for the run: docs/plan.md says to give it in the
+        // base plan), then `--rate`.
+        let pacing = shown.iter().find_map(|(_, _, p)| p.as_ref().ok().map(|(s, _)| s.plan.pacing.clone())).unwrap_or_default();
+        let rates = crate::settings::rates(global, env, &pacing);
         let planned = shown.iter().filter_map(|(_, _, p)| p.as_ref().ok()).flat_map(|(_, p)| &p.changes);
         if let Some(line) = quota_eta(planned, &rates) {
             out.printer.status(line);

@@ -239,11 +239,9 @@ pub async fn session_for(
     if let Some(warning) = warning {
         out.printer.warning(warning);
     }
-    // The plan's `[pacing]`, then `--rate`, which wins. A fleet's clients, and so its pacer, are
-    // one per Region: the first environment read there sets them.
-    let planned = plan.pacing.iter().filter_map(|text| crate::aws::pacing::parse_override(text).ok());
-    let rates: Vec<_> = planned.chain(global.rates.iter().cloned()).collect();
-    aws_settings.rates = crate::aws::pacing::Rates::new(&rates, env.quota_scale.unwrap_or(1.0));
+    // A fleet's clients, and so its pacer, are one per Region: the first environment read there
+    // sets its rates.
+    aws_settings.rates = settings::rates(global, env, &plan.pacing);
     let aws = clients.get(&aws_settings).await?;
     let options = resources::Options { prune, poll: aws_settings.poll };
     Session::observe(Arc::new(plan), aws, Loaded { artifact, templates, options }, out).await
