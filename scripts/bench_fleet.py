@@ -7,7 +7,7 @@ AWS's control-plane quotas.
 For each size N it starts a fresh sandbox that enforces AWS's documented quotas
 (`--quotas on`) with its time `--time-scale` times faster (rates and asynchronous durations
 alike), seeds one MSK cluster, and writes plans/pinterest.toml with a `[cohort]` of N-1 user ids
-(N environments with the base). pinfra is told the same scale (PINFRA_QUOTA_SCALE). It then
+(N environments with the base). pinfra is told the same scale (PINFRA_TIME_SCALE). It then
 times `apply --all-envs`, a converged `diff --all-envs` and `destroy --all-envs`, and for each
 reports:
 
@@ -76,7 +76,7 @@ class Fleet:
     def __init__(self, url: str, scale: float, pid: int) -> None:
         self.url = url
         self.pid = pid
-        self.env = pinfra_env(url, PINFRA_QUOTA_SCALE=str(scale), PINFRA_POLL_INTERVAL_MS=str(max(10, int(2000 / scale))))
+        self.env = pinfra_env(url, PINFRA_TIME_SCALE=str(scale))
         self.scale = scale
 
     def run(self, args: list[str], ok: tuple[int, ...] = (0,)) -> dict[str, Any]:

@@ -39,11 +39,13 @@ pub struct Environment {
     pub aws_files_env: Vec<(String, String)>,
     /// `AWS_ENDPOINT_URL_S3`.
     pub s3_endpoint: Option<String>,
-    /// `PINFRA_POLL_INTERVAL_MS`: time between two reads while waiting for AWS (default 2000;
-    /// the sandbox's tests make it short).
+    /// `PINFRA_POLL_INTERVAL_MS`: the shortest time between two reads while waiting for AWS, and
+    /// the delay of the first (default 250 divided by the time scale; the sandbox's tests make it
+    /// short).
     pub poll_interval_ms: Option<u64>,
-    /// `PINFRA_QUOTA_SCALE`: every paced rate times this (the sandbox's time scale; default 1).
-    pub quota_scale: Option<f64>,
+    /// `PINFRA_TIME_SCALE`: how much faster than AWS's the time runs (the sandbox's
+    /// `--time-scale`; default 1): every paced rate times this, every polling delay divided by it.
+    pub time_scale: Option<f64>,
     /// `PINFRA_WAIT_REPORT_MS`: how often a long wait says it is still waiting (default 30000;
     /// 0: never).
     pub wait_report_ms: Option<u64>,
@@ -72,7 +74,7 @@ impl Environment {
             s3_endpoint: var("AWS_ENDPOINT_URL_S3"),
             poll_interval_ms: var("PINFRA_POLL_INTERVAL_MS").and_then(|v| v.parse().ok()),
             wait_report_ms: var("PINFRA_WAIT_REPORT_MS").and_then(|v| v.parse().ok()),
-            quota_scale: var("PINFRA_QUOTA_SCALE").and_then(|v| v.parse().ok()),
+            time_scale: var("PINFRA_TIME_SCALE").and_then(|v| v.parse().ok()).filter(|f: &f64| f.is_finite() && *f > 0.0),
             cache_dir: var("PINFRA_CACHE_DIR")
                 .map(std::path::PathBuf::from)
                 .or_else(|| var("XDG_CACHE_HOME").map(|d| std::path::Path::new(&d).join("pinfra")))
@@ -113,11 +115,11 @@ pub struct RegionMismatch {
 }
 
 /// The rates calls are paced at: the documented table, the plan's `[pacing]` (`plan_rates`,
-/// checked by the plan reader), then `--rate`, which wins; all times `PINFRA_QUOTA_SCALE`.
+/// checked by the plan reader), then `--rate`, which wins; all times `PINFRA_TIME_SCALE`.
 pub fn rates(global: &GlobalArgs, env: &Environment, plan_rates: &[String]) -> crate::aws::pacing::Rates {
     let planned = plan_rates.iter().filter_map(|text| crate::aws::pacing::parse_override(text).ok());
     let overrides: Vec<_> = planned.chain(global.rates.iter().cloned()).collect();
-    crate::aws::pacing::Rates::new(&overrides, env.quota_scale.unwrap_or(1.0))
+    crate::aws::pacing::Rates::new(&overrides, env.time_scale.unwrap_or(1.0))
 }
 
 /// Resolves the AWS settings for a plan in `plan_region`. The plan's region wins: `--region` must
@@ -145,11 +147,21 @@ pub fn aws(global: &GlobalArgs, env: &Environment, plan_region: &str) -> Result<
         custom_s3_endpoint: global.endpoint_url.is_some() || env.s3_endpoint.is_some(),
         max_attempts: 5,
         rates: rates(global, env, &[]),
-        poll: Poll {
-            interval: Duration::from_millis(env.poll_interval_ms.unwrap_or(2000).max(10)),
-            timeout: Duration::from_secs(global.timeout),
-            report_every: Duration::from_millis(env.wait_report_ms.unwrap_or(30_000)),
-        },
+        poll: poll(global, env),
     };
     Ok((settings, warning))
+}
+
+/// How waits for AWS read: AWS's schedule ([`Poll::FIRST`], [`Poll::CAP`]) divided by
+/// `PINFRA_TIME_SCALE`, the first read and shortest interval from `PINFRA_POLL_INTERVAL_MS` if
+/// set, and `--timeout`.
+pub fn poll(global: &GlobalArgs, env: &Environment) -> Poll {
+    let scale = env.time_scale.unwrap_or(1.0);
+    let first = env.poll_interval_ms.map_or(Poll::FIRST.div_f64(scale), |ms| Duration::from_millis(ms.max(1)));
+    Poll {
+        first,
+        cap: Poll::CAP.div_f64(scale).max(first),
+        timeout: Duration::from_secs(global.timeout),
+        report_every: Duration::from_millis(env.wait_report_ms.unwrap_or(30_000)),
+    }
 }

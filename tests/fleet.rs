@@ -12,7 +12,7 @@ const CLUSTER: &str = "pinterest-msk-cluster";
 /// pinfra paces its calls by AWS's quotas (`src/aws/pacing.rs`); at the real rates 20
 /// DeleteRestApi calls alone take ten minutes. The sandbox enforces the same quotas with its time
 /// 100 times faster, and pinfra is told so.
-const SCALE: (&str, &str) = ("PINFRA_QUOTA_SCALE", "100");
+const SCALE: (&str, &str) = ("PINFRA_TIME_SCALE", "100");
 
 /// A sandbox with the seed's cluster that throttles as AWS does, 100 times faster.
 fn throttling_sandbox() -> Sandbox {

@@ -13,7 +13,8 @@
 //!
 //! Overrides, for accounts with raised quotas or for the sandbox's scaled time:
 //! `--rate KEY=N/SECONDS` (KEY is `service:Operation`, or `service:*` for the service-wide bucket;
-//! `off` removes a bucket), and `PINFRA_QUOTA_SCALE` multiplies every rate.
+//! `off` removes a bucket), and `PINFRA_TIME_SCALE` multiplies every rate (and divides every
+//! polling delay, `settings::poll`).
 
 use std::collections::HashMap;
 use std::fmt;

@@ -26,12 +26,18 @@ use crate::aws::{Aws, AwsError, Classify};
 use crate::engine::{Change, FieldChange, Fields, Inputs, Kind, Outputs, ResourceError, ResourceId, Tags, Value};
 use crate::plan::{KafkaClientSpec, Plan};
 use crate::render::{self, LiveValues, Templates};
-use crate::retry::{Backoff, Poll, Seen, WaitError, poll_until, retry};
+use crate::retry::{Backoff, Pace, Poll, Seen, WaitError, poll_until, retry};
 
 /// The kind name.
 pub const KIND: &str = "ec2_instance";
 /// The public SSM parameter naming the latest Amazon Linux 2023 AMI.
 pub const AL2023_PARAMETER: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
+
+/// The latest Amazon Linux 2023 AMI of the Region ([`AL2023_PARAMETER`], SSM GetParameter).
+async fn latest_ami(aws: &Aws) -> Result<String, AwsError> {
+    let out = aws.ssm.get_parameter().name(AL2023_PARAMETER).send().await.or_aws("ssm:GetParameter")?;
+    Ok(out.parameter().and_then(|p| p.value()).unwrap_or_default().to_owned())
+}
 const ROOT_DEVICE: &str = "/dev/xvda";
 /// The output carrying the instance's subnet.
 pub const OUTPUT_SUBNET: &str = "subnet_id";
@@ -320,7 +326,7 @@ impl Ec2Instance {
         wanted: InstanceStateName,
     ) -> Result<Option<aws_sdk_ec2::types::Instance>, ResourceError> {
         let what = format!("instance {id} to be {}", wanted.as_str());
-        poll_until(self.poll, &what, 2, || async {
+        poll_until(self.poll, Pace::Seconds, &what, 2, || async {
             let instance = self.by_id(aws, id).await?;
             let state = instance.as_ref().and_then(|i| i.state()).and_then(|s| s.name()).cloned();
             Ok::<_, AwsError>(match (instance, state) {

@@ -23,7 +23,7 @@ use super::discovery::{ClusterInfo, Discovery, choose_subnets, find};
 use crate::aws::{Aws, AwsError, Classify};
 use crate::engine::{Change, FieldChange, Fields, Inputs, Kind, Outputs, ResourceError, ResourceId, Tags, Value};
 use crate::plan::{ClusterRef, ClusterSpec};
-use crate::retry::{Poll, Seen, WaitError, poll_until};
+use crate::retry::{Pace, Poll, Seen, WaitError, poll_until};
 
 /// The kind name.
 pub const KIND: &str = "msk_cluster";
@@ -83,7 +83,7 @@ impl MskCluster {
     /// MSK's reason.
     async fn wait_active(&self, aws: &Aws, arn: &str) -> Result<ClusterInfo, ResourceError> {
         let what = format!("cluster {} to be ACTIVE", self.cluster.name());
-        poll_until(self.poll, &what, 2, || async {
+        poll_until(self.poll, Pace::Minutes, &what, 2, || async {
             match self.describe(aws, arn).await? {
                 Some(info) if info.state == "ACTIVE" => Ok(Seen::Done(info)),
                 Some(info) if info.state == "FAILED" => {
@@ -409,7 +409,7 @@ impl Kind for MskCluster {
             _ => {}
         }
         let what = format!("cluster {} to be deleted", self.cluster.name());
-        poll_until(self.poll, &what, 2, || async {
+        poll_until(self.poll, Pace::Minutes, &what, 2, || async {
             Ok::<_, AwsError>(match self.describe(aws, &live.arn).await? {
                 None => Seen::Done(()),
                 Some(info) => Seen::Pending(info.state),

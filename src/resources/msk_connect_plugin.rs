@@ -18,7 +18,7 @@ use super::discovery::{Discovery, list_connect};
 use crate::artifact::{Artifact, ArtifactError};
 use crate::aws::{Aws, AwsError, Classify};
 use crate::engine::{Change, FieldChange, Fields, Inputs, Kind, Outputs, Presence, ResourceError, ResourceId, Tags, Value};
-use crate::retry::{Poll, Seen, WaitError, poll_until};
+use crate::retry::{Pace, Poll, Seen, WaitError, poll_until};
 
 /// The kind name.
 pub const KIND: &str = "msk_connect_plugin";
@@ -152,7 +152,7 @@ impl MskConnectPlugin {
 
     async fn wait_active(&self, aws: &Aws, arn: &str) -> Result<(), ResourceError> {
         let what = format!("custom plugin {} to be ACTIVE", self.name);
-        let outcome = poll_until(self.poll, &what, 1, || async {
+        let outcome = poll_until(self.poll, Pace::Minutes, &what, 1, || async {
             match self.describe(aws, arn).await? {
                 Some((state, _)) if state == "ACTIVE" => Ok(Seen::Done(())),
                 Some((state, reason)) if state == "CREATE_FAILED" => Err(ResourceError::refused(
@@ -184,7 +184,7 @@ impl MskConnectPlugin {
             Err(e) => return Err(e.into()),
         }
         let what = format!("custom plugin {} to be deleted", self.name);
-        poll_until(self.poll, &what, 1, || async {
+        poll_until(self.poll, Pace::Minutes, &what, 1, || async {
             Ok::<_, ResourceError>(match self.describe(aws, &live.arn).await? {
                 None => Seen::Done(()),
                 Some((state, _)) => Seen::Pending(state),

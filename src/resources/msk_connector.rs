@@ -33,7 +33,7 @@ use super::msk_connect_plugin;
 use crate::aws::{Aws, AwsError, Classify};
 use crate::engine::{Action, Change, FieldChange, Fields, Inputs, Kind, Outputs, ResourceError, ResourceId, Tags, Value};
 use crate::plan::{Capacity, ConnectorSpec};
-use crate::retry::{Backoff, Poll, Seen, WaitError, poll_until, retry};
+use crate::retry::{Backoff, Pace, Poll, Seen, WaitError, poll_until, retry};
 
 /// The kind name.
 pub const KIND: &str = "msk_connector";
@@ -277,7 +277,7 @@ impl MskConnector {
     /// Waits until the connector is RUNNING (seen twice); FAILED is an error with AWS's reason.
     async fn wait_running(&self, aws: &Aws, arn: &str) -> Result<Live, ResourceError> {
         let what = format!("connector {} to be RUNNING", self.name());
-        poll_until(self.poll, &what, 2, || async {
+        poll_until(self.poll, Pace::Minutes, &what, 2, || async {
             match self.describe(aws, arn).await? {
                 Some(live) if live.state == "RUNNING" => Ok(Seen::Done(live)),
                 Some(live) if live.state == "FAILED" => Err(ResourceError::refused(
@@ -294,7 +294,7 @@ impl MskConnector {
 
     async fn wait_gone(&self, aws: &Aws, arn: &str) -> Result<(), ResourceError> {
         let what = format!("connector {} to be deleted", self.name());
-        poll_until(self.poll, &what, 2, || async {
+        poll_until(self.poll, Pace::Minutes, &what, 2, || async {
             Ok::<_, ResourceError>(match self.describe(aws, arn).await? {
                 None => Seen::Done(()),
                 Some(live) => Seen::Pending(live.state),
@@ -307,7 +307,7 @@ impl MskConnector {
     /// Polls an update operation to its end: UPDATE_COMPLETE, or a failure with AWS's reason.
     async fn wait_operation(&self, aws: &Aws, operation_arn: &str, what: &str) -> Result<(), ResourceError> {
         let waiting = format!("the {what} update of connector {}", self.name());
-        poll_until(self.poll, &waiting, 1, || async {
+        poll_until(self.poll, Pace::Minutes, &waiting, 1, || async {
             let out = aws
                 .kafkaconnect
                 .describe_connector_operation()

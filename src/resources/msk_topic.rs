@@ -20,7 +20,7 @@ use super::msk_cluster;
 use crate::aws::{Aws, AwsError, Classify};
 use crate::engine::{Change, FieldChange, Fields, Inputs, Kind, Outputs, Presence, ResourceError, ResourceId, Tags, Value};
 use crate::plan::TopicSpec;
-use crate::retry::{Poll, Seen, WaitError, poll_until};
+use crate::retry::{Pace, Poll, Seen, WaitError, poll_until};
 
 /// The kind name.
 pub const KIND: &str = "msk_topic";
@@ -129,7 +129,7 @@ impl MskTopic {
     /// Waits until the topic is ACTIVE (with at least `partitions`), seen twice in a row.
     async fn wait_active(&self, aws: &Aws, cluster_arn: &str, partitions: i32) -> Result<(), ResourceError> {
         let what = format!("topic {} to be ACTIVE", self.name);
-        poll_until(self.poll, &what, CONFIRMATIONS, || async {
+        poll_until(self.poll, Pace::Seconds, &what, CONFIRMATIONS, || async {
             Ok(match self.describe(aws, cluster_arn).await? {
                 Some((status, count)) if status == "ACTIVE" && count >= partitions => Seen::Done(()),
                 Some((status, count)) => Seen::Pending(format!("{status}, {count} partitions")),
@@ -144,7 +144,7 @@ impl MskTopic {
     /// Waits until MSK no longer knows the topic, seen twice in a row.
     async fn wait_gone(&self, aws: &Aws, cluster_arn: &str) -> Result<(), ResourceError> {
         let what = format!("topic {} to be deleted", self.name);
-        poll_until(self.poll, &what, CONFIRMATIONS, || async {
+        poll_until(self.poll, Pace::Seconds, &what, CONFIRMATIONS, || async {
             Ok(match self.describe(aws, cluster_arn).await? {
                 None => Seen::Done(()),
                 Some((status, _)) => Seen::Pending(status),

@@ -96,7 +96,12 @@ fn observe(account: &Account) -> (Engine, crate::engine::Observed) {
         templates: Arc::new(crate::render::Templates::load(None).unwrap()),
         options: Options {
             prune: account.prune,
-            poll: Poll { interval: Duration::from_millis(1), timeout: Duration::from_secs(1), report_every: Duration::ZERO },
+            poll: Poll {
+                first: Duration::from_millis(1),
+                cap: Duration::from_millis(1),
+                timeout: Duration::from_secs(1),
+                report_every: Duration::ZERO,
+            },
         },
         artifact: Some(Arc::new(Artifact {
             sha256: "0123456789abcdef".repeat(4),
