@@ -12,8 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_apigateway::operation::get_method::GetMethodOutput;
-use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType, IntegrationType, Op, PatchOperation, Stage};
+use aws_sdk_apigateway::types::{EndpointConfiguration, EndpointType, IntegrationType, Method, Op, PatchOperation, Stage};
 use serde_json::{Value as Json, json};
 
 use crate::artifact::sha256_hex;
@@ -158,8 +157,22 @@ pub async fn named(aws: &Aws, name: &str) -> Result<Vec<aws_sdk_apigateway::type
     }
 }
 
-/// The REST API `id`'s resources (GetResources, every page): (resource id, path).
-pub async fn resources(aws: &Aws, id: &str) -> Result<Vec<(String, String)>, AwsError> {
+/// One resource of a REST API, with its ANY method.
+#[derive(Debug, Clone)]
+pub struct ApiResource {
+    /// The resource's id.
+    pub id: String,
+    /// Its path, such as `/{proxy+}`.
+    pub path: String,
+    /// Its ANY method, with the integration, if it has one.
+    pub any: Option<Method>,
+}
+
+/// The REST API `id`'s resources with their methods embedded (GetResources with
+/// `embed=methods`, every page), so that no GetMethod follows. Without `embed`, API Gateway
+/// answers each method only by its verb (API reference, GetResources: "embed ... Currently, the
+/// request supports only retrieval of the embedded Method resources this way").
+pub async fn resources(aws: &Aws, id: &str) -> Result<Vec<ApiResource>, AwsError> {
     let mut out = Vec::new();
     let mut position = None;
     loop {
@@ -167,25 +180,23 @@ pub async fn resources(aws: &Aws, id: &str) -> Result<Vec<(String, String)>, Aws
             .apigateway
             .get_resources()
             .rest_api_id(id)
+            .embed("methods")
             .limit(500)
             .set_position(position)
             .send()
             .await
             .or_aws("apigateway:GetResources")?;
-        out.extend(page.items().iter().filter_map(|r| Some((r.id()?.to_owned(), r.path()?.to_owned()))));
+        out.extend(page.items().iter().filter_map(|r| {
+            Some(ApiResource {
+                id: r.id()?.to_owned(),
+                path: r.path()?.to_owned(),
+                any: r.resource_methods().and_then(|m| m.get("ANY")).cloned(),
+            })
+        }));
         position = page.position().map(str::to_owned);
         if position.is_none() || page.items().is_empty() {
             return Ok(out);
         }
-    }
-}
-
-/// The ANY method of `resource` (GetMethod), or `None` when it has none.
-pub async fn any_method(aws: &Aws, id: &str, resource: &str) -> Result<Option<GetMethodOutput>, AwsError> {
-    match aws.apigateway.get_method().rest_api_id(id).resource_id(resource).http_method("ANY").send().await.or_aws("apigateway:GetMethod") {
-        Ok(method) => Ok(Some(method)),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
     }
 }
 
@@ -226,8 +237,9 @@ impl ApigatewayRestApi {
         named(aws, self.name()).await
     }
 
-    async fn read_route(&self, aws: &Aws, id: &str, resource: &str) -> Result<Json, AwsError> {
-        let Some(method) = any_method(aws, id, resource).await? else { return Ok(Json::Null) };
+    /// The route as the proxy resource's embedded ANY method shows it.
+    fn read_route(method: Option<&Method>) -> Json {
+        let Some(method) = method else { return Json::Null };
         let integration = method.method_integration().map_or(Json::Null, |i| {
             let params: BTreeMap<&str, &str> =
                 i.request_parameters().map(|p| p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()).unwrap_or_default();
@@ -238,13 +250,13 @@ impl ApigatewayRestApi {
                 "request_parameters": params,
             })
         });
-        Ok(json!({
+        json!({
             "path": PROXY_PATH,
             "method": "ANY",
             "authorization": method.authorization_type(),
             "api_key_required": method.api_key_required().unwrap_or(false),
             "integration": integration,
-        }))
+        })
     }
 
     async fn read_stage(&self, aws: &Aws, id: &str) -> Result<Option<LiveStage>, AwsError> {
@@ -397,7 +409,7 @@ impl ApigatewayRestApi {
         let id = created.id().unwrap_or_default().to_owned();
         let root = match created.root_resource_id() {
             Some(root) => root.to_owned(),
-            None => resources(aws, &id).await?.into_iter().find(|(_, path)| path == "/").map(|(id, _)| id).unwrap_or_default(),
+            None => resources(aws, &id).await?.into_iter().find(|r| r.path == "/").map(|r| r.id).unwrap_or_default(),
         };
         Ok((id, root))
     }
@@ -420,7 +432,7 @@ impl ApigatewayRestApi {
                     Ok(r) => r.id().unwrap_or_default().to_owned(),
                     // Made by an interrupted earlier run.
                     Err(e) if e.is_code(&["ConflictException"]) => {
-                        resources(aws, id).await?.into_iter().find(|(_, path)| path == PROXY_PATH).map(|(id, _)| id).ok_or(e)?
+                        resources(aws, id).await?.into_iter().find(|r| r.path == PROXY_PATH).map(|r| r.id).ok_or(e)?
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -574,19 +586,15 @@ impl Kind for ApigatewayRestApi {
             }
         };
         let id = api.id().unwrap_or_default().to_owned();
-        let resources = resources(aws, &id).await?;
-        let root_id = resources.iter().find(|(_, p)| p == "/").map(|(r, _)| r.clone()).unwrap_or_default();
-        let proxy_resource = resources.iter().find(|(_, p)| p == PROXY_PATH).map(|(r, _)| r.clone());
         // Read also when the plan no longer requires a key: the key and usage plan pinfra made
         // then go (`api_key_required` turned off).
         let key = async { self.read_key(aws, &id).await.map(|k| k.key_id.is_some().then_some(k)) };
-        let route = async {
-            match &proxy_resource {
-                Some(resource) => self.read_route(aws, &id, resource).await,
-                None => Ok(Json::Null),
-            }
-        };
-        let (route, stage, api_key) = tokio::try_join!(route, self.read_stage(aws, &id), key)?;
+        // The resources (methods embedded), the stage and the key side by side.
+        let (resources, stage, api_key) = tokio::try_join!(resources(aws, &id), self.read_stage(aws, &id), key)?;
+        let root_id = resources.iter().find(|r| r.path == "/").map(|r| r.id.clone()).unwrap_or_default();
+        let proxy = resources.iter().find(|r| r.path == PROXY_PATH);
+        let proxy_resource = proxy.map(|r| r.id.clone());
+        let route = Self::read_route(proxy.and_then(|r| r.any.as_ref()));
         let endpoint =
             api.endpoint_configuration().map(|e| e.types().iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",")).unwrap_or_default();
         Ok(Some(Live {

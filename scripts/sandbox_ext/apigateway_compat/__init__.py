@@ -1,7 +1,7 @@
 """API Gateway for the sandbox, where moto 5.2.5 falls short: REST APIs as clients call them
 (execute-api invocations, deployments kept as snapshots, HTTP_PROXY integrations to in-process
 endpoints) and the control plane's answers (tags by REST API ARN, UpdateMethod, stages, usage
-plans). One extension, ``apigateway_compat``: one request hook, ``/_sandbox/apigateway``.
+plans, GetResources' ``embed``). One extension, ``apigateway_compat``: one request hook, ``/_sandbox/apigateway``.
 
 Layout (each module's docstring has the behaviour in full):
 
@@ -9,7 +9,7 @@ Layout (each module's docstring has the behaviour in full):
                       store, API Gateway's error answers, CreateDeployment
     control_plane.py  GetTags/TagResource/UntagResource by REST API ARN, UpdateMethod,
                       DeleteUsagePlan and the stages usage plans hold, stages as API Gateway
-                      describes them
+                      describes them, GetResources' methods by name unless embedded
     __init__.py       install(): the request hook, the control route; the in-process endpoint
                       API other extensions use (``add_http_endpoint``, ``EndpointRequest``,
                       ``EndpointAnswer``, ``UNREACHABLE``; data_path's stand-in REST proxies)
@@ -25,6 +25,8 @@ from .control_plane import (
     REST_API_TAGS_PATH,
     USAGE_PLAN_PATH,
     delete_usage_plan,
+    note_resources_listing,
+    patch_resource_listing,
     patch_stages,
     patch_usage_plan_stages,
     rest_api_tags,
@@ -51,8 +53,11 @@ def install(sandbox: Sandbox) -> None:
     store = Deployments()
     patch_stages()
     patch_usage_plan_stages()
+    patch_resource_listing()
 
     def hook(request: AwsRequest) -> Response | None:
+        if request.call.service == "apigateway":
+            note_resources_listing(request)
         if match := INVOKE_PATH.match(request.path):
             return invoke(store, request, match)
         if request.call.service == "apigateway" and request.method == "POST" and (match := DEPLOYMENTS_PATH.match(request.path)):

@@ -24,6 +24,13 @@ takes the paths of ``METHOD_PATCH_PATHS`` / ``METHOD_PATCH_PREFIXES`` with their
 "method:update" table); any other, or a bad value, is 400 ``BadRequestException`` and nothing
 changes; an unknown method is 404 ``NotFoundException`` "Invalid Method identifier specified".
 
+GetResources as API Gateway answers it: without ``embed=methods`` each resource's
+``resourceMethods`` names its methods only (``{"ANY": {}}``, the AWS CLI reference's example of
+``get-resources``); with it, each method whole, its integration included (API reference,
+GetResources ``embed``: "Currently, the request supports only retrieval of the embedded Method
+resources this way"). moto 5.2.5 always embeds them, so a client that reads a method's settings
+from a listing made without ``embed`` would pass here and fail on AWS.
+
 Stages as API Gateway describes them (GetStage, GetStages, UpdateStage): no ``description`` when
 none was given (moto: ``""``), and a method setting that a patch creates (``/*/*/throttling/...``)
 starts from API Gateway's defaults with ``cacheDataEncrypted`` false (moto: true).
@@ -45,6 +52,7 @@ recreated by a deployment loses its usage plan association); moto kept it in ``a
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import functools
 import json
@@ -59,6 +67,10 @@ from ..core import AwsRequest, json_response, read_body
 from ..msk_topics import request_account
 from .execute_api import gateway_error
 
+RESOURCES_PATH = re.compile(r"^/restapis/(?P<api>[^/]+)/resources/?$")
+# Whether the request being answered is a GetResources without embed=methods (per thread: each
+# request is answered on its own).
+METHODS_BY_NAME_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("methods_by_name_only", default=False)
 USAGE_PLAN_PATH = re.compile(r"^/usageplans/(?P<plan>[^/]+)/?$")
 METHOD_PATH = re.compile(r"^/restapis/(?P<api>[^/]+)/resources/(?P<resource>[^/]+)/methods/(?P<method>[^/]+)/?$")
 # UpdateMethod's patch paths and the ops API Gateway takes on each (REST API reference,
@@ -271,3 +283,26 @@ def patch_stages() -> None:
 
     Stage.to_json = to_json  # type: ignore[method-assign]
     Stage._get_default_method_settings = default_method_settings  # type: ignore[method-assign]
+
+
+def note_resources_listing(request: AwsRequest) -> None:
+    """Marks whether this request is a GetResources whose answer names methods only."""
+    listing = request.method == "GET" and RESOURCES_PATH.match(request.path) is not None
+    embed = ",".join(parse_qs(str(request.environ.get("QUERY_STRING", ""))).get("embed", []))
+    METHODS_BY_NAME_ONLY.set(listing and "methods" not in embed.split(","))
+
+
+def patch_resource_listing() -> None:
+    """moto's Resource answers GetResources' methods by name only unless ``embed=methods``."""
+    from moto.apigateway.models import Resource
+
+    original_to_dict = Resource.to_dict
+
+    @functools.wraps(original_to_dict)
+    def to_dict(self: Any) -> dict[str, Any]:
+        answer = original_to_dict(self)
+        if METHODS_BY_NAME_ONLY.get() and "resourceMethods" in answer:
+            answer["resourceMethods"] = {verb: {} for verb in answer["resourceMethods"]}
+        return answer
+
+    Resource.to_dict = to_dict  # type: ignore[method-assign]

@@ -294,11 +294,7 @@ async fn find_api(aws: &Aws, base: &crate::plan::Plan) -> Result<Option<FoundApi
     let endpoint =
         api.endpoint_configuration().and_then(|e| e.types().first()).map_or_else(|| "EDGE".to_owned(), |t| t.as_str().to_owned());
     let (paths, stages) = tokio::join!(rest_api::resources(aws, &id), rest_api::stages(aws, &id));
-    let proxy = paths?.into_iter().find(|(_, path)| path == "/{proxy+}").map(|(resource, _)| resource);
-    let method = match &proxy {
-        Some(resource) => rest_api::any_method(aws, &id, resource).await?,
-        None => None,
-    };
+    let method = paths?.into_iter().find(|r| r.path == "/{proxy+}").and_then(|r| r.any);
     let mut stages = stages?;
     // The plan's stage first, if it is there.
     stages.sort_by_key(|s| s.stage_name() != Some(spec.stage.as_str()));
