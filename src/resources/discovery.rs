@@ -313,6 +313,8 @@ pub struct PluginSummary {
 pub struct ConnectorSummary {
     /// Name.
     pub name: String,
+    /// ARN: how the connector's own read goes straight to DescribeConnector.
+    pub arn: String,
     /// State, such as RUNNING or DELETING.
     pub state: String,
     /// ARNs of the custom plugins it runs.
@@ -394,6 +396,7 @@ pub async fn list_connect(aws: &Aws, base: &str, exact: bool) -> Result<ConnectL
             for c in page.connectors() {
                 out.push(ConnectorSummary {
                     name: c.connector_name().unwrap_or_default().to_owned(),
+                    arn: c.connector_arn().unwrap_or_default().to_owned(),
                     state: c.connector_state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
                     plugins: c
                         .plugins()
@@ -427,10 +430,34 @@ mod tests {
         let listing = ConnectListing {
             plugins: Vec::new(),
             connectors: vec![
-                ConnectorSummary { name: "mine".into(), state: "RUNNING".into(), plugins: vec!["p".into()], subnets: vec![] },
-                ConnectorSummary { name: "going".into(), state: "DELETING".into(), plugins: vec!["p".into()], subnets: vec![] },
-                ConnectorSummary { name: "other".into(), state: "RUNNING".into(), plugins: vec!["p".into(), "q".into()], subnets: vec![] },
-                ConnectorSummary { name: "unrelated".into(), state: "RUNNING".into(), plugins: vec!["q".into()], subnets: vec![] },
+                ConnectorSummary {
+                    name: "mine".into(),
+                    arn: "a1".into(),
+                    state: "RUNNING".into(),
+                    plugins: vec!["p".into()],
+                    subnets: vec![],
+                },
+                ConnectorSummary {
+                    name: "going".into(),
+                    arn: "a2".into(),
+                    state: "DELETING".into(),
+                    plugins: vec!["p".into()],
+                    subnets: vec![],
+                },
+                ConnectorSummary {
+                    name: "other".into(),
+                    arn: "a3".into(),
+                    state: "RUNNING".into(),
+                    plugins: vec!["p".into(), "q".into()],
+                    subnets: vec![],
+                },
+                ConnectorSummary {
+                    name: "unrelated".into(),
+                    arn: "a4".into(),
+                    state: "RUNNING".into(),
+                    plugins: vec!["q".into()],
+                    subnets: vec![],
+                },
             ],
         };
         assert_eq!(listing.users("p", "mine"), ["other"]);
