@@ -346,6 +346,17 @@ impl Ec2Instance {
     }
 
     async fn launch(&self, aws: &Aws, desired: &Desired) -> Result<String, ResourceError> {
+        // A replacement of an instance whose AMI is not pinned: the latest AMI, read now.
+        let with_ami;
+        let desired = match &desired.ami {
+            None if !desired.ami_pinned => {
+                let ami = latest_ami(aws).await?;
+                let _ = self.resolved_ami.set(ami.clone());
+                with_ami = Desired { ami: Some(ami).filter(|a| !a.is_empty()), ..desired.clone() };
+                &with_ami
+            }
+            _ => desired,
+        };
         let (Some(ami), Value::Known(Json::String(user_data)), Value::Known(Json::String(group)), Some(token)) =
             (&desired.ami, &desired.user_data, &desired.security_group, desired.client_token(&self.owner))
         else {
@@ -525,22 +536,14 @@ impl Kind for Ec2Instance {
     }
 
     async fn observe(&self, aws: &Aws) -> Result<Option<Live>, AwsError> {
-        let ami = match &self.spec.ami {
-            Some(ami) => ami.clone(),
-            None => aws
-                .ssm
-                .get_parameter()
-                .name(AL2023_PARAMETER)
-                .send()
-                .await
-                .or_aws("ssm:GetParameter")?
-                .parameter()
-                .and_then(|p| p.value())
-                .unwrap_or_default()
-                .to_owned(),
+        let Some(instance) = not_terminated_named(aws, &self.spec.instance_name).await?.into_iter().next() else {
+            // Only a launch needs the latest AMI, and the diff shows it: an existing instance's
+            // unpinned AMI is never compared, so a converged diff makes no SSM call.
+            if self.spec.ami.is_none() {
+                let _ = self.resolved_ami.set(latest_ami(aws).await?);
+            }
+            return Ok(None);
         };
-        let _ = self.resolved_ami.set(ami);
-        let Some(instance) = not_terminated_named(aws, &self.spec.instance_name).await?.into_iter().next() else { return Ok(None) };
         let id = instance.instance_id().unwrap_or_default().to_owned();
         let (user_data, root_volume) = user_data_and_root_volume(aws, &instance).await?;
         let user_data_sha256 = user_data.map(|text| sha256(&text));
