@@ -18,6 +18,12 @@ use tokio::sync::Semaphore;
 use super::{Action, Change, Inputs, Node, Observation, Outputs, Owner, Ownership, ResourceError, ResourceId};
 use crate::aws::{Aws, AwsError};
 
+/// How many resources are read at once for each one changed at once. A pipeline's reads (a
+/// dozen resources, one to three round trips each) all start together, so that a converged diff
+/// costs its longest chain of round trips, not a second wave; the pacer keeps them within AWS's
+/// quotas.
+const READS_PER_CHANGE: usize = 4;
+
 /// Why the resource graph is unusable; a bug in a kind's `depends_on`, not a user error.
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
@@ -209,11 +215,12 @@ impl Engine {
         Ok(Self { identity, nodes: ordered, ownership, concurrency: concurrency.max(1) })
     }
 
-    /// Reads every resource, in parallel with at most `concurrency` at once. All failures are
-    /// returned, not only the first.
+    /// Reads every resource, in parallel with at most [`READS_PER_CHANGE`] times `concurrency`
+    /// at once. All failures are returned, not only the first.
     pub async fn observe(&self, aws: &Aws) -> Result<Observed, Vec<(ResourceId, AwsError)>> {
+        let at_once = self.concurrency.saturating_mul(READS_PER_CHANGE);
         let results: Vec<Result<Observation, AwsError>> =
-            stream::iter(self.nodes.iter().map(|node| node.observe(aws))).buffered(self.concurrency).collect().await;
+            stream::iter(self.nodes.iter().map(|node| node.observe(aws))).buffered(at_once).collect().await;
         let mut observations = Vec::with_capacity(results.len());
         let mut outputs = BTreeMap::new();
         let mut failures = Vec::new();
