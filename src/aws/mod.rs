@@ -5,6 +5,7 @@ mod credentials;
 pub mod ec2_tags;
 mod error;
 pub mod pacing;
+pub mod shared;
 
 use std::time::Duration;
 
@@ -63,6 +64,16 @@ pub struct Aws {
     pub endpoint: Option<String>,
     /// Where the credentials come from, for the user.
     pub credentials: CredentialSource,
+    /// The reads this round shares between environments (`shared`); [`Aws::fresh`] starts
+    /// another round.
+    pub shared: std::sync::Arc<shared::SharedReads>,
+}
+
+impl Aws {
+    /// The same clients with a new round of shared reads: nothing read before is reused.
+    pub fn fresh(&self) -> Aws {
+        Aws { shared: std::sync::Arc::default(), ..self.clone() }
+    }
 }
 
 impl Aws {
@@ -124,6 +135,7 @@ impl Aws {
             region: settings.region.clone(),
             endpoint: settings.endpoint_url.clone(),
             credentials,
+            shared: std::sync::Arc::default(),
         })
     }
 }
@@ -146,6 +158,7 @@ impl Aws {
             region: "us-east-1".to_owned(),
             endpoint: None,
             credentials: CredentialSource::Chain,
+            shared: std::sync::Arc::default(),
         }
     }
 }

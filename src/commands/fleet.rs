@@ -378,6 +378,7 @@ pub async fn mutate(
         // shared) may be free now that the other is gone: those are read and destroyed again.
         let again: Vec<String> = results.iter().filter(|(r, kept)| *kept && !r.failed()).map(|(r, _)| r.name.clone()).collect();
         if !again.is_empty() && !interrupt.flag.load(Ordering::SeqCst) {
+            clients.new_round().await;
             let read = read_all(path, &again, global, env, out, false, &clients).await;
             let planned = read.into_iter().map(|(name, started, session)| {
                 let planned = session.and_then(|s| mutation.planned(&s).map(|p| (s, p)));

@@ -204,7 +204,7 @@ pub async fn session(path: &Path, global: &GlobalArgs, env: &Environment, out: O
 }
 
 /// The AWS clients of a run, one set per Region, shared by every environment of a fleet: one
-/// connection pool per service, and one place that paces calls.
+/// connection pool per service, one place that paces calls, and the round's shared reads.
 #[derive(Default)]
 pub struct Clients(tokio::sync::Mutex<std::collections::HashMap<String, Aws>>);
 
@@ -218,6 +218,14 @@ impl Clients {
         let aws = connect(settings).await?;
         built.insert(settings.region.clone(), aws.clone());
         Ok(aws)
+    }
+
+    /// Starts a new round of reads: the same clients (and pacer), none of the reads shared so
+    /// far (`aws::shared`).
+    pub async fn new_round(&self) {
+        for aws in self.0.lock().await.values_mut() {
+            *aws = aws.fresh();
+        }
     }
 }
 
@@ -334,7 +342,7 @@ impl Session {
     /// Reads everything again: discovery and every resource (after the lock was taken, so that
     /// what is applied is what is there now).
     pub async fn refresh(self, out: Output) -> anyhow::Result<Session> {
-        Session::observe(self.plan, self.aws, self.loaded, out).await
+        Session::observe(self.plan, self.aws.fresh(), self.loaded, out).await
     }
 }
 

@@ -145,11 +145,19 @@ pub async fn api_key_value(aws: &Aws, spec: &ApiSpec) -> Result<Option<String>, 
 
 /// Every REST API named `name`, all pages.
 pub async fn named(aws: &Aws, name: &str) -> Result<Vec<aws_sdk_apigateway::types::RestApi>, AwsError> {
+    // One listing serves every environment of a round (`aws::shared`): GetRestApis counts
+    // against API Gateway's account-wide 10 calls a second.
+    let all = aws.shared.get_or_read("apigateway:GetRestApis".into(), || all_rest_apis(aws)).await?;
+    Ok(all.into_iter().filter(|a| a.name() == Some(name)).collect())
+}
+
+/// Every REST API of the Region (GetRestApis, every page).
+async fn all_rest_apis(aws: &Aws) -> Result<Vec<aws_sdk_apigateway::types::RestApi>, AwsError> {
     let mut found = Vec::new();
     let mut position = None;
     loop {
         let page = aws.apigateway.get_rest_apis().limit(500).set_position(position).send().await.or_aws("apigateway:GetRestApis")?;
-        found.extend(page.items().iter().filter(|a| a.name() == Some(name)).cloned());
+        found.extend(page.items().iter().cloned());
         position = page.position().map(str::to_owned);
         if position.is_none() || page.items().is_empty() {
             return Ok(found);

@@ -147,9 +147,18 @@ pub struct Discovery {
 /// prefix (every page).
 pub async fn discover(aws: &Aws, plan: &Plan) -> Result<Discovery, AwsError> {
     let needs_subnets = plan.msk.create.as_ref().is_some_and(|c| c.subnets.is_empty());
+    // The cluster, its brokers, the default subnets, the connectors and the brokers' VPC are the
+    // same for every environment of a run: read once per round (`aws::shared`).
+    let cluster_ref = &plan.msk.cluster;
     let (cluster, default_subnets, connect) = tokio::join!(
-        find(aws, &plan.msk.cluster),
-        async { if needs_subnets { default_subnets(aws).await.map(Some) } else { Ok(None) } },
+        aws.shared.get_or_read(format!("kafka:cluster {cluster_ref:?}"), || find(aws, cluster_ref)),
+        async {
+            if needs_subnets {
+                aws.shared.get_or_read("ec2:default subnets".into(), || default_subnets(aws)).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        },
         async {
             match &plan.connect {
                 Some(spec) => {
@@ -168,7 +177,9 @@ pub async fn discover(aws: &Aws, plan: &Plan) -> Result<Discovery, AwsError> {
         (None, Some(spec)) => choose_subnets(spec, default_subnets.as_deref()).unwrap_or_default(),
         (None, None) => Vec::new(),
     };
-    let network = async { crate::network::read(aws, &plan.environment.region, &broker_subnets).await.map(|n| n.map(Arc::new)) };
+    let network = aws.shared.get_or_read(format!("ec2:network {broker_subnets:?}"), || async {
+        crate::network::read(aws, &plan.environment.region, &broker_subnets).await.map(|n| n.map(Arc::new))
+    });
     let Some(mut cluster) = cluster else {
         return Ok(Discovery { default_subnets, connect, network: network.await?, ..Discovery::default() });
     };
@@ -176,12 +187,13 @@ pub async fn discover(aws: &Aws, plan: &Plan) -> Result<Discovery, AwsError> {
         return Ok(Discovery { cluster: Some(cluster), topics: None, default_subnets, connect, network: network.await? });
     }
     let planned: Vec<&str> = plan.topics.iter().map(|t| t.name.as_str()).collect();
-    let (bootstrap, topics, network) = tokio::join!(
-        aws.kafka.get_bootstrap_brokers().cluster_arn(&cluster.arn).send(),
-        list_topics(aws, &cluster.arn, &plan.msk.topic_prefix, &planned),
-        network,
-    );
-    cluster.bootstrap_sasl_iam = bootstrap.or_aws("kafka:GetBootstrapBrokers")?.bootstrap_broker_string_sasl_iam().map(str::to_owned);
+    let arn = cluster.arn.clone();
+    let bootstrap = aws.shared.get_or_read(format!("kafka:GetBootstrapBrokers {arn}"), || async {
+        let out = aws.kafka.get_bootstrap_brokers().cluster_arn(&arn).send().await.or_aws("kafka:GetBootstrapBrokers")?;
+        Ok::<_, AwsError>(out.bootstrap_broker_string_sasl_iam().map(str::to_owned))
+    });
+    let (bootstrap, topics, network) = tokio::join!(bootstrap, list_topics(aws, &cluster.arn, &plan.msk.topic_prefix, &planned), network,);
+    cluster.bootstrap_sasl_iam = bootstrap?;
     Ok(Discovery { cluster: Some(cluster), topics: Some(topics?), default_subnets, connect, network: network? })
 }
 
@@ -388,7 +400,14 @@ pub async fn list_connect(aws: &Aws, base: &str, exact: bool) -> Result<ConnectL
             }
         }
     };
-    let connectors = async {
+    let connectors = aws.shared.get_or_read("kafkaconnect:ListConnectors".into(), || list_connectors(aws));
+    let (plugins, connectors) = tokio::join!(plugins, connectors);
+    Ok(ConnectListing { plugins: plugins?, connectors: connectors? })
+}
+
+/// Every connector of the Region (ListConnectors, every page).
+async fn list_connectors(aws: &Aws) -> Result<Vec<ConnectorSummary>, AwsError> {
+    {
         let mut out = Vec::new();
         let mut token = None;
         loop {
@@ -416,9 +435,7 @@ pub async fn list_connect(aws: &Aws, base: &str, exact: bool) -> Result<ConnectL
                 return Ok::<_, AwsError>(out);
             }
         }
-    };
-    let (plugins, connectors) = tokio::join!(plugins, connectors);
-    Ok(ConnectListing { plugins: plugins?, connectors: connectors? })
+    }
 }
 
 #[cfg(test)]
