@@ -446,10 +446,14 @@ impl Kind for IamRole {
     }
 
     async fn observe(&self, aws: &Aws) -> Result<Option<Live>, AwsError> {
-        let Some(role) = get_role(aws, &self.name).await? else { return Ok(None) };
-        // Side by side: the three reads cost one round trip.
-        let (policy, (inline, attached)) =
-            tokio::join!(aws.iam.get_role_policy().role_name(&self.name).policy_name(POLICY_NAME).send(), policy_names(aws, &self.name));
+        // All four side by side, one round trip: the policy reads need only the role's name. When
+        // the role is missing, theirs are NoSuchEntity answers, not looked at.
+        let (role, policy, (inline, attached)) = tokio::join!(
+            get_role(aws, &self.name),
+            aws.iam.get_role_policy().role_name(&self.name).policy_name(POLICY_NAME).send(),
+            policy_names(aws, &self.name)
+        );
+        let Some(role) = role? else { return Ok(None) };
         let policy = match policy.or_aws("iam:GetRolePolicy") {
             Ok(out) => decode(out.policy_document()),
             Err(e) if e.is_not_found() => None,
