@@ -279,12 +279,16 @@ impl Kind for S3Bucket {
 
     async fn observe(&self, aws: &Aws) -> Result<Option<Live>, AwsError> {
         let name = self.name();
-        let Some(region) = region_of(aws, name).await? else { return Ok(None) };
+        // All five reads side by side, one round trip: the settings are looked at only when the
+        // bucket exists in the plan's Region (elsewhere S3 answers them with a redirect, and a
+        // missing bucket with NoSuchBucket).
+        let (region, settings, tagging) =
+            tokio::join!(region_of(aws, name), settings(aws, name), aws.s3.get_bucket_tagging().bucket(name).send());
+        let Some(region) = region? else { return Ok(None) };
         if region != self.region {
             // Its other settings can be read only in its Region; the diff refuses the move.
             return Ok(Some(Live { region, public_access_block: Json::Null, encryption: Json::Null, versioning: None, tags: Tags::new() }));
         }
-        let (settings, tagging) = tokio::join!(settings(aws, name), aws.s3.get_bucket_tagging().bucket(name).send());
         let Settings { public_access_block, encryption, versioning } = settings?;
         let tags = match tagging.or_aws("s3:GetBucketTagging") {
             Ok(out) => out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect(),
