@@ -201,8 +201,23 @@ impl MskConnector {
         &self.spec.name
     }
 
-    async fn describe(&self, aws: &Aws, arn: &str) -> Result<Option<Live>, AwsError> {
-        let Some(out) = describe_connector(aws, arn).await? else { return Ok(None) };
+    /// The connector `arn` (DescribeConnector), with its tags beside it (ListTagsForResource, in
+    /// the same round trip) when `with_tags`: observe needs them for ownership, a wait's polls
+    /// do not (their `Live::tags` is empty).
+    async fn describe(&self, aws: &Aws, arn: &str, with_tags: bool) -> Result<Option<Live>, AwsError> {
+        let tags = async {
+            if !with_tags {
+                return Ok(Some(Tags::new()));
+            }
+            match aws.kafkaconnect.list_tags_for_resource().resource_arn(arn).send().await.or_aws("kafkaconnect:ListTagsForResource") {
+                Ok(out) => Ok(Some(out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())),
+                // Deleted between the listing and now (it was DELETING): gone.
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        let (out, tags) = tokio::join!(describe_connector(aws, arn), tags);
+        let (Some(out), Some(tags)) = (out?, tags?) else { return Ok(None) };
         let mut immutable = BTreeMap::new();
         let plugin = out.plugins().iter().filter_map(|p| p.custom_plugin().and_then(|c| c.custom_plugin_arn())).next().unwrap_or_default();
         immutable.insert("plugin", json!(plugin));
@@ -250,13 +265,6 @@ impl MskConnector {
             }
             None => Json::Null,
         };
-        let tags = match aws.kafkaconnect.list_tags_for_resource().resource_arn(arn).send().await.or_aws("kafkaconnect:ListTagsForResource")
-        {
-            Ok(out) => out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
-            // Deleted between the two reads (it was DELETING): gone.
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        };
         Ok(Some(Live {
             arn: arn.to_owned(),
             state: out.connector_state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
@@ -278,7 +286,7 @@ impl MskConnector {
     async fn wait_running(&self, aws: &Aws, arn: &str) -> Result<Live, ResourceError> {
         let what = format!("connector {} to be RUNNING", self.name());
         poll_until(self.poll, Pace::Minutes, &what, 2, || async {
-            match self.describe(aws, arn).await? {
+            match self.describe(aws, arn, false).await? {
                 Some(live) if live.state == "RUNNING" => Ok(Seen::Done(live)),
                 Some(live) if live.state == "FAILED" => Err(ResourceError::refused(
                     format!("connector {} FAILED: {}", self.name(), live.failure.unwrap_or_else(|| "MSK Connect gave no reason".into())),
@@ -295,7 +303,7 @@ impl MskConnector {
     async fn wait_gone(&self, aws: &Aws, arn: &str) -> Result<(), ResourceError> {
         let what = format!("connector {} to be deleted", self.name());
         poll_until(self.poll, Pace::Minutes, &what, 2, || async {
-            Ok::<_, ResourceError>(match self.describe(aws, arn).await? {
+            Ok::<_, ResourceError>(match self.describe(aws, arn, false).await? {
                 None => Seen::Done(()),
                 Some(live) => Seen::Pending(live.state),
             })
@@ -544,7 +552,7 @@ impl Kind for MskConnector {
             None => self.find(aws).await?,
         };
         match arn {
-            Some(arn) => self.describe(aws, &arn).await,
+            Some(arn) => self.describe(aws, &arn, true).await,
             None => Ok(None),
         }
     }
