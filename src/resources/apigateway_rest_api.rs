@@ -219,6 +219,34 @@ pub async fn fingerprint_of(aws: &Aws, id: &str, deployment: &str) -> Result<Opt
     Ok(out.description().and_then(deployment_fingerprint).map(str::to_owned))
 }
 
+/// Every deployment of the REST API `id` (GetDeployments, every page), by id, with the route
+/// fingerprint of those pinfra made.
+async fn deployment_fingerprints(aws: &Aws, id: &str) -> Result<BTreeMap<String, Option<String>>, AwsError> {
+    let mut out = BTreeMap::new();
+    let mut position = None;
+    loop {
+        let page = aws
+            .apigateway
+            .get_deployments()
+            .rest_api_id(id)
+            .limit(500)
+            .set_position(position)
+            .send()
+            .await
+            .or_aws("apigateway:GetDeployments")?;
+        for deployment in page.items() {
+            if let Some(deployment_id) = deployment.id() {
+                let fingerprint = deployment.description().and_then(deployment_fingerprint).map(str::to_owned);
+                out.insert(deployment_id.to_owned(), fingerprint);
+            }
+        }
+        position = page.position().map(str::to_owned);
+        if position.is_none() || page.items().is_empty() {
+            return Ok(out);
+        }
+    }
+}
+
 /// The route fingerprint in a deployment's description, if pinfra made the deployment.
 pub fn deployment_fingerprint(description: &str) -> Option<&str> {
     description.strip_prefix(FINGERPRINT_PREFIX)
@@ -267,20 +295,29 @@ impl ApigatewayRestApi {
         })
     }
 
+    /// The stage (GetStage) and the route fingerprint of its deployment, read beside it from the
+    /// API's deployments (GetDeployments: one round trip where GetStage, then GetDeployment,
+    /// took two).
     async fn read_stage(&self, aws: &Aws, id: &str) -> Result<Option<LiveStage>, AwsError> {
-        let stage = match aws.apigateway.get_stage().rest_api_id(id).stage_name(&self.spec.stage).send().await.or_aws("apigateway:GetStage")
-        {
+        let (stage, deployments) =
+            tokio::join!(aws.apigateway.get_stage().rest_api_id(id).stage_name(&self.spec.stage).send(), deployment_fingerprints(aws, id));
+        let stage = match stage.or_aws("apigateway:GetStage") {
             Ok(stage) => stage,
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
         };
+        let deployments = deployments?;
         let all = stage.method_settings().and_then(|m| m.get("*/*"));
         let throttling = match all {
             Some(s) => throttling(s.throttling_rate_limit(), i64::from(s.throttling_burst_limit())),
             None => Json::Null,
         };
         let fingerprint = match stage.deployment_id() {
-            Some(deployment) => fingerprint_of(aws, id, deployment).await?,
+            Some(deployment) => match deployments.get(deployment) {
+                Some(fingerprint) => fingerprint.clone(),
+                // Made after the listing: read it alone.
+                None => fingerprint_of(aws, id, deployment).await?,
+            },
             None => None,
         };
         Ok(Some(LiveStage { fingerprint, throttling }))
@@ -294,13 +331,15 @@ impl ApigatewayRestApi {
         format!("{}-plan", self.name())
     }
 
-    /// The key `<name>-key` and the usage plans that hold it.
-    async fn read_key(&self, aws: &Aws, api_id: &str) -> Result<LiveKey, AwsError> {
+    /// The id of the key `<name>-key` (GetApiKeys), if it exists: found by name, so read beside
+    /// the REST API's lookup.
+    async fn key_id(&self, aws: &Aws) -> Result<Option<String>, AwsError> {
         let keys = aws.apigateway.get_api_keys().name_query(self.key_name()).limit(500).send().await.or_aws("apigateway:GetApiKeys")?;
-        let Some(key_id) = keys.items().iter().find(|k| k.name() == Some(self.key_name().as_str())).and_then(|k| k.id()).map(str::to_owned)
-        else {
-            return Ok(LiveKey::default());
-        };
+        Ok(keys.items().iter().find(|k| k.name() == Some(self.key_name().as_str())).and_then(|k| k.id()).map(str::to_owned))
+    }
+
+    /// The key `key_id` and the usage plan that holds it (GetUsagePlans).
+    async fn read_key(&self, aws: &Aws, api_id: &str, key_id: String) -> Result<LiveKey, AwsError> {
         let plans = aws.apigateway.get_usage_plans().key_id(&key_id).limit(500).send().await.or_aws("apigateway:GetUsagePlans")?;
         let plan = plans.items().iter().find(|p| p.name() == Some(self.plan_name().as_str()));
         Ok(LiveKey {
@@ -574,7 +613,10 @@ impl Kind for ApigatewayRestApi {
     }
 
     async fn observe(&self, aws: &Aws) -> Result<Option<Live>, AwsError> {
-        let found = self.find(aws).await?;
+        // Read also when the plan no longer requires a key: the key and usage plan pinfra made
+        // then go (`api_key_required` turned off).
+        let (found, key_id) = tokio::join!(self.find(aws), self.key_id(aws));
+        let found = found?;
         let api = match found.as_slice() {
             [] => return Ok(None),
             [one] => one,
@@ -594,9 +636,12 @@ impl Kind for ApigatewayRestApi {
             }
         };
         let id = api.id().unwrap_or_default().to_owned();
-        // Read also when the plan no longer requires a key: the key and usage plan pinfra made
-        // then go (`api_key_required` turned off).
-        let key = async { self.read_key(aws, &id).await.map(|k| k.key_id.is_some().then_some(k)) };
+        let key = async {
+            match key_id? {
+                Some(key_id) => self.read_key(aws, &id, key_id).await.map(Some),
+                None => Ok(None),
+            }
+        };
         // The resources (methods embedded), the stage and the key side by side.
         let (resources, stage, api_key) = tokio::try_join!(resources(aws, &id), self.read_stage(aws, &id), key)?;
         let root_id = resources.iter().find(|r| r.path == "/").map(|r| r.id.clone()).unwrap_or_default();
