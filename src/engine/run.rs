@@ -219,8 +219,15 @@ impl Engine {
     /// at once. All failures are returned, not only the first.
     pub async fn observe(&self, aws: &Aws) -> Result<Observed, Vec<(ResourceId, AwsError)>> {
         let at_once = self.concurrency.saturating_mul(READS_PER_CHANGE);
-        let results: Vec<Result<Observation, AwsError>> =
-            stream::iter(self.nodes.iter().map(|node| node.observe(aws))).buffered(at_once).collect().await;
+        // Unordered: a slow read must not hold back the start of the next ones (500 topics that
+        // need no call come before the REST API's reads); the results are put back in order.
+        let mut indexed: Vec<(usize, Result<Observation, AwsError>)> = stream::iter(self.nodes.iter().enumerate())
+            .map(|(index, node)| node.observe(aws).map(move |result| (index, result)))
+            .buffer_unordered(at_once)
+            .collect()
+            .await;
+        indexed.sort_by_key(|(index, _)| *index);
+        let results: Vec<Result<Observation, AwsError>> = indexed.into_iter().map(|(_, result)| result).collect();
         let mut observations = Vec::with_capacity(results.len());
         let mut outputs = BTreeMap::new();
         let mut failures = Vec::new();
