@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Benchmark: wall time and AWS call count of a converged `pinfra diff` with many topics.
 
-    .venv/bin/python scripts/bench_topics.py [--latency-ms 20] [--sizes 10,100,500] [--runs 5]
+    .venv/bin/python scripts/bench_topics.py [--latency-ms 20] [--sizes 10,100,500] [--runs 10]
 
 For each size N it starts a fresh sandbox with a fixed latency added to every AWS call, seeds
 the MSK cluster, applies plans/pinterest.toml plus N generated topics (setup, not measured),
-then runs `pinfra diff` --runs times on the converged environment and reports the median wall
-time, the number of AWS calls of one diff (by service and operation, with --calls), and how many
-of them were MSK topic calls. It measures the release build, what users run: it runs
+then runs `pinfra diff` --runs times on the converged environment and reports the median,
+fastest and slowest wall time, pinfra's peak resident memory (the kernel's count for the process,
+from wait4), the number of AWS calls of one diff (by service and operation, with --calls), and
+how many of them were MSK topic calls; with several sizes, each one's median against the first's. It measures the release build, what users run: it runs
 `cargo build --release --locked` first (a no-op when target/release is current). Prints a
 Markdown table.
 
@@ -17,6 +18,7 @@ This is a benchmark, not a test: it asserts nothing about time. Figures go to BE
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -44,6 +46,18 @@ def pinfra(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[
     return subprocess.run([str(PINFRA), *args], env=env, capture_output=True, text=True, check=False)
 
 
+def timed_pinfra(args: list[str], env: dict[str, str], workdir: Path) -> tuple[int, float, int]:
+    """Runs pinfra once: its exit code, wall time in seconds and peak resident memory in KiB (the
+    kernel's count for that one process, from wait4)."""
+    with (workdir / "out.txt").open("w") as out, (workdir / "err.txt").open("w") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen([str(PINFRA), *args], env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, wall, usage.ru_maxrss
+
+
 def measure(n: int, latency_ms: int, runs: int, workdir: Path) -> dict[str, Any]:
     process, url = start_sandbox(["--latency-ms", str(latency_ms)], workdir / f"sandbox-{n}.log")
     try:
@@ -56,20 +70,24 @@ def measure(n: int, latency_ms: int, runs: int, workdir: Path) -> dict[str, Any]
         if setup.returncode != 0:
             sys.exit(f"setup apply failed for {n} topics:\n{setup.stderr}")
         times = []
+        peaks = []
         calls: list[dict[str, Any]] = []
         for _ in range(runs):
             http(f"{url}/_sandbox/calls/reset", "POST", {})
-            started = time.perf_counter()
-            diff = pinfra(["diff", str(plan)], env)
-            times.append(time.perf_counter() - started)
-            if diff.returncode != 0:
-                sys.exit(f"diff of the converged environment did not exit 0 for {n} topics:\n{diff.stdout}\n{diff.stderr}")
+            code, wall, peak_kib = timed_pinfra(["diff", str(plan)], env, workdir)
+            times.append(wall)
+            peaks.append(peak_kib)
+            if code != 0:
+                output = (workdir / "out.txt").read_text() + (workdir / "err.txt").read_text()
+                sys.exit(f"diff of the converged environment did not exit 0 for {n} topics:\n{output}")
             calls = http(f"{url}/_sandbox/calls")["calls"]
         topic_calls = [c for c in calls if c["service"] == "kafka" and "/topics" in c["operation"]]
         return {
             "topics": n + 3,
             "median_s": statistics.median(times),
             "min_s": min(times),
+            "max_s": max(times),
+            "peak_mib": max(peaks) / 1024,
             "calls": len(calls),
             "operations": sorted(f"{c['service']}:{c['operation'].split('?')[0]}" for c in calls),
             "topic_calls": len(topic_calls),
@@ -84,7 +102,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-ms", type=int, default=20)
     parser.add_argument("--sizes", default="10,100,500", help="extra topics beside the plan's three, comma-separated")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--calls", action="store_true", help="also list the calls of one diff of the first size")
     args = parser.parse_args()
     print("building the release binary (cargo build --release --locked)", file=sys.stderr)
@@ -95,10 +113,17 @@ def main() -> int:
             rows.append(measure(size, args.latency_ms, args.runs, Path(tmp)))
             print(f"measured {size} extra topics", file=sys.stderr)
     print(f"Converged `pinfra diff`, sandbox latency {args.latency_ms} ms per call, median of {args.runs} runs (release build):\n")
-    print("| topics in plan | median wall time | fastest | AWS calls | of which topic API | mutating |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("| topics in plan | median wall time | fastest | slowest | peak memory | AWS calls | of which topic API | mutating |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['topics']} | {r['median_s'] * 1000:.0f} ms | {r['min_s'] * 1000:.0f} ms | {r['calls']} | {r['topic_calls']} | {r['mutating']} |")
+        print(
+            f"| {r['topics']} | {r['median_s'] * 1000:.0f} ms | {r['min_s'] * 1000:.0f} ms | {r['max_s'] * 1000:.0f} ms"
+            f" | {r['peak_mib']:.1f} MiB | {r['calls']} | {r['topic_calls']} | {r['mutating']} |"
+        )
+    if len(rows) > 1:
+        first = rows[0]
+        for r in rows[1:]:
+            print(f"\n{r['topics']} topics take {r['median_s'] / first['median_s']:.2f} times the median of {first['topics']}.")
     if args.calls and rows:
         print(f"\nThe calls of one diff with {rows[0]['topics']} topics:\n")
         for operation in rows[0]["operations"]:
