@@ -155,7 +155,7 @@ def critical_path(delays: dict[str, int], fresh_lock_bucket: bool) -> list[Phase
         Step("the VPC's seven Describe*", 1, "need the VPC that DescribeSubnets names", ops=("DescribeRouteTables",)),
     )
     observe = (
-        # Nothing exists yet: each resource's first read says so, all at once (8 at a time is
+        # Nothing exists yet: each resource's first read says so, all at once (32 at a time is
         # plenty for one read each).
         Step("every resource's read", 1, "one read each, all at once: nothing exists yet", ops=("GetRole", "GetBucketLocation")),
     )

@@ -290,10 +290,15 @@ async fn unexpected_answers_are_errors_not_panics() {
         (200, ""),
         (403, "{\"message\": \"json where xml was expected\"}"),
     ] {
-        let rule = mock!(aws_sdk_iam::Client::get_role).then_http_response(move || {
+        let answer = move || {
             aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body))
-        });
-        let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&rule]);
+        };
+        // The policy reads go beside GetRole, and get the same answer.
+        let rule = mock!(aws_sdk_iam::Client::get_role).then_http_response(answer);
+        let policy = mock!(aws_sdk_iam::Client::get_role_policy).then_http_response(answer);
+        let inline = mock!(aws_sdk_iam::Client::list_role_policies).then_http_response(answer);
+        let attached = mock!(aws_sdk_iam::Client::list_attached_role_policies).then_http_response(answer);
+        let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&rule, &policy, &inline, &attached]);
         let result = role().observe(&Aws::with_iam(iam)).await;
         let error = result.expect_err(&format!("HTTP {status} {body:?} is an error"));
         assert!(error.to_string().starts_with("iam:GetRole"), "{error}");
