@@ -172,7 +172,6 @@ def critical_path(delays: dict[str, int], fresh_lock_bucket: bool) -> list[Phase
     plugin_branch = (
         Step("CreateBucket", 1, "s3_bucket ← msk_connect_plugin: the zip goes into the bucket", ops=("CreateBucket",)),
         Step("PutBucketTagging", 1, "tags first, so a half-made bucket is still recognisably pinfra's (s3_bucket.rs)", ops=("PutBucketTagging",)),
-        # pinfra makes these two one after the other: one round trip more than the bound.
         Step("PutPublicAccessBlock ‖ PutBucketEncryption", 1, "independent of each other once the bucket is tagged", ops=("PutBucketEncryption",)),
         Step("HeadObject", 1, "the zip is uploaded only when it is not there yet", ops=("HeadObject",)),
         Step("PutObject", 1, "the zip, which the plugin names", ops=("PutObject",)),
@@ -189,7 +188,6 @@ def critical_path(delays: dict[str, int], fresh_lock_bucket: bool) -> list[Phase
     instance_branch = (
         # The trust policy names the role itself, which IAM refuses before the role exists.
         Step("CreateRole", 1, "iam_role ← iam_instance_profile ← ec2_instance", ops=("CreateRole",)),
-        # pinfra makes these two one after the other: one round trip more than the bound.
         Step("UpdateAssumeRolePolicy ‖ PutRolePolicy", 1, "the trust naming the role's own ARN, and the policy, need the role", ops=("UpdateAssumeRolePolicy", "PutRolePolicy")),
         Step("CreateInstanceProfile", 1, "the profile names the role", ops=("CreateInstanceProfile",)),
         # EC2 refuses a profile younger than the propagation delay; the two calls fit inside it.

@@ -606,25 +606,33 @@ impl Kind for IamRole {
                 }
             }
         };
-        if live.is_none() {
-            // Now that the role exists, let it assume itself. IAM may not know the new role as
-            // a principal for a moment.
-            let document = trust_policy(Some(&arn)).to_string();
-            let propagating = |e: &AwsError| e.is_code(&["MalformedPolicyDocument"]) && e.to_string().contains("rincipal");
-            retry(Backoff::IAM_PROPAGATION, "iam:UpdateAssumeRolePolicy", propagating, || async {
-                aws.iam
-                    .update_assume_role_policy()
-                    .role_name(&self.name)
-                    .policy_document(&document)
-                    .send()
-                    .await
-                    .or_aws("iam:UpdateAssumeRolePolicy")
-            })
-            .await?;
-        }
-        if live.is_none() || change.touches("policy") {
-            self.put_policy(aws, policy).await?;
-        }
+        // The role's own trust and its policy are independent: side by side, one round trip.
+        let trust = async {
+            if live.is_none() {
+                // Now that the role exists, let it assume itself. IAM may not know the new role
+                // as a principal for a moment.
+                let document = trust_policy(Some(&arn)).to_string();
+                let propagating = |e: &AwsError| e.is_code(&["MalformedPolicyDocument"]) && e.to_string().contains("rincipal");
+                retry(Backoff::IAM_PROPAGATION, "iam:UpdateAssumeRolePolicy", propagating, || async {
+                    aws.iam
+                        .update_assume_role_policy()
+                        .role_name(&self.name)
+                        .policy_document(&document)
+                        .send()
+                        .await
+                        .or_aws("iam:UpdateAssumeRolePolicy")
+                })
+                .await?;
+            }
+            Ok::<_, ResourceError>(())
+        };
+        let inline = async {
+            if live.is_none() || change.touches("policy") {
+                self.put_policy(aws, policy).await?;
+            }
+            Ok::<_, ResourceError>(())
+        };
+        tokio::try_join!(trust, inline)?;
         Ok(Outputs::from([("arn", Value::of(arn)), ("name", Value::of(self.name.clone()))]))
     }
 

@@ -377,22 +377,33 @@ impl Kind for S3Bucket {
         if creating || change.touches("tags") {
             self.put_tags(aws, &desired.tags, live.map(|l| &l.tags)).await?;
         }
-        if creating || change.touches("public_access_block") {
-            block_public_access(aws, name, None).await?;
-        }
-        if creating || change.touches("encryption") {
-            self.put_encryption(aws).await?;
-        }
-        if change.touches("versioning") && (desired.versioning || !creating) {
-            let status = if desired.versioning { BucketVersioningStatus::Enabled } else { BucketVersioningStatus::Suspended };
-            aws.s3
-                .put_bucket_versioning()
-                .bucket(name)
-                .versioning_configuration(VersioningConfiguration::builder().status(status).build())
-                .send()
-                .await
-                .or_aws("s3:PutBucketVersioning")?;
-        }
+        // The other settings are independent of each other: side by side, one round trip.
+        let block = async {
+            if creating || change.touches("public_access_block") {
+                block_public_access(aws, name, None).await?;
+            }
+            Ok::<_, ResourceError>(())
+        };
+        let encryption = async {
+            if creating || change.touches("encryption") {
+                self.put_encryption(aws).await?;
+            }
+            Ok::<_, ResourceError>(())
+        };
+        let versioning = async {
+            if change.touches("versioning") && (desired.versioning || !creating) {
+                let status = if desired.versioning { BucketVersioningStatus::Enabled } else { BucketVersioningStatus::Suspended };
+                aws.s3
+                    .put_bucket_versioning()
+                    .bucket(name)
+                    .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+                    .send()
+                    .await
+                    .or_aws("s3:PutBucketVersioning")?;
+            }
+            Ok::<_, ResourceError>(())
+        };
+        tokio::try_join!(block, encryption, versioning)?;
         Ok(self.outputs(&Live::default()))
     }
 
