@@ -84,7 +84,8 @@ fail). A record the converter refuses stops the connector's consumption (a faile
 error (consumption resumes once the cause is gone; a real task would wait for a restart).
 
 The sink runs (a tick) after every produce and whenever an S3, kafka or kafkaconnect request
-arrives, before it is answered.
+arrives, before it is answered; when a tick is already running then, the request does not wait
+for it: that tick goes round once more (MSK Connect's sink runs beside the requests).
 
 The network (``PINFRA_SANDBOX_NETWORK=enforce``, read by scripts/sandbox.py; ``off`` by default;
 ``/_sandbox/network/settings`` at run time): data goes only where ``network``'s path checks
@@ -211,7 +212,7 @@ def install(sandbox: Sandbox) -> None:
                     if instance.id == instance_id:
                         state.remember_boot_config(account, instance)
         elif service in ("s3", "kafka", "kafkaconnect"):
-            state.tick()
+            state.tick(wait=False)
         return None
 
     def control(started: bool) -> Any:

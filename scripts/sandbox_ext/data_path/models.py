@@ -69,6 +69,8 @@ class DataPath:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
+        # A request asked for a tick while one ran: the running one goes round again.
+        self.again = False
         self.log = KafkaLog()
         self.boot: dict[tuple[str, str], ProxyConfig | None] = {}  # (account, instance id)
         self.default_started = True
@@ -292,8 +294,25 @@ class DataPath:
                         for tp in [tp for tp in state.committed if gone or tp[0] == topic]:
                             del state.committed[tp]
 
-    def tick(self) -> None:
-        """Let every RUNNING S3 sink connector consume what it can."""
+    def tick(self, wait: bool = True) -> None:
+        """Let every RUNNING S3 sink connector consume what it can. With ``wait`` false (a
+        request passing by), a tick already running is not waited for: it goes round once more
+        instead, and the request is answered meanwhile, as MSK Connect's sink runs beside the
+        requests, not inside them. Requests of a fleet would otherwise queue behind one tick
+        each, every one checking every connector's network paths."""
+        if not self.lock.acquire(blocking=wait):
+            self.again = True
+            return
+        try:
+            while True:
+                self.again = False
+                self.tick_locked()
+                if not self.again:
+                    return
+        finally:
+            self.lock.release()
+
+    def tick_locked(self) -> None:
         from moto.kafka.models import kafka_backends
 
         from .. import kafkaconnect
