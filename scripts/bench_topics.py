@@ -98,6 +98,21 @@ def measure(n: int, latency_ms: int, runs: int, workdir: Path) -> dict[str, Any]
         process.wait(timeout=10)
 
 
+def measure_startup(runs: int, workdir: Path) -> dict[str, float]:
+    """`pinfra validate` of the shipped plan: parsing, checks and the plugin zip's inspection, no AWS
+    call (goal 4 of issue 16)."""
+    env = {"PATH": os.environ.get("PATH", ""), "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+    plan = plan_with_topics(0, workdir)  # the shipped plan, its plugin zip beside it
+    times, peaks = [], []
+    for _ in range(runs):
+        code, wall, peak_kib = timed_pinfra(["validate", str(plan)], env, workdir)
+        if code != 0:
+            sys.exit(f"validate failed:\n{(workdir / 'err.txt').read_text()}")
+        times.append(wall)
+        peaks.append(peak_kib)
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "peak_mib": max(peaks) / 1024}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-ms", type=int, default=20)
@@ -109,6 +124,7 @@ def main() -> int:
     subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "pinfra"], cwd=ROOT, check=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        startup = measure_startup(args.runs, Path(tmp))
         for size in (int(s) for s in args.sizes.split(",")):
             rows.append(measure(size, args.latency_ms, args.runs, Path(tmp)))
             print(f"measured {size} extra topics", file=sys.stderr)
@@ -124,6 +140,10 @@ def main() -> int:
         first = rows[0]
         for r in rows[1:]:
             print(f"\n{r['topics']} topics take {r['median_s'] / first['median_s']:.2f} times the median of {first['topics']}.")
+    print(
+        f"\nStart-up: `pinfra validate plans/pinterest.toml` (no AWS call), {args.runs} runs: median {startup['median_s'] * 1000:.1f} ms,"
+        f" fastest {startup['min_s'] * 1000:.1f} ms, slowest {startup['max_s'] * 1000:.1f} ms, peak memory {startup['peak_mib']:.1f} MiB."
+    )
     if args.calls and rows:
         print(f"\nThe calls of one diff with {rows[0]['topics']} topics:\n")
         for operation in rows[0]["operations"]:
