@@ -3,6 +3,7 @@
 AWS's control-plane quotas.
 
     .venv/bin/python scripts/bench_fleet.py [--sizes 10,50,100] [--time-scale 20] [--latency-ms 0]
+                                            [--rules-per-security-group 200]
 
 For each size N it starts a fresh sandbox that enforces AWS's documented quotas
 (`--quotas on`) with its time `--time-scale` times faster (rates and asynchronous durations
@@ -20,7 +21,10 @@ reports:
 - how busy the sandbox was: its CPU time over the wall time. The sandbox is one Python process;
   near 100 % it, not pinfra or the quotas, set the pace.
 
-Times are in the sandbox's scaled time; multiply by the scale for AWS's. It measures the release
+With --rules-per-security-group the sandbox stands for an account whose quota of rules per
+security group was raised (each environment adds one to the brokers' group: more than 59
+environments need it; pinfra warns). Times are in the sandbox's scaled time; multiply by the
+scale for AWS's. It measures the release
 build, what users run: `cargo build --release --locked` first (a no-op when current). Prints a
 Markdown table. A benchmark, not a test: it asserts nothing about time.
 """
@@ -96,9 +100,12 @@ class Fleet:
         return {"wall": wall, "calls": sum(calls.values()), "quota_bound": bound_seconds(calls, self.scale), "throttled": throttled, "busy": busy, "failed": failed}
 
 
-def measure(n: int, scale: float, latency_ms: int, workdir: Path) -> list[dict[str, Any]]:
+def measure(n: int, scale: float, latency_ms: int, workdir: Path, rules_per_group: int | None = None) -> list[dict[str, Any]]:
     process, url = start_sandbox(["--quiet", "--quotas", "on", "--time-scale", str(scale), "--latency-ms", str(latency_ms)], workdir / f"sandbox-{n}.log")
     try:
+        if rules_per_group is not None:
+            # An account that asked Service Quotas for more rules per security group.
+            http(f"{url}/_sandbox/ec2/settings", "POST", {"rules_per_security_group": rules_per_group})
         subprocess.run([str(PYTHON), str(ROOT / "scripts" / "sandbox_seed.py"), "--endpoint", url, "cluster", "pinterest-msk-cluster"], check=True, capture_output=True)
         fleet = Fleet(url, scale, process.pid)
         # One environment alone: what no fleet can beat.
@@ -132,6 +139,12 @@ def main() -> int:
     parser.add_argument("--sizes", default="10,50,100", help="environments per fleet, comma-separated")
     parser.add_argument("--time-scale", type=float, default=20.0, help="the sandbox's and pinfra's speed-up of AWS's time")
     parser.add_argument("--latency-ms", type=int, default=0, help="added to every sandbox call")
+    parser.add_argument(
+        "--rules-per-security-group",
+        type=int,
+        default=None,
+        help="the account's raised quota of rules per security group (AWS's default, 60, holds 59 environments and the base's rule)",
+    )
     args = parser.parse_args()
     print("building the release binary (cargo build --release --locked)", file=sys.stderr)
     subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "pinfra"], cwd=ROOT, check=True)
@@ -140,7 +153,7 @@ def main() -> int:
     print("|---:|---|---:|---:|---:|---:|---:|---:|---|---:|", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
-            measure(size, args.time_scale, args.latency_ms, Path(tmp))
+            measure(size, args.time_scale, args.latency_ms, Path(tmp), args.rules_per_security_group)
     return 0
 
 

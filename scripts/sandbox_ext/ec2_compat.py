@@ -35,12 +35,17 @@
    deleted and made again under the same name has the same ARN and another id: the instance
    stays associated with the deleted one.
 
-    GET  /_sandbox/ec2/settings   {"state_delay_ms", "profile_propagation_ms"}
+    GET  /_sandbox/ec2/settings   {"state_delay_ms", "profile_propagation_ms", "rules_per_security_group"}
     POST /_sandbox/ec2/settings   set any subset (JSON object); answers the new settings;
                                   400 on an unknown key or a bad value
 
 Defaults from ``PINFRA_SANDBOX_EC2_STATE_DELAY_MS`` and ``PINFRA_SANDBOX_EC2_PROFILE_PROPAGATION_MS``
-(both 0); reset restores them. A delay is read when the transition starts, divided by the time
+(both 0); reset restores them. ``rules_per_security_group`` (``PINFRA_SANDBOX_EC2_RULES_PER_SECURITY_GROUP``,
+default 60, AWS's) is the account's quota of inbound (and of outbound) rules per VPC security
+group: raised, the sandbox stands for an account that asked for more in Service Quotas (a fleet
+of more than 60 environments adds one rule each to the brokers' group); beyond it,
+AuthorizeSecurityGroupIngress/Egress fail with ``RulesPerSecurityGroupLimitExceeded`` as moto
+answers. A delay is read when the transition starts, divided by the time
 scale (``core.TIME_SCALE``). Transitions are applied when an EC2 request arrives, before it is
 answered.
 """
@@ -64,7 +69,12 @@ STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 4
 SETTINGS_ENV = {
     "state_delay_ms": "PINFRA_SANDBOX_EC2_STATE_DELAY_MS",
     "profile_propagation_ms": "PINFRA_SANDBOX_EC2_PROFILE_PROPAGATION_MS",
+    "rules_per_security_group": "PINFRA_SANDBOX_EC2_RULES_PER_SECURITY_GROUP",
 }
+# Settings that are counts, not delays, with their defaults: a VPC security group's inbound (or
+# outbound) rules, 60 by default, adjustable (Amazon VPC user guide, "Amazon VPC quotas",
+# security groups: "Inbound or outbound rules per security group", 60, adjustable; moto: 60).
+COUNT_DEFAULTS = {"rules_per_security_group": 60}
 # Parameters that are not "the request's parameters" for IdempotentParameterMismatch.
 NOT_COMPARED = {"Action", "Version", "ClientToken"}
 MISMATCH = "Arguments on this idempotent request are inconsistent with arguments used in previous request(s)."
@@ -82,6 +92,10 @@ def validate_setting(key: str, value: Any) -> int:
         raise ValueError(f"unknown setting {key!r}; known: {', '.join(SETTINGS_ENV)}")
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
+    if key in COUNT_DEFAULTS:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{key}: expected a positive integer, got {value!r}")
+        return value
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{key}: expected a non-negative integer (milliseconds), got {value!r}")
     return value
@@ -92,7 +106,7 @@ def settings_from_env() -> dict[str, int]:
     for key, env in SETTINGS_ENV.items():
         raw = os.environ.get(env)
         try:
-            settings[key] = 0 if raw in (None, "") else validate_setting(key, raw)
+            settings[key] = COUNT_DEFAULTS.get(key, 0) if raw in (None, "") else validate_setting(key, raw)
         except ValueError as err:
             raise SystemExit(f"sandbox: ${env}: {err}") from None
     return settings
@@ -173,6 +187,7 @@ def install(sandbox: Sandbox) -> None:
     from moto.ec2.responses._base_response import EC2BaseResponse
 
     state = Ec2State()
+    patch_rule_quota(state)
     Response_ = instance_responses.InstanceResponse
 
     # ------------------------------------------------------------ 1. ClientToken
@@ -442,3 +457,18 @@ def install(sandbox: Sandbox) -> None:
     sandbox.add_control_route("POST", "/_sandbox/ec2/settings", post_settings)
     sandbox.add_request_hook("ec2_compat", settle)
     sandbox.add_reset_hook(state.reset)
+
+
+def patch_rule_quota(state: Ec2State) -> None:
+    """moto's rule count check with the quota of ``rules_per_security_group`` (moto: 60 fixed)."""
+    from moto.ec2.exceptions import RulesPerSecurityGroupLimitExceededError
+    from moto.ec2.models.security_groups import SecurityGroupBackend
+
+    def verify(
+        _backend: Any, group: Any, current_rule_nb: int, ip_ranges: list[str], source_groups: list[dict[str, str]] | None = None, egress: bool = False
+    ) -> None:
+        quota = int(state.settings["rules_per_security_group"]) if group.vpc_id else 100
+        if current_rule_nb + len(ip_ranges or []) + len(source_groups or []) > quota:
+            raise RulesPerSecurityGroupLimitExceededError
+
+    SecurityGroupBackend._verify_group_will_respect_rule_count_limit = verify  # type: ignore[method-assign,assignment]
