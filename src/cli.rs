@@ -204,9 +204,10 @@ pub struct DiffArgs {
     /// Also delete topics under the plan's topic prefix that the plan does not list.
     #[arg(long)]
     pub prune: bool,
-    /// Diff every environment of the plan (read concurrently), one after the other. Not with
-    /// `--env` (nor PINFRA_ENV), which names one.
-    #[arg(long, conflicts_with_all = ["json", "env"])]
+    /// Diff every environment of the plan (read concurrently), one after the other (with
+    /// `--json`, one document listing each environment's diff). Not with `--env` (nor
+    /// PINFRA_ENV), which names one.
+    #[arg(long, conflicts_with = "env")]
     pub all_envs: bool,
 }
 
@@ -226,6 +227,10 @@ pub struct ApplyArgs {
     /// `--env`.
     #[arg(long, conflicts_with = "env")]
     pub all_envs: bool,
+    /// With several environments: progress as JSON lines on stderr, and the diffs and results as
+    /// one JSON document on stdout (docs/fleet.md). Needs `--auto-approve`.
+    #[arg(long, requires = "auto_approve")]
+    pub json: bool,
 }
 
 /// `pinfra destroy`.
@@ -241,6 +246,10 @@ pub struct DestroyArgs {
     /// `--env`.
     #[arg(long, conflicts_with = "env")]
     pub all_envs: bool,
+    /// With several environments: progress as JSON lines on stderr, and the diffs and results as
+    /// one JSON document on stdout (docs/fleet.md). Needs `--auto-approve`.
+    #[arg(long, requires = "auto_approve")]
+    pub json: bool,
 }
 
 /// `pinfra output`.

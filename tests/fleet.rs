@@ -130,3 +130,48 @@ fn an_environment_list_naming_an_unknown_environment_is_refused_before_any_call(
     assert!(run.stderr.contains("hint: its environments: dev"), "{}", run.stderr);
     assert!(sandbox.calls().is_empty(), "{:?}", sandbox.calls());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_fleet_runs_give_one_document_and_progress_lines() {
+    let sandbox = throttling_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let member = "1b2c3d4e5f99";
+    let plan = plan_copy(dir.path(), PLAN, |t| format!("{t}\n[cohort]\nuser_ids = [\"{member}\"]\n"));
+    let plan = plan.to_str().unwrap();
+    let document = |stdout: &str| -> serde_json::Value { serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}")) };
+
+    // --json needs --auto-approve (no question in JSON), and several environments.
+    sandbox.pinfra(&["apply", "--all-envs", "--json", plan]).expect_code(1);
+    let one = sandbox.pinfra(&["apply", "--json", "--auto-approve", plan]);
+    one.expect_code(1);
+    assert!(one.stderr.contains("reports a run over several environments"), "{}", one.stderr);
+
+    let diff = sandbox.pinfra_with(&["diff", "--all-envs", "--json", plan], &[SCALE]);
+    diff.expect_code(2);
+    let diffs = document(&diff.stdout);
+    assert_eq!(diffs["command"], "diff");
+    assert_eq!(diffs["environments"][1]["name"], member);
+    assert_eq!(diffs["environments"][1]["result"], "changes");
+    assert_eq!(diffs["diffs"][1]["diff"]["environment"], member, "{diffs}");
+
+    let apply = sandbox.pinfra_with(&["apply", "--all-envs", "--json", "--auto-approve", plan], &[SCALE]);
+    apply.expect_code(0);
+    none_surfaced(&apply.stderr);
+    let result = document(&apply.stdout);
+    let results: Vec<&str> = result["environments"].as_array().unwrap().iter().map(|e| e["result"].as_str().unwrap()).collect();
+    assert_eq!(results, ["applied", "applied"], "{result}");
+    // Every progress line on stderr is one JSON object naming its environment.
+    let events: Vec<serde_json::Value> =
+        apply.stderr.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let finished = events.iter().filter(|e| e["event"] == "finished" && e["env"] == member).count();
+    assert!(finished >= 10, "{}", apply.stderr);
+    assert!(events.iter().all(|e| e["resource"].is_string() || e["event"] == "note"), "{}", apply.stderr);
+
+    let converged = sandbox.pinfra_with(&["diff", "--all-envs", "--json", plan], &[SCALE]);
+    converged.expect_code(0);
+    let destroy = sandbox.pinfra_with(&["destroy", "--all-envs", "--json", "--auto-approve", plan], &[SCALE]);
+    destroy.expect_code(0);
+    let results: Vec<String> =
+        document(&destroy.stdout)["environments"].as_array().unwrap().iter().map(|e| e["result"].to_string()).collect();
+    assert_eq!(results, ["\"destroyed\"", "\"destroyed\""]);
+}

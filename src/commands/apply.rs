@@ -16,9 +16,11 @@ use crate::settings::{Environment, Output};
 /// Runs the command: on one environment, or on several (`commands::fleet`).
 pub async fn run(args: &ApplyArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
     match fleet::select(&args.plan.plan, global, args.all_envs)? {
+        fleet::Selection::One(_) if args.json => Err(fleet::json_needs_a_fleet("apply")),
         fleet::Selection::One(name) => one(args, name.as_deref(), global, env, out).await,
         fleet::Selection::Many(names) => {
-            fleet::mutate(fleet::Mutation::Apply, &args.plan.plan, &names, args.auto_approve, args.prune, global, env, out).await
+            let options = fleet::Options { auto_approve: args.auto_approve, prune: args.prune, json: args.json };
+            fleet::mutate(fleet::Mutation::Apply, &args.plan.plan, &names, options, global, env, out).await
         }
     }
 }

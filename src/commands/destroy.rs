@@ -14,9 +14,11 @@ use crate::settings::{Environment, Output};
 /// Runs the command: on one environment, or on several (`commands::fleet`).
 pub async fn run(args: &DestroyArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
     match fleet::select(&args.plan.plan, global, args.all_envs)? {
+        fleet::Selection::One(_) if args.json => Err(fleet::json_needs_a_fleet("destroy")),
         fleet::Selection::One(name) => one(args, name.as_deref(), global, env, out).await,
         fleet::Selection::Many(names) => {
-            fleet::mutate(fleet::Mutation::Destroy, &args.plan.plan, &names, args.auto_approve, false, global, env, out).await
+            let options = fleet::Options { auto_approve: args.auto_approve, prune: false, json: args.json };
+            fleet::mutate(fleet::Mutation::Destroy, &args.plan.plan, &names, options, global, env, out).await
         }
     }
 }

@@ -1,4 +1,5 @@
-//! `pinfra diff PLAN [--json] [--all-envs | --env a,b]`: what apply would change.
+//! `pinfra diff PLAN [--json] [--all-envs | --env a,b]`: what apply would change (several
+//! environments with `--json`: one document, `docs/fleet.md`).
 
 use crate::cli::{DiffArgs, GlobalArgs};
 use crate::commands::{Clients, ExitStatus, fleet, session_for};
@@ -43,6 +44,28 @@ async fn many(args: &DiffArgs, names: &[String], global: &GlobalArgs, env: &Envi
     let style = Style { color: out.color_stdout, show_unchanged: args.show_unchanged };
     let mut results = Vec::new();
     let mut changed = false;
+    if args.json {
+        let mut diffs = Vec::new();
+        for (name, started, session) in read {
+            let planned = session.and_then(|s| s.plan_checked().map(|(planned, _)| (s, planned)));
+            diffs.push(fleet::json_diff(&name, planned.as_ref().map(|(s, p)| (s, p))));
+            let fate = match &planned {
+                Ok((_, planned)) if Summary::of(&planned.changes).has_changes() => fleet::Fate::Changes(Summary::of(&planned.changes)),
+                Ok(_) => fleet::Fate::UpToDate,
+                Err(error) => fleet::Fate::Failed(fleet::one_line(error)),
+            };
+            changed |= matches!(fate, fleet::Fate::Changes(_));
+            results.push(fleet::EnvResult { name, result: fate, elapsed: started.elapsed() });
+        }
+        let document = serde_json::json!({
+            "command": "diff",
+            "seconds": wall.elapsed().as_secs_f64(),
+            "environments": results.iter().map(|r| fleet::json_result("diff", r)).collect::<Vec<_>>(),
+            "diffs": diffs,
+        });
+        out.printer.data(format_args!("{}\n", serde_json::to_string_pretty(&document).unwrap_or_default()))?;
+        return fleet::exit("diff", &results, if changed { ExitStatus::Changes } else { ExitStatus::Success });
+    }
     for (name, started, session) in read {
         out.printer.data(format_args!("== environment {name}\n"))?;
         let fate = match session.and_then(|s| s.plan_checked()) {

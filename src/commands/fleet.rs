@@ -195,10 +195,33 @@ pub fn one_line(error: &anyhow::Error) -> String {
     text.lines().next().unwrap_or_default().to_owned()
 }
 
-/// Progress of one environment: on a terminal its line of `board` (the resource it waits on and
-/// how many are done), else lines prefixed with its name.
-pub fn progress<'a>(printer: Printer, name: &'a str, bar: Option<&'a indicatif::ProgressBar>) -> impl Fn(Event<'_>) + Sync + 'a {
+/// Progress of one environment: with `json`, one JSON object per line; on a terminal its line of
+/// `board` (the resource it waits on and how many are done), else lines prefixed with its name.
+pub fn progress<'a>(
+    printer: Printer,
+    name: &'a str,
+    bar: Option<&'a indicatif::ProgressBar>,
+    json: bool,
+) -> impl Fn(Event<'_>) + Sync + 'a {
     move |event| {
+        if json {
+            let line = match event {
+                Event::Started(r, action) => {
+                    serde_json::json!({"env": name, "event": "started", "resource": r.to_string(), "action": action})
+                }
+                Event::Finished(r, action, elapsed) => serde_json::json!({
+                    "env": name, "event": "finished", "resource": r.to_string(), "action": action, "seconds": elapsed.as_secs_f64(),
+                }),
+                Event::Failed(r, action, error) => serde_json::json!({
+                    "env": name, "event": "failed", "resource": r.to_string(), "action": action, "error": error.to_string(),
+                }),
+                Event::Skipped(r, reason) => {
+                    serde_json::json!({"env": name, "event": "skipped", "resource": r.to_string(), "reason": reason})
+                }
+            };
+            printer.status(line);
+            return;
+        }
         let id = |id: &crate::engine::ResourceId| escape(&id.to_string()).into_owned();
         if let Some(bar) = bar {
             match event {
@@ -318,18 +341,35 @@ fn quota_eta<'a>(changes: impl IntoIterator<Item = &'a crate::engine::Change>, r
     Some(format!("AWS's quotas let these changes finish in no less than {}s ({})", bound.as_secs(), counts.join(", ")))
 }
 
+/// How a mutating fleet command was asked to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// `--auto-approve`: no question.
+    pub auto_approve: bool,
+    /// `--prune` (`apply`).
+    pub prune: bool,
+    /// `--json`: progress as JSON lines on stderr, diffs and results as one document on stdout.
+    pub json: bool,
+}
+
+/// `--json` of `apply` or `destroy` on one environment.
+pub fn json_needs_a_fleet(command: &str) -> anyhow::Error {
+    Reported::new(format!("`{command} --json` reports a run over several environments"))
+        .hint(format!("add `--all-envs` or `--env a,b`; for one environment, `pinfra diff --json` shows what `{command}` would change"))
+        .into()
+}
+
 /// `apply` or `destroy` of several environments; see the module's header.
-#[allow(clippy::too_many_arguments)]
 pub async fn mutate(
     mutation: Mutation,
     path: &Path,
     names: &[String],
-    auto_approve: bool,
-    prune: bool,
+    options: Options,
     global: &GlobalArgs,
     env: &Environment,
     out: Output,
 ) -> anyhow::Result<ExitStatus> {
+    let Options { auto_approve, prune, json } = options;
     let wall = Instant::now();
     let command = mutation.command();
     let clients = Clients::default();
@@ -337,18 +377,23 @@ pub async fn mutate(
     let read = read_all(path, names, global, env, out, prune, &clients).await;
     let style = Style { color: out.color_stdout, show_unchanged: false };
     let mut shown = Vec::new();
+    let mut diffs = Vec::new();
     let mut to_change = 0;
     for (name, started, session) in read {
-        out.printer.data(format_args!("== environment {name}\n"))?;
         let planned = session.and_then(|s| mutation.planned(&s).map(|p| (s, p)));
-        match &planned {
-            Ok((_, planned)) => {
-                out.printer.data(render::text(planned, style))?;
-                to_change += usize::from(Summary::of(&planned.changes).has_changes());
+        if json {
+            diffs.push(json_diff(&name, planned.as_ref().map(|(s, p)| (s, p))));
+        } else {
+            out.printer.data(format_args!("== environment {name}\n"))?;
+            match &planned {
+                Ok((_, planned)) => out.printer.data(render::text(planned, style))?,
+                Err(error) => out.printer.data(format_args!("(failed: {})\n", escape(&one_line(error))))?,
             }
-            Err(error) => out.printer.data(format_args!("(failed: {})\n", escape(&one_line(error))))?,
+            out.printer.data("\n")?;
         }
-        out.printer.data("\n")?;
+        if let Ok((_, planned)) = &planned {
+            to_change += usize::from(Summary::of(&planned.changes).has_changes());
+        }
         shown.push((name, started, planned));
     }
     if to_change > 0 {
@@ -358,7 +403,11 @@ pub async fn mutate(
         let rates = crate::settings::rates(global, env, &pacing);
         let planned = shown.iter().filter_map(|(_, _, p)| p.as_ref().ok()).flat_map(|(_, p)| &p.changes);
         if let Some(line) = quota_eta(planned, &rates) {
-            out.printer.status(line);
+            if json {
+                out.printer.status(serde_json::json!({"event": "note", "message": line}));
+            } else {
+                out.printer.status(line);
+            }
         }
         let question = format!(
             "{} {to_change} environment{}?",
@@ -371,8 +420,9 @@ pub async fn mutate(
         }
     }
     let interrupt = FleetInterrupt::watch(out.printer);
-    let board = out.interactive_stderr.then(indicatif::MultiProgress::new);
-    let mut results = round(mutation, shown, auto_approve, env, out, &interrupt.flag, board.as_ref()).await;
+    let board = (out.interactive_stderr && !json).then(indicatif::MultiProgress::new);
+    let report = Report { json, board: board.as_ref() };
+    let mut results = round(mutation, shown, auto_approve, env, out, &interrupt.flag, report).await;
     if mutation == Mutation::Destroy && results.iter().any(|(r, _)| matches!(r.result, Fate::Done(_))) {
         // What one environment kept for another's sake (the S3 endpoint their connectors
         // shared) may be free now that the other is gone: those are read and destroyed again.
@@ -385,7 +435,7 @@ pub async fn mutate(
                 (name, started, planned)
             });
             // Approved already: the user asked for these environments to be destroyed whole.
-            for (second, _) in round(mutation, planned.collect(), true, env, out, &interrupt.flag, board.as_ref()).await {
+            for (second, _) in round(mutation, planned.collect(), true, env, out, &interrupt.flag, report).await {
                 let Some((first, _)) = results.iter_mut().find(|(r, _)| r.name == second.name) else { continue };
                 first.elapsed += second.elapsed;
                 match (&mut first.result, second.result) {
@@ -398,8 +448,50 @@ pub async fn mutate(
     }
     interrupt.stop();
     let results: Vec<EnvResult> = results.into_iter().map(|(r, _)| r).collect();
-    out.printer.data(summary(command, &results, wall.elapsed()))?;
+    if json {
+        let document = serde_json::json!({
+            "command": command,
+            "seconds": wall.elapsed().as_secs_f64(),
+            "environments": results.iter().map(|r| json_result(command, r)).collect::<Vec<_>>(),
+            "diffs": diffs,
+        });
+        out.printer.data(format_args!("{}\n", serde_json::to_string_pretty(&document).unwrap_or_default()))?;
+    } else {
+        out.printer.data(summary(command, &results, wall.elapsed()))?;
+    }
     exit(command, &results, ExitStatus::Success)
+}
+
+/// One environment's diff for a JSON document: its name and [diff-json.md](../../docs/diff-json.md)'s
+/// document, or why it has none.
+pub fn json_diff(name: &str, planned: Result<(&Session, &Planned), &anyhow::Error>) -> serde_json::Value {
+    match planned {
+        Ok((session, planned)) => serde_json::json!({
+            "name": name,
+            "diff": render::json_document(planned, &session.plan.environment.name, &session.plan.environment.region),
+        }),
+        Err(error) => serde_json::json!({"name": name, "error": one_line(error)}),
+    }
+}
+
+/// One environment's line of the summary, as JSON.
+pub fn json_result(command: &str, r: &EnvResult) -> serde_json::Value {
+    let (result, changes, detail) = match &r.result {
+        Fate::UpToDate if command == "verify" => ("passed", None, None),
+        Fate::UpToDate => ("up-to-date", None, None),
+        Fate::Changes(s) => ("changes", Some(s), None),
+        Fate::Done(s) => (if command == "destroy" { "destroyed" } else { "applied" }, Some(s), None),
+        Fate::Skipped(why) => ("skipped", None, Some(why)),
+        Fate::Failed(why) => ("failed", None, Some(why)),
+    };
+    serde_json::json!({"name": r.name, "result": result, "seconds": r.elapsed.as_secs_f64(), "changes": changes, "detail": detail})
+}
+
+/// How a round reports progress: JSON lines, a board of bars on a terminal, or plain lines.
+#[derive(Clone, Copy)]
+struct Report<'a> {
+    json: bool,
+    board: Option<&'a indicatif::MultiProgress>,
 }
 
 /// A shown environment: its session and plan, or why it has none.
@@ -414,8 +506,9 @@ async fn round(
     env: &Environment,
     out: Output,
     flag: &AtomicBool,
-    board: Option<&indicatif::MultiProgress>,
+    report: Report<'_>,
 ) -> Vec<(EnvResult, bool)> {
+    let board = report.board;
     let style = indicatif::ProgressStyle::with_template("  {prefix:<14} {bar:16} {pos:>2}/{len:<2} {elapsed:>4} {wide_msg}")
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     join_all(shown.into_iter().map(|(name, started, planned)| {
@@ -436,10 +529,11 @@ async fn round(
                         bar.set_message("waiting for the lock");
                         bar.enable_steady_tick(Duration::from_millis(200));
                     }
-                    let result = match locked(mutation, session, &name, &text, auto_approve, env, out, flag, bar.as_ref()).await {
-                        Ok(result) => result,
-                        Err(error) => Fate::Failed(one_line(&error)),
-                    };
+                    let result =
+                        match locked(mutation, session, &name, &text, auto_approve, env, out, flag, bar.as_ref(), report.json).await {
+                            Ok(result) => result,
+                            Err(error) => Fate::Failed(one_line(&error)),
+                        };
                     if let Some(bar) = bar {
                         bar.finish_with_message(match &result {
                             Fate::Done(_) => "done".to_owned(),
@@ -469,6 +563,7 @@ async fn locked(
     out: Output,
     flag: &AtomicBool,
     bar: Option<&indicatif::ProgressBar>,
+    json: bool,
 ) -> anyhow::Result<Fate> {
     if flag.load(Ordering::SeqCst) {
         return Ok(Fate::Skipped("interrupted before it started".to_owned()));
@@ -485,7 +580,7 @@ async fn locked(
         if now != shown && !auto_approve {
             return Ok(Fate::Skipped("its changes differ from those shown (something changed meanwhile); run again".to_owned()));
         }
-        let sink = progress(out.printer, name, bar);
+        let sink = progress(out.printer, name, bar, json);
         let outcome = match mutation {
             Mutation::Apply => session.engine.apply(&session.aws, &session.observed, &sink, flag).await,
             Mutation::Destroy => session.engine.destroy(&session.aws, &session.observed, &planned, &sink, flag).await,
