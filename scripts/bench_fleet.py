@@ -94,6 +94,9 @@ class Fleet:
         if done.returncode not in ok:
             # A fleet run reports its environments' failures: recorded, not fatal.
             print(f"pinfra {' '.join(args[:2])} exited {done.returncode}:\n{done.stderr[-1500:]}", file=sys.stderr)
+            # Each failed environment's line of the summary: its cause.
+            for line in [line for line in done.stdout.splitlines() if "  FAILED  " in line][:10]:
+                print(f"  {line[:300]}", file=sys.stderr)
         after = http(f"{self.url}/_sandbox/quotas")
         calls = delta(after["calls"], before["calls"])
         throttled = delta(after["throttled"], before["throttled"])

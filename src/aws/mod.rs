@@ -90,8 +90,14 @@ impl Aws {
                     .with_initial_backoff(Duration::from_millis(200))
                     .with_max_backoff(Duration::from_secs(5)),
             )
+            // No attempt timeout: an attempt's time includes its wait in the pacer (the pacing
+            // client waits for its tokens inside the attempt), and under AWS's fixed quotas a
+            // fleet's calls wait minutes (50 CreateDeployment at one every 5 s: 250 s). A
+            // 60-second attempt timeout failed them as "timed out" with nothing wrong. The time
+            // to connect and to read an answer are bounded instead, in the HTTP client, after
+            // the pacer.
             .timeout_config(
-                TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).operation_attempt_timeout(Duration::from_secs(60)).build(),
+                TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).read_timeout(Duration::from_secs(60)).build(),
             );
         if let CredentialSource::Profile(name, Some(origin)) = &credentials {
             loader = loader.profile_name(name);
