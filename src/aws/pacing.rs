@@ -226,12 +226,26 @@ pub struct Pacer {
     region: String,
     buckets: Mutex<HashMap<String, Bucket>>,
     waited: Mutex<Duration>,
+    /// Requests in flight to the Region, for the whole run ([`IN_FLIGHT`]).
+    in_flight: tokio::sync::Semaphore,
 }
+
+/// At most this many requests in flight to one Region, for the whole run. A fleet reads every
+/// environment at once, up to 32 reads each: 100 environments sent 3,200 requests together, and
+/// the last answers came after the 60 s read timeout. A request waits for its slot, like its
+/// tokens, before the HTTP client's timeouts start.
+pub const IN_FLIGHT: usize = 64;
 
 impl Pacer {
     /// A pacer for calls to `region`.
     pub fn new(rates: Rates, region: &str) -> Arc<Self> {
-        Arc::new(Self { rates, region: region.to_owned(), buckets: Mutex::new(HashMap::new()), waited: Mutex::new(Duration::ZERO) })
+        Arc::new(Self {
+            rates,
+            region: region.to_owned(),
+            buckets: Mutex::new(HashMap::new()),
+            waited: Mutex::new(Duration::ZERO),
+            in_flight: tokio::sync::Semaphore::new(IN_FLIGHT),
+        })
     }
 
     /// How long calls waited for tokens, all together.
@@ -351,6 +365,9 @@ impl HttpConnector for PacedConnector {
             if let Some(operation) = request.extension::<Operation>().cloned() {
                 pacer.wait(&operation.service, &operation.name).await;
             }
+            // The semaphore is never closed, so acquiring fails never; without a slot the request
+            // would still go.
+            let _slot = pacer.in_flight.acquire().await.ok();
             inner.call(request).await
         })
     }
