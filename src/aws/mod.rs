@@ -96,9 +96,7 @@ impl Aws {
             // 60-second attempt timeout failed them as "timed out" with nothing wrong. The time
             // to connect and to read an answer are bounded instead, in the HTTP client, after
             // the pacer.
-            .timeout_config(
-                TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).read_timeout(Duration::from_secs(60)).build(),
-            );
+            .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).read_timeout(Duration::from_secs(60)).build());
         if let CredentialSource::Profile(name, Some(origin)) = &credentials {
             loader = loader.profile_name(name);
             if *origin == ProfileOrigin::Flag {
