@@ -165,7 +165,13 @@ async fn json_fleet_runs_give_one_document_and_progress_lines() {
         apply.stderr.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
     let finished = events.iter().filter(|e| e["event"] == "finished" && e["env"] == member).count();
     assert!(finished >= 10, "{}", apply.stderr);
-    assert!(events.iter().all(|e| e["resource"].is_string() || e["event"] == "note"), "{}", apply.stderr);
+    // A call that waits its turn under a quota says which operation and for how long.
+    let well_formed = |e: &serde_json::Value| match e["event"].as_str() {
+        Some("note") => e["message"].is_string(),
+        Some("paced") => e["operation"].is_string() && e["seconds"].is_f64() && e["env"].is_string(),
+        _ => e["resource"].is_string(),
+    };
+    assert!(events.iter().all(well_formed), "{}", apply.stderr);
 
     let converged = sandbox.pinfra_with(&["diff", "--all-envs", "--json", plan], &[SCALE]);
     converged.expect_code(0);

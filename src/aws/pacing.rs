@@ -253,14 +253,29 @@ impl Pacer {
         *self.waited.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits until every bucket of the call has a token, and takes them.
-    pub async fn wait(&self, service: &str, operation: &str) {
+    /// Waits for the call's turn and takes its tokens; `on_wait` hears how long the turn is
+    /// when the call must wait for it.
+    ///
+    /// The operation's own bucket is a line: each call takes its token at once, into debt when
+    /// the bucket is empty, and waits for the time the debt takes to refill. Calls go in the
+    /// order they came, and a call knows at once when it will go (the ETA a fleet shows). A
+    /// service-wide bucket is only checked once that turn has come, so calls queued for a slow
+    /// operation do not hold the service's fast tokens while they wait.
+    pub async fn wait(&self, service: &str, operation: &str, on_wait: impl FnOnce(Duration)) {
         let buckets = self.rates.for_call(service, operation);
         if buckets.is_empty() {
             return;
         }
+        let (shared, own): (Vec<_>, Vec<_>) = buckets.into_iter().partition(|(key, _)| key.ends_with(":*"));
+        let turn = self.reserve(&own);
+        if !turn.is_zero() {
+            on_wait(turn);
+            tracing::debug!("pacing {service}:{operation} in {}: its turn in {:.2}s", self.region, turn.as_secs_f64());
+            *self.waited.lock().unwrap_or_else(PoisonError::into_inner) += turn;
+            tokio::time::sleep(turn).await;
+        }
         loop {
-            let wait = self.try_take(&buckets);
+            let wait = self.try_take(&shared);
             if wait.is_zero() {
                 return;
             }
@@ -270,15 +285,37 @@ impl Pacer {
         }
     }
 
+    /// The bucket as of now: refilled for the time since it was last touched.
+    fn refill<'a>(all: &'a mut HashMap<String, Bucket>, key: &str, rate: &Rate, now: Instant) -> &'a mut Bucket {
+        let bucket = all.entry(key.to_owned()).or_insert(Bucket { tokens: rate.burst, at: now });
+        bucket.tokens = (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * rate.per_second()).min(rate.burst);
+        bucket.at = now;
+        bucket
+    }
+
+    /// Takes a token from each bucket now, into debt if need be, and says how long until the
+    /// buckets have refilled what was taken: the call's turn.
+    fn reserve(&self, buckets: &[(String, Rate)]) -> Duration {
+        let now = Instant::now();
+        let mut all = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut turn = 0.0_f64;
+        for (key, rate) in buckets {
+            let bucket = Self::refill(&mut all, key, rate, now);
+            bucket.tokens -= 1.0;
+            if bucket.tokens < 0.0 {
+                turn = turn.max(-bucket.tokens / rate.per_second());
+            }
+        }
+        Duration::from_secs_f64(turn)
+    }
+
     /// Takes a token from each bucket if all have one (zero), else says how long until they do.
     fn try_take(&self, buckets: &[(String, Rate)]) -> Duration {
         let now = Instant::now();
         let mut all = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         let mut wait = 0.0_f64;
         for (key, rate) in buckets {
-            let bucket = all.entry(key.clone()).or_insert(Bucket { tokens: rate.burst, at: now });
-            bucket.tokens = (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * rate.per_second()).min(rate.burst);
-            bucket.at = now;
+            let bucket = Self::refill(&mut all, key, rate, now);
             if bucket.tokens < 1.0 {
                 wait = wait.max((1.0 - bucket.tokens) / rate.per_second());
             }
@@ -293,6 +330,20 @@ impl Pacer {
         }
         Duration::ZERO
     }
+}
+
+/// Who hears of a paced call's wait: set by a fleet for each environment's run, so that its
+/// line can say which quota it waits on and when its turn comes.
+pub type WaitReport = Arc<dyn Fn(&str, Duration) + Send + Sync>;
+
+tokio::task_local! {
+    static REPORT: WaitReport;
+}
+
+/// Runs `future` with `report` hearing of every wait of its paced calls: the operation and the
+/// time until its turn.
+pub async fn reporting_waits<F: std::future::Future>(report: WaitReport, future: F) -> F::Output {
+    REPORT.scope(report, future).await
 }
 
 /// The operation of a request, put on it by [`OperationTag`] for [`PacedHttpClient`].
@@ -363,7 +414,10 @@ impl HttpConnector for PacedConnector {
         let pacer = Arc::clone(&self.pacer);
         HttpConnectorFuture::new(async move {
             if let Some(operation) = request.extension::<Operation>().cloned() {
-                pacer.wait(&operation.service, &operation.name).await;
+                let report = |turn| {
+                    let _ = REPORT.try_with(|report| report(&operation.name, turn));
+                };
+                pacer.wait(&operation.service, &operation.name, report).await;
             }
             // The semaphore is never closed, so acquiring fails never; without a slot the request
             // would still go.
@@ -415,9 +469,44 @@ mod tests {
         let pacer = Pacer::new(Rates::new(&[], 1.0), "us-east-1");
         let start = tokio::time::Instant::now();
         for _ in 0..3 {
-            pacer.wait("API Gateway", "CreateDeployment").await;
+            pacer.wait("API Gateway", "CreateDeployment", |_| {}).await;
         }
         // One token, then one every 5 s.
         assert_eq!(start.elapsed().as_secs(), 10);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_wait_in_line_and_know_their_turn_when_they_join_it() {
+        let pacer = Pacer::new(Rates::new(&[], 1.0), "us-east-1");
+        let turns = Mutex::new(Vec::new());
+        let start = tokio::time::Instant::now();
+        let call = |i: u64| {
+            let (pacer, turns) = (&pacer, &turns);
+            async move {
+                pacer.wait("API Gateway", "CreateDeployment", |turn| turns.lock().unwrap().push((i, turn.as_secs()))).await;
+                (i, start.elapsed().as_secs())
+            }
+        };
+        let went = futures::future::join_all((0..4).map(call)).await;
+        // The first goes at once; the others learn their turn as they join the line, and go then.
+        assert_eq!(went, [(0, 0), (1, 5), (2, 10), (3, 15)]);
+        assert_eq!(*turns.lock().unwrap(), [(1, 5), (2, 10), (3, 15)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_line_for_one_operation_keeps_none_of_the_services_tokens() {
+        let pacer = Pacer::new(Rates::new(&[], 1.0), "us-east-1");
+        let start = tokio::time::Instant::now();
+        let queued = futures::future::join_all((0..60).map(|_| pacer.wait("API Gateway", "CreateDeployment", |_| {})));
+        let read = async {
+            // After 60 deployments joined the line, 40 reads (the service's burst) still go at once.
+            tokio::task::yield_now().await;
+            for _ in 0..40 {
+                pacer.wait("API Gateway", "GetRestApis", |_| {}).await;
+            }
+            start.elapsed()
+        };
+        let (_, read) = tokio::join!(queued, read);
+        assert!(read < Duration::from_secs(1), "{read:?}");
     }
 }

@@ -509,7 +509,7 @@ async fn round(
     report: Report<'_>,
 ) -> Vec<(EnvResult, bool)> {
     let board = report.board;
-    let style = indicatif::ProgressStyle::with_template("  {prefix:<14} {bar:16} {pos:>2}/{len:<2} {elapsed:>4} {wide_msg}")
+    let style = indicatif::ProgressStyle::with_template("  {prefix:<14} {bar:16} {pos:>2}/{len:<2} {elapsed:>4} {wide_msg}{turn}")
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     join_all(shown.into_iter().map(|(name, started, planned)| {
         let style = style.clone();
@@ -521,7 +521,9 @@ async fn round(
                 Ok((session, planned)) => {
                     let text = render::text(&planned, Style { color: false, show_unchanged: false });
                     let changes = planned.changes.iter().filter(|c| c.action != crate::engine::Action::NoOp).count();
+                    let turn = Turn::default();
                     let bar = board.map(|b| {
+                        let style = style.with_key("turn", turn.key());
                         let bar = indicatif::ProgressBar::new(changes as u64).with_style(style).with_prefix(name.clone());
                         b.add(bar)
                     });
@@ -529,11 +531,12 @@ async fn round(
                         bar.set_message("waiting for the lock");
                         bar.enable_steady_tick(Duration::from_millis(200));
                     }
-                    let result =
-                        match locked(mutation, session, &name, &text, auto_approve, env, out, flag, bar.as_ref(), report.json).await {
-                            Ok(result) => result,
-                            Err(error) => Fate::Failed(one_line(&error)),
-                        };
+                    let waits = turn.report(out.printer, &name, report.json, bar.is_some());
+                    let run = locked(mutation, session, &name, &text, auto_approve, env, out, flag, bar.as_ref(), report.json);
+                    let result = match crate::aws::pacing::reporting_waits(waits, run).await {
+                        Ok(result) => result,
+                        Err(error) => Fate::Failed(one_line(&error)),
+                    };
                     if let Some(bar) = bar {
                         bar.finish_with_message(match &result {
                             Fate::Done(_) => "done".to_owned(),
@@ -549,6 +552,48 @@ async fn round(
         }
     }))
     .await
+}
+
+/// The quota one environment's call waits on and when its turn comes (`pacing::Pacer::wait`):
+/// the ETA its line shows.
+#[derive(Clone, Default)]
+struct Turn(Arc<std::sync::Mutex<Option<(String, Instant)>>>);
+
+impl Turn {
+    /// The `{turn}` key of a board's line: ` · CreateRestApi's quota: its turn in 12s` while a
+    /// call waits.
+    fn key(&self) -> impl Fn(&indicatif::ProgressState, &mut dyn std::fmt::Write) + Send + Sync + Clone + 'static {
+        let turn = self.clone();
+        move |_, w| {
+            let _ = w.write_str(&turn.text());
+        }
+    }
+
+    /// The line's `{turn}` now.
+    fn text(&self) -> String {
+        let guard = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some((operation, at)) = &*guard else { return String::new() };
+        let left = at.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return String::new();
+        }
+        format!(" · {operation}'s quota: its turn in {}s", left.as_secs_f64().ceil())
+    }
+
+    /// Who hears of the environment's paced waits: its line on a board, else one JSON object
+    /// per wait, else a plain line for each wait of a second or more.
+    fn report(&self, printer: Printer, name: &str, json: bool, board: bool) -> crate::aws::pacing::WaitReport {
+        let (turn, name) = (self.clone(), name.to_owned());
+        Arc::new(move |operation: &str, wait: Duration| {
+            if json {
+                printer.status(serde_json::json!({"env": name, "event": "paced", "operation": operation, "seconds": wait.as_secs_f64()}));
+            } else if board {
+                *turn.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((operation.to_owned(), Instant::now() + wait));
+            } else if wait >= Duration::from_secs(1) {
+                printer.status(format_args!("  [{name}] {operation} waits its turn under AWS's quota: {:.0}s", wait.as_secs_f64()));
+            }
+        })
+    }
 }
 
 /// One environment under its lock: read again, check against what was shown, change.
@@ -637,5 +682,16 @@ mod tests {
         );
         // One environment's changes: nothing worth saying.
         assert_eq!(quota_eta(&creates[..3], &rates), None);
+    }
+
+    #[test]
+    fn a_line_shows_the_quota_its_call_waits_on_until_its_turn() {
+        let turn = Turn::default();
+        let report = turn.report(Printer::new(false), "dev", false, true);
+        assert_eq!(turn.text(), "");
+        report("CreateDeployment", Duration::from_secs(12));
+        assert_eq!(turn.text(), " · CreateDeployment's quota: its turn in 12s");
+        report("CreateRestApi", Duration::ZERO);
+        assert_eq!(turn.text(), "", "its turn has come");
     }
 }
