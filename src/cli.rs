@@ -5,9 +5,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `0.1.0 (3f2a9c1d0b7e)`: the version and the commit it was built from (`build.rs`).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PINFRA_COMMIT"), ")");
+
 /// Provision the AWS side of a Kafka-to-S3 streaming pipeline from one TOML plan.
 #[derive(Debug, Parser)]
-#[command(name = "pinfra", version, about, long_about = None, propagate_version = true)]
+#[command(name = "pinfra", version = VERSION, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// Options every command takes.
     #[command(flatten)]
@@ -100,6 +103,27 @@ pub enum Command {
     /// Remove the environment's lock left by a crashed run (`--force`); without it, show who
     /// holds the lock.
     Unlock(UnlockArgs),
+    /// Print a shell's completion script: `pinfra completions bash > ~/.local/share/bash-completion/completions/pinfra`.
+    Completions(CompletionsArgs),
+    /// Print pinfra's manual page (roff): `pinfra man > ~/.local/share/man/man1/pinfra.1`; with
+    /// `--dir`, write it and a page per command (`pinfra-apply.1`) there.
+    Man(ManArgs),
+}
+
+/// `pinfra man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `pinfra.1` and a page per command into this directory instead.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// `pinfra completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `pinfra init`.

@@ -174,3 +174,48 @@ fn a_20_mb_invalid_value_is_echoed_once_and_cut() {
     let snippet = run.stderr.lines().find(|l| l.starts_with("18 │ name = \"{user_id}.a/a/")).unwrap_or_else(|| panic!("{}", run.stderr));
     assert!(snippet.ends_with('…') && snippet.len() < 300, "{snippet}");
 }
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let run = run(&["--version"], &[]);
+    run.expect_code(0);
+    let head = std::process::Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output().expect("git, which build.rs uses too");
+    let head = String::from_utf8(head.stdout).unwrap();
+    assert_eq!(run.stdout, format!("pinfra {} ({})\n", env!("CARGO_PKG_VERSION"), head.trim()));
+}
+
+#[test]
+fn completions_are_generated_for_each_shell_and_bash_parses_its_script() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let run = run(&["completions", shell], &[]);
+        run.expect_code(0);
+        for word in ["pinfra", "apply", "destroy", "all-envs", "auto-approve"] {
+            assert!(run.stdout.contains(word), "{shell}'s script lacks {word}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("pinfra.bash");
+    std::fs::write(&script, run(&["completions", "bash"], &[]).stdout).unwrap();
+    let bash = std::process::Command::new("bash").arg("-n").arg(&script).output().expect("bash");
+    assert!(bash.status.success(), "{}", String::from_utf8_lossy(&bash.stderr));
+    let bad = run(&["completions", "tcsh"], &[]);
+    bad.expect_code(1);
+    assert!(bad.stderr.contains("possible values"), "{}", bad.stderr);
+}
+
+#[test]
+fn the_manual_is_generated_from_the_cli_with_a_page_per_command() {
+    let page = run(&["man"], &[]);
+    page.expect_code(0);
+    assert!(page.stdout.contains(".TH pinfra 1"), "{}", page.stdout);
+    assert!(page.stdout.contains("pinfra\\-apply(1)"), "the top page names the command pages: {}", page.stdout);
+    let dir = tempfile::tempdir().unwrap();
+    let written = run(&["man", "--dir", dir.path().to_str().unwrap()], &[]);
+    written.expect_code(0);
+    for command in ["pinfra", "pinfra-apply", "pinfra-diff", "pinfra-destroy", "pinfra-completions"] {
+        let text = std::fs::read_to_string(dir.path().join(format!("{command}.1"))).unwrap();
+        assert!(text.starts_with(".ie") && text.contains(".SH OPTIONS"), "{command}.1: {text}");
+    }
+    let apply = std::fs::read_to_string(dir.path().join("pinfra-apply.1")).unwrap();
+    assert!(apply.contains("auto\\-approve"), "{apply}");
+}

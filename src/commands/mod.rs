@@ -9,6 +9,7 @@ mod import;
 mod init;
 mod output;
 mod render;
+mod shell;
 mod unlock;
 mod validate;
 mod verify;
@@ -104,6 +105,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Render(args) => render::run(args, &cli.global, &env, out).await,
         Command::Verify(args) => verify::run(args, &cli.global, &env, out).await,
         Command::Unlock(args) => unlock::run(args, &cli.global, &env, out).await,
+        Command::Completions(args) => shell::completions(args.shell, out),
+        Command::Man(args) => shell::man(args, out),
     }
 }
 
