@@ -13,6 +13,7 @@ pub mod commands;
 pub mod diagnostics;
 pub mod engine;
 pub mod lock;
+pub mod logging;
 pub mod network;
 pub mod plan;
 pub mod printer;

@@ -9,19 +9,6 @@ use clap::Parser as _;
 use pinfra::cli::Cli;
 use pinfra::commands::{self, ExitStatus, Reported};
 use pinfra::printer::{Printer, StdoutClosed};
-use tracing_subscriber::EnvFilter;
-
-fn init_logging(verbose: u8, quiet: bool) {
-    let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "pinfra=info,warn",
-        (false, 2) => "pinfra=debug,info",
-        _ => "trace",
-    };
-    let filter = EnvFilter::try_from_env("PINFRA_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
-}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -32,7 +19,8 @@ fn main() -> ExitCode {
             return if error.use_stderr() { ExitStatus::Failure.into() } else { ExitStatus::Success.into() };
         }
     };
-    init_logging(cli.global.verbose, cli.global.quiet);
+    let output = pinfra::settings::output(&cli.global, &pinfra::settings::Environment::capture());
+    pinfra::logging::init(cli.global.verbose, cli.global.quiet, output.color_stderr);
     let printer = Printer::new(cli.global.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

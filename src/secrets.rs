@@ -3,13 +3,17 @@
 //! renderer (`diagnostics`) masks every snippet with it, so no diagnostic, whatever its rule,
 //! prints a credential that sits on its line.
 //!
+//! Values pinfra knows are secret wherever they appear (an API key's value once read, the
+//! credentials in the environment) are [`remember`]ed: [`mask_known`] hides them in any text,
+//! and every log line goes through it (`logging`).
+//!
 //! What counts: AWS access key ids (`AKIA…`/`ASIA…`), 40-character secret access keys, PEM
 //! private keys (the body, between its markers), the string value of a key whose name says
 //! `password`, `passwd`, `secret`, `token`, `credential` or `private_key`, and a URL's user
 //! name and password (`https://user:password@host`).
 
 use std::ops::Range;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, PoisonError, RwLock};
 
 use regex::Regex;
 
@@ -99,6 +103,37 @@ pub fn mask(text: &str) -> String {
     out
 }
 
+/// The values [`remember`]ed: longest first, so that one inside another is not left half shown.
+static KNOWN: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Values shorter than this are not remembered: masking every `abc` in a log would hide more
+/// than it protects, and no secret pinfra handles is that short.
+const SHORTEST_KNOWN: usize = 8;
+
+/// Remembers `value` as a secret for the rest of the process: [`mask_known`] hides it.
+pub fn remember(value: &str) {
+    if value.len() < SHORTEST_KNOWN {
+        return;
+    }
+    let mut known = KNOWN.write().unwrap_or_else(PoisonError::into_inner);
+    if !known.iter().any(|k| k == value) {
+        known.push(value.to_owned());
+        known.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    }
+}
+
+/// `text` with every [`remember`]ed value replaced by [`MASK`].
+pub fn mask_known(text: &str) -> String {
+    let known = KNOWN.read().unwrap_or_else(PoisonError::into_inner);
+    let mut out = text.to_owned();
+    for value in known.iter() {
+        if out.contains(value.as_str()) {
+            out = out.replace(value.as_str(), MASK);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +179,13 @@ mod tests {
         ] {
             assert_eq!(mask(text), text);
         }
+    }
+
+    #[test]
+    fn remembered_values_are_masked_anywhere_and_short_ones_are_not_remembered() {
+        remember("k3yV4lue-remembered-by-a-test");
+        remember("abc");
+        let shown = mask_known("x-api-key: k3yV4lue-remembered-by-a-test, abc");
+        assert_eq!(shown, "x-api-key: ********, abc");
     }
 }

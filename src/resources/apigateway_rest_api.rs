@@ -140,7 +140,10 @@ pub async fn api_key_value(aws: &Aws, spec: &ApiSpec) -> Result<Option<String>, 
     let name = format!("{}-key", spec.name);
     let keys =
         aws.apigateway.get_api_keys().name_query(&name).include_values(true).limit(500).send().await.or_aws("apigateway:GetApiKeys")?;
-    Ok(keys.items().iter().find(|k| k.name() == Some(name.as_str())).and_then(|k| k.value()).map(str::to_owned))
+    let value = keys.items().iter().find(|k| k.name() == Some(name.as_str())).and_then(|k| k.value()).map(str::to_owned);
+    // Masked in every log line from now on (`logging`): verify sends it as a header.
+    value.iter().for_each(|v| crate::secrets::remember(v));
+    Ok(value)
 }
 
 /// Every REST API named `name`, all pages.
@@ -354,19 +357,21 @@ impl ApigatewayRestApi {
     async fn put_key(&self, aws: &Aws, api_id: &str, live: Option<&LiveKey>, tags: &Tags) -> Result<(), ResourceError> {
         let key_id = match live.and_then(|l| l.key_id.clone()) {
             Some(id) => id,
-            None => aws
-                .apigateway
-                .create_api_key()
-                .name(self.key_name())
-                .description("pinfra: callers of the pipeline's REST API")
-                .enabled(true)
-                .set_tags(Some(tags.clone().into_iter().collect()))
-                .send()
-                .await
-                .or_aws("apigateway:CreateApiKey")?
-                .id()
-                .unwrap_or_default()
-                .to_owned(),
+            None => {
+                let made = aws
+                    .apigateway
+                    .create_api_key()
+                    .name(self.key_name())
+                    .description("pinfra: callers of the pipeline's REST API")
+                    .enabled(true)
+                    .set_tags(Some(tags.clone().into_iter().collect()))
+                    .send()
+                    .await
+                    .or_aws("apigateway:CreateApiKey")?;
+                // Its value comes back in the answer: masked in every log line from now on.
+                made.value().iter().for_each(|v| crate::secrets::remember(v));
+                made.id().unwrap_or_default().to_owned()
+            }
         };
         if live.is_some_and(|l| l.admits) {
             return Ok(());
