@@ -20,6 +20,7 @@ pub mod printer;
 pub mod render;
 pub mod resources;
 pub mod retry;
+pub mod saved_plan;
 pub mod secrets;
 pub mod settings;
 pub mod terminal;

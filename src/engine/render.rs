@@ -207,6 +207,11 @@ fn json_change(change: &Change) -> JsonChange<'_> {
     }
 }
 
+/// One resource's change as the JSON diff gives it (`changes[]` of docs/diff-json.md).
+pub fn change_json(change: &Change) -> Json {
+    serde_json::to_value(json_change(change)).unwrap_or_default()
+}
+
 /// The JSON diff (pretty-printed), for `--json`.
 pub fn json(planned: &Planned, environment: &str, region: &str) -> String {
     serde_json::to_string_pretty(&json_document(planned, environment, region)).unwrap_or_default()
