@@ -89,7 +89,8 @@ pub enum Command {
     Validate(PlanArgs),
     /// Show what apply would change. Exit code 0: no changes, 2: changes, 1: error.
     Diff(DiffArgs),
-    /// Make AWS match the plan.
+    /// Make AWS match the plan; given a saved plan (`pinfra diff --out FILE`), apply exactly its
+    /// changes, without asking, or refuse if anything changed since it was made.
     Apply(ApplyArgs),
     /// Delete every resource the plan owns (and nothing else).
     Destroy(DestroyArgs),
@@ -219,9 +220,17 @@ pub struct DiffArgs {
     /// The plan file.
     #[command(flatten)]
     pub plan: PlanArgs,
-    /// Print the diff as JSON (schema: docs/diff-json.md).
+    /// Print the diff as JSON (schema: docs/diff-json.md); the same as `--format json`.
     #[arg(long)]
     pub json: bool,
+    /// The diff's form: text, json, or markdown (a summary line and a collapsible section per
+    /// resource, for a pull request).
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text, conflicts_with = "json")]
+    pub format: DiffFormat,
+    /// Also write the change set to FILE, a saved plan (JSON, docs/saved-plans.md): `pinfra apply
+    /// FILE` applies exactly it, without asking, or refuses if anything changed since.
+    #[arg(long, value_name = "FILE", conflicts_with = "all_envs")]
+    pub out: Option<PathBuf>,
     /// List resources that are already up to date too.
     #[arg(long)]
     pub show_unchanged: bool,
@@ -233,6 +242,17 @@ pub struct DiffArgs {
     /// PINFRA_ENV), which names one.
     #[arg(long, conflicts_with = "env")]
     pub all_envs: bool,
+}
+
+/// The form of `pinfra diff`'s output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// For a terminal.
+    Text,
+    /// For scripts (docs/diff-json.md).
+    Json,
+    /// For a pull request or a CI summary.
+    Markdown,
 }
 
 /// `pinfra apply`.

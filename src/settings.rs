@@ -56,6 +56,9 @@ pub struct Environment {
     pub user: Option<String>,
     /// The host name (`HOSTNAME`, else the kernel's), for the lock's holder.
     pub host: Option<String>,
+    /// `GITHUB_STEP_SUMMARY`: the file a GitHub Actions step appends Markdown to; `diff` and
+    /// `apply` add their summary there.
+    pub step_summary: Option<std::path::PathBuf>,
 }
 
 impl Environment {
@@ -81,6 +84,7 @@ impl Environment {
                 .or_else(|| var("HOME").map(|h| std::path::Path::new(&h).join(".cache/pinfra")))
                 .unwrap_or_else(|| std::path::PathBuf::from(".pinfra-cache")),
             user: var("USER").or_else(|| var("LOGNAME")),
+            step_summary: var("GITHUB_STEP_SUMMARY").map(std::path::PathBuf::from),
             host: var("HOSTNAME").or_else(|| {
                 std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_owned()).filter(|h| !h.is_empty())
             }),

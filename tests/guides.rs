@@ -86,6 +86,11 @@ fn blocks_are_found_in_order() {
 }
 
 #[test]
+fn review_changes_in_ci() {
+    run_guide("review-changes-in-ci.md");
+}
+
+#[test]
 fn take_over_a_hand_built_pipeline() {
     run_guide("take-over-a-hand-built-pipeline.md");
 }

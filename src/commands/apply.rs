@@ -4,20 +4,40 @@
 //! lock is taken first and everything is read again under it, so two applies never both write
 //! and what is applied is what is there now. Ctrl-C while applying finishes the calls in
 //! flight, starts nothing new, releases the lock and says what was and wasn't done.
+//!
+//! Given a saved plan (`pinfra diff --out FILE`), it applies exactly the saved change set,
+//! without asking: the inputs are checked first, then the change set, read again, is checked
+//! before and under the lock against the saved one (`commands::saved`). Any difference is a
+//! refusal that changes nothing.
+
+use std::fmt::Write as _;
+use std::path::Path;
 
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::commands::{
-    Clients, ErrorRef, ExitStatus, Interrupt, Reported, confirm, fleet, output, progress_printer, report_failures, session_for, take_lock,
+    Clients, ErrorRef, ExitStatus, Interrupt, Reported, confirm, fleet, output, progress_printer, report_failures, saved, session_for,
+    step_summary, take_lock,
 };
+use crate::engine::markdown::markdown;
 use crate::engine::render::{self, Style};
 use crate::engine::{NodeOutcome, Summary};
+use crate::saved_plan::Body;
 use crate::settings::{Environment, Output};
 
 /// Runs the command: on one environment, or on several (`commands::fleet`).
 pub async fn run(args: &ApplyArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
+    if let Some(body) = saved::open(&args.plan.plan)? {
+        saved::refuse_flags(args, global, &body)?;
+        let path = saved::check_inputs(&body)?;
+        let how = How { prune: body.prune, auto_approve: true, saved: Some(&body) };
+        return one(&path, body.env.as_deref(), how, global, env, out).await;
+    }
     match fleet::select(&args.plan.plan, global, args.all_envs)? {
         fleet::Selection::One(_) if args.json => Err(fleet::json_needs_a_fleet("apply")),
-        fleet::Selection::One(name) => one(args, name.as_deref(), global, env, out).await,
+        fleet::Selection::One(name) => {
+            let how = How { prune: args.prune, auto_approve: args.auto_approve, saved: None };
+            one(&args.plan.plan, name.as_deref(), how, global, env, out).await
+        }
         fleet::Selection::Many(names) => {
             let options = fleet::Options { auto_approve: args.auto_approve, prune: args.prune, json: args.json };
             fleet::mutate(fleet::Mutation::Apply, &args.plan.plan, &names, options, global, env, out).await
@@ -25,17 +45,38 @@ pub async fn run(args: &ApplyArgs, global: &GlobalArgs, env: &Environment, out: 
     }
 }
 
+/// How one environment is applied.
+#[derive(Clone, Copy)]
+struct How<'a> {
+    /// `--prune`.
+    prune: bool,
+    /// No question (`--auto-approve`, or a saved plan: it was reviewed).
+    auto_approve: bool,
+    /// The saved plan whose change set this must be.
+    saved: Option<&'a Body>,
+}
+
 /// Applies one environment (`None`: the base).
-async fn one(args: &ApplyArgs, name: Option<&str>, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
-    let session = session_for(&args.plan.plan, name, global, env, out, args.prune, &Clients::default()).await?;
+async fn one(
+    path: &Path,
+    name: Option<&str>,
+    how: How<'_>,
+    global: &GlobalArgs,
+    env: &Environment,
+    out: Output,
+) -> anyhow::Result<ExitStatus> {
+    let session = session_for(path, name, global, env, out, how.prune, &Clients::default()).await?;
     let (planned, _) = session.plan_checked()?;
+    if let Some(body) = how.saved {
+        saved::check_live(body, &session, &planned)?;
+    }
     if !Summary::of(&planned.changes).has_changes() {
         out.printer.data(render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }))?;
         output::print(out.printer, &session.plan, &session.observed.outputs(), false)?;
         return Ok(ExitStatus::Success);
     }
 
-    if !args.auto_approve && !out.interactive_stdin {
+    if !how.auto_approve && !out.interactive_stdin {
         // Nobody can answer the question: say so before taking the lock.
         out.printer.data(render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }))?;
         confirm("", false, out)?;
@@ -43,7 +84,7 @@ async fn one(args: &ApplyArgs, name: Option<&str>, global: &GlobalArgs, env: &En
     let lock = take_lock(&session, "apply", env).await?;
     let aws = session.aws.clone();
     let interrupt = Interrupt::watch(aws.clone(), &lock, out.printer);
-    let result = locked(session, &lock.at.owner, args, out, &interrupt).await;
+    let result = locked(session, &lock.at.owner, how, env, out, &interrupt).await;
     interrupt.stop();
     if let Err(error) = lock.release(&aws).await {
         out.printer.warning_with_hint(format_args!("the lock could not be released: {error}"), error.hint().as_deref());
@@ -55,21 +96,25 @@ async fn one(args: &ApplyArgs, name: Option<&str>, global: &GlobalArgs, env: &En
 async fn locked(
     session: crate::commands::Session,
     account: &str,
-    args: &ApplyArgs,
+    how: How<'_>,
+    env: &Environment,
     out: Output,
     interrupt: &Interrupt,
 ) -> anyhow::Result<ExitStatus> {
     let session = session.refresh(out).await?;
     let (planned, network) = session.plan_checked()?;
+    if let Some(body) = how.saved {
+        saved::check_live(body, &session, &planned)?;
+    }
     out.printer.data_keep_going(render::text(&planned, Style { color: out.color_stdout, show_unchanged: false }));
     if let Some(network) = &network {
         out.printer.data_keep_going(format_args!("\n{}", network.text(false)));
     }
     let mut outputs = session.observed.outputs();
     if Summary::of(&planned.changes).has_changes() {
-        crate::commands::acting_as(account, &session.aws, args.auto_approve, out);
+        crate::commands::acting_as(account, &session.aws, how.auto_approve, out);
         let question = format!("Apply these changes to environment `{}`?", session.plan.environment.name);
-        if !confirm(&question, args.auto_approve, out)? {
+        if !confirm(&question, how.auto_approve, out)? {
             out.printer.notice("Apply cancelled; nothing was changed.");
             return Ok(ExitStatus::Failure);
         }
@@ -89,6 +134,17 @@ async fn locked(
             ))
             .into());
         }
+        let mut page = markdown(&planned, "apply", &session.plan.environment.name, &session.plan.environment.region);
+        if outcome.is_success() {
+            page.push_str("**Apply complete.**\n");
+        } else {
+            let _ = writeln!(
+                page,
+                "**Apply incomplete:** {} resource(s) failed; run `pinfra apply` again to converge.",
+                outcome.failures().count()
+            );
+        }
+        step_summary(env, &page, out);
         if !outcome.is_success() {
             let skipped = outcome.results.iter().filter(|(_, o)| matches!(o, NodeOutcome::Skipped { .. })).count();
             let error = report_failures(out.printer, "apply incomplete", outcome.failures().map(|(id, e)| (id, ErrorRef::Resource(e))));

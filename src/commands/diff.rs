@@ -1,9 +1,12 @@
-//! `pinfra diff PLAN [--json] [--all-envs | --env a,b]`: what apply would change (several
-//! environments with `--json`: one document, `docs/fleet.md`).
+//! `pinfra diff PLAN [--json | --format markdown] [--out FILE] [--all-envs | --env a,b]`: what
+//! apply would change (several environments with `--json`: one document, `docs/fleet.md`);
+//! `--out` also saves it for `pinfra apply FILE` (`commands::saved`). Under GitHub Actions, the
+//! Markdown form is added to the step's summary too.
 
-use crate::cli::{DiffArgs, GlobalArgs};
-use crate::commands::{Clients, ExitStatus, fleet, session_for};
+use crate::cli::{DiffArgs, DiffFormat, GlobalArgs};
+use crate::commands::{Clients, ExitStatus, fleet, saved, session_for, step_summary};
 use crate::engine::Summary;
+use crate::engine::markdown::{html, markdown};
 use crate::engine::render::{self, Style};
 use crate::settings::{Environment, Output};
 
@@ -19,7 +22,11 @@ pub async fn run(args: &DiffArgs, global: &GlobalArgs, env: &Environment, out: O
 async fn one(args: &DiffArgs, name: Option<&str>, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
     let session = session_for(&args.plan.plan, name, global, env, out, args.prune, &Clients::default()).await?;
     let (planned, network) = session.plan_checked()?;
-    if args.json {
+    let (environment, region) = (&session.plan.environment.name, &session.plan.environment.region);
+    let page = markdown(&planned, "diff", environment, region);
+    if format(args) == DiffFormat::Markdown {
+        out.printer.data(&page)?;
+    } else if format(args) == DiffFormat::Json {
         let mut document = render::json_document(&planned, &session.plan.environment.name, &session.plan.environment.region);
         if let (Some(network), Some(fields)) = (&network, document.as_object_mut()) {
             fields.insert("network".to_owned(), network.json());
@@ -31,7 +38,20 @@ async fn one(args: &DiffArgs, name: Option<&str>, global: &GlobalArgs, env: &Env
             out.printer.data(format_args!("\n{}", network.text(false)))?;
         }
     }
+    if let Some(file) = &args.out {
+        saved::save(file, &args.plan.plan, name, args.prune, &session, &planned)?;
+        out.printer.status(format_args!(
+            "Saved these changes to {0}: `pinfra apply {0}` applies exactly them, or refuses if anything changed meanwhile.",
+            crate::terminal::escape(&file.display().to_string())
+        ));
+    }
+    step_summary(env, &page, out);
     Ok(if Summary::of(&planned.changes).has_changes() { ExitStatus::Changes } else { ExitStatus::Success })
+}
+
+/// The form asked for: `--json` is `--format json`.
+fn format(args: &DiffArgs) -> DiffFormat {
+    if args.json { DiffFormat::Json } else { args.format }
 }
 
 /// Several environments, read concurrently with shared clients, printed one after the other
@@ -44,7 +64,7 @@ async fn many(args: &DiffArgs, names: &[String], global: &GlobalArgs, env: &Envi
     let style = Style { color: out.color_stdout, show_unchanged: args.show_unchanged };
     let mut results = Vec::new();
     let mut changed = false;
-    if args.json {
+    if format(args) == DiffFormat::Json {
         let mut diffs = Vec::new();
         for (name, started, session) in read {
             let planned = session.and_then(|s| s.plan_checked().map(|(planned, _)| (s, planned)));
@@ -66,18 +86,33 @@ async fn many(args: &DiffArgs, names: &[String], global: &GlobalArgs, env: &Envi
         out.printer.data(format_args!("{}\n", serde_json::to_string_pretty(&document).unwrap_or_default()))?;
         return fleet::exit("diff", &results, if changed { ExitStatus::Changes } else { ExitStatus::Success });
     }
+    let markdown_form = format(args) == DiffFormat::Markdown;
     for (name, started, session) in read {
-        out.printer.data(format_args!("== environment {name}\n"))?;
-        let fate = match session.and_then(|s| s.plan_checked()) {
-            Ok((planned, _)) => {
-                out.printer.data(render::text(&planned, style))?;
+        if !markdown_form {
+            out.printer.data(format_args!("== environment {name}\n"))?;
+        }
+        let fate = match session.and_then(|s| s.plan_checked().map(|(planned, _)| (s, planned))) {
+            Ok((session, planned)) => {
+                let page = markdown(&planned, "diff", &session.plan.environment.name, &session.plan.environment.region);
+                if markdown_form {
+                    out.printer.data(&page)?;
+                } else {
+                    out.printer.data(render::text(&planned, style))?;
+                }
+                step_summary(env, &page, out);
                 let summary = Summary::of(&planned.changes);
                 changed |= summary.has_changes();
                 if summary.has_changes() { fleet::Fate::Changes(summary) } else { fleet::Fate::UpToDate }
             }
             Err(error) => {
                 let why = fleet::one_line(&error);
-                out.printer.data(format_args!("(failed: {})\n", crate::terminal::escape(&why)))?;
+                if markdown_form {
+                    let page = format!("### pinfra diff: environment <code>{}</code>\n\n**failed:** {}\n", html(&name), html(&why));
+                    out.printer.data(&page)?;
+                    step_summary(env, &page, out);
+                } else {
+                    out.printer.data(format_args!("(failed: {})\n", crate::terminal::escape(&why)))?;
+                }
                 fleet::Fate::Failed(why)
             }
         };

@@ -9,6 +9,7 @@ mod import;
 mod init;
 mod output;
 mod render;
+mod saved;
 mod shell;
 mod unlock;
 mod validate;
@@ -541,4 +542,17 @@ pub fn confirm(question: &str, auto_approve: bool, out: Output) -> anyhow::Resul
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     Ok(answer.trim() == "yes")
+}
+
+/// Appends `markdown` to the GitHub Actions step summary, when `GITHUB_STEP_SUMMARY` names one.
+/// A summary that cannot be written is a warning: the command's own work is done.
+pub fn step_summary(env: &Environment, markdown: &str, out: Output) {
+    let Some(path) = &env.step_summary else { return };
+    let written = std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut file| {
+        let end = if markdown.ends_with('\n') { "" } else { "\n" };
+        std::io::Write::write_all(&mut file, format!("{markdown}{end}").as_bytes())
+    });
+    if let Err(error) = written {
+        out.printer.warning(format_args!("cannot add to the step summary `{}` (GITHUB_STEP_SUMMARY): {error}", path.display()));
+    }
 }

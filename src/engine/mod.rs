@@ -6,6 +6,7 @@
 //! read from its tags.
 
 mod change;
+pub mod markdown;
 pub mod render;
 mod run;
 #[cfg(test)]
