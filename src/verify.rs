@@ -50,8 +50,9 @@ impl std::fmt::Debug for Target {
 pub struct Wait {
     /// Give up on the sink after this long.
     pub timeout: Duration,
-    /// Time between two listings of the bucket.
-    pub interval: Duration,
+    /// When to look again: soon at first, then a fifth of the time waited (`Pace::Seconds`), as
+    /// every other wait of pinfra's. The timeout is `timeout`'s, not `poll`'s.
+    pub poll: crate::retry::Poll,
 }
 
 /// One hop of the data path.
@@ -340,7 +341,7 @@ async fn wait_for_object(aws: &Aws, target: &Target, topic: &str, partition: i64
                 hint,
             );
         }
-        tokio::time::sleep(wait.interval).await;
+        tokio::time::sleep(wait.poll.interval(crate::retry::Pace::Seconds, started.elapsed())).await;
     }
 }
 

@@ -113,10 +113,7 @@ async fn one(
         proxy_port: plan.kafka_client.rest_proxy_port,
         api_key,
     };
-    let wait = Wait {
-        timeout: Duration::from_secs(args.wait.max(1)),
-        interval: Duration::from_millis(env.poll_interval_ms.unwrap_or(2000).max(10)),
-    };
+    let wait = Wait { timeout: Duration::from_secs(args.wait.max(1)), poll: crate::settings::poll(global, env) };
     let network = session.network_check(None);
     if let Some(network) = network.as_ref().filter(|_| !args.json) {
         let _ = writeln!(text, "{}", network.text(true));
