@@ -104,7 +104,7 @@ fn a_plan_made_stale_by_its_plan_file_live_state_or_pinfra_version_is_refused_an
 fn a_damaged_saved_plan_is_an_error_that_says_why_never_a_panic() {
     let sandbox = Sandbox::with_cluster(CLUSTER);
     let dir = tempfile::tempdir().unwrap();
-    let plan = plan_copy(dir.path(), PLAN, |t| t);
+    let plan = plan_copy(dir.path(), PLAN, |t| format!("{t}\n[cohort]\nuser_ids = [\"1b2c3d4e5f99\"]\n"));
     let file = dir.path().join("reviewed.json");
     saved(&sandbox, &plan, &file);
     let text = std::fs::read_to_string(&file).unwrap();
@@ -123,6 +123,10 @@ fn a_damaged_saved_plan_is_an_error_that_says_why_never_a_panic() {
         assert!(!run.stderr.contains("panicked"), "{what}: {}", run.stderr);
         assert!(sandbox.calls().is_empty(), "{what}: {:?}", sandbox.calls());
     }
+    // A saved plan holds one environment.
+    let fleet = sandbox.pinfra(&["--env", "dev,1b2c3d4e5f99", "diff", "--out", file.to_str().unwrap(), plan.to_str().unwrap()]);
+    fleet.expect_code(1);
+    assert!(fleet.stderr.contains("a saved plan (`--out`) holds one environment"), "{}", fleet.stderr);
     // The environment and options come from the saved plan: flags that would change them are refused.
     std::fs::write(&file, &text).unwrap();
     let run = sandbox.pinfra(&["apply", "--prune", file.to_str().unwrap()]);

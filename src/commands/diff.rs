@@ -14,6 +14,11 @@ use crate::settings::{Environment, Output};
 pub async fn run(args: &DiffArgs, global: &GlobalArgs, env: &Environment, out: Output) -> anyhow::Result<ExitStatus> {
     match fleet::select(&args.plan.plan, global, args.all_envs)? {
         fleet::Selection::One(name) => one(args, name.as_deref(), global, env, out).await,
+        fleet::Selection::Many(_) if args.out.is_some() => {
+            Err(crate::commands::Reported::new("a saved plan (`--out`) holds one environment")
+                .hint("save one per environment: `pinfra --env NAME diff --out NAME.pinfra-plan PLAN`")
+                .into())
+        }
         fleet::Selection::Many(names) => many(args, &names, global, env, out).await,
     }
 }
