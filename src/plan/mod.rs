@@ -401,11 +401,14 @@ fn read(d: &mut Diagnostics, document: &DeTable<'_>) -> Option<Plan> {
         };
         connect::read_connect(d, t, &cx)
     });
+    // `[api]` is read before a broken `[connect]` ends the plan, so that its errors are
+    // reported in the same run.
+    let api = api_table.map(|t| api::read_api(d, t, vars.as_ref()));
     let connect = match connect {
         Some(spec) => Some(spec?),
         None => None,
     };
-    let api = match api_table.map(|t| api::read_api(d, t, vars.as_ref())) {
+    let api = match api {
         Some(spec) => Some(spec?),
         None => None,
     };

@@ -377,3 +377,14 @@ fn pacing_rates_are_read_as_rate_overrides_and_a_bad_one_is_refused_at_its_key()
     assert_eq!(error.message, "`apigateway:CreateRestApi=fast`: the rate must be COUNT/SECONDS, both above zero");
     assert_eq!(&text[error.span.clone().unwrap_or_default()], "\"apigateway:CreateRestApi\" = \"fast\"");
 }
+
+/// A broken `[connect]` used to end the read before `[api]` was looked at: an unknown key in
+/// `[api]` went unreported until `[connect]` was fixed.
+#[test]
+fn api_errors_are_reported_alongside_a_broken_connect() {
+    let text = format!("{MINIMAL}\n[connect.connector]\nname = \"x\"\n[api]\nstag = \"dev\"\n");
+    let parsed = parse(&text);
+    let messages: Vec<String> = parsed.diagnostics.sorted().iter().map(|d| d.message.clone()).collect();
+    assert!(messages.iter().any(|m| m.contains("`[connect]` needs `[connect.plugin]`")), "{messages:?}");
+    assert!(messages.iter().any(|m| m.contains("unknown key in [api]: `stag`")), "{messages:?}");
+}
