@@ -126,7 +126,7 @@ pub const SEED_SINK_CONFIG: [(&str, &str); 10] = [
 ];
 
 /// Kafka Connect versions MSK Connect offers.
-const CONNECT_VERSIONS: [&str; 2] = ["2.7.1", "3.7.x"];
+pub(super) const CONNECT_VERSIONS: [&str; 2] = ["2.7.1", "3.7.x"];
 
 /// What the rest of the plan the connector section needs.
 pub(super) struct Context<'v> {

@@ -12,7 +12,9 @@ mod interpolate;
 mod kafka_client;
 mod msk;
 mod reader;
+mod reference;
 pub mod rules;
+pub mod schema;
 mod topics;
 
 use std::collections::BTreeMap;
@@ -254,7 +256,7 @@ pub fn parse_env(text: &str, env: Option<&str>) -> Parsed {
             }
         }
     }
-    let plan = read(&mut d, &root);
+    let plan = read(&mut d, Table::root(&root));
     find_secrets(&mut d, text);
     let plan = if d.has_errors() { None } else { plan };
     Parsed { plan, diagnostics: d }
@@ -353,8 +355,8 @@ fn check(d: &mut Diagnostics, value: &SpannedString, label: &str, rule: impl FnO
     }
 }
 
-fn read(d: &mut Diagnostics, document: &DeTable<'_>) -> Option<Plan> {
-    let mut root = Table::root(document);
+/// Reads the plan's sections from `root`, the document without `[environments]` and `[cohort]`.
+fn read(d: &mut Diagnostics, mut root: Table<'_, '_>) -> Option<Plan> {
     let environment = read_environment(d, &mut root);
     let msk_table = root.table(d, "msk");
     let role_table = root.table(d, "role");

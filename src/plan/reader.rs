@@ -3,9 +3,15 @@
 //! Serde's derive stops at the first error and loses the position of semantic problems; this
 //! reader instead records each problem in [`Diagnostics`] and carries on, so one run reports every
 //! unknown key (with the closest valid one), every type error and every missing field.
+//!
+//! Run with a [`Recorder`], it also notes every key it asks a table for, with the key's type:
+//! that list is the plan format as the reader knows it, from which `plan::schema` builds the
+//! JSON Schema, so the schema cannot list a key the reader refuses or miss one it accepts.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::rc::Rc;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -14,6 +20,48 @@ use crate::diagnostics::{Diagnostic, Diagnostics, closest};
 
 /// A string value with the span it came from.
 pub type SpannedString = Spanned<String>;
+
+/// The type the reader requires of a key's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A string.
+    String,
+    /// `true` or `false`.
+    Bool,
+    /// An integer within `min..=max`.
+    Integer {
+        /// The smallest value accepted.
+        min: i64,
+        /// The largest value accepted.
+        max: i64,
+    },
+    /// An array of strings.
+    StringList,
+    /// A table whose values are strings.
+    StringMap,
+    /// A table whose values are strings, numbers or booleans.
+    ScalarMap,
+    /// A sub-table, read key by key in turn.
+    Table,
+    /// An array of tables (`[[key]]`), each read key by key in turn.
+    ArrayOfTables,
+}
+
+/// One key the reader asked a table for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asked {
+    /// Dotted path of the table (`""` for the root; an array's entries as `topics[]`).
+    pub table: String,
+    /// The key.
+    pub key: &'static str,
+    /// The type its value must have.
+    pub kind: Kind,
+    /// Whether the reader reports it missing.
+    pub required: bool,
+}
+
+/// Where a reading run notes the keys it asks for.
+pub type Recorder = Rc<RefCell<Vec<Asked>>>;
 
 /// One TOML table being read against the schema.
 pub struct Table<'a, 'i> {
@@ -24,12 +72,42 @@ pub struct Table<'a, 'i> {
     anchor: Range<usize>,
     /// The keys the schema asked for, whether present or not.
     known: Vec<&'static str>,
+    /// Where to note each key asked for, with its table's path as a schema names it (`None`:
+    /// an ordinary read).
+    recorder: Option<(Recorder, String)>,
 }
 
 impl<'a, 'i> Table<'a, 'i> {
     /// The document root.
     pub fn root(table: &'a DeTable<'i>) -> Self {
-        Self { path: String::new(), table, anchor: 0..0, known: Vec::new() }
+        Self { path: String::new(), table, anchor: 0..0, known: Vec::new(), recorder: None }
+    }
+
+    /// The document root, every key asked for (in this table and the ones read from it) noted
+    /// in `recorder`.
+    pub fn recording(table: &'a DeTable<'i>, recorder: &Recorder) -> Self {
+        Self { recorder: Some((Rc::clone(recorder), String::new())), ..Self::root(table) }
+    }
+
+    /// A table read from this one, at `path` (for messages) and `schema_path` (for the recorder).
+    fn child(&self, path: String, schema_path: String, table: &'a DeTable<'i>, anchor: Range<usize>) -> Self {
+        let recorder = self.recorder.as_ref().map(|(recorder, _)| (Rc::clone(recorder), schema_path));
+        Table { path, table, anchor, known: Vec::new(), recorder }
+    }
+
+    /// Notes that the reader asks for `key` as `kind`.
+    fn record(&self, key: &'static str, kind: Kind, required: bool) {
+        if let Some((recorder, table)) = &self.recorder {
+            recorder.borrow_mut().push(Asked { table: table.clone(), key, kind, required });
+        }
+    }
+
+    /// The dotted path of `key` in the recorder's terms.
+    fn schema_path(&self, key: &str) -> String {
+        match &self.recorder {
+            Some((_, table)) if !table.is_empty() => format!("{table}.{key}"),
+            _ => key.to_owned(),
+        }
     }
 
     fn qualified(&self, key: &str) -> String {
@@ -67,6 +145,11 @@ impl<'a, 'i> Table<'a, 'i> {
 
     /// An optional string.
     pub fn string(&mut self, d: &mut Diagnostics, key: &'static str) -> Option<SpannedString> {
+        self.record(key, Kind::String, false);
+        self.string_value(d, key)
+    }
+
+    fn string_value(&mut self, d: &mut Diagnostics, key: &'static str) -> Option<SpannedString> {
         let (_, value) = self.entry(key)?;
         match value.get_ref() {
             DeValue::String(s) => Some(Spanned::new(value.span(), s.to_string())),
@@ -79,8 +162,9 @@ impl<'a, 'i> Table<'a, 'i> {
 
     /// A string that must be present; `example` is shown in the hint.
     pub fn required_string(&mut self, d: &mut Diagnostics, key: &'static str, example: &str) -> Option<SpannedString> {
+        self.record(key, Kind::String, true);
         let present = self.table.iter().any(|(k, _)| k.get_ref().as_ref() == key);
-        let value = self.string(d, key);
+        let value = self.string_value(d, key);
         if !present {
             self.missing(d, key, example);
         }
@@ -89,6 +173,7 @@ impl<'a, 'i> Table<'a, 'i> {
 
     /// An optional boolean.
     pub fn bool(&mut self, d: &mut Diagnostics, key: &'static str) -> Option<Spanned<bool>> {
+        self.record(key, Kind::Bool, false);
         let (_, value) = self.entry(key)?;
         match value.get_ref() {
             DeValue::Boolean(b) => Some(Spanned::new(value.span(), *b)),
@@ -101,6 +186,7 @@ impl<'a, 'i> Table<'a, 'i> {
 
     /// An optional integer within `range`.
     pub fn integer(&mut self, d: &mut Diagnostics, key: &'static str, range: std::ops::RangeInclusive<i64>) -> Option<Spanned<i64>> {
+        self.record(key, Kind::Integer { min: *range.start(), max: *range.end() }, false);
         let (_, value) = self.entry(key)?;
         let DeValue::Integer(i) = value.get_ref() else {
             self.type_error(d, key, "an integer", value);
@@ -124,6 +210,7 @@ impl<'a, 'i> Table<'a, 'i> {
     /// An optional array of tables (`[[key]]`), with the span of the whole array; `None` when
     /// the key is absent.
     pub fn array_of_tables(&mut self, d: &mut Diagnostics, key: &'static str) -> Option<Vec<Table<'a, 'i>>> {
+        self.record(key, Kind::ArrayOfTables, false);
         let (_, value) = self.entry(key)?;
         let DeValue::Array(items) = value.get_ref() else {
             self.type_error(d, key, "an array of tables", value);
@@ -132,9 +219,12 @@ impl<'a, 'i> Table<'a, 'i> {
         let mut tables = Vec::new();
         for (index, item) in items.iter().enumerate() {
             match item.get_ref() {
-                DeValue::Table(table) => {
-                    tables.push(Table { path: format!("{}[{index}]", self.qualified(key)), table, anchor: item.span(), known: Vec::new() })
-                }
+                DeValue::Table(table) => tables.push(self.child(
+                    format!("{}[{index}]", self.qualified(key)),
+                    format!("{}[]", self.schema_path(key)),
+                    table,
+                    item.span(),
+                )),
                 _ => self.type_error(d, &format!("{key}[{index}]"), "a table", item),
             }
         }
@@ -144,6 +234,7 @@ impl<'a, 'i> Table<'a, 'i> {
     /// An optional table of scalar values, each turned into its string form (`configs =
     /// { "retention.ms" = 604800000 }` and `= "604800000"` mean the same).
     pub fn scalar_map(&mut self, d: &mut Diagnostics, key: &'static str) -> BTreeMap<String, (SpannedString, SpannedString)> {
+        self.record(key, Kind::ScalarMap, false);
         let mut out = BTreeMap::new();
         let Some((_, value)) = self.entry(key) else { return out };
         let DeValue::Table(table) = value.get_ref() else {
@@ -174,6 +265,7 @@ impl<'a, 'i> Table<'a, 'i> {
 
     /// An optional array of strings; empty when absent.
     pub fn string_list(&mut self, d: &mut Diagnostics, key: &'static str) -> Vec<SpannedString> {
+        self.record(key, Kind::StringList, false);
         let Some((_, value)) = self.entry(key) else { return Vec::new() };
         let DeValue::Array(items) = value.get_ref() else {
             self.type_error(d, key, "an array of strings", value);
@@ -191,9 +283,10 @@ impl<'a, 'i> Table<'a, 'i> {
 
     /// An optional sub-table (`[path.key]` or an inline table).
     pub fn table(&mut self, d: &mut Diagnostics, key: &'static str) -> Option<Table<'a, 'i>> {
+        self.record(key, Kind::Table, false);
         let (k, value) = self.entry(key)?;
         match value.get_ref() {
-            DeValue::Table(table) => Some(Table { path: self.qualified(key), table, anchor: k.span(), known: Vec::new() }),
+            DeValue::Table(table) => Some(self.child(self.qualified(key), self.schema_path(key), table, k.span())),
             _ => {
                 self.type_error(d, key, "a table", value);
                 None
@@ -203,6 +296,7 @@ impl<'a, 'i> Table<'a, 'i> {
 
     /// An optional table of string values (`tags = { team = "data" }`).
     pub fn string_map(&mut self, d: &mut Diagnostics, key: &'static str) -> BTreeMap<String, (SpannedString, SpannedString)> {
+        self.record(key, Kind::StringMap, false);
         let mut out = BTreeMap::new();
         let Some((_, value)) = self.entry(key) else { return out };
         let DeValue::Table(table) = value.get_ref() else {
