@@ -87,6 +87,9 @@ pub enum Command {
     Import(ImportArgs),
     /// Check a plan without contacting AWS.
     Validate(PlanArgs),
+    /// Print the plan format as a JSON Schema, for editors: `pinfra schema > pinfra.schema.json`,
+    /// and `#:schema ./pinfra.schema.json` as the plan's first line.
+    Schema,
     /// Show what apply would change. Exit code 0: no changes, 2: changes, 1: error.
     Diff(DiffArgs),
     /// Make AWS match the plan; given a saved plan (`pinfra diff --out FILE`), apply exactly its

@@ -170,8 +170,8 @@ fn a_20_mb_invalid_value_is_echoed_once_and_cut() {
     let message = run.stderr.lines().find(|l| l.starts_with("error: `0a1b2c3d4e5f.a/a/")).unwrap_or_else(|| panic!("{}", run.stderr));
     assert!(message.ends_with("…` is not a valid Kafka topic name"), "{message}");
     assert_eq!(message.matches("0a1b2c3d4e5f.a/").count(), 1, "{message}");
-    assert!(run.stderr.contains(&format!("┌─ {}:18:8", plan.display())), "{}", run.stderr);
-    let snippet = run.stderr.lines().find(|l| l.starts_with("18 │ name = \"{user_id}.a/a/")).unwrap_or_else(|| panic!("{}", run.stderr));
+    assert!(run.stderr.contains(&format!("┌─ {}:19:8", plan.display())), "{}", run.stderr);
+    let snippet = run.stderr.lines().find(|l| l.starts_with("19 │ name = \"{user_id}.a/a/")).unwrap_or_else(|| panic!("{}", run.stderr));
     assert!(snippet.ends_with('…') && snippet.len() < 300, "{snippet}");
 }
 

@@ -10,6 +10,7 @@ mod init;
 mod output;
 mod render;
 mod saved;
+mod schema;
 mod shell;
 mod unlock;
 mod validate;
@@ -97,6 +98,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     }
     match &cli.command {
         Command::Validate(args) => validate::run(args, &cli.global, &env, out),
+        Command::Schema => schema::run(out),
         Command::Init(args) => init::run(args, &cli.global, &env, out),
         Command::Import(args) => import::run(args, &cli.global, &env, out).await,
         Command::Diff(args) => diff::run(args, &cli.global, &env, out).await,

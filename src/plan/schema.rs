@@ -88,11 +88,41 @@ pub fn schema() -> Value {
     Value::Object(root)
 }
 
-/// [`schema`] as the text `pinfra schema` prints and `docs/plan.schema.json` holds.
+/// [`schema`] as the text `pinfra schema` prints and `docs/plan.schema.json` holds: keys sorted,
+/// whether or not serde_json keeps insertion order in this build (a feature another crate may
+/// turn on), so that every build prints the same bytes.
 pub fn text() -> String {
-    let mut text = serde_json::to_string_pretty(&schema()).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&Sorted(&schema())).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// A JSON value that serializes its objects' keys in sorted order.
+struct Sorted<'v>(&'v Value);
+
+impl serde::Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap as _, SerializeSeq as _};
+        match self.0 {
+            Value::Object(object) => {
+                let mut keys: Vec<&String> = object.keys().collect();
+                keys.sort();
+                let mut map = serializer.serialize_map(Some(keys.len()))?;
+                for key in keys {
+                    map.serialize_entry(key, &Sorted(&object[key]))?;
+                }
+                map.end()
+            }
+            Value::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&Sorted(item))?;
+                }
+                seq.end()
+            }
+            other => other.serialize(serializer),
+        }
+    }
 }
 
 /// Whether `text` is a schema `pinfra schema` printed (of this version of pinfra or another).
