@@ -77,6 +77,10 @@ fn a_hand_built_pipeline_is_imported_and_then_only_adopted() {
     assert!(!report.contains("not found"), "everything was found:\n{report}");
     let text = std::fs::read_to_string(&plan).unwrap();
     assert!(text.contains("existing = \"{user_id}-plugin\""), "{text}");
+    // Editor support: the plan names the schema written beside it.
+    assert_eq!(text.lines().next(), Some(pinfra::plan::schema::DIRECTIVE));
+    let schema = std::fs::read_to_string(dir.path().join(pinfra::plan::schema::FILE_NAME)).unwrap();
+    assert_eq!(schema, pinfra::plan::schema::text());
     sandbox.pinfra(&["validate", plan_arg]).expect_code(0);
 
     // The next diff: every resource adopted, nothing created, replaced, updated or deleted.

@@ -1,14 +1,17 @@
 //! The plan's JSON Schema (`pinfra schema`, `docs/plan.schema.json`) held to the plan reader:
 //! it accepts every plan the reader accepts, rejects the structural errors the reader reports
-//! (at the same key), and names every key the reader asks for. Plus the committed copy.
+//! (at the same key), and names every key the reader asks for. Plus the committed copy, and the
+//! schema file `init` writes beside a plan.
 
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 mod common;
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use common::{Run, pinfra_command, root};
 use jsonschema::error::ValidationErrorKind;
+use pinfra::plan::schema::{DIRECTIVE, FILE_NAME};
 use serde_json::Value;
 
 fn run(args: &[&str]) -> Run {
@@ -225,4 +228,41 @@ fn the_shipped_plan_names_the_committed_schema() {
     let directive = shipped.lines().next().unwrap_or_default();
     let target = directive.strip_prefix("#:schema ").unwrap_or_else(|| panic!("the first line is not a schema directive: {directive}"));
     assert_eq!(root().join("plans").join(target).canonicalize().unwrap(), root().join("docs/plan.schema.json").canonicalize().unwrap());
+}
+
+fn init(dir: &Path) -> Run {
+    let plan = dir.join("plan.toml");
+    run(&["--env", "dev", "--region", "us-east-1", "init", "--user-id", "0a1b2c3d4e5f", "--cluster", "c", plan.to_str().unwrap()])
+}
+
+#[test]
+fn init_writes_the_schema_beside_the_plan_that_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = init(dir.path());
+    run.expect_code(0);
+    assert!(run.stderr.contains(&format!("wrote {}", dir.path().join(FILE_NAME).display())), "{}", run.stderr);
+    let plan = std::fs::read_to_string(dir.path().join("plan.toml")).unwrap();
+    assert_eq!(plan.lines().next(), Some(DIRECTIVE));
+    assert_eq!(std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap(), printed());
+    assert_eq!(errors(&validator(), &plan), BTreeSet::new(), "the schema refuses the plan init writes:\n{plan}");
+}
+
+#[test]
+fn init_never_overwrites_a_schema_file_that_is_not_pinfras_but_updates_pinfras() {
+    let dir = tempfile::tempdir().unwrap();
+    let theirs = "{ \"title\": \"someone else's\" }\n";
+    std::fs::write(dir.path().join(FILE_NAME), theirs).unwrap();
+    let run = init(dir.path());
+    run.expect_code(0);
+    assert!(run.stderr.contains("is not pinfra's plan schema"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap(), theirs);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut older: Value = serde_json::from_str(&printed()).unwrap();
+    older["properties"] = serde_json::json!({});
+    std::fs::write(dir.path().join(FILE_NAME), older.to_string()).unwrap();
+    let run = init(dir.path());
+    run.expect_code(0);
+    assert!(run.stderr.contains("updated"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap(), printed());
 }

@@ -1,6 +1,7 @@
 //! `pinfra init [--env NAME] [--user-id ID] [--region R] [--cluster NAME] [PATH]` (`--env` and
 //! `--region` are the global flags): writes a new,
-//! valid, commented plan from `templates/plan.toml.j2` and prints the next steps.
+//! valid, commented plan from `templates/plan.toml.j2`, and the plan schema beside it for editors
+//! (`pinfra.schema.json`, which the plan's first line names), and prints the next steps.
 //!
 //! Flags alone work in scripts; on a terminal, a value not given is asked for, with a default.
 //! An existing file is never overwritten. The plan is parsed before it is written, so what
@@ -47,6 +48,7 @@ pub fn run(args: &InitArgs, global: &GlobalArgs, _env: &Environment, out: Output
         return Err(Reported::new(format!("{}: these values do not make a valid plan; nothing was written", path.display())).into());
     }
     write_new(path, &text)?;
+    super::schema::write_beside(path, out);
     let p = path.display();
     out.printer.status(format_args!(
         "wrote {p}: environment `{env_name}` of `{project}` in {region}, user id {user_id}, cluster {cluster}
@@ -90,6 +92,7 @@ pub(super) fn render(env: &str, user_id: &str, region: &str, cluster: &str, proj
     // regex as a literal string, so its backslash reads as it is.
     use crate::plan::defaults;
     let text = templates.get_template("plan.toml")?.render(minijinja::context! {
+        schema => crate::plan::schema::DIRECTIVE,
         env => quote(env), user_id => quote(user_id), region => quote(region), cluster => quote(cluster), project => quote(project),
         topic_prefix => quote(defaults::TOPIC_PREFIX),
         topics => defaults::SEED_TOPICS.map(quote),
@@ -138,6 +141,12 @@ mod tests {
         assert_eq!(plan.role.name, "1a2b3c-ec2-access-role");
         assert_eq!(plan.api.unwrap().stage, "staging");
         assert!(plan.connect.is_some());
+    }
+
+    #[test]
+    fn the_plan_names_its_schema_on_its_first_line() {
+        let text = render("dev", "u1", "us-east-1", "c", "pipeline").unwrap();
+        assert_eq!(text.lines().next(), Some(crate::plan::schema::DIRECTIVE));
     }
 
     #[test]

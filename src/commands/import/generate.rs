@@ -192,7 +192,8 @@ pub fn generate(header: &Header, found: &Found) -> Generated {
     let uid = header.user_id.as_str();
     let t = |name: &str| string(&templated(name, uid));
     let mut w = PlanDoc::new(format!(
-        "# The pipeline of user id {uid}, as `pinfra import` found it in {}.\n# Values that differ from pinfra's defaults are kept as found; the format is docs/plan.md.\n",
+        "{}\n# The pipeline of user id {uid}, as `pinfra import` found it in {}.\n# Values that differ from pinfra's defaults are kept as found; the format is docs/plan.md.\n",
+        crate::plan::schema::DIRECTIVE,
         header.region
     ));
     w.table(&["environment"]);

@@ -6,7 +6,7 @@
 //! It only reads. Where a live value differs from pinfra's default, the plan keeps the live value
 //! and the report on stdout lists it; what the plan cannot reproduce (and the adopting apply will
 //! therefore change) is listed too. The plan is parsed before it is written, and an existing
-//! file is never overwritten.
+//! file is never overwritten. The plan schema is written beside it for editors, as by `init`.
 //!
 //! Discovery happens in [`discover`] (`find.rs`, AWS calls only); [`generate`] (`generate.rs`)
 //! turns what was found into the plan's text and the report, a pure function tested without AWS.
@@ -73,6 +73,7 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs, env: &Environment, out:
         None => problem.message,
     }));
     super::init::write_new(path, &generated.text)?;
+    super::schema::write_beside(path, out);
     out.printer.data(generated.report(&path.display().to_string()))?;
     if !generated.blockers.is_empty() {
         return Err(Reported::new(format!(
