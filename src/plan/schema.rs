@@ -76,14 +76,12 @@ pub fn schema() -> Value {
         "description".into(),
         json!("One environment of a Kafka-to-S3 pipeline on AWS, and its other environments (`[environments.<name>]`, `[cohort]`). Reference: docs/plan.md."),
     );
-    let base = tree.object("", false);
-    let overlay = tree.object("", true);
-    if let Value::Object(base) = base {
-        root.extend(base.into_iter().filter(|(k, _)| k != "description"));
+    if let Value::Object(base) = tree.object("", false) {
+        root.extend(base);
     }
     if let Some(Value::Object(properties)) = root.get_mut("properties") {
         properties.insert("cohort".into(), cohort());
-        properties.insert("environments".into(), environments(overlay));
+        properties.insert("environments".into(), environments(tree.object("", true)));
     }
     Value::Object(root)
 }
