@@ -228,7 +228,20 @@ pub struct Pacer {
     waited: Mutex<Duration>,
     /// Requests in flight to the Region, for the whole run ([`IN_FLIGHT`]).
     in_flight: tokio::sync::Semaphore,
+    /// When the last call of each one-token bucket may be, or was, sent ([`Pacer::space`]).
+    sent: Mutex<HashMap<String, Instant>>,
 }
+
+/// A call of a one-token bucket ("1 request every N seconds") goes at least this share of its
+/// interval after the one before it, beyond the interval itself: AWS's bucket and pinfra's do
+/// not start their clocks together, and two calls exactly one interval apart when they leave
+/// may be less than one apart when they arrive.
+const SPACING_MARGIN: f64 = 0.02;
+
+/// And at least this much, for the time between leaving the pacer and reaching AWS (the
+/// in-flight slot, the connection): small against AWS's seconds, not against a sandbox's scaled
+/// time.
+const SPACING_FLOOR: Duration = Duration::from_millis(10);
 
 /// At most this many requests in flight to one Region, for the whole run. A fleet reads every
 /// environment at once, up to 32 reads each: 100 environments sent 3,200 requests together, and
@@ -245,6 +258,7 @@ impl Pacer {
             buckets: Mutex::new(HashMap::new()),
             waited: Mutex::new(Duration::ZERO),
             in_flight: tokio::sync::Semaphore::new(IN_FLIGHT),
+            sent: Mutex::new(HashMap::new()),
         })
     }
 
@@ -282,6 +296,32 @@ impl Pacer {
             tracing::debug!("pacing {service}:{operation} in {}: {:.2}s", self.region, wait.as_secs_f64());
             *self.waited.lock().unwrap_or_else(PoisonError::into_inner) += wait;
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Holds a call of a one-token bucket until a whole interval (and a margin) has passed since
+    /// the one before it was sent, as close to the send as the pacer gets: after its turn and its
+    /// in-flight slot. A call whose turn came late would otherwise leave its follower, on time,
+    /// less than an interval behind it, and AWS would throttle the follower.
+    async fn space(&self, service: &str, operation: &str) {
+        let now = Instant::now();
+        let mut latest = now;
+        {
+            let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
+            for (key, rate) in self.rates.for_call(service, operation) {
+                if rate.burst > 1.0 {
+                    continue;
+                }
+                let interval = Duration::from_secs_f64(1.0 / rate.per_second());
+                let gap = interval + interval.mul_f64(SPACING_MARGIN).max(SPACING_FLOOR);
+                let at = sent.get(&key).map_or(now, |last| (*last + gap).max(now));
+                sent.insert(key, at);
+                latest = latest.max(at);
+            }
+        }
+        if latest > now {
+            tracing::debug!("pacing {service}:{operation} in {}: spaced {:.3}s", self.region, (latest - now).as_secs_f64());
+            tokio::time::sleep_until(latest).await;
         }
     }
 
@@ -422,6 +462,9 @@ impl HttpConnector for PacedConnector {
             // The semaphore is never closed, so acquiring fails never; without a slot the request
             // would still go.
             let _slot = pacer.in_flight.acquire().await.ok();
+            if let Some(operation) = request.extension::<Operation>() {
+                pacer.space(&operation.service, &operation.name).await;
+            }
             inner.call(request).await
         })
     }
@@ -508,5 +551,23 @@ mod tests {
         };
         let (_, read) = tokio::join!(queued, read);
         assert!(read < Duration::from_secs(1), "{read:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_call_pushes_its_follower_back_to_a_whole_interval() {
+        let pacer = Pacer::new(Rates::new(&[], 1.0), "us-east-1");
+        let start = tokio::time::Instant::now();
+        // The first deployment left its turn (0 s) late, at 4 s; the second's turn is 5 s.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        pacer.space("API Gateway", "CreateDeployment").await;
+        pacer.space("API Gateway", "CreateDeployment").await;
+        // It goes one interval and the margin (2 % of 5 s) after the first: 9.1 s, not 5 s.
+        assert_eq!(start.elapsed(), Duration::from_millis(9100));
+        // A bucket with a burst is not spaced: GetResources, 5 every 2 s.
+        let before = tokio::time::Instant::now();
+        for _ in 0..5 {
+            pacer.space("API Gateway", "GetResources").await;
+        }
+        assert_eq!(before.elapsed(), Duration::ZERO);
     }
 }
