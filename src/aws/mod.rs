@@ -96,7 +96,17 @@ impl Aws {
             // 60-second attempt timeout failed them as "timed out" with nothing wrong. The time
             // to connect and to read an answer are bounded instead, in the HTTP client, after
             // the pacer.
-            .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).read_timeout(Duration::from_secs(60)).build());
+            .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).read_timeout(Duration::from_secs(60)).build())
+            // Not for uploads: the SDK's check that a request body is read at 1 byte/s or more
+            // starts with the attempt, so a request waiting its turn in the pacer or for an
+            // in-flight slot for 5 s was cut off as "timed out", retried at the back of the
+            // line, and cut off again: a 50-environment diff failed whole. pinfra's request
+            // bodies are a few KiB; answers (an object `verify` reads) keep the check.
+            .stalled_stream_protection(
+                aws_smithy_runtime_api::client::stalled_stream_protection::StalledStreamProtectionConfig::enabled()
+                    .upload_enabled(false)
+                    .build(),
+            );
         if let CredentialSource::Profile(name, Some(origin)) = &credentials {
             loader = loader.profile_name(name);
             if *origin == ProfileOrigin::Flag {
