@@ -14,12 +14,11 @@
 //! short or edited by hand; it is no signature (keep saved plans where only CI writes them).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
-use sha2::{Digest, Sha256};
 
+use crate::artifact::sha256_hex;
 use crate::engine::render::change_json;
 use crate::engine::{Change, Outputs, Planned, ResourceId, Value};
 
@@ -30,8 +29,7 @@ pub const FORMAT: &str = "pinfra-saved-plan";
 /// of the previous version would misread.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// A saved plan file larger than this is refused unread: a real one is a few hundred KiB even
-/// with 500 topics.
+/// A saved plan file larger than this is refused unread: far more than any plan's change set.
 pub const MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 /// What a saved plan holds.
@@ -124,16 +122,6 @@ impl ReadError {
 /// with `{`.
 pub fn looks_saved(bytes: &[u8]) -> bool {
     bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
-}
-
-/// The SHA-256 of `bytes`, in hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
 }
 
 /// The checksum of a body: `sha256:` of its compact JSON.

@@ -20,7 +20,7 @@ pub fn save(out: &Path, plan_path: &Path, env: Option<&str>, prune: bool, sessio
         made_at: aws_smithy_types::DateTime::from(std::time::SystemTime::now())
             .fmt(aws_smithy_types::date_time::Format::DateTime)
             .unwrap_or_default(),
-        plan: PlanFile { path: plan_path.to_string_lossy().into_owned(), sha256: saved_plan::sha256_hex(&bytes) },
+        plan: PlanFile { path: plan_path.to_string_lossy().into_owned(), sha256: crate::artifact::sha256_hex(&bytes) },
         env: env.map(str::to_owned),
         environment: session.plan.environment.name.clone(),
         region: session.plan.environment.region.clone(),
@@ -93,7 +93,7 @@ pub fn check_inputs(saved: &Body) -> anyhow::Result<PathBuf> {
         Reported::new(format!("cannot read `{}`, the plan file the saved plan was made from: {e}", escape(&saved.plan.path)))
             .hint("run `pinfra apply` from the directory `pinfra diff --out` ran in")
     })?;
-    if saved_plan::sha256_hex(&bytes) != saved.plan.sha256 {
+    if crate::artifact::sha256_hex(&bytes) != saved.plan.sha256 {
         return Err(stale(format!("`{}` changed since the plan was made", escape(&saved.plan.path))));
     }
     Ok(path)

@@ -8,9 +8,7 @@
 
 use std::fmt::Write as _;
 
-use serde_json::Value as Json;
-
-use super::render::summary_line;
+use super::render::{show as pretty, summary_line};
 use super::{Action, Change, FieldChange, Planned, Summary, Value};
 use crate::secrets;
 
@@ -30,13 +28,6 @@ pub fn html(text: &str) -> String {
         }
     }
     out
-}
-
-fn pretty(value: &Json) -> String {
-    match value {
-        Json::Object(_) | Json::Array(_) => serde_json::to_string_pretty(value).unwrap_or_default(),
-        other => other.to_string(),
-    }
 }
 
 /// `sign path = value  comment`, a multi-line value's lines under it with the same sign.
@@ -143,7 +134,7 @@ pub fn markdown(planned: &Planned, command: &str, environment: &str, region: &st
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value as Json, json};
 
     use super::*;
     use crate::engine::ResourceId;

@@ -38,7 +38,8 @@ fn paint(style: Style, action: Action, text: &str) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
-fn show(value: &Json) -> String {
+/// A value as the diffs show it: JSON, objects and arrays pretty-printed.
+pub(super) fn show(value: &Json) -> String {
     match value {
         Json::Object(_) | Json::Array(_) => serde_json::to_string_pretty(value).unwrap_or_default(),
         other => other.to_string(),
