@@ -134,17 +134,20 @@ async fn locked(
             ))
             .into());
         }
-        let mut page = markdown(&planned, "apply", &session.plan.environment.name, &session.plan.environment.region);
-        if outcome.is_success() {
-            page.push_str("**Apply complete.**\n");
-        } else {
-            let _ = writeln!(
-                page,
-                "**Apply incomplete:** {} resource(s) failed; run `pinfra apply` again to converge.",
-                outcome.failures().count()
-            );
-        }
-        step_summary(env, &page, out);
+        step_summary(
+            env,
+            || {
+                let mut page = markdown(&planned, "apply", &session.plan.environment.name, &session.plan.environment.region);
+                if outcome.is_success() {
+                    page.push_str("**Apply complete.**\n");
+                } else {
+                    let failed = outcome.failures().count();
+                    let _ = writeln!(page, "**Apply incomplete:** {failed} resource(s) failed; run `pinfra apply` again to converge.");
+                }
+                page
+            },
+            out,
+        );
         if !outcome.is_success() {
             let skipped = outcome.results.iter().filter(|(_, o)| matches!(o, NodeOutcome::Skipped { .. })).count();
             let error = report_failures(out.printer, "apply incomplete", outcome.failures().map(|(id, e)| (id, ErrorRef::Resource(e))));

@@ -28,11 +28,11 @@ async fn one(args: &DiffArgs, name: Option<&str>, global: &GlobalArgs, env: &Env
     let session = session_for(&args.plan.plan, name, global, env, out, args.prune, &Clients::default()).await?;
     let (planned, network) = session.plan_checked()?;
     let (environment, region) = (&session.plan.environment.name, &session.plan.environment.region);
-    let page = markdown(&planned, "diff", environment, region);
+    let page = || markdown(&planned, "diff", environment, region);
     if format(args) == DiffFormat::Markdown {
-        out.printer.data(&page)?;
+        out.printer.data(page())?;
     } else if format(args) == DiffFormat::Json {
-        let mut document = render::json_document(&planned, &session.plan.environment.name, &session.plan.environment.region);
+        let mut document = render::json_document(&planned, environment, region);
         if let (Some(network), Some(fields)) = (&network, document.as_object_mut()) {
             fields.insert("network".to_owned(), network.json());
         }
@@ -50,7 +50,7 @@ async fn one(args: &DiffArgs, name: Option<&str>, global: &GlobalArgs, env: &Env
             crate::terminal::escape(&file.display().to_string())
         ));
     }
-    step_summary(env, &page, out);
+    step_summary(env, page, out);
     Ok(if Summary::of(&planned.changes).has_changes() { ExitStatus::Changes } else { ExitStatus::Success })
 }
 
@@ -98,26 +98,26 @@ async fn many(args: &DiffArgs, names: &[String], global: &GlobalArgs, env: &Envi
         }
         let fate = match session.and_then(|s| s.plan_checked().map(|(planned, _)| (s, planned))) {
             Ok((session, planned)) => {
-                let page = markdown(&planned, "diff", &session.plan.environment.name, &session.plan.environment.region);
+                let page = || markdown(&planned, "diff", &session.plan.environment.name, &session.plan.environment.region);
                 if markdown_form {
-                    out.printer.data(&page)?;
+                    out.printer.data(page())?;
                 } else {
                     out.printer.data(render::text(&planned, style))?;
                 }
-                step_summary(env, &page, out);
+                step_summary(env, page, out);
                 let summary = Summary::of(&planned.changes);
                 changed |= summary.has_changes();
                 if summary.has_changes() { fleet::Fate::Changes(summary) } else { fleet::Fate::UpToDate }
             }
             Err(error) => {
                 let why = fleet::one_line(&error);
+                let page = || format!("### pinfra diff: environment <code>{}</code>\n\n**failed:** {}\n", html(&name), html(&why));
                 if markdown_form {
-                    let page = format!("### pinfra diff: environment <code>{}</code>\n\n**failed:** {}\n", html(&name), html(&why));
-                    out.printer.data(&page)?;
-                    step_summary(env, &page, out);
+                    out.printer.data(page())?;
                 } else {
                     out.printer.data(format_args!("(failed: {})\n", crate::terminal::escape(&why)))?;
                 }
+                step_summary(env, page, out);
                 fleet::Fate::Failed(why)
             }
         };

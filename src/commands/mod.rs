@@ -546,10 +546,12 @@ pub fn confirm(question: &str, auto_approve: bool, out: Output) -> anyhow::Resul
     Ok(answer.trim() == "yes")
 }
 
-/// Appends `markdown` to the GitHub Actions step summary, when `GITHUB_STEP_SUMMARY` names one.
-/// A summary that cannot be written is a warning: the command's own work is done.
-pub fn step_summary(env: &Environment, markdown: &str, out: Output) {
+/// Appends the page `markdown` makes to the GitHub Actions step summary, when
+/// `GITHUB_STEP_SUMMARY` names one (only then is the page made). A summary that cannot be
+/// written is a warning: the command's own work is done.
+pub fn step_summary(env: &Environment, markdown: impl FnOnce() -> String, out: Output) {
     let Some(path) = &env.step_summary else { return };
+    let markdown = markdown();
     let written = std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut file| {
         let end = if markdown.ends_with('\n') { "" } else { "\n" };
         std::io::Write::write_all(&mut file, format!("{markdown}{end}").as_bytes())
