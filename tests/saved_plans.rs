@@ -123,6 +123,14 @@ fn a_damaged_saved_plan_is_an_error_that_says_why_never_a_panic() {
         assert!(!run.stderr.contains("panicked"), "{what}: {}", run.stderr);
         assert!(sandbox.calls().is_empty(), "{what}: {:?}", sandbox.calls());
     }
+    // A file past the size of any saved plan is refused unread (sparse: nothing is written).
+    let huge = std::fs::File::create(&file).unwrap();
+    std::io::Write::write_all(&mut &huge, b"{").unwrap();
+    huge.set_len(saved_plan::MAX_BYTES + 1).unwrap();
+    let run = apply_saved(&sandbox, &file);
+    run.expect_code(1);
+    assert!(run.stderr.contains("more than a saved plan's") && run.stderr.contains("hint:"), "{}", run.stderr);
+    assert!(sandbox.calls().is_empty(), "{:?}", sandbox.calls());
     // A saved plan holds one environment.
     let fleet = sandbox.pinfra(&["--env", "dev,1b2c3d4e5f99", "diff", "--out", file.to_str().unwrap(), plan.to_str().unwrap()]);
     fleet.expect_code(1);

@@ -39,18 +39,19 @@ pub fn save(out: &Path, plan_path: &Path, env: Option<&str>, prune: bool, sessio
 /// The saved plan at `path`, if the file is one (else `None`: a TOML plan). A file that looks
 /// saved but cannot be read whole is an error that says why.
 pub fn open(path: &Path) -> anyhow::Result<Option<Body>> {
-    let Ok(meta) = std::fs::metadata(path) else { return Ok(None) };
-    if !meta.is_file() {
+    use std::io::Read as _;
+    let refuse = |why: String, hint: &str| Reported::new(format!("`{}` {why}", path.display())).hint(hint);
+    // Only the first bytes tell: a TOML plan is not read twice here.
+    let Ok(file) = std::fs::File::open(path) else { return Ok(None) };
+    let mut head = Vec::new();
+    if file.take(4096).read_to_end(&mut head).is_err() || !saved_plan::looks_saved(&head) {
         return Ok(None);
     }
-    let refuse = |why: String, hint: &str| Reported::new(format!("`{}` {why}", path.display())).hint(hint);
-    if meta.len() > MAX_BYTES {
-        return Ok(None);
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if size > MAX_BYTES {
+        return Err(refuse(format!("is {size} bytes, more than a saved plan's {MAX_BYTES}"), saved_plan::ReadError::Altered.hint()).into());
     }
     let bytes = std::fs::read(path).map_err(|e| refuse(format!("cannot be read: {e}"), "check the path"))?;
-    if !saved_plan::looks_saved(&bytes) {
-        return Ok(None);
-    }
     let text = String::from_utf8(bytes)
         .map_err(|_| refuse("is not a whole saved plan: not UTF-8".to_owned(), saved_plan::ReadError::Altered.hint()))?;
     saved_plan::read(&text).map(Some).map_err(|e| refuse(e.to_string(), e.hint()).into())
